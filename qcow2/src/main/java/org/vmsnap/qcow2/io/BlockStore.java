@@ -1,0 +1,57 @@
+package org.vmsnap.qcow2.io;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * Positional storage under an image: a file, or memory in tests. No shared file position:
+ * every call names its offset, so concurrent readers never race on a seek.
+ *
+ * <p>Reads past the end give zeros for the missing part (a qcow2 file may end inside its
+ * last cluster); writes past the end extend the store.
+ */
+public interface BlockStore extends Closeable {
+
+    /** The file behind the store (for messages), or a descriptive pseudo path for memory. */
+    Path path();
+
+    /** Current length in bytes. */
+    long size() throws IOException;
+
+    /** Fills dst.remaining() bytes from hostOffset; bytes past the end read as zeros. */
+    void read(long hostOffset, ByteBuffer dst) throws IOException;
+
+    /** Writes all of src at hostOffset. */
+    void write(long hostOffset, ByteBuffer src) throws IOException;
+
+    /** Sets the length (grow with a hole, or cut). */
+    void truncate(long sizeBytes) throws IOException;
+
+    /** Makes all writes so far durable (fdatasync). */
+    void flush() throws IOException;
+
+    /**
+     * Gives the range back to the file system so it reads as zeros and takes no space.
+     * Returns false when the store cannot punch holes (then the caller may write zeros).
+     */
+    boolean punchHole(long hostOffset, long lengthBytes) throws IOException;
+
+    /** Bytes allocated on the file system (st_blocks * 512), or the size for memory. */
+    long allocatedBytes() throws IOException;
+
+    /**
+     * The next offset at or after hostOffset that holds data (SEEK_DATA), or -1 when none;
+     * a store that cannot tell returns hostOffset when hostOffset &lt; size().
+     */
+    long nextData(long hostOffset) throws IOException;
+
+    /**
+     * The next offset at or after hostOffset that is a hole (SEEK_HOLE); size() at the end;
+     * a store that cannot tell returns size().
+     */
+    long nextHole(long hostOffset) throws IOException;
+
+    boolean isReadOnly();
+}
