@@ -2,25 +2,110 @@ package org.vmsnap.qcow2;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.vmsnap.qcow2.engine.ImageChecker;
+import org.vmsnap.qcow2.engine.ImageCreator;
+import org.vmsnap.qcow2.engine.Qcow2Engine;
+import org.vmsnap.qcow2.format.Header;
+import org.vmsnap.qcow2.format.SnapshotEntry;
+import org.vmsnap.qcow2.io.BlockStore;
+import org.vmsnap.qcow2.io.FileBlockStore;
 
 /**
  * A qcow2 image: the facade over the engine. Opening validates the header and takes
  * QEMU-compatible locks; every method delegates to the engine package.
  */
 public final class Qcow2Image implements BlockDevice {
+    private final Path path;
+    private final Qcow2Engine engine;
 
-    private Qcow2Image() {
+    private Qcow2Image(Path path, Qcow2Engine engine) {
+        this.path = path;
+        this.engine = engine;
     }
 
     /** Creates a new qcow2 file (refusing to overwrite an existing one) and opens it read-write. */
     public static Qcow2Image create(Path file, Qcow2CreateOptions options) throws IOException {
-        throw new UnsupportedOperationException("engine not yet written");
+        Qcow2CreateOptions o = options;
+        if (o.backingFile() != null) {
+            BackingChain.checkName(file, o.backingFile());
+            if (o.backingFormat() == null) {
+                throw new IllegalArgumentException("Backing file specified without backing format (use -F raw or -F qcow2)");
+            }
+        }
+        if (o.sizeBytes() < 0) {
+            if (o.backingFile() == null) {
+                throw new IllegalArgumentException("Image creation needs a size parameter");
+            }
+            o = new Qcow2CreateOptions(backingSize(file, o), o.clusterSizeBytes(), o.refcountBits(), o.compat(),
+                    o.backingFile(), o.backingFormat(), o.lazyRefcounts(), o.preallocation(), o.compressionType());
+        }
+        ImageCreator.validate(o);
+        try (BlockStore store = FileBlockStore.create(file)) {
+            ImageCreator.create(store, o);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(file);
+            throw e;
+        }
+        Qcow2Image img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
+                && Files.exists(BackingChain.resolve(file, o.backingFile()))));
+        if ("metadata".equals(o.preallocation())) {
+            img.engine.preallocateMetadata();
+        }
+        return img;
+    }
+
+    private static long backingSize(Path file, Qcow2CreateOptions o) throws IOException {
+        Path resolved = BackingChain.resolve(file, o.backingFile());
+        OpenOptions ro = OpenOptions.readOnlyOpen().withFormat(o.backingFormat()).withForceShare(true);
+        try (BlockDevice b = Images.open(resolved, ro)) {
+            return b.size();
+        }
     }
 
     /** Opens an existing qcow2 file (with its backing chain unless told not to). */
     public static Qcow2Image open(Path file, OpenOptions options) throws IOException {
-        throw new UnsupportedOperationException("engine not yet written");
+        Set<Path> seen = new HashSet<>();
+        if (Files.exists(file)) {
+            seen.add(file.toRealPath());
+        }
+        return openChain(file, options, 0, seen);
+    }
+
+    static Qcow2Image openChain(Path file, OpenOptions options, int depth, Set<Path> seen) throws IOException {
+        FileBlockStore store = FileBlockStore.open(file, options.readOnly(), options.forceShare());
+        BlockDevice backing = null;
+        try {
+            Header header = Qcow2Engine.readHeader(store);
+            if (!options.readOnly() && header.isDirty()) {
+                // As QEMU does: an image left dirty (lazy refcounts) gets its refcounts rebuilt first.
+                ImageChecker.check(store, RepairMode.ALL);
+                header = Qcow2Engine.readHeader(store);
+                Header clean = header.withFeatures(header.incompatibleFeatures() & ~Header.INCOMPAT_DIRTY,
+                        header.compatibleFeatures(), header.autoclearFeatures());
+                store.write(0, ByteBuffer.wrap(clean.encode()));
+                store.flush();
+                header = clean;
+            }
+            if (options.openBacking()) {
+                backing = BackingChain.open(file, header, options, depth, seen);
+            }
+            return new Qcow2Image(file, Qcow2Engine.open(store, header, options.readOnly(), backing));
+        } catch (IOException | RuntimeException e) {
+            try {
+                if (backing != null) {
+                    backing.close();
+                }
+            } finally {
+                store.close();
+            }
+            throw e;
+        }
     }
 
     /**
@@ -28,33 +113,108 @@ public final class Qcow2Image implements BlockDevice {
      * itself: a check must work on images that a normal open refuses as corrupt.
      */
     public static CheckResult check(Path file, RepairMode repair) throws IOException {
-        throw new UnsupportedOperationException("engine not yet written");
+        try (FileBlockStore store = FileBlockStore.open(file, repair == RepairMode.NONE, false)) {
+            return ImageChecker.check(store, repair);
+        }
     }
 
     public ImageInfo info() throws IOException {
-        throw new UnsupportedOperationException();
+        Header h = engine.header();
+        List<SnapshotInfo> snaps = new ArrayList<>();
+        for (SnapshotEntry s : engine.snapshots()) {
+            snaps.add(new SnapshotInfo(s.id(), s.name(), s.vmStateSize(), s.dateSec(), s.dateNsec(),
+                    s.vmClockNsec(), s.icount(), s.diskSize()));
+        }
+        String backing = h.backingFileName();
+        String full = backing == null ? null : BackingChain.resolve(path, backing).toString();
+        ImageInfo.Qcow2Specific spec = new ImageInfo.Qcow2Specific(h.compat(),
+                h.version() >= 3 ? h.compressionTypeName() : null, h.lazyRefcounts(), h.geometry().refcountBits(),
+                h.isCorrupt(), false);
+        return new ImageInfo(path.toString(), "qcow2", h.size(), allocatedFileBytes(), h.geometry().clusterSize(),
+                h.isDirty(), backing, full, h.backingFormat(), snaps, spec);
     }
 
     /** Grows the disk; shrinks only when the cut-off part holds no data. */
     public void resize(long newSizeBytes) throws IOException {
-        throw new UnsupportedOperationException();
+        engine.resize(newSizeBytes);
+    }
+
+    /** Writes one aligned guest cluster compressed (uncompressed when that saves nothing). */
+    public void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
+        engine.writeCompressed(guestOffset, cluster);
+    }
+
+    public int clusterSize() {
+        return engine.header().geometry().clusterSize();
     }
 
     /** The opened backing file, or null. */
     public BlockDevice backing() {
-        throw new UnsupportedOperationException();
+        return engine.backing();
     }
 
-    @Override public Path path() { throw new UnsupportedOperationException(); }
-    @Override public String format() { return "qcow2"; }
-    @Override public long size() { throw new UnsupportedOperationException(); }
-    @Override public boolean isReadOnly() { throw new UnsupportedOperationException(); }
-    @Override public void read(long guestOffset, ByteBuffer dst) throws IOException { throw new UnsupportedOperationException(); }
-    @Override public void write(long guestOffset, ByteBuffer src) throws IOException { throw new UnsupportedOperationException(); }
-    @Override public void writeZeroes(long guestOffset, long lengthBytes) throws IOException { throw new UnsupportedOperationException(); }
-    @Override public void discard(long guestOffset, long lengthBytes) throws IOException { throw new UnsupportedOperationException(); }
-    @Override public void flush() throws IOException { throw new UnsupportedOperationException(); }
-    @Override public BlockStatus blockStatus(long guestOffset, long maxLengthBytes) throws IOException { throw new UnsupportedOperationException(); }
-    @Override public long allocatedFileBytes() throws IOException { throw new UnsupportedOperationException(); }
-    @Override public void close() throws IOException { throw new UnsupportedOperationException(); }
+    /** The backing file name as stored in the header, or null. */
+    public String backingFileName() {
+        return engine.header().backingFileName();
+    }
+
+    @Override
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public String format() {
+        return "qcow2";
+    }
+
+    @Override
+    public long size() {
+        return engine.header().size();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return engine.isReadOnly();
+    }
+
+    @Override
+    public void read(long guestOffset, ByteBuffer dst) throws IOException {
+        engine.read(guestOffset, dst);
+    }
+
+    @Override
+    public void write(long guestOffset, ByteBuffer src) throws IOException {
+        engine.write(guestOffset, src);
+    }
+
+    @Override
+    public void writeZeroes(long guestOffset, long lengthBytes) throws IOException {
+        engine.writeZeroes(guestOffset, lengthBytes);
+    }
+
+    @Override
+    public void discard(long guestOffset, long lengthBytes) throws IOException {
+        engine.discard(guestOffset, lengthBytes);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        engine.flush();
+    }
+
+    @Override
+    public BlockStatus blockStatus(long guestOffset, long maxLengthBytes) throws IOException {
+        return engine.blockStatus(guestOffset, maxLengthBytes);
+    }
+
+    @Override
+    public long allocatedFileBytes() throws IOException {
+        return engine.allocatedFileBytes();
+    }
+
+    @Override
+    public void close() throws IOException {
+        engine.close();
+    }
 }

@@ -1,0 +1,308 @@
+package org.vmsnap.qcow2.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import org.vmsnap.qcow2.CorruptImageException;
+import org.vmsnap.qcow2.UnsupportedFeatureException;
+import org.vmsnap.qcow2.format.Geometry;
+import org.vmsnap.qcow2.format.Limits;
+import org.vmsnap.qcow2.format.RefcountEntries;
+import org.vmsnap.qcow2.io.BlockStore;
+
+/**
+ * Finds free host clusters, keeps their refcounts, and frees clusters late.
+ *
+ * <p>Ordering: a new cluster's refcount is raised in memory at once and reaches the disk
+ * with {@link RefcountTable#flush} before any table refers to it. Frees are deferred:
+ * {@link #deferFree} only records the decrement, and {@link #applyPendingFrees} runs after
+ * the L2/L1 tables that dropped the reference are durable. So a crash leaks clusters at
+ * worst and never leaves a reference to a cluster whose refcount reached zero.
+ */
+final class ClusterAllocator {
+
+    /** Switches the header to a new refcount table; writes and syncs the header. */
+    interface RefcountTableSwitch {
+        void switchRefcountTable(long offset, int clusters) throws IOException;
+    }
+
+    private final BlockStore store;
+    private final Path file;
+    private final Geometry g;
+    private final RefcountTable refcounts;
+    private final OverlapGuard guard;
+    private final RefcountTableSwitch headerSwitch;
+    private long freeHint;
+    /** Pending decrements: cluster index -> count. */
+    private final TreeMap<Long, Long> pendingFrees = new TreeMap<>();
+    /** Byte cursor for packing compressed clusters; 0 when none is open. */
+    private long compressedCursor;
+
+    ClusterAllocator(BlockStore store, Path file, Geometry g, RefcountTable refcounts, OverlapGuard guard,
+                     RefcountTableSwitch headerSwitch) {
+        this.store = store;
+        this.file = file;
+        this.g = g;
+        this.refcounts = refcounts;
+        this.guard = guard;
+        this.headerSwitch = headerSwitch;
+    }
+
+    RefcountTable refcounts() {
+        return refcounts;
+    }
+
+    long refcount(long clusterIndex) throws IOException {
+        return refcounts.get(clusterIndex);
+    }
+
+    /** Allocates {@code n} contiguous clusters with refcount 1; returns the host offset of the first. */
+    long allocate(int n) throws IOException {
+        if (n <= 0) {
+            throw new IllegalArgumentException("cluster count " + n);
+        }
+        long start = freeHint;
+        while (true) {
+            long runStart = findFreeRun(start, n);
+            if (ensureBlocks(runStart, n)) {
+                start = Math.min(start, runStart);
+                continue; // a new refcount block (or table) took clusters: search again
+            }
+            for (long c = runStart; c < runStart + n; c++) {
+                refcounts.set(c, 1);
+            }
+            if (runStart == freeHint) {
+                freeHint = runStart + n;
+            }
+            long offset = g.clusterOffset(runStart);
+            if (offset + (long) n * g.clusterSize() > Limits.MAX_HOST_OFFSET) {
+                throw new UnsupportedFeatureException(file, "image file would grow past the 56-bit host offset limit");
+            }
+            return offset;
+        }
+    }
+
+    private long findFreeRun(long from, int n) throws IOException {
+        long c = from;
+        long runStart = c;
+        int run = 0;
+        while (run < n) {
+            if (refcounts.get(c) == 0 && !pendingFrees.containsKey(c)) {
+                if (run == 0) {
+                    runStart = c;
+                }
+                run++;
+            } else {
+                run = 0;
+            }
+            c++;
+        }
+        return runStart;
+    }
+
+    /**
+     * Makes sure refcount blocks cover the run. Returns true when it had to allocate
+     * metadata (then the caller searches again, since the run may be taken).
+     */
+    private boolean ensureBlocks(long runStart, int n) throws IOException {
+        int perBlock = g.refcountBlockEntries();
+        for (long bi = runStart / perBlock; bi <= (runStart + n - 1) / perBlock; bi++) {
+            if (refcounts.blockOffset(bi) != 0) {
+                continue;
+            }
+            if (bi >= refcounts.tableEntries()) {
+                growTable(bi + 1);
+                return true;
+            }
+            // No block for this range means every cluster in it is free: the block can
+            // describe itself. Put it on the run's first cluster inside the range.
+            long blockCluster = Math.max(runStart, bi * perBlock);
+            refcounts.installBlock(bi, g.clusterOffset(blockCluster));
+            refcounts.set(blockCluster, 1);
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Moves the refcount table to a larger place at the end of the file: write new blocks
+     * and the new table, sync, switch the header, then free the old table.
+     */
+    private void growTable(long minEntries) throws IOException {
+        int perBlock = g.refcountBlockEntries();
+        int entriesPerCluster = g.clusterSize() / 8;
+        long end = Math.max(highestUsedCluster() + 1, g.clustersFor(store.size()));
+        long wantEntries = Math.max(minEntries, refcounts.tableEntries() + refcounts.tableEntries() / 2 + 1);
+        while (true) {
+            int tableClusters = Math.toIntExact(Math.ceilDiv(wantEntries, entriesPerCluster));
+            if ((long) tableClusters * g.clusterSize() > Limits.MAX_REFCOUNT_TABLE_BYTES) {
+                throw new UnsupportedFeatureException(file, "refcount table would exceed "
+                        + Limits.MAX_REFCOUNT_TABLE_BYTES + " bytes; the image is too large for its cluster size");
+            }
+            long tableStart = end;
+            // Blocks for the new table's own clusters and for themselves, right after it.
+            List<Long> newBlocks = new ArrayList<>();
+            long metaEnd = tableStart + tableClusters;
+            boolean changed = true;
+            while (changed) {
+                changed = false;
+                for (long bi = tableStart / perBlock; bi <= (metaEnd - 1) / perBlock; bi++) {
+                    if (refcounts.blockOffset(bi) == 0 && !newBlocks.contains(bi)) {
+                        newBlocks.add(bi);
+                        metaEnd++;
+                        changed = true;
+                    }
+                }
+            }
+            long maxBlock = (metaEnd - 1) / perBlock;
+            if (maxBlock >= (long) tableClusters * entriesPerCluster || minEntries > (long) tableClusters * entriesPerCluster) {
+                wantEntries = Math.max(wantEntries, maxBlock + 1) + entriesPerCluster;
+                continue;
+            }
+            long[] newTable = new long[tableClusters * entriesPerCluster];
+            long[] old = refcounts.tableSnapshot();
+            System.arraycopy(old, 0, newTable, 0, old.length);
+            long blockCluster = tableStart + tableClusters;
+            TreeMap<Long, byte[]> blockData = new TreeMap<>();
+            for (long bi : newBlocks) {
+                newTable[(int) bi] = g.clusterOffset(blockCluster++);
+                blockData.put(bi, new byte[g.clusterSize()]);
+            }
+            // Refcount 1 for every new metadata cluster, in a new block or an existing one.
+            for (long c = tableStart; c < metaEnd; c++) {
+                long bi = c / perBlock;
+                byte[] nb = blockData.get(bi);
+                if (nb != null) {
+                    RefcountEntries.set(nb, (int) (c % perBlock), g.refcountOrder(), 1);
+                } else {
+                    refcounts.set(c, 1);
+                }
+            }
+            for (var e : blockData.entrySet()) {
+                long off = newTable[e.getKey().intValue()];
+                guard.addRefcountBlock(off);
+                store.write(off, ByteBuffer.wrap(e.getValue()));
+            }
+            long tableOffset = g.clusterOffset(tableStart);
+            guard.addTable(OverlapGuard.Kind.REFCOUNT_TABLE, tableOffset, (long) tableClusters * g.clusterSize());
+            ByteBuffer tb = ByteBuffer.allocate(tableClusters * g.clusterSize());
+            for (long v : newTable) {
+                tb.putLong(v);
+            }
+            tb.flip();
+            store.write(tableOffset, tb);
+            refcounts.flush(); // existing blocks that gained entries, then sync
+            store.flush();
+            long oldOffset = refcounts.tableOffset();
+            int oldClusters = refcounts.tableClusters();
+            headerSwitch.switchRefcountTable(tableOffset, tableClusters);
+            refcounts.switchTo(tableOffset, tableClusters, newTable);
+            deferFree(oldOffset >>> g.clusterBits(), oldClusters);
+            return;
+        }
+    }
+
+    /** Highest cluster index with a nonzero refcount (scans the table's blocks from the end). */
+    private long highestUsedCluster() throws IOException {
+        int perBlock = g.refcountBlockEntries();
+        for (long bi = refcounts.tableEntries() - 1; bi >= 0; bi--) {
+            if (refcounts.blockOffset(bi) == 0) {
+                continue;
+            }
+            for (long c = (bi + 1) * perBlock - 1; c >= bi * perBlock; c--) {
+                if (refcounts.get(c) != 0) {
+                    return c;
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Raises a cluster's refcount by one (shared by a snapshot or another compressed fragment). */
+    void increment(long clusterIndex) throws IOException {
+        long rc = refcounts.get(clusterIndex);
+        if (rc >= g.maxRefcount()) {
+            throw new UnsupportedFeatureException(file, "refcount of cluster " + clusterIndex
+                    + " would exceed the maximum " + g.maxRefcount() + " for " + g.refcountBits() + "-bit refcounts");
+        }
+        if (refcounts.blockOffset(clusterIndex / g.refcountBlockEntries()) == 0) {
+            throw new CorruptImageException(file, "refcount table", refcounts.tableOffset(),
+                    "no refcount block covers referenced cluster " + clusterIndex);
+        }
+        refcounts.set(clusterIndex, rc + 1);
+    }
+
+    /** Records that {@code count} clusters from {@code firstCluster} lose one reference, applied later. */
+    void deferFree(long firstCluster, long count) {
+        for (long c = firstCluster; c < firstCluster + count; c++) {
+            pendingFrees.merge(c, 1L, Long::sum);
+        }
+    }
+
+    boolean hasPendingFrees() {
+        return !pendingFrees.isEmpty();
+    }
+
+    /**
+     * Applies deferred decrements. Call only after the tables that dropped the references
+     * are durable. Clusters that reach zero are punched out of the file.
+     */
+    void applyPendingFrees() throws IOException {
+        long punchStart = -1;
+        long punchEnd = -1;
+        for (var e : pendingFrees.entrySet()) {
+            long c = e.getKey();
+            long rc = refcounts.get(c);
+            long next = rc - e.getValue();
+            if (next < 0) {
+                throw new CorruptImageException(file, "refcount block", -1, "refcount of cluster " + c
+                        + " would drop below zero (" + rc + " - " + e.getValue() + ")");
+            }
+            refcounts.set(c, next);
+            if (next == 0) {
+                freeHint = Math.min(freeHint, c);
+                if (c == punchEnd) {
+                    punchEnd++;
+                } else {
+                    punch(punchStart, punchEnd);
+                    punchStart = c;
+                    punchEnd = c + 1;
+                }
+            }
+        }
+        punch(punchStart, punchEnd);
+        pendingFrees.clear();
+    }
+
+    private void punch(long startCluster, long endCluster) throws IOException {
+        if (startCluster >= 0 && endCluster > startCluster) {
+            store.punchHole(g.clusterOffset(startCluster), g.clusterOffset(endCluster - startCluster));
+        }
+    }
+
+    /**
+     * Space for a compressed cluster of {@code length} bytes: packed after the previous
+     * one when it fits in the same host cluster (raising that cluster's refcount), else in
+     * a new cluster.
+     */
+    long allocateCompressed(int length) throws IOException {
+        if (compressedCursor != 0) {
+            long clusterEnd = g.clusterStart(compressedCursor) + g.clusterSize();
+            if (compressedCursor + length <= clusterEnd) {
+                long off = compressedCursor;
+                increment(off >>> g.clusterBits());
+                compressedCursor = off + length == clusterEnd ? 0 : off + length;
+                return off;
+            }
+        }
+        int clusters = Math.toIntExact(g.clustersFor(length));
+        long off = allocate(clusters);
+        long end = off + length;
+        // Only the last cluster can take another fragment; it has refcount 1 already.
+        compressedCursor = clusters == 1 && g.offsetInCluster(end) != 0 ? end : 0;
+        return off;
+    }
+}

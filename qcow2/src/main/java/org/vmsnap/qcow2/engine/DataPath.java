@@ -1,0 +1,290 @@
+package org.vmsnap.qcow2.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.BlockStatus;
+import org.vmsnap.qcow2.CorruptImageException;
+import org.vmsnap.qcow2.format.ClusterDescriptor;
+import org.vmsnap.qcow2.format.ClusterDescriptor.Compressed;
+import org.vmsnap.qcow2.format.ClusterDescriptor.Normal;
+import org.vmsnap.qcow2.format.ClusterDescriptor.Unallocated;
+import org.vmsnap.qcow2.format.ClusterDescriptor.Zero;
+import org.vmsnap.qcow2.format.Geometry;
+
+/**
+ * Guest reads and writes: runs of clusters are looked up once, contiguous host data moves
+ * in one I/O, partly written clusters are completed from their old contents
+ * (copy-on-write), and clusters shared with snapshots or compressed are never written in
+ * place.
+ */
+final class DataPath {
+    /** Largest buffer one allocating write assembles. */
+    private static final int MAX_WRITE_BUFFER = 4 << 20;
+
+    private final Qcow2Engine e;
+    private final Geometry g;
+    private final ClusterMap map;
+    private long cachedCompressedHost = -1;
+    private byte[] cachedCompressed;
+
+    DataPath(Qcow2Engine engine, ClusterMap map) {
+        this.e = engine;
+        this.g = engine.geometry();
+        this.map = map;
+    }
+
+    void read(long guestOffset, ByteBuffer dst) throws IOException {
+        long pos = guestOffset;
+        while (dst.hasRemaining()) {
+            ClusterMap.Run run = map.run(pos, dst.remaining());
+            int n = (int) run.lengthBytes();
+            ByteBuffer part = dst.slice(dst.position(), n);
+            switch (run.first()) {
+                case Unallocated u -> readBacking(pos, part);
+                case Zero z -> fillZero(part);
+                case Normal nd -> {
+                    e.guard().checkDataRead(run.hostOffset(), n);
+                    e.store().read(run.hostOffset(), part);
+                }
+                case Compressed c -> {
+                    byte[] cluster = decompress(c);
+                    part.put(cluster, g.offsetInCluster(pos), n);
+                }
+                case ClusterDescriptor.Invalid inv -> throw new IllegalStateException("decoded invalid entry");
+            }
+            dst.position(dst.position() + n);
+            pos += n;
+        }
+    }
+
+    private void readBacking(long pos, ByteBuffer part) throws IOException {
+        BlockDevice backing = e.backing();
+        if (backing == null || pos >= backing.size()) {
+            fillZero(part);
+            return;
+        }
+        int fromBacking = (int) Math.min(part.remaining(), backing.size() - pos);
+        backing.read(pos, part.slice(part.position(), fromBacking));
+        if (fromBacking < part.remaining()) {
+            fillZero(part.slice(part.position() + fromBacking, part.remaining() - fromBacking));
+        }
+    }
+
+    private static void fillZero(ByteBuffer b) {
+        ByteBuffer d = b.duplicate();
+        while (d.hasRemaining()) {
+            d.put((byte) 0);
+        }
+    }
+
+    private byte[] decompress(Compressed c) throws IOException {
+        if (c.hostOffset() == cachedCompressedHost) {
+            return cachedCompressed;
+        }
+        byte[] src = new byte[c.maxBytes()];
+        e.store().read(c.hostOffset(), ByteBuffer.wrap(src));
+        byte[] out = new byte[g.clusterSize()];
+        try {
+            e.codec().decompress(src, src.length, out);
+        } catch (IOException ex) {
+            throw new CorruptImageException(e.file(), "compressed cluster", c.hostOffset(),
+                    "data does not decompress with " + e.codec().name() + ": " + ex.getMessage(), ex);
+        }
+        cachedCompressedHost = c.hostOffset();
+        cachedCompressed = out;
+        return out;
+    }
+
+    void write(long guestOffset, ByteBuffer src) throws IOException {
+        long pos = guestOffset;
+        while (src.hasRemaining()) {
+            ClusterMap.WritableL2 l2 = map.l2ForWrite(pos);
+            long tableEnd = (pos & ~((1L << g.l2CoverageBits()) - 1)) + (1L << g.l2CoverageBits());
+            long end = Math.min(pos + src.remaining(), tableEnd);
+            while (pos < end) {
+                ClusterDescriptor d = map.decode(l2.entries(), pos);
+                int n;
+                if (d instanceof Normal nd && nd.copied()) {
+                    n = writeInPlace(l2, pos, end, nd, src);
+                } else {
+                    n = writeAllocating(l2, pos, end, src);
+                }
+                pos += n;
+            }
+        }
+    }
+
+    /** Writes into clusters this image owns alone, one I/O per contiguous host run. */
+    private int writeInPlace(ClusterMap.WritableL2 l2, long pos, long end, Normal first, ByteBuffer src)
+            throws IOException {
+        long host = first.hostOffset() + g.offsetInCluster(pos);
+        long p = g.clusterStart(pos) + g.clusterSize();
+        while (p < end) {
+            ClusterDescriptor d = map.decode(l2.entries(), p);
+            if (!(d instanceof Normal nd) || !nd.copied()
+                    || nd.hostOffset() != first.hostOffset() + (p - g.clusterStart(pos))) {
+                break;
+            }
+            p += g.clusterSize();
+        }
+        int n = (int) (Math.min(p, end) - pos);
+        e.guard().checkData(host, n);
+        e.store().write(host, src.slice(src.position(), n));
+        src.position(src.position() + n);
+        return n;
+    }
+
+    /**
+     * Allocates new clusters for a run that cannot be written in place, fills partial
+     * clusters from the current guest view, writes the data, then points the L2 entries
+     * at it and releases what they pointed at before.
+     */
+    private int writeAllocating(ClusterMap.WritableL2 l2, long pos, long end, ByteBuffer src) throws IOException {
+        int maxClusters = Math.max(1, MAX_WRITE_BUFFER / g.clusterSize());
+        long firstCluster = g.clusterStart(pos);
+        int clusters = 1;
+        long p = firstCluster + g.clusterSize();
+        while (p < end && clusters < maxClusters) {
+            ClusterDescriptor d = map.decode(l2.entries(), p);
+            if (d instanceof Normal nd && nd.copied()) {
+                break;
+            }
+            clusters++;
+            p += g.clusterSize();
+        }
+        long runEnd = Math.min(p, end);
+        int n = (int) (runEnd - pos);
+        byte[] buf = new byte[clusters * g.clusterSize()];
+        int head = g.offsetInCluster(pos);
+        if (head != 0) {
+            read(firstCluster, ByteBuffer.wrap(buf, 0, g.clusterSize()));
+        }
+        long lastCluster = firstCluster + (long) (clusters - 1) * g.clusterSize();
+        int tail = (int) (lastCluster + g.clusterSize() - runEnd);
+        if (tail != 0 && (clusters > 1 || head == 0)) {
+            read(lastCluster, ByteBuffer.wrap(buf, (clusters - 1) * g.clusterSize(), g.clusterSize()));
+        }
+        src.get(src.position(), buf, head, n);
+        src.position(src.position() + n);
+        long host = e.allocator().allocate(clusters);
+        e.guard().checkData(host, buf.length);
+        e.store().write(host, ByteBuffer.wrap(buf));
+        for (int i = 0; i < clusters; i++) {
+            long guest = firstCluster + (long) i * g.clusterSize();
+            ClusterDescriptor old = map.decode(l2.entries(), guest);
+            map.set(l2, guest, new Normal(host + (long) i * g.clusterSize(), true));
+            map.release(old);
+        }
+        return n;
+    }
+
+    /**
+     * Makes a range read as zeros (or, with {@code discard}, drops its data). Whole clusters
+     * change their L2 entries; partial clusters get zero bytes written (write-zeroes) or are
+     * left alone (discard, as QEMU does).
+     */
+    void zeroOrDiscard(long guestOffset, long length, boolean discard) throws IOException {
+        long end = guestOffset + length;
+        long firstFull = alignUp(guestOffset);
+        long lastFull = Math.max(firstFull, g.clusterStart(end));
+        if (!discard) {
+            writeZeroBytes(guestOffset, Math.min(end, firstFull));
+            writeZeroBytes(Math.max(lastFull, guestOffset), end);
+        }
+        boolean hasBacking = e.backing() != null;
+        boolean v3 = e.header().version() >= 3;
+        for (long pos = firstFull; pos < lastFull; pos += g.clusterSize()) {
+            ClusterDescriptor target;
+            if (v3 && (hasBacking || !discard)) {
+                target = new Zero(0, false);
+            } else if (!hasBacking) {
+                target = ClusterDescriptor.UNALLOCATED;
+            } else {
+                // v2 with a backing file has no zero clusters: write-zeroes writes zeros;
+                // discard leaves the backing data visible, as QEMU does.
+                if (!discard) {
+                    writeZeroBytes(pos, pos + g.clusterSize());
+                    continue;
+                }
+                target = ClusterDescriptor.UNALLOCATED;
+            }
+            long[] current = map.l2ForRead(pos);
+            ClusterDescriptor old = current == null ? ClusterDescriptor.UNALLOCATED : map.decode(current, pos);
+            if (old.equals(target) || (current == null && target instanceof Unallocated)) {
+                continue;
+            }
+            if (current == null && !hasBacking && !discard) {
+                continue; // no table, no backing: already reads as zeros
+            }
+            ClusterMap.WritableL2 l2 = map.l2ForWrite(pos);
+            old = map.decode(l2.entries(), pos);
+            map.set(l2, pos, target);
+            map.release(old);
+        }
+    }
+
+    private void writeZeroBytes(long from, long to) throws IOException {
+        if (to <= from) {
+            return;
+        }
+        if (readsAsZero(from, to - from)) {
+            return;
+        }
+        write(from, ByteBuffer.allocate((int) (to - from)));
+    }
+
+    private boolean readsAsZero(long pos, long length) throws IOException {
+        BlockStatus s = blockStatus(pos, length);
+        return s.lengthBytes() >= length && s.zero();
+    }
+
+    private long alignUp(long offset) {
+        long start = g.clusterStart(offset);
+        return start == offset ? offset : start + g.clusterSize();
+    }
+
+    /** Stores one whole guest cluster compressed (uncompressed when that is not smaller). */
+    void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
+        byte[] out = new byte[g.clusterSize() - 1];
+        int len = e.codec().compress(cluster, cluster.length, out);
+        if (len < 0) {
+            write(guestOffset, ByteBuffer.wrap(cluster));
+            return;
+        }
+        long host = e.allocator().allocateCompressed(len);
+        e.guard().checkData(host, len);
+        e.store().write(host, ByteBuffer.wrap(out, 0, len));
+        ClusterMap.WritableL2 l2 = map.l2ForWrite(guestOffset);
+        ClusterDescriptor old = map.decode(l2.entries(), guestOffset);
+        map.set(l2, guestOffset, ClusterDescriptor.compressed(host, len));
+        map.release(old);
+        if (host == cachedCompressedHost) {
+            cachedCompressedHost = -1;
+        }
+    }
+
+    BlockStatus blockStatus(long guestOffset, long maxLength) throws IOException {
+        ClusterMap.Run run = map.run(guestOffset, maxLength);
+        long n = run.lengthBytes();
+        return switch (run.first()) {
+            case Normal nd -> new BlockStatus(n, 0, true, false, true, false, run.hostOffset(), e.file());
+            case Zero z -> new BlockStatus(n, 0, true, true, false, false, run.hostOffset(), e.file());
+            case Compressed c -> new BlockStatus(n, 0, true, false, true, true, -1, e.file());
+            case Unallocated u -> unallocatedStatus(guestOffset, n);
+            case ClusterDescriptor.Invalid inv -> throw new IllegalStateException("decoded invalid entry");
+        };
+    }
+
+    private BlockStatus unallocatedStatus(long guestOffset, long n) throws IOException {
+        BlockDevice backing = e.backing();
+        if (backing == null) {
+            return new BlockStatus(n, 0, false, true, false, false, -1, null);
+        }
+        if (guestOffset >= backing.size()) {
+            return new BlockStatus(n, 1, false, true, false, false, -1, null);
+        }
+        BlockStatus b = backing.blockStatus(guestOffset, Math.min(n, backing.size() - guestOffset));
+        return b.withDepthAndLength(b.depth() + 1, b.lengthBytes());
+    }
+}

@@ -1,0 +1,408 @@
+package org.vmsnap.qcow2.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.BlockStatus;
+import org.vmsnap.qcow2.CompressionCodec;
+import org.vmsnap.qcow2.CorruptImageException;
+import org.vmsnap.qcow2.ImageException;
+import org.vmsnap.qcow2.UnsupportedFeatureException;
+import org.vmsnap.qcow2.format.ClusterDescriptor;
+import org.vmsnap.qcow2.format.Geometry;
+import org.vmsnap.qcow2.format.Header;
+import org.vmsnap.qcow2.format.L1Entry;
+import org.vmsnap.qcow2.format.SnapshotEntry;
+import org.vmsnap.qcow2.io.BlockStore;
+
+/**
+ * One open qcow2 file: the header, the active L1 table, the L2 and refcount caches, the
+ * allocator and the overlap guard. {@code Qcow2Image} is its public face.
+ *
+ * <p>Flush order, the crash-safety argument ({@link #flush}): data and raised refcounts
+ * first (synced), then L2 tables (synced), then the L1 table (synced), then deferred
+ * frees. A crash between any two steps leaks clusters at worst.
+ */
+public final class Qcow2Engine {
+    private final BlockStore store;
+    private final Path file;
+    private final Geometry g;
+    private final boolean readOnly;
+    private final BlockDevice backing;
+    private final OverlapGuard guard;
+    private final RefcountTable refcounts;
+    private final ClusterAllocator allocator;
+    private final L1Table l1;
+    private final L2Cache l2Cache;
+    private final ClusterMap map;
+    private final DataPath data;
+    private final List<SnapshotEntry> snapshots;
+    private Header header;
+    private CompressionCodec codec;
+    private boolean closed;
+
+    private Qcow2Engine(BlockStore store, Header header, List<SnapshotEntry> snapshots, boolean readOnly,
+                        BlockDevice backing) throws IOException {
+        this.store = store;
+        this.file = store.path();
+        this.header = header;
+        this.g = header.geometry();
+        this.readOnly = readOnly;
+        this.backing = backing;
+        this.snapshots = snapshots;
+        this.guard = MetadataLayout.guard(store, header, snapshots);
+        this.refcounts = new RefcountTable(store, file, g, guard, header.refcountTableOffset(),
+                header.refcountTableClusters());
+        MetadataLayout.registerRefcountBlocks(guard, file, g, refcounts, store.size());
+        this.allocator = new ClusterAllocator(store, file, g, refcounts, guard, this::switchRefcountTable);
+        this.l1 = new L1Table(store, file, g, header.l1TableOffset(), header.l1Size());
+        MetadataLayout.registerL2Tables(guard, file, header, l1.raw(), "active L1 table");
+        this.l2Cache = new L2Cache(store, g, guard, () -> {
+            refcounts.flush();
+            store.flush();
+        });
+        this.map = new ClusterMap(this);
+        this.data = new DataPath(this, map);
+        if (!readOnly) {
+            guard.setMarker(this::markCorrupt);
+        }
+    }
+
+    /**
+     * Opens the engine on a store whose header has been decoded. {@code backing} is the
+     * already opened backing device, or null.
+     */
+    public static Qcow2Engine open(BlockStore store, Header header, boolean readOnly, BlockDevice backing)
+            throws IOException {
+        Path file = store.path();
+        if (!readOnly && header.isCorrupt()) {
+            throw new CorruptImageException(file, "header", 0x48, "the image is marked corrupt; "
+                    + "it can only be opened read-only (repair it with 'vmsnap img check -r all')");
+        }
+        List<SnapshotEntry> snapshots = SnapshotTableReader.read(store, header);
+        Qcow2Engine engine = new Qcow2Engine(store, header, snapshots, readOnly, backing);
+        if (!readOnly) {
+            engine.prepareForWriting();
+        }
+        return engine;
+    }
+
+    /** Reads and decodes the header cluster (at most one cluster, fewer bytes for short files). */
+    public static Header readHeader(BlockStore store) throws IOException {
+        long size = store.size();
+        ByteBuffer first = ByteBuffer.allocate((int) Math.min(size, 4096));
+        store.read(0, first);
+        first.flip();
+        int clusterBits = first.remaining() >= 24 ? first.getInt(20) : 0;
+        if (clusterBits >= 9 && clusterBits <= 21 && (1 << clusterBits) > first.remaining()
+                && size > first.remaining()) {
+            ByteBuffer whole = ByteBuffer.allocate((int) Math.min(size, 1L << clusterBits));
+            store.read(0, whole);
+            whole.flip();
+            first = whole;
+        }
+        return Header.decode(store.path(), first, size);
+    }
+
+    /**
+     * Before the first write: clear autoclear bits (vmsnap keeps no bitmaps up to date, so
+     * their "consistent" bit must go, as QEMU does for bits it does not know).
+     */
+    private void prepareForWriting() throws IOException {
+        if (header.version() >= 3 && header.autoclearFeatures() != 0) {
+            writeHeader(header.withFeatures(header.incompatibleFeatures(), header.compatibleFeatures(), 0));
+        }
+    }
+
+    // ---- accessors for the package ------------------------------------------------------
+
+    Geometry geometry() {
+        return g;
+    }
+
+    public Header header() {
+        return header;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    BlockStore store() {
+        return store;
+    }
+
+    L1Table l1() {
+        return l1;
+    }
+
+    L2Cache l2Cache() {
+        return l2Cache;
+    }
+
+    ClusterAllocator allocator() {
+        return allocator;
+    }
+
+    OverlapGuard guard() {
+        return guard;
+    }
+
+    public BlockDevice backing() {
+        return backing;
+    }
+
+    public List<SnapshotEntry> snapshots() {
+        return List.copyOf(snapshots);
+    }
+
+    CompressionCodec codec() throws UnsupportedFeatureException {
+        if (codec == null) {
+            codec = Codecs.forType(file, header.compressionType());
+        }
+        return codec;
+    }
+
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    // ---- guest I/O ------------------------------------------------------------------------
+
+    public void read(long guestOffset, ByteBuffer dst) throws IOException {
+        checkOpen();
+        checkRange(guestOffset, dst.remaining());
+        data.read(guestOffset, dst);
+    }
+
+    public void write(long guestOffset, ByteBuffer src) throws IOException {
+        checkWritable();
+        checkRange(guestOffset, src.remaining());
+        data.write(guestOffset, src);
+    }
+
+    public void writeZeroes(long guestOffset, long length) throws IOException {
+        checkWritable();
+        checkRange(guestOffset, length);
+        data.zeroOrDiscard(guestOffset, length, false);
+    }
+
+    public void discard(long guestOffset, long length) throws IOException {
+        checkWritable();
+        checkRange(guestOffset, length);
+        data.zeroOrDiscard(guestOffset, length, true);
+    }
+
+    /** Writes one whole, cluster-aligned guest cluster compressed with the image's codec. */
+    public void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
+        checkWritable();
+        if (!g.isClusterAligned(guestOffset) || cluster.length != g.clusterSize()) {
+            throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
+        }
+        checkRange(guestOffset, Math.min(cluster.length, header.size() - guestOffset));
+        data.writeCompressed(guestOffset, cluster);
+    }
+
+    public BlockStatus blockStatus(long guestOffset, long maxLength) throws IOException {
+        checkOpen();
+        checkRange(guestOffset, maxLength);
+        return data.blockStatus(guestOffset, maxLength);
+    }
+
+    private void checkRange(long guestOffset, long length) {
+        if (guestOffset < 0 || length < 0 || guestOffset > header.size() - length) {
+            throw new IllegalArgumentException(file + ": range 0x" + Long.toHexString(guestOffset) + "+" + length
+                    + " outside the virtual disk (" + header.size() + " bytes)");
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException(file + " is closed");
+        }
+    }
+
+    private void checkWritable() throws IOException {
+        checkOpen();
+        if (readOnly) {
+            throw new IllegalStateException(file + " is open read-only");
+        }
+        if (guard.tripped()) {
+            throw new CorruptImageException(file, "image", -1, "marked corrupt after an overlap; no more writes");
+        }
+    }
+
+    // ---- flush and metadata updates -----------------------------------------------------
+
+    /** Makes everything written durable, in the order that keeps a crash harmless. */
+    public void flush() throws IOException {
+        checkOpen();
+        if (readOnly) {
+            return;
+        }
+        // 1. Data and raised refcounts before any table that uses them.
+        store.flush();
+        refcounts.flush();
+        // 2. L2 tables, then 3. the L1 entries pointing at them.
+        if (l2Cache.isDirty()) {
+            l2Cache.flush();
+            store.flush();
+        }
+        if (l1.isDirty()) {
+            l1.flush(guard);
+            store.flush();
+        }
+        // 4. Only now may refcounts go down: nothing on disk uses those clusters any more.
+        if (allocator.hasPendingFrees()) {
+            allocator.applyPendingFrees();
+            refcounts.flush();
+        }
+    }
+
+    /** Writes a new header and syncs; the header cluster is the only place it goes. */
+    void writeHeader(Header newHeader) throws IOException {
+        byte[] bytes = newHeader.encode();
+        guard.checkMetadataWrite(0, bytes.length, OverlapGuard.Kind.HEADER);
+        store.write(0, ByteBuffer.wrap(bytes));
+        store.flush();
+        this.header = newHeader;
+    }
+
+    private void switchRefcountTable(long offset, int clusters) throws IOException {
+        writeHeader(header.withRefcountTable(offset, clusters));
+    }
+
+    private void markCorrupt() throws IOException {
+        if (header.version() >= 3) {
+            Header h = header.withFeatures(header.incompatibleFeatures() | Header.INCOMPAT_CORRUPT,
+                    header.compatibleFeatures(), header.autoclearFeatures());
+            byte[] bytes = h.encode();
+            store.write(0, ByteBuffer.wrap(bytes));
+            store.flush();
+            header = h;
+        }
+    }
+
+    /**
+     * Changes the virtual size. Growing may move the L1 table (new table written and
+     * synced before the header points at it; the old one freed after). Shrinking is
+     * refused when the cut-off part holds any data.
+     */
+    public void resize(long newSize) throws IOException {
+        checkWritable();
+        if (newSize < 0 || newSize > org.vmsnap.qcow2.format.Limits.MAX_VIRTUAL_SIZE_BYTES) {
+            throw new IllegalArgumentException("invalid size " + newSize);
+        }
+        flush();
+        if (newSize < header.size()) {
+            long firstCut = newSize;
+            for (long pos = firstCut; pos < header.size(); ) {
+                BlockStatus s = data.blockStatus(pos, header.size() - pos);
+                if (s.depth() == 0 && s.present()) {
+                    throw new UnsupportedFeatureException(file, "cannot shrink to " + newSize
+                            + " bytes: guest data is allocated at offset 0x" + Long.toHexString(pos)
+                            + " (discard it first)");
+                }
+                pos += s.lengthBytes();
+            }
+            writeHeader(header.withSize(newSize));
+            return;
+        }
+        long needed = g.l1EntriesFor(newSize);
+        if (needed > org.vmsnap.qcow2.format.Limits.MAX_L1_TABLE_BYTES / 8) {
+            throw new UnsupportedFeatureException(file, "size " + newSize + " needs an L1 table larger than "
+                    + org.vmsnap.qcow2.format.Limits.MAX_L1_TABLE_BYTES + " bytes with " + g.clusterSize()
+                    + "-byte clusters");
+        }
+        long capacity = l1.size() == 0 ? 0 : g.clustersFor(l1.size() * 8L) * (g.clusterSize() / 8);
+        if (needed <= l1.size()) {
+            writeHeader(header.withSize(newSize));
+        } else if (needed <= capacity && l1.size() > 0) {
+            // The table's last cluster has room: entries past l1_size are zero already.
+            long[] grown = java.util.Arrays.copyOf(l1.raw(), (int) needed);
+            l1.moveTo(l1.offset(), grown);
+            guard.removeTable(OverlapGuard.Kind.L1_TABLE, l1.offset());
+            guard.addTable(OverlapGuard.Kind.L1_TABLE, l1.offset(), needed * 8);
+            writeHeader(header.withSize(newSize).withL1(l1.offset(), (int) needed));
+        } else {
+            int clusters = Math.toIntExact(g.clustersFor(needed * 8));
+            long newOffset = allocator.allocate(clusters);
+            long[] grown = java.util.Arrays.copyOf(l1.raw(), (int) needed);
+            guard.addTable(OverlapGuard.Kind.L1_TABLE, newOffset, needed * 8);
+            ByteBuffer b = ByteBuffer.allocate(clusters * g.clusterSize());
+            for (long v : grown) {
+                b.putLong(v);
+            }
+            b.flip();
+            store.write(newOffset, b);
+            refcounts.flush();
+            store.flush();
+            long oldOffset = l1.offset();
+            int oldSize = l1.size();
+            writeHeader(header.withSize(newSize).withL1(newOffset, (int) needed));
+            l1.moveTo(newOffset, grown);
+            guard.removeTable(OverlapGuard.Kind.L1_TABLE, oldOffset);
+            if (oldSize > 0) {
+                allocator.deferFree(oldOffset >>> g.clusterBits(), g.clustersFor(oldSize * 8L));
+                flush();
+            }
+        }
+    }
+
+    /** Allocates every L2 table and data cluster without writing data (preallocation=metadata). */
+    public void preallocateMetadata() throws IOException {
+        checkWritable();
+        for (long pos = 0; pos < header.size(); pos += g.clusterSize()) {
+            ClusterMap.WritableL2 l2 = map.l2ForWrite(pos);
+            if (map.decode(l2.entries(), pos) instanceof ClusterDescriptor.Unallocated) {
+                map.set(l2, pos, new ClusterDescriptor.Normal(allocator.allocate(1), true));
+            }
+        }
+        flush();
+        long end = 0;
+        for (long c = g.clustersFor(store.size()); ; c++) {
+            if (allocator.refcount(c) == 0) {
+                end = g.clusterOffset(c);
+                break;
+            }
+        }
+        if (store.size() < end) {
+            store.truncate(end);
+        }
+    }
+
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        try {
+            if (!readOnly && !guard.tripped()) {
+                flush();
+            }
+        } finally {
+            closed = true;
+            try {
+                if (backing != null) {
+                    backing.close();
+                }
+            } finally {
+                store.close();
+            }
+        }
+    }
+
+    public long allocatedFileBytes() throws IOException {
+        return store.allocatedBytes();
+    }
+
+    /** The active L1 entry for an index (for tests and the checker's cross-checks). */
+    L1Entry l1Entry(int index) {
+        return l1.get(index);
+    }
+
+    static ImageException corrupt(Path file, String kind, long offset, String problem) {
+        return new CorruptImageException(file, kind, offset, problem);
+    }
+}
