@@ -1,0 +1,214 @@
+# Benchmark harness library: sourced by bench/run.sh. Not a test: timings live here only.
+#
+# A case is one call:  bench_case NAME "vmsnap command" "qemu-img command"
+# Both commands run BENCH_RUNS times, interleaved (vmsnap, qemu-img, vmsnap, ...), under
+# /usr/bin/time for the peak RSS. Before every run the case's output folder ($BENCH_OUT) is
+# emptied, so a convert never finds its previous output; nothing else is dropped (no page
+# cache flush: both tools see the same warm cache). A failing command is reported with its
+# exit code and the tail of its output, its remaining runs are skipped, and the other cases
+# still run.
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+BENCH_DIR=${BENCH_DIR:-/var/tmp/vmsnap-bench}
+BENCH_RUNS=${BENCH_RUNS:-5}
+BENCH_SMALL=${BENCH_SMALL:-0}
+BENCH_REBUILD=${BENCH_REBUILD:-0}
+BENCH_RESULTS=${BENCH_RESULTS:-$bench_root/bench/RESULTS.md}
+BENCH_VMSNAP=${BENCH_VMSNAP:-$bench_root/vmsnap}
+BENCH_QEMU_IMG=${BENCH_QEMU_IMG:-qemu-img}
+
+# Filled by bench_case, printed by bench_report.
+bench_rows=()
+bench_failures=0
+
+bench_log() { printf '%s\n' "bench: $*" >&2; }
+bench_die() { bench_log "$*"; exit 1; }
+
+# The standard image: its geometry, by BENCH_SMALL.
+bench_geometry() {
+  if [ "$BENCH_SMALL" = 1 ]; then
+    BENCH_VIRTUAL_MIB=1024     # 1 GiB virtual
+    BENCH_DATA_MIB=256         # written in one qemu-io write
+  else
+    BENCH_VIRTUAL_MIB=20480    # 20 GiB virtual
+    BENCH_DATA_MIB=1024        # 1 GiB written in one qemu-io write
+  fi
+  BENCH_IMAGE=$BENCH_DIR/standard-${BENCH_VIRTUAL_MIB}M.qcow2
+  export BENCH_IMAGE BENCH_VMSNAP BENCH_QEMU_IMG
+}
+
+bench_require_tools() {
+  local t
+  for t in qemu-img qemu-io; do
+    command -v "$t" >/dev/null || bench_die "$t is not installed (Debian: apt-get install qemu-utils)"
+  done
+  if [ ! -x /usr/bin/time ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      bench_log "installing GNU time (for peak RSS)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null \
+        || bench_die "could not install the Debian package 'time'"
+    else
+      bench_die "/usr/bin/time is missing (sudo apt-get install time); it measures peak RSS"
+    fi
+  fi
+}
+
+# Builds the standard image once; reused while the recipe and qemu-img are unchanged.
+# 20 GiB virtual, 64 KiB clusters; BENCH_DATA_MIB written with pattern 0x5a in one command,
+# then a 4 KiB write (pattern 0xa5) in the middle of every MiB of the whole disk, so the
+# image has a long dense run and many scattered clusters, L2 tables across the whole disk.
+bench_image() {
+  local stamp recipe
+  recipe="v1 virtual=${BENCH_VIRTUAL_MIB}M data=${BENCH_DATA_MIB}M $("$BENCH_QEMU_IMG" --version | head -n 1)"
+  stamp=$BENCH_IMAGE.recipe
+  if [ "$BENCH_REBUILD" != 1 ] && [ -f "$BENCH_IMAGE" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ]; then
+    bench_log "reusing $BENCH_IMAGE"
+    return 0
+  fi
+  bench_log "building $BENCH_IMAGE ($recipe)"
+  rm -f "$BENCH_IMAGE" "$stamp"
+  "$BENCH_QEMU_IMG" create -q -f qcow2 "$BENCH_IMAGE" "${BENCH_VIRTUAL_MIB}M" || bench_die "qemu-img create failed"
+  # One qemu-io process for all writes; writeback cache, or every write would be flushed.
+  local -a cmds=(-c "write -q -P 0x5a 0 ${BENCH_DATA_MIB}M")
+  local mib
+  for ((mib = 0; mib < BENCH_VIRTUAL_MIB; mib++)); do
+    cmds+=(-c "write -q -P 0xa5 $((mib * 1048576 + 524288)) 4k")
+  done
+  qemu-io -t writeback "${cmds[@]}" "$BENCH_IMAGE" || bench_die "qemu-io writes failed"
+  "$BENCH_QEMU_IMG" check -q "$BENCH_IMAGE" || bench_die "the fresh standard image does not check clean"
+  # Write the new image out now, or its writeback competes with the first timed runs.
+  sync "$BENCH_IMAGE"
+  echo "$recipe" > "$stamp"
+}
+
+# Starts vmsnap once before the timings, because the launcher builds the jar (and its AOT
+# cache) on first use. A failure here is only a warning: each case still runs the real
+# command, which then fails and is reported on its own.
+bench_vmsnap_preflight() {
+  local log=$BENCH_DIR/vmsnap-preflight.log
+  bench_log "starting vmsnap once (builds the jar when needed; not timed)"
+  if ! "$BENCH_VMSNAP" --version >"$log" 2>&1; then
+    bench_log "warning: '$BENCH_VMSNAP --version' failed; its cases will likely fail too. Output:"
+    tail -n 15 "$log" | sed 's/^/    /' >&2
+  fi
+}
+
+# Median of numbers, one per line, on stdin.
+bench_median() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Runs one command once. Prints "seconds peak_kib" or returns the command's exit code.
+bench_run_once() {
+  local cmd=$1 log=$2 tf=$2.time start end rc
+  rm -rf "${BENCH_OUT:?}"/* 2>/dev/null
+  start=$EPOCHREALTIME
+  /usr/bin/time -f '%M' -o "$tf" bash -c "$cmd" >"$log" 2>&1
+  rc=$?
+  end=$EPOCHREALTIME
+  [ "$rc" = 0 ] || return "$rc"
+  # GNU time writes a "Command exited/terminated" line first when the command fails.
+  printf '%s %s\n' "$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.6f", e - s }')" "$(tail -n 1 "$tf")"
+}
+
+# bench_case NAME VMSNAP_CMD QEMU_CMD
+# The commands are bash command lines; they may use $BENCH_OUT for outputs (emptied before
+# every run) and $BENCH_IMAGE. vmsnap is $BENCH_VMSNAP, qemu-img is $BENCH_QEMU_IMG.
+bench_case() {
+  local name=$1 vcmd=$2 qcmd=$3
+  local dir=$BENCH_DIR/cases/$name
+  export BENCH_OUT=$dir/out
+  mkdir -p "$BENCH_OUT"
+  bench_log "case $name: $BENCH_RUNS runs each"
+  local -A times=() rss=() status=()
+  local tool i result rc cmd
+  status[vmsnap]=ok; status[qemu]=ok
+  for ((i = 1; i <= BENCH_RUNS; i++)); do
+    for tool in vmsnap qemu; do
+      [ "${status[$tool]}" = ok ] || continue
+      if [ "$tool" = vmsnap ]; then cmd=$vcmd; else cmd=$qcmd; fi
+      if result=$(bench_run_once "$cmd" "$dir/$tool.$i.log"); then
+        times[$tool]+="${result% *}"$'\n'
+        rss[$tool]+="${result#* }"$'\n'
+      else
+        rc=$?
+        status[$tool]="failed (exit $rc)"
+        bench_failures=$((bench_failures + 1))
+        bench_log "FAILED: case $name, $tool run $i, exit $rc: $cmd (log: $dir/$tool.$i.log)"
+        tail -n 5 "$dir/$tool.$i.log" | sed 's/^/    /' >&2
+      fi
+    done
+  done
+  rm -rf "${BENCH_OUT:?}"/*
+
+  local vmed qmed vrss qrss ratio
+  vmed=$(bench_cell "${status[vmsnap]}" "${times[vmsnap]:-}" time)
+  qmed=$(bench_cell "${status[qemu]}" "${times[qemu]:-}" time)
+  vrss=$(bench_cell "${status[vmsnap]}" "${rss[vmsnap]:-}" rss)
+  qrss=$(bench_cell "${status[qemu]}" "${rss[qemu]:-}" rss)
+  ratio=-
+  if [ "${status[vmsnap]}" = ok ] && [ "${status[qemu]}" = ok ]; then
+    ratio=$(awk -v v="$vmed" -v q="$qmed" 'BEGIN { if (q > 0) printf "%.2f", v / q; else print "-" }')
+  fi
+  bench_rows+=("| $name | $vmed | $qmed | $ratio | $vrss | $qrss |")
+}
+
+# One table cell: the median time in seconds, the largest peak RSS in MiB, or the failure.
+bench_cell() {
+  local status=$1 values=$2 kind=$3
+  if [ "$status" != ok ]; then
+    printf '%s' "$status"
+  elif [ "$kind" = time ]; then
+    printf '%s' "$values" | bench_median | awk '{ printf "%.3f", $1 }'
+  else
+    printf '%s' "$values" | sort -g | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'
+  fi
+}
+
+bench_table() {
+  echo "| case | vmsnap median s | qemu-img median s | vmsnap/qemu-img | vmsnap peak RSS MiB | qemu-img peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${bench_rows[@]}"
+}
+
+bench_machine() {
+  local java cpu
+  # The JDK the launcher picks (scripts/env.sh), not whatever java is on PATH.
+  java=$(. "$bench_root/scripts/env.sh" && vmsnap_find_jdk 2>/dev/null \
+    && "$VMSNAP_JAVA_HOME/bin/java" -version 2>&1 | head -n 1) || java="no JDK 25 found"
+  cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+  local commit dirty=""
+  commit=$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null) || commit=unknown
+  [ -z "$(git -C "$bench_root" status --porcelain --untracked-files=no 2>/dev/null)" ] || dirty=" (with uncommitted changes)"
+  echo "- commit: $commit$dirty"
+  echo "- image: ${BENCH_VIRTUAL_MIB} MiB virtual qcow2, ${BENCH_DATA_MIB} MiB written at 0 + 4 KiB every MiB; $BENCH_RUNS runs each, median wall time, largest peak RSS"
+  echo "- nproc: $(nproc); CPU: ${cpu:-unknown}"
+  echo "- qemu-img: $("$BENCH_QEMU_IMG" --version | head -n 1)"
+  echo "- java: $java"
+  echo "- free -g:"
+  echo '```'
+  free -g
+  echo '```'
+}
+
+# Prints the table and appends it, with the machine description, to $BENCH_RESULTS.
+bench_report() {
+  local table
+  table=$(bench_table)
+  echo
+  echo "$table"
+  {
+    echo
+    echo "## $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n)"
+    echo
+    bench_machine
+    echo
+    echo "$table"
+  } >> "$BENCH_RESULTS"
+  bench_log "appended to $BENCH_RESULTS"
+  if [ "$bench_failures" != 0 ]; then
+    bench_log "$bench_failures command(s) failed; see above"
+    return 1
+  fi
+}
