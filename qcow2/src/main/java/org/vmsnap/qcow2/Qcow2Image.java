@@ -109,6 +109,21 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     /**
+     * Opens an image on a store the caller already opened (in-memory stores in tests,
+     * fault-injecting stores in crash tests). The image owns the store and the backing
+     * device from here on and closes them.
+     */
+    public static Qcow2Image openStore(BlockStore store, boolean readOnly, BlockDevice backing) throws IOException {
+        try {
+            Header header = Qcow2Engine.readHeader(store);
+            return new Qcow2Image(store.path(), Qcow2Engine.open(store, header, readOnly, backing));
+        } catch (IOException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+    }
+
+    /**
      * Checks (and with {@code repair} other than NONE, repairs) an image. Opens the file
      * itself: a check must work on images that a normal open refuses as corrupt.
      */

@@ -186,36 +186,37 @@ final class DataPath {
      */
     void zeroOrDiscard(long guestOffset, long length, boolean discard) throws IOException {
         long end = guestOffset + length;
+        long diskSize = e.header().size();
         long firstFull = alignUp(guestOffset);
-        long lastFull = Math.max(firstFull, g.clusterStart(end));
+        // A range that runs to the end of the disk covers its last, partial cluster whole (as QEMU).
+        long lastFull = end == diskSize ? Math.max(firstFull, end) : Math.max(firstFull, g.clusterStart(end));
+        boolean hasBacking = e.backing() != null;
+        boolean v3 = e.header().version() >= 3;
+        if (discard && !v3 && hasBacking) {
+            return; // v2 has no zero clusters: QEMU's discard then changes nothing (measured on 7.2)
+        }
         if (!discard) {
             writeZeroBytes(guestOffset, Math.min(end, firstFull));
             writeZeroBytes(Math.max(lastFull, guestOffset), end);
         }
-        boolean hasBacking = e.backing() != null;
-        boolean v3 = e.header().version() >= 3;
         for (long pos = firstFull; pos < lastFull; pos += g.clusterSize()) {
             ClusterDescriptor target;
-            if (v3 && (hasBacking || !discard)) {
+            if (!hasBacking) {
+                target = discard ? ClusterDescriptor.UNALLOCATED : (v3 ? new Zero(0, false) : ClusterDescriptor.UNALLOCATED);
+            } else if (v3) {
                 target = new Zero(0, false);
-            } else if (!hasBacking) {
-                target = ClusterDescriptor.UNALLOCATED;
             } else {
-                // v2 with a backing file has no zero clusters: write-zeroes writes zeros;
-                // discard leaves the backing data visible, as QEMU does.
-                if (!discard) {
-                    writeZeroBytes(pos, pos + g.clusterSize());
-                    continue;
-                }
-                target = ClusterDescriptor.UNALLOCATED;
+                // v2 over a backing file: no zero clusters, so write-zeroes writes zeros.
+                writeZeroBytes(pos, Math.min(pos + g.clusterSize(), diskSize));
+                continue;
             }
             long[] current = map.l2ForRead(pos);
             ClusterDescriptor old = current == null ? ClusterDescriptor.UNALLOCATED : map.decode(current, pos);
-            if (old.equals(target) || (current == null && target instanceof Unallocated)) {
+            if (old.equals(target)) {
                 continue;
             }
-            if (current == null && !hasBacking && !discard) {
-                continue; // no table, no backing: already reads as zeros
+            if (current == null && !hasBacking) {
+                continue; // no table and no backing: already reads as zeros
             }
             ClusterMap.WritableL2 l2 = map.l2ForWrite(pos);
             old = map.decode(l2.entries(), pos);

@@ -310,7 +310,12 @@ public final class Qcow2Engine {
             writeHeader(header.withSize(newSize));
             return;
         }
+        long oldSize = header.size();
         long needed = g.l1EntriesFor(newSize);
+        if (backing != null && backing.size() > oldSize && header.version() < 3) {
+            throw new UnsupportedFeatureException(file, "cannot grow a compat=0.10 overlay over a larger backing file: "
+                    + "the new area would show the backing file's data (qemu-img refuses this too)");
+        }
         if (needed > org.vmsnap.qcow2.format.Limits.MAX_L1_TABLE_BYTES / 8) {
             throw new UnsupportedFeatureException(file, "size " + newSize + " needs an L1 table larger than "
                     + org.vmsnap.qcow2.format.Limits.MAX_L1_TABLE_BYTES + " bytes with " + g.clusterSize()
@@ -320,7 +325,12 @@ public final class Qcow2Engine {
         if (needed <= l1.size()) {
             writeHeader(header.withSize(newSize));
         } else if (needed <= capacity && l1.size() > 0) {
-            // The table's last cluster has room: entries past l1_size are zero already.
+            // The table's last cluster has room: zero the new entries on disk before the
+            // header counts them (whatever was stored there is not trusted).
+            long from = l1.offset() + 8L * l1.size();
+            guard.checkMetadataWrite(from, (needed - l1.size()) * 8, OverlapGuard.Kind.L1_TABLE);
+            store.write(from, ByteBuffer.allocate((int) (needed - l1.size()) * 8));
+            store.flush();
             long[] grown = java.util.Arrays.copyOf(l1.raw(), (int) needed);
             l1.moveTo(l1.offset(), grown);
             guard.removeTable(OverlapGuard.Kind.L1_TABLE, l1.offset());
@@ -340,14 +350,23 @@ public final class Qcow2Engine {
             refcounts.flush();
             store.flush();
             long oldOffset = l1.offset();
-            int oldSize = l1.size();
+            int oldEntries = l1.size();
             writeHeader(header.withSize(newSize).withL1(newOffset, (int) needed));
             l1.moveTo(newOffset, grown);
             guard.removeTable(OverlapGuard.Kind.L1_TABLE, oldOffset);
-            if (oldSize > 0) {
-                allocator.deferFree(oldOffset >>> g.clusterBits(), g.clustersFor(oldSize * 8L));
+            if (oldEntries > 0) {
+                allocator.deferFree(oldOffset >>> g.clusterBits(), g.clustersFor(oldEntries * 8L));
                 flush();
             }
+        }
+        zeroGrownArea(oldSize, newSize);
+    }
+
+    /** Growing over a larger backing file: the new area must read as zeros, not as backing data. */
+    private void zeroGrownArea(long oldSize, long newSize) throws IOException {
+        if (backing != null && backing.size() > oldSize) {
+            data.zeroOrDiscard(oldSize, Math.min(newSize, backing.size()) - oldSize, false);
+            flush();
         }
     }
 
