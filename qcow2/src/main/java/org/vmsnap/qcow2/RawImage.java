@@ -52,17 +52,19 @@ public final class RawImage implements BlockDevice {
     }
 
     /**
-     * Creates a sparse raw file of {@code sizeBytes}, refusing to overwrite an existing
-     * file, with its first block allocated as QEMU does.
+     * Creates a sparse raw file of {@code sizeBytes} rounded up to whole sectors (as QEMU
+     * does), refusing to overwrite an existing file, with its first block allocated as QEMU
+     * does.
      */
     public static void create(Path file, long sizeBytes) throws IOException {
         if (sizeBytes < 0) {
             throw new IllegalArgumentException("negative image size: " + sizeBytes);
         }
+        long fileBytes = roundUpToSector(sizeBytes);
         Files.createFile(file);   // refuses an existing file
         try (BlockStore s = FileChannelStore.open(file, false)) {
-            s.truncate(sizeBytes);
-            int first = (int) Math.min(sizeBytes, FIRST_BLOCK_BYTES);
+            s.truncate(fileBytes);
+            int first = (int) Math.min(fileBytes, FIRST_BLOCK_BYTES);
             if (first > 0) {
                 s.write(0, ByteBuffer.allocate(first));
             }

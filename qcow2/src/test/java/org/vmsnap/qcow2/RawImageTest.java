@@ -28,10 +28,10 @@ class RawImageTest {
     }
 
     @Test
-    void createOfATinyImageStaysThatSmall() throws IOException {
+    void createRoundsUpToWholeSectors() throws IOException {
         Path f = dir.resolve("tiny.raw");
         RawImage.create(f, 100);
-        assertThat(Files.size(f)).isEqualTo(100);
+        assertThat(Files.size(f)).isEqualTo(512);
         RawImage.create(dir.resolve("empty.raw"), 0);
         assertThat(Files.size(dir.resolve("empty.raw"))).isZero();
     }
