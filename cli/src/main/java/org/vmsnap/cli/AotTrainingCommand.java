@@ -1,0 +1,48 @@
+package org.vmsnap.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import picocli.CommandLine.Command;
+
+/**
+ * Hidden {@code vmsnap aot-training}: the launcher runs it once after a build, with
+ * -XX:AOTCacheOutput, so that the classes of the common commands are in the AOT cache.
+ * Runs create/info/check/map on a small raw and a small qcow2 image in a temporary folder;
+ * prints nothing and exits 0 when every command worked.
+ */
+@Command(name = "aot-training", hidden = true)
+public final class AotTrainingCommand implements java.util.concurrent.Callable<Integer> {
+
+    @Override
+    public Integer call() throws IOException {
+        Path work = Files.createTempDirectory("vmsnap-aot-");
+        PrintWriter sink = new PrintWriter(Writer.nullWriter());
+        try {
+            String raw = work.resolve("train.raw").toString();
+            String qcow2 = work.resolve("train.qcow2").toString();
+            String[][] steps = {
+                {"img", "create", "-q", "-f", "raw", raw, "1M"},
+                {"img", "info", raw},
+                {"img", "map", "--output=json", raw},
+                {"img", "create", "-q", "-f", "qcow2", qcow2, "1M"},
+                {"img", "info", qcow2},
+                {"img", "info", "--output=json", qcow2},
+                {"img", "check", qcow2},
+                {"img", "map", qcow2},
+                {"img", "map", "--output=json", qcow2},
+                {"img", "compare", raw, qcow2},
+            };
+            int worst = 0;
+            for (String[] step : steps) {
+                worst = Math.max(worst, Main.run(sink, sink, false, step));
+            }
+            return worst;
+        } finally {
+            DemoCommand.deleteTree(work);
+        }
+    }
+}

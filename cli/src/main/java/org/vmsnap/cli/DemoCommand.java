@@ -1,0 +1,105 @@
+package org.vmsnap.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code vmsnap demo}: a short walk through the img commands on a sample disk, each command
+ * printed as "$ vmsnap img ..." before its output and run in this process.
+ */
+@Command(name = "demo", description = "Walk through the img commands on a sample disk (takes a few seconds).")
+public final class DemoCommand implements java.util.concurrent.Callable<Integer> {
+
+    /** Size of the sample disk: small enough to be instant, big enough to show a sparse map. */
+    static final long DISK_BYTES = 16L << 20;
+
+    @Option(names = "--dir", paramLabel = "DIR", description = "Work in DIR and keep the files (default: a temporary folder, removed afterwards).")
+    Path dir;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        boolean keep = dir != null;
+        Path work = keep ? Files.createDirectories(dir) : Files.createTempDirectory("vmsnap-demo-");
+        try {
+            Path source = work.resolve("source.raw");
+            writeSample(source);
+            out.println("# " + source + ": a " + (DISK_BYTES >> 20) + " MiB raw disk with a text at 0, "
+                    + "a 0xa5 pattern at 4 MiB and a text at 12 MiB; the rest is holes");
+            String disk = work.resolve("disk.qcow2").toString();
+            String overlay = work.resolve("overlay.qcow2").toString();
+            String copy = work.resolve("copy.raw").toString();
+            String[][] steps = {
+                {"img", "info", source.toString()},
+                {"img", "convert", "-f", "raw", "-O", "qcow2", source.toString(), disk},
+                {"img", "info", disk},
+                {"img", "map", disk},
+                {"img", "map", "--output=json", disk},
+                {"img", "check", disk},
+                {"img", "create", "-f", "qcow2", "-b", "disk.qcow2", "-F", "qcow2", overlay},
+                {"img", "info", "--backing-chain", overlay},
+                {"img", "compare", disk, overlay},
+                {"img", "convert", "-O", "raw", overlay, copy},
+                {"img", "compare", "-f", "raw", "-F", "raw", source.toString(), copy},
+            };
+            for (String[] step : steps) {
+                out.println();
+                out.println("$ vmsnap " + String.join(" ", step));
+                out.flush();
+                int code = Main.run(out, spec.commandLine().getErr(), false, step);
+                if (code != 0) {
+                    out.flush();
+                    throw new CliException(code, "demo stopped: 'vmsnap " + String.join(" ", step)
+                            + "' exited with " + code);
+                }
+            }
+            out.println();
+            out.println(keep ? "# The files are in " + work : "# Done; the temporary folder " + work + " is removed.");
+            return 0;
+        } finally {
+            if (!keep) {
+                deleteTree(work);
+            }
+        }
+    }
+
+    /** A sparse raw disk with recognisable content: two texts and one pattern. */
+    static void writeSample(Path file) throws IOException {
+        Files.createFile(file);
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(DISK_BYTES);   // sparse: only the written parts take space
+            FileChannel ch = raf.getChannel();
+            ch.write(ByteBuffer.wrap("vmsnap demo disk: hello from the first sector\n".getBytes(StandardCharsets.US_ASCII)), 0);
+            byte[] pattern = new byte[256 << 10];
+            java.util.Arrays.fill(pattern, (byte) 0xa5);
+            ch.write(ByteBuffer.wrap(pattern), 4L << 20);
+            ch.write(ByteBuffer.wrap("and this text sits at 12 MiB\n".getBytes(StandardCharsets.US_ASCII)), 12L << 20);
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package org.vmsnap.cli;
+
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+
+import picocli.CommandLine;
+
+/** Turns any failure into the one line the user sees after "vmsnap: ". */
+public final class ErrorMessages {
+    private ErrorMessages() {
+    }
+
+    public static String of(Throwable t) {
+        String message = switch (t) {
+            case CliException e -> e.getMessage();
+            case NoSuchFileException e -> "Could not open '" + e.getFile() + "': No such file or directory";
+            case AccessDeniedException e -> "Could not open '" + e.getFile() + "': Permission denied";
+            case FileAlreadyExistsException e -> e.getFile()
+                    + ": file exists; vmsnap does not overwrite images (remove it first)";
+            case FileSystemException e -> e.getReason() == null ? e.getMessage()
+                    : e.getFile() + ": " + e.getReason();
+            case CommandLine.ParameterException e -> e.getMessage();
+            default -> t.getMessage() != null ? t.getMessage() : t.toString();
+        };
+        return oneLine(message);
+    }
+
+    /** Errors are one line: later lines join the first. */
+    static String oneLine(String message) {
+        return message.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+}

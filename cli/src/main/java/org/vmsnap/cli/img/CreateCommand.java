@@ -1,0 +1,126 @@
+package org.vmsnap.cli.img;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.ErrorMessages;
+import org.vmsnap.cli.format.SizeArg;
+import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.Images;
+import org.vmsnap.qcow2.OpenOptions;
+import org.vmsnap.qcow2.Qcow2Image;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code img create}: a new qcow2 or raw image, announced with qemu-img's "Formatting"
+ * line. Unlike qemu-img it never overwrites an existing file.
+ */
+@Command(name = "create", description = "Create a new image (as qemu-img create).")
+final class CreateCommand extends ImgSubcommand {
+
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt", defaultValue = "raw")
+    String format;
+
+    @Option(names = {"-b", "--backing"}, paramLabel = "backing_file")
+    String backingFile;
+
+    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt")
+    String backingFormat;
+
+    @Option(names = {"-o", "--options"}, paramLabel = "options")
+    List<String> optionLists = new ArrayList<>();
+
+    @Option(names = {"-u"}, description = "Do not open the backing file (it need not exist yet).")
+    boolean unsafe;
+
+    @Option(names = {"-q", "--quiet"})
+    boolean quiet;
+
+    @Parameters(index = "0", paramLabel = "filename", arity = "0..1")
+    String file;
+
+    @Parameters(index = "1", paramLabel = "size", arity = "0..1")
+    String sizeText;
+
+    @Override
+    public Integer call() throws IOException {
+        if (CreateOptions.wantsHelp(optionLists)) {
+            out().print(CreateOptions.help(format));
+            return 0;
+        }
+        if (file == null) {
+            throw new CliException("Expecting image file name");
+        }
+        long size = -1;
+        if (sizeText != null) {
+            try {
+                size = SizeArg.parse(sizeText);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage());
+            }
+        }
+        CreateOptions options = CreateOptions.parse(file, format, optionLists);
+        if (options.has("size") && size >= 0) {
+            throw new CliException(file + ": The image size must be specified only once");
+        }
+        if (size < 0) {
+            size = options.size();
+        }
+        if (backingFile != null) {
+            options.set("backing_file", backingFile);
+        }
+        if (backingFormat != null) {
+            options.set("backing_fmt", backingFormat);
+        }
+        String backing = options.get("backing_file");
+        if (backing != null || options.has("backing_fmt")) {
+            if ("raw".equals(format)) {
+                throw new CliException(file + ": Backing file not supported for file format 'raw'");
+            }
+            if (backing == null) {
+                throw new CliException(file + ": backing_fmt given without backing_file");
+            }
+            if (options.get("backing_fmt") == null) {
+                throw new CliException(file + ": Backing file specified without backing format");
+            }
+            if (!unsafe) {
+                long backingSize = backingSize(backing, options.get("backing_fmt"));
+                size = size < 0 ? backingSize : size;
+            }
+        }
+        if (size < 0) {
+            throw new CliException(file + ": Image creation needs a size parameter");
+        }
+        if (!quiet) {
+            out().println(options.formattingLine(size));
+            out().flush();
+        }
+        if ("raw".equals(format)) {
+            options.checkRaw();
+            Images.createRaw(path(file), size);
+        } else {
+            try (Qcow2Image image = Qcow2Image.create(path(file), options.toQcow2(size))) {
+                image.flush();
+            }
+        }
+        return 0;
+    }
+
+    /** Opens the backing file (named relative to the new image's folder) for its size. */
+    private long backingSize(String backing, String backingFmt) {
+        Path base = Path.of(backing);
+        Path parent = path(file).getParent();
+        Path resolved = base.isAbsolute() || parent == null ? base : parent.resolve(base);
+        try (BlockDevice device = Images.open(resolved, new OpenOptions(true, true, false, backingFmt))) {
+            return device.size();
+        } catch (IOException | RuntimeException e) {
+            throw new CliException(1, file + ": " + ErrorMessages.of(e) + " (Could not open backing image.)", e);
+        }
+    }
+}

@@ -1,0 +1,307 @@
+package org.vmsnap.qcow2;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Objects;
+
+import org.vmsnap.qcow2.io.BlockStore;
+
+/**
+ * A raw disk image: guest offset N is byte N of the file. The virtual size is the file
+ * size rounded up to whole 512-byte sectors, as QEMU reports it; the missing tail of the
+ * last sector reads as zeros.
+ *
+ * <p>{@link #blockStatus} answers like QEMU's file driver does for {@code qemu-img map}:
+ * data extents and holes of the file (as far as the {@link BlockStore} can tell them
+ * apart), every run present at depth 0 with its host offset equal to its guest offset.
+ */
+public final class RawImage implements BlockDevice {
+
+    /** QEMU counts raw sizes in 512-byte sectors and rounds a partial last sector up. */
+    static final int SECTOR_BYTES = 512;
+
+    /**
+     * QEMU writes zeros over the first block of a new raw file so that later alignment
+     * probing finds allocated storage; doing the same keeps {@code map} and {@code info}
+     * of our files identical to qemu-img's.
+     */
+    static final int FIRST_BLOCK_BYTES = 4096;
+
+    /** Largest buffer used when a zero range has to be written out byte by byte. */
+    private static final int ZERO_CHUNK_BYTES = 1 << 20;
+
+    private final BlockStore store;
+    private final boolean readOnly;
+    private volatile long sizeBytes;
+
+    /** Wraps an open store; the image owns it from now on and closes it. */
+    public RawImage(BlockStore store, boolean readOnly) throws IOException {
+        this.store = Objects.requireNonNull(store, "store");
+        this.readOnly = readOnly;
+        this.sizeBytes = roundUpToSector(store.size());
+    }
+
+    /** Opens an existing raw file. */
+    public static RawImage open(Path file, boolean readOnly) throws IOException {
+        return new RawImage(FileChannelStore.open(file, readOnly), readOnly);
+    }
+
+    /**
+     * Creates a sparse raw file of {@code sizeBytes} rounded up to whole sectors (as QEMU
+     * does), refusing to overwrite an existing file, with its first block allocated as QEMU
+     * does.
+     */
+    public static void create(Path file, long sizeBytes) throws IOException {
+        if (sizeBytes < 0) {
+            throw new IllegalArgumentException("negative image size: " + sizeBytes);
+        }
+        long fileBytes = roundUpToSector(sizeBytes);
+        Files.createFile(file);   // refuses an existing file
+        try (BlockStore s = FileChannelStore.open(file, false)) {
+            s.truncate(fileBytes);
+            int first = (int) Math.min(fileBytes, FIRST_BLOCK_BYTES);
+            if (first > 0) {
+                s.write(0, ByteBuffer.allocate(first));
+            }
+            s.flush();
+        }
+    }
+
+    static long roundUpToSector(long bytes) {
+        long rem = bytes % SECTOR_BYTES;
+        return rem == 0 ? bytes : Math.addExact(bytes, SECTOR_BYTES - rem);
+    }
+
+    @Override
+    public Path path() {
+        return store.path();
+    }
+
+    @Override
+    public String format() {
+        return "raw";
+    }
+
+    @Override
+    public long size() {
+        return sizeBytes;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public void read(long guestOffset, ByteBuffer dst) throws IOException {
+        checkRange(guestOffset, dst.remaining());
+        store.read(guestOffset, dst);
+    }
+
+    @Override
+    public void write(long guestOffset, ByteBuffer src) throws IOException {
+        checkWritable();
+        checkRange(guestOffset, src.remaining());
+        store.write(guestOffset, src);
+    }
+
+    @Override
+    public void writeZeroes(long guestOffset, long lengthBytes) throws IOException {
+        checkWritable();
+        checkRange(guestOffset, lengthBytes);
+        if (lengthBytes == 0 || store.punchHole(guestOffset, lengthBytes)) {
+            return;
+        }
+        ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(lengthBytes, ZERO_CHUNK_BYTES));
+        long done = 0;
+        while (done < lengthBytes) {
+            zeros.clear().limit((int) Math.min(zeros.capacity(), lengthBytes - done));
+            store.write(guestOffset + done, zeros);
+            done += zeros.limit();
+        }
+    }
+
+    /** A raw file has nothing to fall back to: discarded bytes read as zeros. */
+    @Override
+    public void discard(long guestOffset, long lengthBytes) throws IOException {
+        writeZeroes(guestOffset, lengthBytes);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        if (!readOnly) {
+            store.flush();
+        }
+    }
+
+    @Override
+    public BlockStatus blockStatus(long guestOffset, long maxLengthBytes) throws IOException {
+        if (maxLengthBytes <= 0) {
+            throw new IllegalArgumentException("maxLengthBytes must be positive: " + maxLengthBytes);
+        }
+        checkRange(guestOffset, 1);
+        long length = Math.min(maxLengthBytes, sizeBytes - guestOffset);
+        long fileSize = store.size();
+        if (guestOffset >= fileSize) {
+            // The tail of the last sector past the end of the file.
+            return hole(guestOffset, length);
+        }
+        long data = store.nextData(guestOffset);
+        if (data < 0) {
+            return hole(guestOffset, length);   // a hole that runs to the end of the file
+        }
+        if (data > guestOffset) {
+            return hole(guestOffset, Math.min(length, data - guestOffset));
+        }
+        long hole = store.nextHole(guestOffset);
+        long dataLength = Math.min(length, Math.max(hole, guestOffset + 1) - guestOffset);
+        return new BlockStatus(dataLength, 0, true, false, true, false, guestOffset, store.path());
+    }
+
+    /** Holes are zeros that still belong to the file: present, with a valid host offset, like QEMU says. */
+    private BlockStatus hole(long guestOffset, long length) {
+        return new BlockStatus(length, 0, true, true, false, false, guestOffset, store.path());
+    }
+
+    @Override
+    public long allocatedFileBytes() throws IOException {
+        return store.allocatedBytes();
+    }
+
+    /** Sets the virtual size; the file is cut or grown sparsely to exactly {@code newSizeBytes}. */
+    public void resize(long newSizeBytes) throws IOException {
+        checkWritable();
+        if (newSizeBytes < 0) {
+            throw new IllegalArgumentException(path() + ": negative size " + newSizeBytes);
+        }
+        store.truncate(newSizeBytes);
+        sizeBytes = roundUpToSector(newSizeBytes);
+    }
+
+    @Override
+    public void close() throws IOException {
+        store.close();
+    }
+
+    private void checkRange(long guestOffset, long lengthBytes) {
+        if (guestOffset < 0 || lengthBytes < 0 || guestOffset > sizeBytes - lengthBytes) {
+            throw new IllegalArgumentException(path() + ": range " + ImageException.hex(guestOffset)
+                    + "+" + lengthBytes + " is outside the disk (size " + sizeBytes + ")");
+        }
+    }
+
+    private void checkWritable() {
+        if (readOnly) {
+            throw new IllegalStateException(path() + ": image is open read-only");
+        }
+    }
+
+    /**
+     * A plain file through one {@link FileChannel} with positional I/O only. It cannot see
+     * holes or punch them: the whole file is data and allocation is the file length.
+     * The FFM-based file store replaces it where holes matter.
+     */
+    private static final class FileChannelStore implements BlockStore {
+        private final Path path;
+        private final RandomAccessFile file;
+        private final FileChannel channel;
+        private final boolean readOnly;
+
+        private FileChannelStore(Path path, RandomAccessFile file, boolean readOnly) {
+            this.path = path;
+            this.file = file;
+            this.channel = file.getChannel();
+            this.readOnly = readOnly;
+        }
+
+        static FileChannelStore open(Path path, boolean readOnly) throws IOException {
+            // RandomAccessFile grows files sparsely (setLength), but "rw" would create a
+            // missing file: check first so a typo never leaves an empty image behind.
+            if (!Files.exists(path)) {
+                throw new NoSuchFileException(path.toString());
+            }
+            if (Files.isDirectory(path)) {
+                throw new IOException(path + ": is a directory, not an image file");
+            }
+            return new FileChannelStore(path, new RandomAccessFile(path.toFile(), readOnly ? "r" : "rw"), readOnly);
+        }
+
+        @Override
+        public Path path() {
+            return path;
+        }
+
+        @Override
+        public long size() throws IOException {
+            return channel.size();
+        }
+
+        @Override
+        public void read(long hostOffset, ByteBuffer dst) throws IOException {
+            long pos = hostOffset;
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, pos);
+                if (n < 0) {
+                    while (dst.hasRemaining()) {
+                        dst.put((byte) 0);
+                    }
+                    return;
+                }
+                pos += n;
+            }
+        }
+
+        @Override
+        public void write(long hostOffset, ByteBuffer src) throws IOException {
+            long pos = hostOffset;
+            while (src.hasRemaining()) {
+                pos += channel.write(src, pos);
+            }
+        }
+
+        @Override
+        public void truncate(long sizeBytes) throws IOException {
+            file.setLength(sizeBytes);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            channel.force(false);
+        }
+
+        @Override
+        public boolean punchHole(long hostOffset, long lengthBytes) {
+            return false;
+        }
+
+        @Override
+        public long allocatedBytes() throws IOException {
+            return channel.size();
+        }
+
+        @Override
+        public long nextData(long hostOffset) throws IOException {
+            return hostOffset < channel.size() ? hostOffset : -1;
+        }
+
+        @Override
+        public long nextHole(long hostOffset) throws IOException {
+            return channel.size();
+        }
+
+        @Override
+        public boolean isReadOnly() {
+            return readOnly;
+        }
+
+        @Override
+        public void close() throws IOException {
+            file.close();
+        }
+    }
+}
