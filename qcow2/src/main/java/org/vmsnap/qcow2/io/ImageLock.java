@@ -34,7 +34,9 @@ import org.vmsnap.qcow2.ImageInUseException;
  *       resize);</li>
  *   <li>read-only: bytes 100 and 201, 203.</li>
  * </ul>
- * Write-unchanged (bit 2) is always shared and never used, as QEMU does here.
+ * Write-unchanged (bit 2) is always shared and never used, as QEMU does here. For the record,
+ * {@code qemu-img info} (which opens without I/O) takes only 201, 203, and {@code -U} opens
+ * take nothing; a qemu-io on a raw file takes 100, 101 without 201, 203.
  */
 final class ImageLock implements Closeable {
 
