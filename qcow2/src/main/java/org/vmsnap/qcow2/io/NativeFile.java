@@ -1,0 +1,379 @@
+package org.vmsnap.qcow2.io;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Locale;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * A raw Linux file descriptor for what {@link java.nio.channels.FileChannel} cannot do: open
+ * file description (OFD) locks, hole punching, SEEK_DATA/SEEK_HOLE and st_blocks. Calls go
+ * through java.lang.foreign; only Linux on x86_64 and aarch64 is supported, where every
+ * structure used here has the same layout.
+ *
+ * <p>Why a descriptor of our own: FileChannel locks are classic POSIX locks, which belong to
+ * the process and vanish when <em>any</em> descriptor of the file is closed (a second open of
+ * the same image elsewhere in the JVM would silently drop them). OFD locks belong to this
+ * descriptor only, conflict even with other descriptors of the same process, and are what
+ * QEMU uses, so QEMU sees them and we see QEMU's.
+ */
+final class NativeFile implements Closeable {
+
+    // <fcntl.h> values, identical on x86_64 and aarch64 (both use the generic numbers).
+    private static final int O_RDONLY = 0;
+    private static final int O_RDWR = 2;
+    private static final int O_CREAT = 0100;
+    private static final int O_EXCL = 0200;
+    private static final int O_CLOEXEC = 02000000;
+    private static final int F_OFD_GETLK = 36;
+    private static final int F_OFD_SETLK = 37;
+    static final short F_RDLCK = 0;
+    static final short F_WRLCK = 1;
+    static final short F_UNLCK = 2;
+    private static final short SEEK_SET = 0;
+    private static final int SEEK_DATA = 3;
+    private static final int SEEK_HOLE = 4;
+    private static final int FALLOC_FL_KEEP_SIZE = 1;
+    private static final int FALLOC_FL_PUNCH_HOLE = 2;
+
+    // errno values that are answers, not failures.
+    private static final int ENOENT = 2;
+    private static final int ENXIO = 6;
+    private static final int EAGAIN = 11;
+    private static final int EACCES = 13;
+    private static final int EEXIST = 17;
+    private static final int EINVAL = 22;
+    private static final int EOPNOTSUPP = 95;
+
+    /** struct flock: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid. */
+    private static final StructLayout FLOCK = MemoryLayout.structLayout(
+            JAVA_SHORT.withName("l_type"),
+            JAVA_SHORT.withName("l_whence"),
+            MemoryLayout.paddingLayout(4),
+            JAVA_LONG.withName("l_start"),
+            JAVA_LONG.withName("l_len"),
+            JAVA_INT.withName("l_pid"),
+            MemoryLayout.paddingLayout(4));
+
+    /**
+     * struct stat differs between x86_64 (144 bytes) and aarch64 (128 bytes), but st_blocks
+     * sits at byte 64 in both; we read only that field from a buffer big enough for either.
+     */
+    private static final long STAT_BUFFER_BYTES = 256;
+    private static final long ST_BLOCKS_OFFSET = 64;
+    /** st_blocks counts 512-byte units whatever the file system block size (POSIX). */
+    private static final long ST_BLOCK_BYTES = 512;
+
+    private static final Functions FUNCTIONS = Functions.load();
+
+    private final Path path;
+    private final int fd;
+    private boolean closed;
+
+    private NativeFile(Path path, int fd) {
+        this.path = path;
+        this.fd = fd;
+    }
+
+    /** True when this platform has the native calls (Linux x86_64/aarch64, native access allowed). */
+    static boolean isAvailable() {
+        return FUNCTIONS != null;
+    }
+
+    /** Why the native calls are missing, for diagnostics; null when they are available. */
+    static String unavailableReason() {
+        return FUNCTIONS == null ? Functions.failure : null;
+    }
+
+    /** open(2) the file; create with O_CREAT|O_EXCL and mode 0644 when createNew. */
+    static NativeFile open(Path path, boolean readOnly, boolean createNew) throws IOException {
+        Functions f = requireFunctions(path);
+        int flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+        if (createNew) {
+            flags |= O_CREAT | O_EXCL;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            MemorySegment cPath = arena.allocateFrom(path.toString());
+            int fd = (int) f.open().invokeExact(state, cPath, flags, 0644);
+            if (fd < 0) {
+                int errno = errno(state);
+                // The java.nio types, so callers can tell a missing file from other failures.
+                switch (errno) {
+                    case ENOENT -> throw new NoSuchFileException(path.toString());
+                    case EEXIST -> throw new FileAlreadyExistsException(path.toString());
+                    case EACCES -> throw new AccessDeniedException(path.toString(), null, strerror(errno));
+                    default -> throw error(path, "open", errno);
+                }
+            }
+            return new NativeFile(path, fd);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": open failed", t);
+        }
+    }
+
+    int fd() {
+        return fd;
+    }
+
+    /**
+     * Tries to set (F_RDLCK/F_WRLCK) or clear (F_UNLCK) an OFD lock on one range without
+     * waiting. Returns false when another descriptor holds a conflicting lock.
+     */
+    boolean setLock(short type, long start, long length) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment flock = flock(arena, type, start, length);
+            int err = fcntl(arena, F_OFD_SETLK, flock, "fcntl(F_OFD_SETLK)", EAGAIN, EACCES);
+            return err == 0;
+        }
+    }
+
+    /**
+     * F_OFD_GETLK: would a lock of this type on the range conflict with a lock held through
+     * another descriptor? Locks held through this descriptor never conflict with it.
+     */
+    boolean wouldConflict(short type, long start, long length) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment flock = flock(arena, type, start, length);
+            fcntl(arena, F_OFD_GETLK, flock, "fcntl(F_OFD_GETLK)");
+            return flock.get(JAVA_SHORT, FLOCK.byteOffset(MemoryLayout.PathElement.groupElement("l_type")))
+                    != F_UNLCK;
+        }
+    }
+
+    /** Punches a hole keeping the size; false when the file system cannot (EOPNOTSUPP). */
+    boolean punchHole(long offset, long length) throws IOException {
+        Functions f = FUNCTIONS;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            int rc = (int) f.fallocate().invokeExact(state, fd,
+                    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+            if (rc == 0) {
+                return true;
+            }
+            int errno = errno(state);
+            if (errno == EOPNOTSUPP) {
+                return false;
+            }
+            throw error(path, "fallocate(PUNCH_HOLE) at 0x" + Long.toHexString(offset)
+                    + " length " + length, errno);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": fallocate failed", t);
+        }
+    }
+
+    /** lseek SEEK_DATA: next data offset, -1 past the last data; -2 when unsupported. */
+    long seekData(long offset) throws IOException {
+        return seek(offset, SEEK_DATA, "lseek(SEEK_DATA)");
+    }
+
+    /** lseek SEEK_HOLE: next hole offset (EOF counts), -1 past EOF; -2 when unsupported. */
+    long seekHole(long offset) throws IOException {
+        return seek(offset, SEEK_HOLE, "lseek(SEEK_HOLE)");
+    }
+
+    private long seek(long offset, int whence, String what) throws IOException {
+        Functions f = FUNCTIONS;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            long rc = (long) f.lseek().invokeExact(state, fd, offset, whence);
+            if (rc >= 0) {
+                return rc;
+            }
+            int errno = errno(state);
+            if (errno == ENXIO) {
+                return -1;
+            }
+            if (errno == EINVAL) {
+                return -2;
+            }
+            throw error(path, what + " at 0x" + Long.toHexString(offset), errno);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": lseek failed", t);
+        }
+    }
+
+    /** ftruncate(2): sets the length; growing leaves a hole (FileChannel can only shrink). */
+    void setLength(long length) throws IOException {
+        Functions f = FUNCTIONS;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            int rc = (int) f.ftruncate().invokeExact(state, fd, length);
+            if (rc != 0) {
+                throw error(path, "ftruncate to " + length + " bytes", errno(state));
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": ftruncate failed", t);
+        }
+    }
+
+    /** fstat st_blocks * 512: bytes the file system has allocated to the file. */
+    long allocatedBytes() throws IOException {
+        Functions f = FUNCTIONS;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            MemorySegment stat = arena.allocate(STAT_BUFFER_BYTES, 8);
+            int rc = (int) f.fstat().invokeExact(state, fd, stat);
+            if (rc != 0) {
+                throw error(path, "fstat", errno(state));
+            }
+            return Math.multiplyExact(stat.get(JAVA_LONG, ST_BLOCKS_OFFSET), ST_BLOCK_BYTES);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": fstat failed", t);
+        }
+    }
+
+    /** Closing the descriptor drops every OFD lock taken through it. */
+    @Override
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            int rc = (int) FUNCTIONS.close().invokeExact(state, fd);
+            if (rc != 0) {
+                throw error(path, "close", errno(state));
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": close failed", t);
+        }
+    }
+
+    private static MemorySegment flock(Arena arena, short type, long start, long length) {
+        MemorySegment flock = arena.allocate(FLOCK);
+        flock.set(JAVA_SHORT, offsetOf("l_type"), type);
+        flock.set(JAVA_SHORT, offsetOf("l_whence"), SEEK_SET);
+        flock.set(JAVA_LONG, offsetOf("l_start"), start);
+        flock.set(JAVA_LONG, offsetOf("l_len"), length);
+        // l_pid must be 0 for OFD commands (EINVAL otherwise); allocate() zeroed it.
+        return flock;
+    }
+
+    private static long offsetOf(String field) {
+        return FLOCK.byteOffset(MemoryLayout.PathElement.groupElement(field));
+    }
+
+    /** Calls fcntl(fd, cmd, flock); returns 0 or one of the expected errno values, else throws. */
+    private int fcntl(Arena arena, int cmd, MemorySegment flock, String what, int... expected)
+            throws IOException {
+        try {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            int rc = (int) FUNCTIONS.fcntl().invokeExact(state, fd, cmd, flock);
+            if (rc == 0) {
+                return 0;
+            }
+            int errno = errno(state);
+            for (int e : expected) {
+                if (e == errno) {
+                    return errno;
+                }
+            }
+            long start = flock.get(JAVA_LONG, offsetOf("l_start"));
+            throw error(path, what + " on byte " + start, errno);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": " + what + " failed", t);
+        }
+    }
+
+    private static int errno(MemorySegment state) {
+        return (int) Functions.ERRNO.get(state, 0L);
+    }
+
+    private static IOException error(Path path, String call, int errno) {
+        return new IOException(path + ": " + call + " failed: " + strerror(errno) + " (errno " + errno + ")");
+    }
+
+    static String strerror(int errno) {
+        try {
+            MemorySegment text = (MemorySegment) FUNCTIONS.strerror().invokeExact(errno);
+            return text.reinterpret(Integer.MAX_VALUE).getString(0);
+        } catch (Throwable t) {
+            return "error " + errno;
+        }
+    }
+
+    private static Functions requireFunctions(Path path) throws IOException {
+        if (FUNCTIONS == null) {
+            throw new IOException(path + ": native file calls unavailable: " + Functions.failure);
+        }
+        return FUNCTIONS;
+    }
+
+    /** The bound C functions; load() returns null (with the reason kept) when not possible. */
+    private record Functions(MethodHandle open, MethodHandle close, MethodHandle fcntl,
+                             MethodHandle fallocate, MethodHandle lseek, MethodHandle ftruncate,
+                             MethodHandle fstat,
+                             MethodHandle strerror) {
+
+        static final StructLayout STATE = Linker.Option.captureStateLayout();
+        static final VarHandle ERRNO = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+        static String failure;
+
+        static Functions load() {
+            String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+            String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+            if (!os.equals("linux") || !(arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"))) {
+                failure = "not Linux x86_64/aarch64 (" + os + "/" + arch + ")";
+                return null;
+            }
+            try {
+                Linker linker = Linker.nativeLinker();
+                Linker.Option errno = Linker.Option.captureCallState("errno");
+                return new Functions(
+                        bind(linker, "open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                                errno, Linker.Option.firstVariadicArg(2)),
+                        bind(linker, "close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), errno),
+                        bind(linker, "fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+                                errno, Linker.Option.firstVariadicArg(2)),
+                        bind(linker, "fallocate",
+                                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), errno),
+                        bind(linker, "lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), errno),
+                        bind(linker, "ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), errno),
+                        bind(linker, "fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno),
+                        bind(linker, "strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT)));
+            } catch (RuntimeException | LinkageError e) {
+                // IllegalCallerException when native access is denied (--illegal-native-access=deny).
+                failure = e.toString();
+                return null;
+            }
+        }
+
+        private static MethodHandle bind(Linker linker, String name, FunctionDescriptor fd, Linker.Option... options) {
+            MemorySegment symbol = linker.defaultLookup().find(name)
+                    .orElseThrow(() -> new UnsatisfiedLinkError("no C function " + name));
+            return linker.downcallHandle(symbol, fd, options);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package org.vmsnap.qcow2.io;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FileBlockStoreTest extends BlockStoreContract {
+
+    @TempDir
+    Path dir;
+    private int counter;
+
+    @Override
+    BlockStore newStore() throws IOException {
+        return FileBlockStore.create(dir.resolve("store-" + (counter++) + ".img"));
+    }
+
+    @Test
+    void nativeCallsAreAvailableOnLinux() {
+        // The build machines are Linux x86_64/aarch64: a silent fallback here would hide
+        // that QEMU-compatible locks, punching and SEEK_DATA are not being exercised.
+        assertThat(NativeFile.unavailableReason()).isNull();
+        assertThat(NativeFile.isAvailable()).isTrue();
+    }
+
+    @Test
+    void createRefusesAnExistingFile() throws IOException {
+        Path file = dir.resolve("exists.img");
+        Files.write(file, new byte[] {1, 2, 3});
+        assertThatThrownBy(() -> FileBlockStore.create(file))
+                .isInstanceOf(FileAlreadyExistsException.class)
+                .hasMessageContaining(file.toString());
+        assertThat(Files.readAllBytes(file)).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void createMakesAnEmptyFileWithMode0644() throws IOException {
+        Path file = dir.resolve("new.img");
+        try (FileBlockStore store = FileBlockStore.create(file)) {
+            assertThat(store.size()).isZero();
+            assertThat(store.isReadOnly()).isFalse();
+            assertThat(store.path()).isEqualTo(file);
+        }
+        // 0644 minus the umask: never group- or world-writable, always owner read-write.
+        var perms = Files.getPosixFilePermissions(file);
+        assertThat(perms).contains(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        assertThat(perms).doesNotContain(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE,
+                java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE,
+                java.nio.file.attribute.PosixFilePermission.OWNER_EXECUTE);
+    }
+
+    @Test
+    void openOfMissingFileNamesIt() {
+        Path missing = dir.resolve("missing.img");
+        assertThatThrownBy(() -> FileBlockStore.open(missing, true, false))
+                .isInstanceOf(NoSuchFileException.class)
+                .hasMessageContaining(missing.toString());
+    }
+
+    @Test
+    void dataSurvivesReopenAndReadOnlyStoreRefusesChanges() throws IOException {
+        Path file = dir.resolve("reopen.img");
+        byte[] data = pattern(10_000, 11);
+        try (FileBlockStore store = FileBlockStore.create(file)) {
+            write(store, 12_345, data);
+            store.flush();
+        }
+        try (FileBlockStore store = FileBlockStore.open(file, true, false)) {
+            assertThat(store.isReadOnly()).isTrue();
+            assertThat(read(store, 12_345, data.length)).isEqualTo(data);
+            assertThatThrownBy(() -> store.write(0, ByteBuffer.allocate(1)))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("read-only");
+            assertThatThrownBy(() -> store.truncate(0)).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(() -> store.punchHole(0, 4096)).isInstanceOf(IllegalStateException.class);
+        }
+        assertThat(Files.size(file)).isEqualTo(12_345 + data.length);
+    }
+
+    @Test
+    void forceShareIsOnlyForReadOnlyOpens() throws IOException {
+        Path file = dir.resolve("share.img");
+        Files.write(file, new byte[512]);
+        assertThatThrownBy(() -> FileBlockStore.open(file, false, true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("read-only");
+    }
+
+    @Test
+    void punchHoleGivesSpaceBack() throws IOException {
+        try (BlockStore store = newStore()) {
+            write(store, 0, pattern(4 * MIB, 12));
+            store.flush();
+            long before = store.allocatedBytes();
+            assertThat(before).isGreaterThanOrEqualTo(4 * MIB);
+
+            assertThat(store.punchHole(1 * MIB, 2 * MIB)).isTrue();
+
+            assertThat(store.allocatedBytes()).isLessThanOrEqualTo(before - 2 * MIB);
+            assertThat(store.size()).isEqualTo(4 * MIB);
+        }
+    }
+
+    @Test
+    void growingTruncateAllocatesNothing() throws IOException {
+        try (BlockStore store = newStore()) {
+            store.truncate(64 * MIB);
+            assertThat(store.size()).isEqualTo(64 * MIB);
+            assertThat(store.allocatedBytes()).isLessThan(64 * KIB);
+            assertThat(store.nextData(0)).isEqualTo(-1);
+        }
+    }
+}
