@@ -1,0 +1,12 @@
+/**
+ * Test support shared by every module: QEMU as the oracle and a model to compare against.
+ *
+ * <ul>
+ *   <li>{@link org.vmsnap.testkit.QemuImg} and {@link org.vmsnap.testkit.QemuIo}: qemu-img and
+ *       qemu-io behind small methods that fail loudly (built on {@link org.vmsnap.testkit.QemuTools});</li>
+ *   <li>{@link org.vmsnap.testkit.ReferenceDisk} and {@link org.vmsnap.testkit.SeededRun}: the
+ *       in-memory disk model and seeded, replayable model-based runs;</li>
+ *   <li>{@link org.vmsnap.testkit.BadImages}: hostile qcow2 images, one broken field each.</li>
+ * </ul>
+ */
+package org.vmsnap.testkit;
