@@ -24,7 +24,7 @@ public final class Images {
         String format = options.format() != null ? options.format() : probeFormat(file);
         return switch (format) {
             case "qcow2" -> Qcow2Image.open(file, options.withFormat("qcow2"));
-            case "raw" -> RawImage.open(file, options.readOnly());
+            case "raw" -> RawImage.open(file, options);
             default -> throw unknownFormat(file, format);
         };
     }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Objects;
 
 import org.vmsnap.qcow2.io.BlockStore;
+import org.vmsnap.qcow2.io.FileBlockStore;
 
 /**
  * A raw disk image: guest offset N is byte N of the file. The virtual size is the file
@@ -46,9 +47,9 @@ public final class RawImage implements BlockDevice {
         this.sizeBytes = roundUpToSector(store.size());
     }
 
-    /** Opens an existing raw file. */
-    public static RawImage open(Path file, boolean readOnly) throws IOException {
-        return new RawImage(FileChannelStore.open(file, readOnly), readOnly);
+    /** Opens an existing raw file, with QEMU-compatible image locks unless {@code forceShare}. */
+    public static RawImage open(Path file, OpenOptions options) throws IOException {
+        return new RawImage(FileBlockStore.open(file, options.readOnly(), options.forceShare()), options.readOnly());
     }
 
     /**
@@ -61,8 +62,7 @@ public final class RawImage implements BlockDevice {
             throw new IllegalArgumentException("negative image size: " + sizeBytes);
         }
         long fileBytes = roundUpToSector(sizeBytes);
-        Files.createFile(file);   // refuses an existing file
-        try (BlockStore s = FileChannelStore.open(file, false)) {
+        try (BlockStore s = FileBlockStore.create(file)) {   // refuses an existing file
             s.truncate(fileBytes);
             int first = (int) Math.min(fileBytes, FIRST_BLOCK_BYTES);
             if (first > 0) {
@@ -198,110 +198,6 @@ public final class RawImage implements BlockDevice {
     private void checkWritable() {
         if (readOnly) {
             throw new IllegalStateException(path() + ": image is open read-only");
-        }
-    }
-
-    /**
-     * A plain file through one {@link FileChannel} with positional I/O only. It cannot see
-     * holes or punch them: the whole file is data and allocation is the file length.
-     * The FFM-based file store replaces it where holes matter.
-     */
-    private static final class FileChannelStore implements BlockStore {
-        private final Path path;
-        private final RandomAccessFile file;
-        private final FileChannel channel;
-        private final boolean readOnly;
-
-        private FileChannelStore(Path path, RandomAccessFile file, boolean readOnly) {
-            this.path = path;
-            this.file = file;
-            this.channel = file.getChannel();
-            this.readOnly = readOnly;
-        }
-
-        static FileChannelStore open(Path path, boolean readOnly) throws IOException {
-            // RandomAccessFile grows files sparsely (setLength), but "rw" would create a
-            // missing file: check first so a typo never leaves an empty image behind.
-            if (!Files.exists(path)) {
-                throw new NoSuchFileException(path.toString());
-            }
-            if (Files.isDirectory(path)) {
-                throw new IOException(path + ": is a directory, not an image file");
-            }
-            return new FileChannelStore(path, new RandomAccessFile(path.toFile(), readOnly ? "r" : "rw"), readOnly);
-        }
-
-        @Override
-        public Path path() {
-            return path;
-        }
-
-        @Override
-        public long size() throws IOException {
-            return channel.size();
-        }
-
-        @Override
-        public void read(long hostOffset, ByteBuffer dst) throws IOException {
-            long pos = hostOffset;
-            while (dst.hasRemaining()) {
-                int n = channel.read(dst, pos);
-                if (n < 0) {
-                    while (dst.hasRemaining()) {
-                        dst.put((byte) 0);
-                    }
-                    return;
-                }
-                pos += n;
-            }
-        }
-
-        @Override
-        public void write(long hostOffset, ByteBuffer src) throws IOException {
-            long pos = hostOffset;
-            while (src.hasRemaining()) {
-                pos += channel.write(src, pos);
-            }
-        }
-
-        @Override
-        public void truncate(long sizeBytes) throws IOException {
-            file.setLength(sizeBytes);
-        }
-
-        @Override
-        public void flush() throws IOException {
-            channel.force(false);
-        }
-
-        @Override
-        public boolean punchHole(long hostOffset, long lengthBytes) {
-            return false;
-        }
-
-        @Override
-        public long allocatedBytes() throws IOException {
-            return channel.size();
-        }
-
-        @Override
-        public long nextData(long hostOffset) throws IOException {
-            return hostOffset < channel.size() ? hostOffset : -1;
-        }
-
-        @Override
-        public long nextHole(long hostOffset) throws IOException {
-            return channel.size();
-        }
-
-        @Override
-        public boolean isReadOnly() {
-            return readOnly;
-        }
-
-        @Override
-        public void close() throws IOException {
-            file.close();
         }
     }
 }

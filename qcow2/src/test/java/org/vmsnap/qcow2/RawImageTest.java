@@ -40,7 +40,7 @@ class RawImageTest {
     void sizeIsRoundedUpToSectorsAndTheTailReadsZeros() throws IOException {
         Path f = dir.resolve("odd.raw");
         Files.write(f, new byte[] {1, 2, 3});
-        try (RawImage img = RawImage.open(f, true)) {
+        try (RawImage img = RawImage.open(f, OpenOptions.readOnlyOpen())) {
             assertThat(img.size()).isEqualTo(512);
             ByteBuffer buf = ByteBuffer.allocate(512);
             img.read(0, buf);
@@ -54,12 +54,12 @@ class RawImageTest {
     void writeThenReadBack() throws IOException {
         Path f = dir.resolve("rw.raw");
         RawImage.create(f, 1 << 20);
-        try (RawImage img = RawImage.open(f, false)) {
+        try (RawImage img = RawImage.open(f, OpenOptions.readWrite())) {
             img.write(70000, ByteBuffer.wrap("hello".getBytes()));
             img.writeZeroes(70001, 2);
             img.flush();
         }
-        try (RawImage img = RawImage.open(f, true)) {
+        try (RawImage img = RawImage.open(f, OpenOptions.readOnlyOpen())) {
             ByteBuffer buf = ByteBuffer.allocate(5);
             img.read(70000, buf);
             assertThat(buf.array()).isEqualTo(new byte[] {'h', 0, 0, 'l', 'o'});
@@ -70,12 +70,12 @@ class RawImageTest {
     void readsAndWritesOutsideTheDiskAreRefused() throws IOException {
         Path f = dir.resolve("b.raw");
         RawImage.create(f, 4096);
-        try (RawImage img = RawImage.open(f, false)) {
+        try (RawImage img = RawImage.open(f, OpenOptions.readWrite())) {
             assertThatThrownBy(() -> img.read(4000, ByteBuffer.allocate(200)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("b.raw").hasMessageContaining("0xfa0");
             assertThatThrownBy(() -> img.write(-1, ByteBuffer.allocate(1))).isInstanceOf(IllegalArgumentException.class);
         }
-        try (RawImage img = RawImage.open(f, true)) {
+        try (RawImage img = RawImage.open(f, OpenOptions.readOnlyOpen())) {
             assertThatThrownBy(() -> img.write(0, ByteBuffer.allocate(1)))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("read-only");
         }
@@ -84,7 +84,7 @@ class RawImageTest {
     @Test
     void openOfAMissingFileNamesItAndCreatesNothing() {
         Path f = dir.resolve("missing.raw");
-        assertThatThrownBy(() -> RawImage.open(f, false)).isInstanceOf(NoSuchFileException.class);
+        assertThatThrownBy(() -> RawImage.open(f, OpenOptions.readWrite())).isInstanceOf(NoSuchFileException.class);
         assertThat(Files.exists(f)).isFalse();
     }
 
@@ -92,7 +92,7 @@ class RawImageTest {
     void blockStatusReportsPresentDataAtItsOwnOffsetAndThePastEndTailAsZero() throws IOException {
         Path f = dir.resolve("s.raw");
         Files.write(f, new byte[1023]);
-        try (RawImage img = RawImage.open(f, true)) {
+        try (RawImage img = RawImage.open(f, OpenOptions.readOnlyOpen())) {
             BlockStatus first = img.blockStatus(0, img.size());
             assertThat(first.present()).isTrue();
             assertThat(first.depth()).isZero();
@@ -113,7 +113,7 @@ class RawImageTest {
     void resizeGrowsAndShrinksTheFileExactly() throws IOException {
         Path f = dir.resolve("r.raw");
         RawImage.create(f, 1 << 20);
-        try (RawImage img = RawImage.open(f, false)) {
+        try (RawImage img = RawImage.open(f, OpenOptions.readWrite())) {
             img.resize((2 << 20) + 1000);
             assertThat(Files.size(f)).isEqualTo((2 << 20) + 1000);
             assertThat(img.size()).isEqualTo((2 << 20) + 1024);

@@ -10,6 +10,7 @@ import org.vmsnap.qcow2.ImageCopy;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.Progress;
 import org.vmsnap.qcow2.Qcow2Image;
+import org.vmsnap.qcow2.OpenOptions;
 import org.vmsnap.qcow2.RawImage;
 
 import picocli.CommandLine.Command;
@@ -99,7 +100,7 @@ final class ConvertCommand extends ImgSubcommand {
         if ("raw".equals(outputFormat)) {
             options.checkRaw();
             Images.createRaw(path(output), size);
-            return RawImage.open(path(output), false);
+            return RawImage.open(path(output), OpenOptions.readWrite().withFormat("raw"));
         }
         return Qcow2Image.create(path(output), options.toQcow2(size));
     }

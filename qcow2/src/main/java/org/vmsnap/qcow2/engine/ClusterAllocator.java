@@ -59,30 +59,66 @@ final class ClusterAllocator {
         return refcounts.get(clusterIndex);
     }
 
-    /** Allocates {@code n} contiguous clusters with refcount 1; returns the host offset of the first. */
+    /**
+     * Allocates {@code n} contiguous clusters with refcount 1; returns the host offset of
+     * the first. Ranges without a refcount block get one, placed right after the run: a
+     * block placed inside the run (self-describing at its range's start) would split every
+     * run longer than one block's range.
+     */
     long allocate(int n) throws IOException {
         if (n <= 0) {
             throw new IllegalArgumentException("cluster count " + n);
         }
-        long start = freeHint;
+        int perBlock = g.refcountBlockEntries();
+        int extra = 0;
+        long from = firstFree();
         while (true) {
-            long runStart = findFreeRun(start, n);
-            if (ensureBlocks(runStart, n)) {
-                start = Math.min(start, runStart);
-                continue; // a new refcount block (or table) took clusters: search again
+            long runStart = findFreeRun(from, n + extra);
+            long runEnd = runStart + n + extra;
+            List<Long> missing = new ArrayList<>();
+            for (long bi = runStart / perBlock; bi <= (runEnd - 1) / perBlock; bi++) {
+                if (refcounts.blockOffset(bi) == 0) {
+                    missing.add(bi);
+                }
             }
-            for (long c = runStart; c < runStart + n; c++) {
+            if (!missing.isEmpty() && missing.get(missing.size() - 1) >= refcounts.tableEntries()) {
+                growTable(missing.get(missing.size() - 1) + 1);
+                from = firstFree();
+                extra = 0;
+                continue;
+            }
+            if (missing.size() > extra) {
+                extra = missing.size();
+                from = runStart;
+                continue; // need room for the new blocks as well: search again
+            }
+            // The new blocks go to the first clusters after the data; every cluster of the
+            // run now lies in a covered range, the blocks included.
+            long blockCluster = runStart + n;
+            for (long bi : missing) {
+                refcounts.installBlock(bi, g.clusterOffset(blockCluster++));
+            }
+            for (long c = runStart; c < blockCluster; c++) {
                 refcounts.set(c, 1);
             }
-            if (runStart == freeHint) {
-                freeHint = runStart + n;
-            }
             long offset = g.clusterOffset(runStart);
-            if (offset + (long) n * g.clusterSize() > Limits.MAX_HOST_OFFSET) {
+            if (offset + (long) (n + missing.size()) * g.clusterSize() > Limits.MAX_HOST_OFFSET) {
                 throw new UnsupportedFeatureException(file, "image file would grow past the 56-bit host offset limit");
             }
             return offset;
         }
+    }
+
+    private boolean isFree(long c) throws IOException {
+        return refcounts.get(c) == 0 && !pendingFrees.containsKey(c);
+    }
+
+    /** The lowest cluster that may be free; the hint only moves past clusters found used. */
+    private long firstFree() throws IOException {
+        while (!isFree(freeHint)) {
+            freeHint++;
+        }
+        return freeHint;
     }
 
     private long findFreeRun(long from, int n) throws IOException {
@@ -90,7 +126,7 @@ final class ClusterAllocator {
         long runStart = c;
         int run = 0;
         while (run < n) {
-            if (refcounts.get(c) == 0 && !pendingFrees.containsKey(c)) {
+            if (isFree(c)) {
                 if (run == 0) {
                     runStart = c;
                 }
@@ -101,30 +137,6 @@ final class ClusterAllocator {
             c++;
         }
         return runStart;
-    }
-
-    /**
-     * Makes sure refcount blocks cover the run. Returns true when it had to allocate
-     * metadata (then the caller searches again, since the run may be taken).
-     */
-    private boolean ensureBlocks(long runStart, int n) throws IOException {
-        int perBlock = g.refcountBlockEntries();
-        for (long bi = runStart / perBlock; bi <= (runStart + n - 1) / perBlock; bi++) {
-            if (refcounts.blockOffset(bi) != 0) {
-                continue;
-            }
-            if (bi >= refcounts.tableEntries()) {
-                growTable(bi + 1);
-                return true;
-            }
-            // No block for this range means every cluster in it is free: the block can
-            // describe itself. Put it on the run's first cluster inside the range.
-            long blockCluster = Math.max(runStart, bi * perBlock);
-            refcounts.installBlock(bi, g.clusterOffset(blockCluster));
-            refcounts.set(blockCluster, 1);
-            return true;
-        }
-        return false;
     }
 
     /**

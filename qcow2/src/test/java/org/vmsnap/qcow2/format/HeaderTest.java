@@ -40,7 +40,6 @@ class HeaderTest {
     void roundTripsEveryField() throws Exception {
         Header h = valid().withBacking("base.qcow2", "qcow2");
         Header back = Header.decode(FILE, cluster(h.encode()), FILE_SIZE);
-        assertThat(back.withBacking("base.qcow2", "qcow2")).isEqualTo(back);
         assertThat(back.backingFileName()).isEqualTo("base.qcow2");
         assertThat(back.backingFormat()).isEqualTo("qcow2");
         assertThat(back.size()).isEqualTo(1L << 30);
