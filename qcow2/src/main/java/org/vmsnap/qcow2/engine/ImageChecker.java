@@ -101,7 +101,8 @@ public final class ImageChecker {
 
         void run(Tally res) throws IOException, CheckFailed {
             long nbClusters = p.geometry.clustersFor(p.fileSize);
-            if (nbClusters > ReferenceCounter.MAX_CLUSTERS) {
+            // Two clusters of room: references may end up to a cluster past the end of the file.
+            if (nbClusters > ReferenceCounter.MAX_CLUSTERS - 2) {
                 res.checkErrors++;
                 p.messages.add("ERROR image file has " + nbClusters + " clusters, more than "
                         + ReferenceCounter.MAX_CLUSTERS + ": File too large");
@@ -376,15 +377,30 @@ public final class ImageChecker {
             ReferenceWalker.readSnapshotTable(this, res);
         }
 
+        /**
+         * Reads at a host offset taken from the metadata: anything at or past the end of the
+         * file, or at an offset no file can have, reads as zeros (as QEMU's reads past the end do).
+         */
+        void read(long offset, ByteBuffer dst) throws IOException {
+            int length = dst.remaining();
+            if (offset < 0 || offset >= fileSize || offset > Long.MAX_VALUE - length) {
+                while (dst.hasRemaining()) {
+                    dst.put((byte) 0);
+                }
+                return;
+            }
+            store.read(offset, dst);
+        }
+
         /** Reads {@code entries} big-endian 64-bit entries; the part past the end of the file reads as zeros. */
         long[] readTable(long offset, long entries) throws IOException {
             long[] out = new long[Math.toIntExact(entries)];
-            long inFile = offset >= fileSize ? 0 : Math.min(entries, (fileSize - offset + 7) / 8);
+            long inFile = offset < 0 || offset >= fileSize ? 0 : Math.min(entries, (fileSize - offset + 7) / 8);
             final int chunkEntries = 1 << 16;
             for (long done = 0; done < inFile; done += chunkEntries) {
                 int n = (int) Math.min(chunkEntries, inFile - done);
                 ByteBuffer b = ByteBuffer.allocate(n * 8).order(ByteOrder.BIG_ENDIAN);
-                store.read(offset + done * 8, b);
+                read(offset + done * 8, b);
                 b.flip();
                 for (int i = 0; i < n; i++) {
                     out[(int) done + i] = b.getLong();

@@ -166,8 +166,9 @@ final class ReferenceWalker {
             return;
         }
         // The last cluster of an image may end past the end of the file; a reference that
-        // reaches a whole cluster further is an error and is not counted.
-        if (offset + size - fileSize >= clusterSize) {
+        // reaches a whole cluster further is an error and is not counted. (A raw 64-bit offset
+        // past 2^63 is further than any file, too.)
+        if (offset < 0 || offset > Long.MAX_VALUE - size || offset + size - fileSize >= clusterSize) {
             p.messages.add("ERROR: counting reference for region exceeding the end of the file by one cluster or"
                     + " more: offset 0x" + Long.toHexString(offset) + " size 0x" + Long.toHexString(size), times);
             res.corruptions += times;
@@ -199,7 +200,7 @@ final class ReferenceWalker {
 
     /** Entries of a table at {@code offset} that lie inside the file (the rest read as zeros). */
     private long entriesInFile(long offset, long entries) {
-        if (offset >= fileSize) {
+        if (offset < 0 || offset >= fileSize) {
             return 0;
         }
         return Math.min(entries, (fileSize - offset + 7) / 8);
@@ -383,6 +384,13 @@ final class ReferenceWalker {
     }
 
     /**
+     * How far past its end the repair extends a file to take in a refcount block: a block
+     * further out than the file is long (plus this allowance) is a wild pointer, not a file cut
+     * short, and growing the file to it would only make a huge sparse file to count.
+     */
+    static final long MAX_GROWTH_ALLOWANCE_BYTES = 64L << 20;
+
+    /**
      * Extends the file so the refcount block at {@code offset} lies inside it.
      *
      * @return null when done, else the reason (an errno text, as QEMU prints it)
@@ -392,8 +400,8 @@ final class ReferenceWalker {
             return "Invalid argument";
         }
         long newSize = offset + clusterSize;
-        // Counting a file that large is what QEMU refuses too (its cluster index is an int).
-        if (p.geometry.clustersFor(newSize) > ReferenceCounter.MAX_CLUSTERS) {
+        long limit = fileSize + Math.max(fileSize, MAX_GROWTH_ALLOWANCE_BYTES);
+        if (newSize > limit || p.geometry.clustersFor(newSize) > ReferenceCounter.MAX_CLUSTERS - 2) {
             return "File too large";
         }
         p.store.truncate(newSize);
@@ -476,7 +484,7 @@ final class ReferenceWalker {
         }
         charge(size / 8, "bitmap directory", ext.directoryOffset());
         ByteBuffer dir = ByteBuffer.allocate(size).order(ByteOrder.BIG_ENDIAN);
-        p.store.read(ext.directoryOffset(), dir);
+        p.read(ext.directoryOffset(), dir);
         long virtualBytes = (p.header.size() / 512) * 512;
         int pos = 0;
         int count = 0;
@@ -577,7 +585,7 @@ final class ReferenceWalker {
             tableLength = (tableLength + 7) & ~7L;
             offset = (offset + 7) & ~7L;
             ByteBuffer fixed = ByteBuffer.allocate(SnapshotEntry.FIXED_BYTES).order(ByteOrder.BIG_ENDIAN);
-            p.store.read(offset, fixed);
+            p.read(offset, fixed);
             offset += SnapshotEntry.FIXED_BYTES;
             long l1Offset = fixed.getLong(0);
             long l1Size = Integer.toUnsignedLong(fixed.getInt(8));
@@ -593,7 +601,7 @@ final class ReferenceWalker {
             }
             offset += extraSize;
             ByteBuffer names = ByteBuffer.allocate(idSize + nameSize);
-            p.store.read(offset, names);
+            p.read(offset, names);
             offset += idSize + nameSize;
             tableLength += SnapshotEntry.FIXED_BYTES + extraSize + idSize + nameSize;
             if (tableLength > Limits.MAX_SNAPSHOT_TABLE_BYTES || offset - start > Integer.MAX_VALUE) {

@@ -94,7 +94,7 @@ final class StoredRefcounts {
         byte[] b = cache.get(offset);
         if (b == null) {
             b = new byte[clusterSize];
-            p.store.read(offset, ByteBuffer.wrap(b));
+            p.read(offset, ByteBuffer.wrap(b));
             cache.put(offset, b);
         }
         lastOffset = offset;
