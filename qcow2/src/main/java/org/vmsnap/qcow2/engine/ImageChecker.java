@@ -59,6 +59,12 @@ public final class ImageChecker {
         Tally second = runPass(store, RepairMode.NONE, messages);
         second.corruptionsFixed = first.corruptionsFixed;
         second.leaksFixed = first.leaksFixed;
+        if (second.checkErrors == 0 && second.corruptions == 0) {
+            // The repair pass may have ended with errors it then repaired (a rebuild after
+            // unreadable refcounts); the repaired image is consistent, so say so in the header,
+            // where QEMU would leave it marked corrupt until a further check -r.
+            Pass.open(store, mode, new Messages()).markClean();
+        }
         return second.toResult(messages);
     }
 
@@ -469,6 +475,25 @@ public final class ImageChecker {
             if (what != null) {
                 throw new CorruptImageException(path, what, offset,
                         "a repair write of " + length + " bytes would overwrite it; nothing was written");
+            }
+        }
+
+        /**
+         * QEMU's qcow2_signal_corruption for what makes refcounts unreadable: when repairing
+         * (the image is writable) the image is marked corrupt so nothing else writes to it
+         * before the repair is done; a read-only check only reports it.
+         */
+        void signalCorruption(String what) throws IOException {
+            if (mode == RepairMode.NONE) {
+                messages.add("qcow2: Image is corrupt: " + what + "; further non-fatal corruption events will be suppressed");
+                return;
+            }
+            messages.add("qcow2: Marking image as corrupt: " + what + "; further corruption events will be suppressed");
+            if (header.version() >= 3 && !header.isCorrupt()) {
+                long features = header.incompatibleFeatures() | Header.INCOMPAT_CORRUPT;
+                writeLong(72, features);
+                store.flush();
+                header = header.withFeatures(features, header.compatibleFeatures(), header.autoclearFeatures());
             }
         }
 

@@ -77,9 +77,8 @@ final class StoredRefcounts {
         if (!p.geometry.isClusterAligned(blockOffset)) {
             if (!corruptionSignaled) {
                 corruptionSignaled = true;
-                p.messages.add("qcow2: Image is corrupt: Refblock offset " + ImageChecker.hashHex(blockOffset)
-                        + " unaligned (reftable index: " + ImageChecker.hashHex(index)
-                        + "); further non-fatal corruption events will be suppressed");
+                p.signalCorruption("Refblock offset " + ImageChecker.hashHex(blockOffset) + " unaligned (reftable index: "
+                        + ImageChecker.hashHex(index) + ")");
             }
             return -1;
         }

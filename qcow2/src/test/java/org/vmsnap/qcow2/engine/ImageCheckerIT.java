@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
-import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -201,32 +200,6 @@ class ImageCheckerIT {
         }
     }
 
-    /** Our result must say what qemu-img says: exit code, every count, every line. */
-    private static void assertSame(String what, CheckResult ours, Qemu.Check qemu, boolean layout) {
-        SoftAssertions soft = new SoftAssertions();
-        soft.assertThat(ours.exitCode()).as(what + " exit code").isEqualTo(qemu.exit());
-        soft.assertThat(ours.messages()).as(what + " messages").containsExactlyElementsOf(qemu.findings());
-        if (qemu.json() != null) {
-            soft.assertThat(ours.corruptions()).as(what + " corruptions").isEqualTo(qemu.get("corruptions"));
-            soft.assertThat(ours.leaks()).as(what + " leaks").isEqualTo(qemu.get("leaks"));
-            soft.assertThat(ours.checkErrors()).as(what + " check errors").isEqualTo(qemu.get("check-errors"));
-            soft.assertThat(ours.corruptionsFixed()).as(what + " corruptions fixed")
-                    .isEqualTo(qemu.get("corruptions-fixed"));
-            soft.assertThat(ours.leaksFixed()).as(what + " leaks fixed").isEqualTo(qemu.get("leaks-fixed"));
-            soft.assertThat(ours.totalClusters()).as(what + " total").isEqualTo(qemu.get("total-clusters"));
-            soft.assertThat(ours.allocatedClusters()).as(what + " allocated").isEqualTo(qemu.get("allocated-clusters"));
-            soft.assertThat(ours.fragmentedClusters()).as(what + " fragmented")
-                    .isEqualTo(qemu.get("fragmented-clusters"));
-            soft.assertThat(ours.compressedClusters()).as(what + " compressed")
-                    .isEqualTo(qemu.get("compressed-clusters"));
-            if (layout) {
-                soft.assertThat(ours.imageEndOffsetBytes()).as(what + " image end offset")
-                        .isEqualTo(qemu.get("image-end-offset"));
-            }
-        }
-        soft.assertAll();
-    }
-
     @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("cases")
     void findingsAndRepairsMatchQemuImg(Config c, Source source, Damage d) throws Exception {
@@ -235,7 +208,7 @@ class ImageCheckerIT {
         Files.copy(original, damaged);
         assertThat(damage(damaged, d, c)).isTrue();
 
-        assertSame("check", ours(damaged, RepairMode.NONE), Qemu.check(damaged, null), true);
+        Qemu.assertSameAsQemu("check", ours(damaged, RepairMode.NONE), Qemu.check(damaged, null), true);
         if (d == Damage.NONE) {
             return;
         }
@@ -250,12 +223,12 @@ class ImageCheckerIT {
             Files.copy(damaged, mine);
             CheckResult repaired = ours(mine, mode);
             Qemu.Check afterOurs = Qemu.check(mine, null);
-            assertSame("check after our -r " + flag, ours(mine, RepairMode.NONE), afterOurs, true);
+            Qemu.assertSameAsQemu("check after our -r " + flag, ours(mine, RepairMode.NONE), afterOurs, true);
             assertThat(snapshotList(mine)).as("snapshots after our -r %s", flag).isEqualTo(snapshotsBefore);
             if (qemuRepairIsOracle) {
                 Path theirs = dir.resolve("qemu-" + flag + ".qcow2");
                 Files.copy(damaged, theirs);
-                assertSame("check -r " + flag, repaired, Qemu.check(theirs, flag), true);
+                Qemu.assertSameAsQemu("check -r " + flag, repaired, Qemu.check(theirs, flag), true);
                 // qemu-img -r stores the persistent bitmaps again when it closes the image (new
                 // clusters), so only images without bitmaps end up with the same layout.
                 if (!hasBitmap) {

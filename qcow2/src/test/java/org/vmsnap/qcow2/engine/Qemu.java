@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.assertj.core.api.SoftAssertions;
+import org.vmsnap.qcow2.CheckResult;
 
 /**
  * Runs QEMU's own tools as the oracle. A missing qemu-img fails the calling test (the
@@ -94,4 +96,31 @@ final class Qemu {
         JsonNode json = r.stdout.isBlank() ? null : JSON.readTree(r.stdout);
         return new Check(r.exit, json, r.findings());
     }
+
+    /** Our result must say what qemu-img says: exit code, every count, every line. */
+    static void assertSameAsQemu(String what, CheckResult ours, Check qemu, boolean layout) {
+        SoftAssertions soft = new SoftAssertions();
+        soft.assertThat(ours.exitCode()).as(what + " exit code").isEqualTo(qemu.exit());
+        soft.assertThat(ours.messages()).as(what + " messages").containsExactlyElementsOf(qemu.findings());
+        if (qemu.json() != null) {
+            soft.assertThat(ours.corruptions()).as(what + " corruptions").isEqualTo(qemu.get("corruptions"));
+            soft.assertThat(ours.leaks()).as(what + " leaks").isEqualTo(qemu.get("leaks"));
+            soft.assertThat(ours.checkErrors()).as(what + " check errors").isEqualTo(qemu.get("check-errors"));
+            soft.assertThat(ours.corruptionsFixed()).as(what + " corruptions fixed")
+                    .isEqualTo(qemu.get("corruptions-fixed"));
+            soft.assertThat(ours.leaksFixed()).as(what + " leaks fixed").isEqualTo(qemu.get("leaks-fixed"));
+            soft.assertThat(ours.totalClusters()).as(what + " total").isEqualTo(qemu.get("total-clusters"));
+            soft.assertThat(ours.allocatedClusters()).as(what + " allocated").isEqualTo(qemu.get("allocated-clusters"));
+            soft.assertThat(ours.fragmentedClusters()).as(what + " fragmented")
+                    .isEqualTo(qemu.get("fragmented-clusters"));
+            soft.assertThat(ours.compressedClusters()).as(what + " compressed")
+                    .isEqualTo(qemu.get("compressed-clusters"));
+            if (layout) {
+                soft.assertThat(ours.imageEndOffsetBytes()).as(what + " image end offset")
+                        .isEqualTo(qemu.get("image-end-offset"));
+            }
+        }
+        soft.assertAll();
+    }
+
 }
