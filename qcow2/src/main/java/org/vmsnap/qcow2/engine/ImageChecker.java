@@ -1,0 +1,600 @@
+package org.vmsnap.qcow2.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.vmsnap.qcow2.CheckResult;
+import org.vmsnap.qcow2.CorruptImageException;
+import org.vmsnap.qcow2.ImageException;
+import org.vmsnap.qcow2.RepairMode;
+import org.vmsnap.qcow2.format.ClusterDescriptor;
+import org.vmsnap.qcow2.format.Geometry;
+import org.vmsnap.qcow2.format.Header;
+import org.vmsnap.qcow2.format.L1Entry;
+import org.vmsnap.qcow2.io.BlockStore;
+
+/**
+ * {@code qemu-img check} for qcow2: recounts every reference the metadata makes to a host
+ * cluster, compares the counts with the stored refcounts, checks the COPIED flags, and
+ * optionally repairs, with QEMU 7.2's findings, counts, messages and repair decisions.
+ *
+ * <p>The steps follow QEMU's {@code qcow2_check_refcounts}: count references
+ * ({@link ReferenceWalker}), compare with the stored refcounts ({@link StoredRefcounts}),
+ * repair or rebuild the refcount structure, then check OFLAG_COPIED. Like qemu-img, a repair
+ * that fixed anything is followed by a second, read-only pass whose findings are the result.
+ */
+public final class ImageChecker {
+
+    private ImageChecker() {
+    }
+
+    /**
+     * Checks (and with {@code mode} other than NONE, repairs) the image in {@code store}.
+     *
+     * @param store the image, open read-write when {@code mode} is not NONE
+     * @param mode  what to repair
+     * @return the findings; after a repair, those of the re-check plus what was fixed
+     * @throws ImageException when the header or a structure the check relies on cannot be
+     *                        decoded at all (qemu-img: "could not check")
+     */
+    public static CheckResult check(BlockStore store, RepairMode mode) throws IOException {
+        Objects.requireNonNull(store, "store");
+        Objects.requireNonNull(mode, "mode");
+        if (mode != RepairMode.NONE && store.isReadOnly()) {
+            throw new IllegalArgumentException("repairing " + store.path() + " needs a store open for writing");
+        }
+        Messages messages = new Messages();
+        Tally first = runPass(store, mode, messages);
+        if (mode == RepairMode.NONE || (first.corruptionsFixed == 0 && first.leaksFixed == 0)) {
+            return first.toResult(messages);
+        }
+        // qemu-img reports what it repaired, then checks the repaired image again and reports
+        // that second check's findings: what is left, not what was there.
+        Tally second = runPass(store, RepairMode.NONE, messages);
+        second.corruptionsFixed = first.corruptionsFixed;
+        second.leaksFixed = first.leaksFixed;
+        if (second.checkErrors == 0 && second.corruptions == 0) {
+            // The repair pass may have ended with errors it then repaired (a rebuild after
+            // unreadable refcounts); the repaired image is consistent, so say so in the header,
+            // where QEMU would leave it marked corrupt until a further check -r.
+            Pass.open(store, mode, new Messages()).markClean();
+        }
+        return second.toResult(messages);
+    }
+
+    private static Tally runPass(BlockStore store, RepairMode mode, Messages messages) throws IOException {
+        Pass p = Pass.open(store, mode, messages);
+        Tally res = new Tally();
+        try {
+            try {
+                p.readSnapshotTable(res);
+                new ImageChecker.RefcountCheck(p).run(res);
+            } catch (ArithmeticException e) {
+                // Checked arithmetic overflowed on a header-derived number: the metadata is
+                // inconsistent beyond anything the check can count.
+                throw new CorruptImageException(p.path, "metadata", -1, "numbers overflow: " + e.getMessage(), e);
+            }
+        } catch (CheckFailed e) {
+            // QEMU returns an error code here: the counts so far stand, and the check failed.
+            res.checkErrors = Math.max(res.checkErrors, 1);
+            return res;
+        }
+        if (mode != RepairMode.NONE && res.checkErrors == 0 && res.corruptions == 0) {
+            p.markClean();
+        }
+        return res;
+    }
+
+    // ---- qcow2_check_refcounts ----------------------------------------------------------
+
+    /** One run of the refcount check over a pass's image. */
+    private static final class RefcountCheck {
+        private final Pass p;
+        private final StoredRefcounts stored;
+        private boolean rebuild;
+
+        RefcountCheck(Pass p) throws IOException {
+            this.p = p;
+            this.stored = new StoredRefcounts(p);
+            p.stored = stored;
+        }
+
+        void run(Tally res) throws IOException, CheckFailed {
+            long nbClusters = p.geometry.clustersFor(p.fileSize);
+            // Two clusters of room: references may end up to a cluster past the end of the file.
+            if (nbClusters > ReferenceCounter.MAX_CLUSTERS - 2) {
+                res.checkErrors++;
+                p.messages.add("ERROR image file has " + nbClusters + " clusters, more than "
+                        + ReferenceCounter.MAX_CLUSTERS + ": File too large");
+                throw new CheckFailed();
+            }
+            long needed = ReferenceCounter.estimatedBytes(nbClusters);
+            Runtime rt = Runtime.getRuntime();
+            if (needed > rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) {
+                res.checkErrors++;
+                p.messages.add("ERROR no memory for " + nbClusters + " cluster counters: Cannot allocate memory");
+                throw new CheckFailed();
+            }
+            // bs->total_sectors is the virtual size in whole 512-byte sectors.
+            res.totalClusters = p.geometry.clustersFor((p.header.size() / 512) * 512);
+
+            ReferenceCounter imrt = new ReferenceCounter(nbClusters, p.geometry.maxRefcount());
+            rebuild = ReferenceWalker.calculate(p, res, p.mode, imrt);
+
+            // Count first without repairing; a repair without a rebuild re-runs the comparison.
+            Tally preCompare = res.copy();
+            long highest = compare(res, RepairMode.NONE, imrt);
+
+            if (rebuild && p.mode == RepairMode.ALL) {
+                Tally old = res.copy();
+                p.messages.add("Rebuilding refcount structure");
+                stored.rebuild(res, imrt);
+                res.corruptions = 0;
+                res.leaks = 0;
+                // The old refcount structure is gone: count everything again against the new one.
+                imrt.clear();
+                rebuild = ReferenceWalker.calculate(p, res, RepairMode.NONE, imrt);
+                // The old refcount table and blocks are now leaked; free them. Only leaks this
+                // comparison cannot fix are reported (they would come from the rebuild itself).
+                Tally saved = res;
+                Tally fresh = new Tally();
+                rebuild = false;
+                highest = compare(fresh, RepairMode.LEAKS, imrt);
+                if (rebuild) {
+                    p.messages.add("ERROR rebuilt refcount structure is still broken");
+                }
+                res.set(saved);
+                if (res.corruptions < old.corruptions) {
+                    res.corruptionsFixed += old.corruptions - res.corruptions;
+                }
+                if (res.leaks < old.leaks) {
+                    res.leaksFixed += old.leaks - res.leaks;
+                }
+                res.leaks += fresh.leaks;
+            } else if (p.mode != RepairMode.NONE) {
+                if (rebuild) {
+                    p.messages.add("ERROR need to rebuild refcount structures");
+                    res.checkErrors++;
+                    throw new CheckFailed();
+                }
+                if (res.leaks != 0 || res.corruptions != 0) {
+                    res.set(preCompare);
+                    highest = compare(res, p.mode, imrt);
+                }
+            }
+            stored.punchFreedClusters();
+
+            checkOflagCopied(res);
+            res.imageEndOffsetBytes = Math.multiplyExact(highest + 1, (long) p.geometry.clusterSize());
+        }
+
+        /**
+         * Compares the stored refcount of every cluster with the counted references
+         * (QEMU's compare_refcounts); repairs what {@code fix} allows.
+         *
+         * @return the highest cluster index that is referenced or has a refcount
+         */
+        private long compare(Tally res, RepairMode fix, ReferenceCounter imrt) throws IOException {
+            long highest = 0;
+            long n = imrt.size();
+            for (long i = 0; i < n; i++) {
+                long refcount = stored.get(i);
+                if (refcount < 0) {
+                    p.messages.add("Can't get refcount for cluster " + i + ": Input/output error");
+                    res.checkErrors++;
+                    continue;
+                }
+                long reference = imrt.get(i);
+                if (refcount > 0 || reference > 0) {
+                    highest = i;
+                }
+                if (refcount == reference) {
+                    continue;
+                }
+                boolean leak = refcount > reference;
+                boolean repair = false;
+                if (refcount == 0) {
+                    // A used cluster without any refcount: only a rebuild can be trusted to fix this.
+                    rebuild = true;
+                } else if (leak && fix != RepairMode.NONE) {
+                    repair = true;
+                } else if (!leak && fix == RepairMode.ALL) {
+                    repair = true;
+                }
+                p.messages.add((repair ? "Repairing" : leak ? "Leaked" : "ERROR") + " cluster " + i
+                        + " refcount=" + Long.toUnsignedString(refcount) + " reference=" + reference);
+                if (repair) {
+                    stored.set(i, reference);
+                    if (leak) {
+                        res.leaksFixed++;
+                    } else {
+                        res.corruptionsFixed++;
+                    }
+                    continue;
+                }
+                if (leak) {
+                    res.leaks++;
+                } else {
+                    res.corruptions++;
+                }
+            }
+            return highest;
+        }
+
+        /**
+         * Checks that COPIED is set exactly on the active L1 and L2 entries whose cluster has
+         * refcount 1 (QEMU's check_oflag_copied), with the refcounts as stored after repairs.
+         */
+        private void checkOflagCopied(Tally res) throws IOException, CheckFailed {
+            boolean repair = switch (p.mode) {
+                case ALL -> true;
+                // Only when the refcounts are now known to be right.
+                case LEAKS -> res.checkErrors == 0 && res.corruptions == 0 && res.leaks == 0;
+                case NONE -> false;
+            };
+            long[] l1 = p.activeL1();
+            int l2Entries = p.geometry.l2Entries();
+            int bits = p.geometry.clusterBits();
+            // An L2 table named by several L1 entries gives the same findings each time; read it once.
+            Map<Long, List<String>> seen = new HashMap<>();
+            for (int i = 0; i < l1.length; i++) {
+                long l1Entry = l1[i];
+                long l2Offset = l1Entry & L1Entry.OFFSET_MASK;
+                if (l2Offset == 0) {
+                    continue;
+                }
+                long refcount = stored.get(l2Offset >>> bits);
+                if (refcount >= 0 && (refcount == 1) != ((l1Entry & L1Entry.COPIED) != 0)) {
+                    res.corruptions++;
+                    p.messages.add((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i
+                            + " l1_entry=" + Long.toHexString(l1Entry) + " refcount=" + Long.toUnsignedString(refcount));
+                    if (repair) {
+                        long fixed = refcount == 1 ? l1Entry | L1Entry.COPIED : l1Entry & ~L1Entry.COPIED;
+                        long at = p.header.l1TableOffset() + 8L * i;
+                        p.guardMetadataWrite(at, 8, Pass.Skip.ACTIVE_L1);
+                        p.writeLong(at, fixed);
+                        p.store.flush();
+                        l1[i] = fixed;
+                        res.corruptions--;
+                        res.corruptionsFixed++;
+                    }
+                }
+                List<String> earlier = seen.get(l2Offset);
+                if (earlier != null) {
+                    if (!repair) {
+                        res.corruptions += earlier.size();
+                        earlier.forEach(p.messages::add);
+                    }
+                    continue;
+                }
+                List<String> found = new ArrayList<>();
+                seen.put(l2Offset, found);
+                if (l2Offset >= p.fileSize) {
+                    continue; // reads as zeros: no allocated entries
+                }
+                long[] l2 = p.readTable(l2Offset, l2Entries);
+                List<Integer> dirty = new ArrayList<>();
+                for (int j = 0; j < l2Entries; j++) {
+                    long e = l2[j];
+                    ReferenceWalker.Kind kind = ReferenceWalker.kind(e);
+                    if (kind != ReferenceWalker.Kind.NORMAL && kind != ReferenceWalker.Kind.ZERO_ALLOC) {
+                        continue;
+                    }
+                    long dataOffset = e & ClusterDescriptor.OFFSET_MASK;
+                    long rc = stored.get(dataOffset >>> bits);
+                    if (rc < 0) {
+                        continue;
+                    }
+                    if ((rc == 1) != ((e & ClusterDescriptor.COPIED) != 0)) {
+                        res.corruptions++;
+                        String msg = (repair ? "Repairing" : "ERROR") + " OFLAG_COPIED data cluster: l2_entry="
+                                + Long.toHexString(e) + " refcount=" + Long.toUnsignedString(rc);
+                        p.messages.add(msg);
+                        found.add(msg);
+                        if (repair) {
+                            l2[j] = rc == 1 ? e | ClusterDescriptor.COPIED : e & ~ClusterDescriptor.COPIED;
+                            dirty.add(j);
+                        }
+                    }
+                }
+                if (!dirty.isEmpty()) {
+                    if (p.overlapsMetadata(l2Offset, p.geometry.clusterSize(), Pass.Skip.ACTIVE_L2) != null) {
+                        p.messages.add("ERROR: Could not write L2 table; metadata overlap check failed: Input/output error");
+                        res.checkErrors++;
+                        throw new CheckFailed();
+                    }
+                    for (int j : dirty) {
+                        p.writeLong(l2Offset + 8L * j, l2[j]);
+                    }
+                    res.corruptions -= dirty.size();
+                    res.corruptionsFixed += dirty.size();
+                }
+            }
+            if (repair) {
+                p.store.flush();
+            }
+        }
+    }
+
+    // ---- shared state of one pass -------------------------------------------------------
+
+    /** The image as one pass of the check sees it: header, snapshots, bitmaps, file size. */
+    static final class Pass {
+        final BlockStore store;
+        final Path path;
+        final RepairMode mode;
+        final Messages messages;
+        Header header;
+        final Geometry geometry;
+        /** File length as last read (QEMU re-reads it; only the check itself changes it). */
+        long fileSize;
+        final List<ReferenceWalker.Snapshot> snapshots = new ArrayList<>();
+        long snapshotsSizeBytes;
+        final ReferenceWalker.BitmapsExtension bitmaps;
+        /** The stored refcount structure of the running check. */
+        StoredRefcounts stored;
+        /** The active L1 table, read once (QEMU keeps it in memory); repairs update it. */
+        private long[] activeL1;
+
+        private Pass(BlockStore store, RepairMode mode, Messages messages, Header header, long fileSize)
+                throws ImageException {
+            this.store = store;
+            this.path = store.path();
+            this.mode = mode;
+            this.messages = messages;
+            this.header = header;
+            this.geometry = header.geometry();
+            this.fileSize = fileSize;
+            this.bitmaps = ReferenceWalker.BitmapsExtension.of(path, header);
+        }
+
+        static Pass open(BlockStore store, RepairMode mode, Messages messages) throws IOException {
+            long size = store.size();
+            int want = (int) Math.min(Header.MAX_HEADER_BYTES, size);
+            ByteBuffer buf = ByteBuffer.allocate(want);
+            store.read(0, buf);
+            buf.flip();
+            Header header = Header.decode(store.path(), buf, size);
+            return new Pass(store, mode, messages, header, size);
+        }
+
+        int clusterBits() {
+            return geometry.clusterBits();
+        }
+
+        long[] activeL1() throws IOException {
+            if (activeL1 == null) {
+                activeL1 = readTable(header.l1TableOffset(), Integer.toUnsignedLong(header.l1Size()));
+            }
+            return activeL1;
+        }
+
+        void refreshFileSize() throws IOException {
+            fileSize = store.size();
+        }
+
+        void readSnapshotTable(Tally res) throws IOException, CheckFailed {
+            ReferenceWalker.readSnapshotTable(this, res);
+        }
+
+        /**
+         * Reads at a host offset taken from the metadata: anything at or past the end of the
+         * file, or at an offset no file can have, reads as zeros (as QEMU's reads past the end do).
+         */
+        void read(long offset, ByteBuffer dst) throws IOException {
+            int length = dst.remaining();
+            if (offset < 0 || offset >= fileSize || offset > Long.MAX_VALUE - length) {
+                while (dst.hasRemaining()) {
+                    dst.put((byte) 0);
+                }
+                return;
+            }
+            store.read(offset, dst);
+        }
+
+        /** Reads {@code entries} big-endian 64-bit entries; the part past the end of the file reads as zeros. */
+        long[] readTable(long offset, long entries) throws IOException {
+            long[] out = new long[Math.toIntExact(entries)];
+            long inFile = offset < 0 || offset >= fileSize ? 0 : Math.min(entries, (fileSize - offset + 7) / 8);
+            final int chunkEntries = 1 << 16;
+            for (long done = 0; done < inFile; done += chunkEntries) {
+                int n = (int) Math.min(chunkEntries, inFile - done);
+                ByteBuffer b = ByteBuffer.allocate(n * 8).order(ByteOrder.BIG_ENDIAN);
+                read(offset + done * 8, b);
+                b.flip();
+                for (int i = 0; i < n; i++) {
+                    out[(int) done + i] = b.getLong();
+                }
+            }
+            return out;
+        }
+
+        void writeLong(long offset, long value) throws IOException {
+            ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putLong(0, value);
+            store.write(offset, b);
+        }
+
+        /** Metadata a write may be allowed to touch: the table it updates. */
+        enum Skip { NONE, ACTIVE_L1, ACTIVE_L2, INACTIVE_L2 }
+
+        /**
+         * QEMU's pre-write overlap check for the structures this check knows without reading
+         * more: the name of the metadata the range would overwrite, or null.
+         */
+        String overlapsMetadata(long offset, long length, Skip skip) throws IOException {
+            int cs = geometry.clusterSize();
+            if (offset < cs) {
+                return "qcow2_header";
+            }
+            long start = geometry.clusterStart(offset);
+            long end = geometry.clusterStart(offset + length - 1) + cs;
+            if (skip != Skip.ACTIVE_L1 && overlaps(start, end, header.l1TableOffset(), 8L * header.l1Size())) {
+                return "active L1 table";
+            }
+            if (overlaps(start, end, header.refcountTableOffset(), (long) header.refcountTableClusters() * cs)) {
+                return "refcount table";
+            }
+            if (overlaps(start, end, header.snapshotsOffset(), snapshotsSizeBytes)) {
+                return "snapshot table";
+            }
+            for (ReferenceWalker.Snapshot s : snapshots) {
+                if (overlaps(start, end, s.l1TableOffset(), 8L * s.l1Size())) {
+                    return "inactive L1 table";
+                }
+            }
+            if (skip != Skip.ACTIVE_L2) {
+                for (long e : activeL1()) {
+                    long l2 = e & L1Entry.OFFSET_MASK;
+                    if (l2 != 0 && overlaps(start, end, l2, cs)) {
+                        return "active L2 table";
+                    }
+                }
+            }
+            if (stored.refblockOverlaps(start, end)) {
+                return "refcount block";
+            }
+            if (bitmaps != null && overlaps(start, end, bitmaps.directoryOffset(), bitmaps.directorySize())) {
+                return "bitmap directory";
+            }
+            return null;
+        }
+
+        private static boolean overlaps(long start, long end, long offset, long length) {
+            return length > 0 && offset < end && offset + length > start;
+        }
+
+        /** Refuses a repair write that would land on other metadata (the image stays as it is). */
+        void guardMetadataWrite(long offset, long length, Skip skip) throws IOException {
+            String what = overlapsMetadata(offset, length, skip);
+            if (what != null) {
+                throw new CorruptImageException(path, what, offset,
+                        "a repair write of " + length + " bytes would overwrite it; nothing was written");
+            }
+        }
+
+        /**
+         * QEMU's qcow2_signal_corruption for what makes refcounts unreadable: when repairing
+         * (the image is writable) the image is marked corrupt so nothing else writes to it
+         * before the repair is done; a read-only check only reports it.
+         */
+        void signalCorruption(String what) throws IOException {
+            if (mode == RepairMode.NONE) {
+                messages.add("qcow2: Image is corrupt: " + what + "; further non-fatal corruption events will be suppressed");
+                return;
+            }
+            messages.add("qcow2: Marking image as corrupt: " + what + "; further corruption events will be suppressed");
+            if (header.version() >= 3 && !header.isCorrupt()) {
+                long features = header.incompatibleFeatures() | Header.INCOMPAT_CORRUPT;
+                writeLong(72, features);
+                store.flush();
+                header = header.withFeatures(features, header.compatibleFeatures(), header.autoclearFeatures());
+            }
+        }
+
+        /** Clears the dirty and corrupt bits after a repair that left no corruption (qcow2_mark_clean/consistent). */
+        void markClean() throws IOException {
+            long bits = Header.INCOMPAT_DIRTY | Header.INCOMPAT_CORRUPT;
+            if (header.version() < 3 || (header.incompatibleFeatures() & bits) == 0) {
+                return;
+            }
+            // Everything the check wrote must be on disk before the header says it is consistent.
+            store.flush();
+            writeLong(72, header.incompatibleFeatures() & ~bits);
+            store.flush();
+            header = header.withFeatures(header.incompatibleFeatures() & ~bits, header.compatibleFeatures(),
+                    header.autoclearFeatures());
+        }
+    }
+
+    // ---- results --------------------------------------------------------------------------
+
+    /** QEMU's BdrvCheckResult: counters that the steps add to, copy and restore. */
+    static final class Tally {
+        long corruptions;
+        long leaks;
+        long checkErrors;
+        long corruptionsFixed;
+        long leaksFixed;
+        long imageEndOffsetBytes;
+        long totalClusters;
+        long allocatedClusters;
+        long fragmentedClusters;
+        long compressedClusters;
+
+        Tally copy() {
+            Tally t = new Tally();
+            t.set(this);
+            return t;
+        }
+
+        void set(Tally o) {
+            corruptions = o.corruptions;
+            leaks = o.leaks;
+            checkErrors = o.checkErrors;
+            corruptionsFixed = o.corruptionsFixed;
+            leaksFixed = o.leaksFixed;
+            imageEndOffsetBytes = o.imageEndOffsetBytes;
+            totalClusters = o.totalClusters;
+            allocatedClusters = o.allocatedClusters;
+            fragmentedClusters = o.fragmentedClusters;
+            compressedClusters = o.compressedClusters;
+        }
+
+        CheckResult toResult(Messages messages) {
+            return new CheckResult(corruptions, leaks, checkErrors, corruptionsFixed, leaksFixed,
+                    imageEndOffsetBytes, totalClusters, allocatedClusters, fragmentedClusters,
+                    compressedClusters, messages.lines());
+        }
+    }
+
+    /**
+     * The lines qemu-img would print, in order. A hostile image can make the same finding
+     * repeat billions of times; past {@value #MAX_LINES} lines only a count is kept.
+     */
+    static final class Messages {
+        static final int MAX_LINES = 100_000;
+        private final List<String> lines = new ArrayList<>();
+        private long suppressed;
+
+        void add(String line) {
+            add(line, 1);
+        }
+
+        void add(String line, long times) {
+            for (long i = 0; i < times; i++) {
+                if (lines.size() >= MAX_LINES) {
+                    suppressed += times - i;
+                    return;
+                }
+                lines.add(line);
+            }
+        }
+
+        List<String> lines() {
+            if (suppressed == 0) {
+                return lines;
+            }
+            List<String> out = new ArrayList<>(lines);
+            out.add("(" + suppressed + " more lines like the ones above not shown)");
+            return out;
+        }
+    }
+
+    /** The pass cannot go on: QEMU's check returns an error code here. */
+    static final class CheckFailed extends Exception {
+        CheckFailed() {
+            super(null, null, false, false);
+        }
+    }
+
+    /** QEMU's "%#" PRIx64: 0x-prefixed lowercase hex, but a plain "0" for zero. */
+    static String hashHex(long v) {
+        return v == 0 ? "0" : "0x" + Long.toHexString(v);
+    }
+}
