@@ -34,21 +34,26 @@ public final class ImageCopy {
      * @param targetIsZeroed  the target reads zeros everywhere before the copy (a new
      *                        image without backing file), so zero runs need no write
      */
-    public record CopyOptions(boolean topLayerOnly, boolean targetIsZeroed) {
+    public record CopyOptions(boolean topLayerOnly, boolean targetIsZeroed, boolean compress) {
 
         /** Everything the source reads, through its whole backing chain, into a new image. */
         public static CopyOptions wholeChainToNewImage() {
-            return new CopyOptions(false, true);
+            return new CopyOptions(false, true, false);
         }
 
         /** Only the source's top layer, into a new image that has its own backing file. */
         public static CopyOptions topLayerOntoBackedImage() {
-            return new CopyOptions(true, false);
+            return new CopyOptions(true, false, false);
         }
 
         /** Zero runs must be written as zeros because the target holds old data. */
         public CopyOptions withTargetNotZeroed() {
-            return new CopyOptions(topLayerOnly, false);
+            return new CopyOptions(topLayerOnly, false, compress);
+        }
+
+        /** Data clusters are written compressed ({@code convert -c}); the target must be qcow2. */
+        public CopyOptions withCompression() {
+            return new CopyOptions(topLayerOnly, targetIsZeroed, true);
         }
 
         boolean mustWriteZeros() {
@@ -67,6 +72,13 @@ public final class ImageCopy {
         if (target.size() < size) {
             throw new IllegalArgumentException(target.path() + ": target size " + target.size()
                     + " is smaller than the source " + source.path() + " (" + size + ")");
+        }
+        if (options.compress()) {
+            if (!(target instanceof Qcow2Image qcow2)) {
+                throw new IllegalArgumentException(target.path() + ": compression needs a qcow2 target");
+            }
+            copyCompressed(source, qcow2, options, progress);
+            return;
         }
         ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
         progress.update(0, size);
@@ -96,6 +108,47 @@ public final class ImageCopy {
             progress.update(offset, size);
         }
         target.flush();
+    }
+
+    /**
+     * {@code convert -c}: cluster by cluster, every cluster holding data is written
+     * compressed (the last, partial cluster padded with zeros as qemu-img does); all-zero
+     * clusters are left out, or written as zeros when the target does not read zeros.
+     */
+    private static void copyCompressed(BlockDevice source, Qcow2Image target, CopyOptions options, Progress progress)
+            throws IOException {
+        long size = source.size();
+        int cluster = target.clusterSize();
+        byte[] buf = new byte[cluster];
+        progress.update(0, size);
+        for (long offset = 0; offset < size; offset += cluster) {
+            int length = (int) Math.min(cluster, size - offset);
+            if (options.topLayerOnly() && !touchesTopLayer(source, offset, length)) {
+                continue; // the target's backing file supplies the whole cluster
+            }
+            java.util.Arrays.fill(buf, (byte) 0);
+            source.read(offset, ByteBuffer.wrap(buf, 0, length));
+            if (ZeroScan.isZero(ByteBuffer.wrap(buf), 0, cluster)) {
+                if (options.mustWriteZeros()) {
+                    target.writeZeroes(offset, length);
+                }
+            } else {
+                target.writeCompressed(offset, buf);
+            }
+            progress.update(offset + length, size);
+        }
+        target.flush();
+    }
+
+    private static boolean touchesTopLayer(BlockDevice source, long offset, int length) throws IOException {
+        for (long pos = offset; pos < offset + length; ) {
+            BlockStatus s = source.blockStatus(pos, offset + length - pos);
+            if (s.depth() == 0) {
+                return true;
+            }
+            pos += s.lengthBytes();
+        }
+        return false;
     }
 
     /**

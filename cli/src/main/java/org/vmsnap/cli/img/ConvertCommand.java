@@ -53,6 +53,9 @@ final class ConvertCommand extends ImgSubcommand {
     @Option(names = {"-q", "--quiet"})
     boolean quiet;
 
+    @Option(names = {"-n"}, description = "Skip the creation of the target image: write into an existing one.")
+    boolean noCreate;
+
     @Parameters(index = "0", paramLabel = "filename")
     String input;
 
@@ -79,21 +82,34 @@ final class ConvertCommand extends ImgSubcommand {
         if (hasBacking && options.get("backing_fmt") == null) {
             throw new CliException("Use of backing file requires explicit backing format");
         }
-        if (compress) {
-            throw new CliException("raw".equals(outputFormat) ? "Compression not supported for this file format"
-                    : "compressed output (-c) is not supported yet");
+        if (compress && "raw".equals(outputFormat)) {
+            throw new CliException("Compression not supported for this file format");
+        }
+        if (noCreate && (hasBacking || !optionLists.isEmpty())) {
+            throw new CliException("-n cannot be combined with -o or -B: the target already exists");
         }
         try (BlockDevice source = openReadOnly(input, inputFormat, forceShare)) {
             long size = source.size();
             Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
             ImageCopy.CopyOptions copy = hasBacking ? ImageCopy.CopyOptions.topLayerOntoBackedImage()
                     : ImageCopy.CopyOptions.wholeChainToNewImage();
-            try (BlockDevice target = createTarget(options, size)) {
+            if (noCreate) {
+                copy = copy.withTargetNotZeroed();
+            }
+            if (compress) {
+                copy = copy.withCompression();
+            }
+            try (BlockDevice target = noCreate ? openTarget() : createTarget(options, size)) {
                 ImageCopy.copy(source, target, copy, bar);
             }
             ProgressBar.finish(bar);
         }
         return 0;
+    }
+
+    /** {@code -n}: the existing target, opened read-write in the -O format. */
+    private BlockDevice openTarget() throws IOException {
+        return Images.open(path(output), OpenOptions.readWrite().withFormat(outputFormat));
     }
 
     private BlockDevice createTarget(CreateOptions options, long size) throws IOException {
