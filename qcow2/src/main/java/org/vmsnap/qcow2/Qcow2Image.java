@@ -74,10 +74,24 @@ public final class Qcow2Image implements BlockDevice {
         if (Files.exists(file)) {
             seen.add(file.toRealPath());
         }
-        return openChain(file, options, 0, seen);
+        return openChain(file, options, 0, seen, null);
     }
 
-    static Qcow2Image openChain(Path file, OpenOptions options, int depth, Set<Path> seen) throws IOException {
+    /**
+     * Opens an image the user named read-write with its chain, and the chain member whose
+     * real path is {@code writableMember} read-write too (the target of a commit); every
+     * other member is opened read-only.
+     */
+    static Qcow2Image openWithWritableMember(Path file, Path writableMember) throws IOException {
+        Set<Path> seen = new HashSet<>();
+        if (Files.exists(file)) {
+            seen.add(file.toRealPath());
+        }
+        return openChain(file, OpenOptions.readWrite().withFormat("qcow2"), 0, seen, writableMember);
+    }
+
+    static Qcow2Image openChain(Path file, OpenOptions options, int depth, Set<Path> seen, Path writableMember)
+            throws IOException {
         FileBlockStore store = FileBlockStore.open(file, options.readOnly(), options.forceShare());
         BlockDevice backing = null;
         try {
@@ -93,7 +107,7 @@ public final class Qcow2Image implements BlockDevice {
                 header = clean;
             }
             if (options.openBacking()) {
-                backing = BackingChain.open(file, header, options, depth, seen);
+                backing = BackingChain.open(file, header, options, depth, seen, writableMember);
             }
             return new Qcow2Image(file, Qcow2Engine.open(store, header, options.readOnly(), backing));
         } catch (IOException | RuntimeException e) {
@@ -171,6 +185,36 @@ public final class Qcow2Image implements BlockDevice {
     /** The backing file name as stored in the header, or null. */
     public String backingFileName() {
         return engine.header().backingFileName();
+    }
+
+    /** The backing file format recorded in the header ("qcow2", "raw"...), or null. */
+    public String backingFormat() {
+        return engine.header().backingFormat();
+    }
+
+    /**
+     * Records a new backing file name and format in the header, or none ({@code name}
+     * null). Only the header changes: the data is not compared or copied (that is
+     * {@link ImageRebase}). Everything written before is made durable first. The opened
+     * backing chain, if any, stays the one this image was opened with.
+     */
+    public void setBacking(String name, String format) throws IOException {
+        if (name != null) {
+            BackingChain.checkName(path, name);
+            if (format == null) {
+                throw new IllegalArgumentException("a backing file needs a format (raw or qcow2)");
+            }
+        }
+        engine.setBacking(name, format);
+    }
+
+    /**
+     * Makes whole clusters unallocated again, so that they read from the backing file:
+     * how an overlay is emptied after its data was committed. The range starts on a
+     * cluster boundary and ends on one or at the end of the disk.
+     */
+    void deallocate(long guestOffset, long lengthBytes) throws IOException {
+        engine.deallocate(guestOffset, lengthBytes);
     }
 
     @Override
