@@ -77,14 +77,23 @@ public final class ImageCommit {
                 throw new BackingChainException(image, "the backing chain changed while it was being opened");
             }
             BlockDevice into = below.layers().getLast();
-            copyAbove(top, into, depth, progress);
-            // (1) before (2): the base holds the data durably before the overlay lets go of it.
-            into.flush();
-            if (empty) {
-                top.deallocate(0, top.size());
-                top.flush();
-            }
+            commitOpened(top, into, depth, empty, progress);
             return new Result(into.path(), depth, empty);
+        }
+    }
+
+    /**
+     * The commit itself, on an open chain: {@code base} is the writable member at
+     * {@code depth} below {@code top}; {@code empty} empties the overlay afterwards.
+     */
+    static void commitOpened(Qcow2Image top, BlockDevice base, int depth, boolean empty, Progress progress)
+            throws IOException {
+        copyAbove(top, base, depth, progress);
+        // (1) before (2): the base holds the data durably before the overlay lets go of it.
+        base.flush();
+        if (empty) {
+            top.deallocate(0, top.size());
+            top.flush();
         }
     }
 
@@ -126,13 +135,18 @@ public final class ImageCommit {
         }
     }
 
-    /** Makes the range read as zeros in the base, leaving alone what already does. */
+    /**
+     * Makes the range read as zeros in the base. Ranges where the base itself already reads
+     * zeros (a zero cluster, a hole, past its backing file's end) are left alone; zeros that
+     * come from the base's own backing file are written, so the base holds them as the
+     * overlay did.
+     */
     private static void zero(BlockDevice base, long pos, long length) throws IOException {
         long end = pos + length;
         for (long p = pos; p < end; ) {
             BlockStatus s = base.blockStatus(p, end - p);
             long n = Math.min(s.lengthBytes(), end - p);
-            if (!s.zero()) {
+            if (!s.zero() || s.depth() > 0) {
                 base.writeZeroes(p, n);
             }
             p += n;

@@ -3,9 +3,12 @@ package org.vmsnap.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * {@code qemu-img rebase}: gives an image another backing file.
@@ -67,19 +70,32 @@ public final class ImageRebase {
             }
             return;
         }
-        BlockDevice newChain = null;
-        try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readWrite().withFormat("qcow2"))) {
-            if (name != null) {
-                newChain = openNewBacking(image, name, newBackingFormat);
-            }
-            copyDifferences(img, newChain, progress);
-            // (1) before (2): setBacking flushes the copied clusters before it writes the header.
-            img.setBacking(name, name == null ? null : newBackingFormat);
-        } finally {
-            if (newChain != null) {
-                newChain.close();
-            }
+        BlockDevice newChain = name == null ? null : openNewBacking(image, name, newBackingFormat);
+        // The image reads through the new chain from here on (its header still names the old
+        // one); the old chain is opened beside it to read what the guest saw.
+        try (Qcow2Image img = Qcow2Image.openOver(image, newChain);
+             BlockDevice oldChain = openOldChain(image, img)) {
+            rebaseOpened(img, oldChain, name, newBackingFormat, progress);
         }
+    }
+
+    /** The chain the header names now, read-only, or null when there is none. */
+    private static BlockDevice openOldChain(Path image, Qcow2Image img) throws IOException {
+        Set<Path> seen = new HashSet<>();
+        seen.add(image.toRealPath());
+        return BackingChain.open(image, img.header(), OpenOptions.readOnlyOpen(), 0, seen, null);
+    }
+
+    /**
+     * The safe rebase on open devices: {@code img} is opened over its new backing chain,
+     * {@code oldChain} is the chain its header names now (null for none); {@code name} and
+     * {@code format} are what the header will record.
+     */
+    static void rebaseOpened(Qcow2Image img, BlockDevice oldChain, String name, String format, Progress progress)
+            throws IOException {
+        copyDifferences(img, oldChain, progress);
+        // (1) before (2): setBacking flushes the copied clusters before it writes the header.
+        img.setBacking(name, name == null ? null : format);
     }
 
     /** Opens the new backing chain read-only, refusing one that contains the image itself. */
@@ -111,79 +127,102 @@ public final class ImageRebase {
 
     /**
      * Copies into {@code img} the old chain's bytes wherever the image's own clusters are
-     * unallocated and the old and new chains read differently. {@code newChain} null reads
-     * zeros everywhere (flatten).
+     * unallocated and the old and new chains read differently. {@code img} reads through the
+     * new chain; {@code oldChain} null reads zeros everywhere.
      */
-    private static void copyDifferences(Qcow2Image img, BlockDevice newChain, Progress progress) throws IOException {
+    private static void copyDifferences(Qcow2Image img, BlockDevice oldChain, Progress progress) throws IOException {
         long size = img.size();
         int cluster = img.clusterSize();
         int bufferBytes = Math.max(BUFFER_BYTES - BUFFER_BYTES % cluster, cluster);
-        ByteBuffer oldBuf = ByteBuffer.allocate(bufferBytes);
-        ByteBuffer newBuf = ByteBuffer.allocate(bufferBytes);
+        ClusterCopier copier = new ClusterCopier(img, oldChain, bufferBytes);
         SameFile sameFile = new SameFile();
         progress.update(0, size);
         long pos = 0;
         while (pos < size) {
-            BlockStatus old = img.blockStatus(pos, Math.min(size - pos, bufferBytes));
-            long end = pos + old.lengthBytes();
-            if (old.depth() == 0 && old.present()) {
+            // Where the image is unallocated this is the new chain's status (zeros without one).
+            BlockStatus fresh = img.blockStatus(pos, Math.min(size - pos, bufferBytes));
+            long end = pos + fresh.lengthBytes();
+            if (fresh.depth() == 0 && fresh.present()) {
                 pos = end; // the image's own cluster: the backing file does not matter here
                 progress.update(pos, size);
                 continue;
             }
-            BlockStatus fresh = newStatus(newChain, pos, end - pos);
-            end = pos + Math.min(end - pos, fresh.lengthBytes());
+            BlockStatus old = statusOf(oldChain, pos, end - pos);
+            end = pos + Math.min(end - pos, old.lengthBytes());
             boolean oldZero = old.zero() || !old.present();
             boolean newZero = fresh.zero() || !fresh.present();
             boolean same = (oldZero && newZero)
                     || (old.present() && fresh.present() && old.data() == fresh.data()
                         && sameFile.test(old.file(), fresh.file()));
             if (!same) {
-                copyChangedClusters(img, newChain, pos, end, oldBuf, newBuf, newZero);
+                copier.copyChangedClusters(pos, end);
             }
             pos = end;
             progress.update(pos, size);
         }
     }
 
-    /** The new chain's status; past its end (or without one) the range reads zeros. */
-    private static BlockStatus newStatus(BlockDevice newChain, long pos, long length) throws IOException {
-        if (newChain == null || pos >= newChain.size()) {
+    /** A chain's status; past its end (or without one) the range reads zeros. */
+    private static BlockStatus statusOf(BlockDevice chain, long pos, long length) throws IOException {
+        if (chain == null || pos >= chain.size()) {
             return new BlockStatus(length, 0, false, true, false, false, -1, null);
         }
-        return newChain.blockStatus(pos, Math.min(length, newChain.size() - pos));
+        return chain.blockStatus(pos, Math.min(length, chain.size() - pos));
     }
 
     /**
-     * Reads {@code [pos, end)} through both chains and writes the old bytes of each piece
-     * (cut at the image's cluster boundaries) that differs: zeros as zeros, data as data.
+     * Compares whole image clusters of the old and the new view and writes the old bytes of
+     * each cluster that differs: zeros as zeros (a zero cluster on v3), data as data. Whole
+     * clusters, so nothing is copied-on-write from the new chain, and a zero write is never
+     * skipped as "already zero" (the new chain does not read zeros there).
      */
-    private static void copyChangedClusters(Qcow2Image img, BlockDevice newChain, long pos, long end,
-                                            ByteBuffer oldBuf, ByteBuffer newBuf, boolean newIsZero)
-            throws IOException {
-        int length = (int) (end - pos);
-        oldBuf.clear().limit(length);
-        img.read(pos, oldBuf); // the image is unallocated here: this is the old chain's view
-        newBuf.clear().limit(length);
-        if (newIsZero) {
-            java.util.Arrays.fill(newBuf.array(), 0, length, (byte) 0);
-        } else {
-            newChain.read(pos, newBuf);
+    private static final class ClusterCopier {
+        private final Qcow2Image img;
+        private final BlockDevice oldChain;
+        private final int cluster;
+        private final ByteBuffer oldBuf;
+        private final ByteBuffer newBuf;
+
+        ClusterCopier(Qcow2Image img, BlockDevice oldChain, int bufferBytes) {
+            this.img = img;
+            this.oldChain = oldChain;
+            this.cluster = img.clusterSize();
+            this.oldBuf = ByteBuffer.allocate(bufferBytes);
+            this.newBuf = ByteBuffer.allocate(bufferBytes);
         }
-        int cluster = img.clusterSize();
-        int i = 0;
-        while (i < length) {
-            long guest = pos + i;
-            int pieceEnd = (int) Math.min(length, guest - guest % cluster + cluster - pos);
-            ByteBuffer o = oldBuf.slice(i, pieceEnd - i);
-            if (o.mismatch(newBuf.slice(i, pieceEnd - i)) >= 0) {
-                if (ZeroScan.isZero(oldBuf, i, pieceEnd)) {
-                    img.writeZeroes(guest, pieceEnd - i);
-                } else {
-                    img.write(guest, o);
+
+        /** Handles the clusters that {@code [pos, end)} touches (all unallocated in the image). */
+        void copyChangedClusters(long pos, long end) throws IOException {
+            long size = img.size();
+            long from = pos - pos % cluster;
+            long to = Math.min(size, end % cluster == 0 ? end : end - end % cluster + cluster);
+            for (long p = from; p < to; ) {
+                int length = (int) Math.min(oldBuf.capacity(), to - p);
+                readOld(p, length);
+                newBuf.clear().limit(length);
+                img.read(p, newBuf); // unallocated clusters: the new chain's view
+                for (int i = 0; i < length; i += cluster) {
+                    int n = Math.min(cluster, length - i);
+                    ByteBuffer o = oldBuf.slice(i, n);
+                    if (o.mismatch(newBuf.slice(i, n)) >= 0) {
+                        if (ZeroScan.isZero(oldBuf, i, i + n)) {
+                            img.writeZeroes(p + i, n);
+                        } else {
+                            img.write(p + i, o);
+                        }
+                    }
                 }
+                p += length;
             }
-            i = pieceEnd;
+        }
+
+        /** The old chain's bytes of {@code [p, p+length)}: zeros past its end or without one. */
+        private void readOld(long p, int length) throws IOException {
+            Arrays.fill(oldBuf.array(), 0, length, (byte) 0);
+            if (oldChain != null && p < oldChain.size()) {
+                int n = (int) Math.min(length, oldChain.size() - p);
+                oldChain.read(p, oldBuf.slice(0, n));
+            }
         }
     }
 

@@ -92,6 +92,42 @@ public final class Qcow2Image implements BlockDevice {
 
     static Qcow2Image openChain(Path file, OpenOptions options, int depth, Set<Path> seen, Path writableMember)
             throws IOException {
+        return openWith(file, options, header -> options.openBacking()
+                ? BackingChain.open(file, header, options, depth, seen, writableMember) : null);
+    }
+
+    /**
+     * Opens an image read-write over a backing device the caller chose instead of the one
+     * its header names (a rebase writes while reading through the new chain; the header
+     * still names the old one until the data is in). The image owns {@code backing}, also
+     * when the open fails.
+     */
+    static Qcow2Image openOver(Path file, BlockDevice backing) throws IOException {
+        boolean[] handedOver = {false};
+        try {
+            return openWith(file, OpenOptions.readWrite().withFormat("qcow2"), header -> {
+                handedOver[0] = true; // from here on openWith closes it on failure
+                return backing;
+            });
+        } catch (IOException | RuntimeException e) {
+            if (backing != null && !handedOver[0]) {
+                try {
+                    backing.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** Supplies the backing device once the header is known. */
+    @FunctionalInterface
+    private interface BackingOpener {
+        BlockDevice open(Header header) throws IOException;
+    }
+
+    private static Qcow2Image openWith(Path file, OpenOptions options, BackingOpener opener) throws IOException {
         FileBlockStore store = FileBlockStore.open(file, options.readOnly(), options.forceShare());
         BlockDevice backing = null;
         try {
@@ -106,9 +142,7 @@ public final class Qcow2Image implements BlockDevice {
                 store.flush();
                 header = clean;
             }
-            if (options.openBacking()) {
-                backing = BackingChain.open(file, header, options, depth, seen, writableMember);
-            }
+            backing = opener.open(header);
             return new Qcow2Image(file, Qcow2Engine.open(store, header, options.readOnly(), backing));
         } catch (IOException | RuntimeException e) {
             try {
@@ -171,6 +205,11 @@ public final class Qcow2Image implements BlockDevice {
     /** Writes one aligned guest cluster compressed (uncompressed when that saves nothing). */
     public void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
         engine.writeCompressed(guestOffset, cluster);
+    }
+
+    /** The decoded header (for the chain code of this package). */
+    Header header() {
+        return engine.header();
     }
 
     public int clusterSize() {
