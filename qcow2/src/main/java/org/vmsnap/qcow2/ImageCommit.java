@@ -153,9 +153,21 @@ public final class ImageCommit {
         }
     }
 
+    /**
+     * Grows the base to the overlay's size. When the base's own backing file reaches past its
+     * old end, the whole new area becomes zero clusters, as QEMU's truncate does then (the
+     * engine's resize zeroes only as far as the backing file reaches; past it, unallocated
+     * reads zeros too, but qemu-img map would show the difference).
+     */
     private static void grow(BlockDevice base, long size) throws IOException {
         switch (base) {
-            case Qcow2Image q -> q.resize(size);
+            case Qcow2Image q -> {
+                long oldSize = q.size();
+                q.resize(size);
+                if (q.backing() != null && q.backing().size() > oldSize) {
+                    q.writeZeroes(oldSize, size - oldSize);
+                }
+            }
             case RawImage r -> r.resize(size);
             default -> throw new UnsupportedFeatureException(base.path(), "cannot grow a " + base.format()
                     + " image to " + size + " bytes");
