@@ -154,7 +154,7 @@ final class BackingChain {
             throw new BackingChainException(holder, "backing file '" + name + "': " + e.getMessage(), e);
         } catch (IOException e) {
             throw new BackingChainException(holder, "backing file '" + name + "' (" + resolved + ") cannot be read: "
-                    + e, e);
+                    + (e.getMessage() != null ? e.getMessage() : e.toString()), e);
         }
     }
 
