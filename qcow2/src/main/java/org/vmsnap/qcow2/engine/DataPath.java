@@ -45,6 +45,14 @@ final class DataPath {
                 case Zero z -> fillZero(part);
                 case Normal nd -> {
                     e.guard().checkDataRead(run.hostOffset(), n);
+                    long fileSize = e.store().size();
+                    if (run.hostOffset() + n > fileSize) {
+                        // QEMU writes whole clusters and extends the file for preallocation:
+                        // data past the end means the file was cut, and zeros would be a lie.
+                        throw new CorruptImageException(e.file(), "data cluster", Math.max(run.hostOffset(), fileSize),
+                                "guest offset 0x" + Long.toHexString(pos) + " maps past the end of the file ("
+                                        + fileSize + " bytes): the image is truncated");
+                    }
                     e.store().read(run.hostOffset(), part);
                 }
                 case Compressed c -> {
