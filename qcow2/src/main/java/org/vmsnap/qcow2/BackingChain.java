@@ -36,7 +36,7 @@ final class BackingChain {
      * kept as it is (vmsnap never opens it), a file name is resolved against the image.
      */
     static String fullName(Path image, String name) {
-        if (name.startsWith("json:") || PROTOCOL.matcher(name).find()) {
+        if (name.startsWith("json:") || PROTOCOL.matcher(name).find() || name.indexOf('\0') >= 0) {
             return name;
         }
         return resolve(image, name).toString();
