@@ -141,7 +141,7 @@ public final class Qcow2Image implements BlockDevice {
                     s.vmClockNsec(), s.icount(), s.diskSize()));
         }
         String backing = h.backingFileName();
-        String full = backing == null ? null : BackingChain.resolve(path, backing).toString();
+        String full = backing == null ? null : BackingChain.fullName(path, backing);
         ImageInfo.Qcow2Specific spec = new ImageInfo.Qcow2Specific(h.compat(),
                 h.version() >= 3 ? h.compressionTypeName() : null, h.lazyRefcounts(), h.geometry().refcountBits(),
                 h.isCorrupt(), false);

@@ -51,7 +51,7 @@ public final class ImageChecker {
         }
         Messages messages = new Messages();
         Tally first = runPass(store, mode, messages);
-        if (mode == RepairMode.NONE || (first.corruptionsFixed == 0 && first.leaksFixed == 0)) {
+        if (mode == RepairMode.NONE || first.failed || (first.corruptionsFixed == 0 && first.leaksFixed == 0)) {
             return first.toResult(messages);
         }
         // qemu-img reports what it repaired, then checks the repaired image again and reports
@@ -83,6 +83,7 @@ public final class ImageChecker {
         } catch (CheckFailed e) {
             // QEMU returns an error code here: the counts so far stand, and the check failed.
             res.checkErrors = Math.max(res.checkErrors, 1);
+            res.failed = true;
             return res;
         }
         if (mode != RepairMode.NONE && res.checkErrors == 0 && res.corruptions == 0) {
@@ -140,16 +141,14 @@ public final class ImageChecker {
                 // The old refcount structure is gone: count everything again against the new one.
                 imrt.clear();
                 rebuild = ReferenceWalker.calculate(p, res, RepairMode.NONE, imrt);
-                // The old refcount table and blocks are now leaked; free them. Only leaks this
-                // comparison cannot fix are reported (they would come from the rebuild itself).
-                Tally saved = res;
+                // The old refcount table and blocks are now leaked; free them. This comparison's
+                // counts are not the check's: only leaks it cannot fix are reported (they would
+                // come from the rebuild itself).
                 Tally fresh = new Tally();
-                rebuild = false;
                 highest = compare(fresh, RepairMode.LEAKS, imrt);
                 if (rebuild) {
                     p.messages.add("ERROR rebuilt refcount structure is still broken");
                 }
-                res.set(saved);
                 if (res.corruptions < old.corruptions) {
                     res.corruptionsFixed += old.corruptions - res.corruptions;
                 }
@@ -169,6 +168,10 @@ public final class ImageChecker {
                 }
             }
             stored.punchFreedClusters();
+            if (p.mode != RepairMode.NONE) {
+                // The COPIED repairs below trust the refcounts: those must be on disk first.
+                p.store.flush();
+            }
 
             checkOflagCopied(res);
             res.imageEndOffsetBytes = Math.multiplyExact(highest + 1, (long) p.geometry.clusterSize());
@@ -257,7 +260,10 @@ public final class ImageChecker {
                     if (repair) {
                         long fixed = refcount == 1 ? l1Entry | L1Entry.COPIED : l1Entry & ~L1Entry.COPIED;
                         long at = p.header.l1TableOffset() + 8L * i;
-                        p.guardMetadataWrite(at, 8, Pass.Skip.ACTIVE_L1);
+                        if (!p.guardMetadataWrite(at, 8, Pass.Skip.ACTIVE_L1)) {
+                            res.checkErrors++;
+                            throw new CheckFailed();
+                        }
                         p.writeLong(at, fixed);
                         p.store.flush();
                         l1[i] = fixed;
@@ -304,7 +310,7 @@ public final class ImageChecker {
                     }
                 }
                 if (!dirty.isEmpty()) {
-                    if (p.overlapsMetadata(l2Offset, p.geometry.clusterSize(), Pass.Skip.ACTIVE_L2) != null) {
+                    if (!p.guardMetadataWrite(l2Offset, p.geometry.clusterSize(), Pass.Skip.ACTIVE_L2)) {
                         p.messages.add("ERROR: Could not write L2 table; metadata overlap check failed: Input/output error");
                         res.checkErrors++;
                         throw new CheckFailed();
@@ -337,6 +343,7 @@ public final class ImageChecker {
         final List<ReferenceWalker.Snapshot> snapshots = new ArrayList<>();
         long snapshotsSizeBytes;
         final ReferenceWalker.BitmapsExtension bitmaps;
+        private boolean corruptionSignaled;
         /** The stored refcount structure of the running check. */
         StoredRefcounts stored;
         /** The active L1 table, read once (QEMU keeps it in memory); repairs update it. */
@@ -469,13 +476,19 @@ public final class ImageChecker {
             return length > 0 && offset < end && offset + length > start;
         }
 
-        /** Refuses a repair write that would land on other metadata (the image stays as it is). */
-        void guardMetadataWrite(long offset, long length, Skip skip) throws IOException {
+        /**
+         * QEMU's pre-write overlap check for a repair write: a write that would land on other
+         * metadata is not made, and the image is marked corrupt as QEMU does.
+         *
+         * @return true when the write may go ahead
+         */
+        boolean guardMetadataWrite(long offset, long length, Skip skip) throws IOException {
             String what = overlapsMetadata(offset, length, skip);
-            if (what != null) {
-                throw new CorruptImageException(path, what, offset,
-                        "a repair write of " + length + " bytes would overwrite it; nothing was written");
+            if (what == null) {
+                return true;
             }
+            signalCorruption("Preventing invalid write on metadata (overlaps with " + what + ")");
+            return false;
         }
 
         /**
@@ -484,6 +497,10 @@ public final class ImageChecker {
          * before the repair is done; a read-only check only reports it.
          */
         void signalCorruption(String what) throws IOException {
+            if (corruptionSignaled) {
+                return; // QEMU reports the first event only
+            }
+            corruptionSignaled = true;
             if (mode == RepairMode.NONE) {
                 messages.add("qcow2: Image is corrupt: " + what + "; further non-fatal corruption events will be suppressed");
                 return;
@@ -526,6 +543,8 @@ public final class ImageChecker {
         long allocatedClusters;
         long fragmentedClusters;
         long compressedClusters;
+        /** The pass stopped early (qemu-img: "Check failed"); not copied by {@link #set}. */
+        boolean failed;
 
         Tally copy() {
             Tally t = new Tally();
@@ -549,7 +568,7 @@ public final class ImageChecker {
         CheckResult toResult(Messages messages) {
             return new CheckResult(corruptions, leaks, checkErrors, corruptionsFixed, leaksFixed,
                     imageEndOffsetBytes, totalClusters, allocatedClusters, fragmentedClusters,
-                    compressedClusters, messages.lines());
+                    compressedClusters, messages.lines(), failed);
         }
     }
 

@@ -84,9 +84,37 @@ public final class Qcow2Engine {
         List<SnapshotEntry> snapshots = SnapshotTableReader.read(store, header);
         Qcow2Engine engine = new Qcow2Engine(store, header, snapshots, readOnly, backing);
         if (!readOnly) {
+            engine.refuseInconsistentRefcounts();
             engine.prepareForWriting();
         }
         return engine;
+    }
+
+    /**
+     * Before the first write (after the tables were found not to overlap): a cluster in use
+     * whose refcount is too low would be handed out again by the allocator and its data
+     * overwritten. QEMU does not look; vmsnap walks the metadata once (leaks are harmless
+     * and allowed) and refuses to write such an image.
+     */
+    private void refuseInconsistentRefcounts() throws IOException {
+        org.vmsnap.qcow2.CheckResult r = ImageChecker.check(store, org.vmsnap.qcow2.RepairMode.NONE);
+        if (r.corruptions() > 0 || r.failed()) {
+            String first = r.messages().isEmpty() ? "" : r.messages().getFirst();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster (\\d+) ").matcher(first);
+            if (m.find()) {
+                // Name the real cause when the doubly used cluster is metadata.
+                long cluster = Long.parseLong(m.group(1));
+                OverlapGuard.Kind kind = guard.kindAt(cluster);
+                if (kind != null) {
+                    throw new CorruptImageException(file, "L2 table", g.clusterOffset(cluster), "cluster "
+                            + cluster + " holds the " + kind.label + " and is also referenced as "
+                            + "guest data (overlap); not opened for writing (see 'vmsnap img check')");
+                }
+            }
+            throw new CorruptImageException(file, "refcount table", -1, r.corruptions()
+                    + " refcount errors" + (first.isEmpty() ? "" : " (first: " + first + ")") + "; writing could overwrite data in use, so the image is"
+                    + " not opened for writing (repair it with 'vmsnap img check -r all')");
+        }
     }
 
     /** Reads and decodes the header cluster (at most one cluster, fewer bytes for short files). */

@@ -320,9 +320,7 @@ final class ReferenceWalker {
      */
     private boolean fixByZero(long l2Offset, int index, boolean active) throws IOException, ImageChecker.CheckFailed {
         long at = l2Offset + 8L * index;
-        String overlap = p.overlapsMetadata(at, 8,
-                active ? ImageChecker.Pass.Skip.ACTIVE_L2 : ImageChecker.Pass.Skip.INACTIVE_L2);
-        if (overlap != null) {
+        if (!p.guardMetadataWrite(at, 8, active ? ImageChecker.Pass.Skip.ACTIVE_L2 : ImageChecker.Pass.Skip.INACTIVE_L2)) {
             p.messages.add("ERROR: Overlap check failed");
             res.checkErrors++;
             throw new ImageChecker.CheckFailed();

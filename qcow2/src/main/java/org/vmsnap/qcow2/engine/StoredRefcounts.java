@@ -34,7 +34,6 @@ final class StoredRefcounts {
     private final Map<Long, byte[]> cache;
     private long lastOffset = -1;
     private byte[] lastBlock;
-    private boolean corruptionSignaled;
     /** Sorted refcount block clusters, for the overlap check; built on first use. */
     private long[] blockClusters;
     /** Clusters whose refcount a repair lowered to zero: punched once the refcounts are on disk. */
@@ -75,11 +74,8 @@ final class StoredRefcounts {
             return 0;
         }
         if (!p.geometry.isClusterAligned(blockOffset)) {
-            if (!corruptionSignaled) {
-                corruptionSignaled = true;
-                p.signalCorruption("Refblock offset " + ImageChecker.hashHex(blockOffset) + " unaligned (reftable index: "
-                        + ImageChecker.hashHex(index) + ")");
-            }
+            p.signalCorruption("Refblock offset " + ImageChecker.hashHex(blockOffset) + " unaligned (reftable index: "
+                    + ImageChecker.hashHex(index) + ")");
             return -1;
         }
         byte[] block = block(blockOffset);

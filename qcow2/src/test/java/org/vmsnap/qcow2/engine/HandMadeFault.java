@@ -129,6 +129,12 @@ enum HandMadeFault {
         i.put64(i.at(TinyImage.REFTABLE) + 8, i.at(6));
         return i;
     }),
+    L2_TABLE_IS_THE_L1_TABLE(() -> {
+        // Repairing COPIED on the L1 entry would write into what is also an active L2 table.
+        TinyImage i = standard();
+        i.l1(0, i.at(TinyImage.L1) | TinyImage.COPIED);
+        return i;
+    }),
     SNAPSHOT_MISALIGNED_L1(() -> {
         TinyImage i = standard();
         i.snapshot("7", "before upgrade", i.at(3) + 512, 1);

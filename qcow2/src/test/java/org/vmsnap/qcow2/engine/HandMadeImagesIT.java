@@ -60,12 +60,18 @@ class HandMadeImagesIT {
                 continue;
             }
             Qemu.assertSameAsQemu("check -r " + flag, repaired, qemu, true);
+            assertThat(incompatibleFeatures(mine)).as("dirty and corrupt bits after -r " + flag)
+                    .isEqualTo(incompatibleFeatures(theirs));
+            if (qemu.findings().stream().anyMatch(l -> l.startsWith("qcow2: Marking image as corrupt"))) {
+                // QEMU drops its cached refcount repairs once it has marked the image corrupt;
+                // ours are already on disk (they are right), so only the refcounts differ after.
+                assertThat(afterOurs.get("leaks")).isZero();
+                continue;
+            }
             Qemu.Check afterQemu = Qemu.check(theirs, null);
             assertThat(afterOurs.findings()).as("qemu-img check after -r " + flag).isEqualTo(afterQemu.findings());
             assertThat(afterOurs.exit()).isEqualTo(afterQemu.exit());
             assertThat(afterOurs.get("image-end-offset")).isEqualTo(afterQemu.get("image-end-offset"));
-            assertThat(incompatibleFeatures(mine)).as("dirty and corrupt bits after -r " + flag)
-                    .isEqualTo(incompatibleFeatures(theirs));
         }
     }
 }

@@ -70,7 +70,7 @@ class ImageCheckerHostileInputTest {
             int words = 1 + rnd.nextInt(2);
             StringBuilder what = new StringBuilder();
             for (int w = 0; w < words; w++) {
-                int cluster = rnd.nextInt((int) (bytes.length / img.clusterSize));
+                int cluster = rnd.nextInt(bytes.length / img.clusterSize);
                 int pos = cluster * img.clusterSize + 8 * rnd.nextInt(cluster == 0 ? 16 : 24);
                 long value = rnd.nextInt(3) == 0 ? rnd.nextLong()
                         : rnd.nextBoolean() ? INTERESTING[rnd.nextInt(INTERESTING.length)]

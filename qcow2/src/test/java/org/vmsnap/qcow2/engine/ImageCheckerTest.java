@@ -72,9 +72,7 @@ class ImageCheckerTest {
     void fragmentedCountsClustersNotFollowingThePreviousOne() throws IOException {
         standard();
         long c = img.data(2, 0xcc);          // host 7, follows 6
-        img.l2(3, img.at(b) | TinyImage.COPIED); // guest 3 shares host 6: refcount would be 2
-        img.l2(3, 0);
-        long d = img.newCluster(0);          // host 8, a gap for the next one
+        long d = img.newCluster(0);          // host 8: a free gap
         img.refcount(d, 0);
         long e = img.data(3, 0xdd);          // host 9: not after host 7
         CheckResult r = check(img, RepairMode.NONE);
@@ -440,5 +438,36 @@ class ImageCheckerTest {
                     .isInstanceOf(CorruptImageException.class)
                     .hasMessageContaining("found bitmaps extension with zero bitmaps");
         }
+    }
+
+    @Test
+    void tablesNamedOverAndOverAreRefusedBeforeTheWalkRunsAway() throws IOException {
+        // 2 MiB clusters, 80 L1 entries naming 80 different (misaligned) L2 tables inside a
+        // 10 MiB file: 80 x 256 Ki entries, more than a walk of any valid image of this size reads.
+        img = TinyImage.create(21, 4, 3);
+        img.put32(36, 80);
+        for (int i = 0; i < 80; i++) {
+            img.l1(i, img.at(TinyImage.L2) + 512L * (i + 1));
+        }
+        Path p = img.writeTo(dir, "t.qcow2");
+        try (FileStoreDouble s = FileStoreDouble.readOnly(p)) {
+            assertThatThrownBy(() -> ImageChecker.check(s, RepairMode.NONE))
+                    .isInstanceOf(CorruptImageException.class)
+                    .hasMessageContaining("refusing");
+        }
+    }
+
+    @Test
+    void theRepairFlushesRefcountsBeforeTheCopiedFlagsThatTrustThem() throws IOException {
+        standard().refcount(a, 2);
+        img.l2(0, img.at(a));
+        Path p = img.writeTo(dir, "t.qcow2");
+        try (FileStoreDouble s = FileStoreDouble.readWrite(p)) {
+            CheckResult r = ImageChecker.check(s, RepairMode.ALL);
+            assertClean(r);
+            assertThat(r.leaksFixed()).isEqualTo(1);
+            assertThat(s.flushes).isGreaterThanOrEqualTo(2);
+        }
+        assertThat(recheck().messages()).isEmpty();
     }
 }
