@@ -143,7 +143,7 @@ public final class Qcow2Image implements BlockDevice {
         String backing = h.backingFileName();
         String full = backing == null ? null : BackingChain.fullName(path, backing);
         ImageInfo.Qcow2Specific spec = new ImageInfo.Qcow2Specific(h.compat(),
-                h.version() >= 3 ? h.compressionTypeName() : null, h.lazyRefcounts(), h.geometry().refcountBits(),
+                h.compressionTypeName(), h.lazyRefcounts(), h.geometry().refcountBits(),
                 h.isCorrupt(), false);
         return new ImageInfo(path.toString(), "qcow2", h.size(), allocatedFileBytes(), h.geometry().clusterSize(),
                 h.isDirty(), backing, full, h.backingFormat(), snaps, spec);

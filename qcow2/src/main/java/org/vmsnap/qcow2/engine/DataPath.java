@@ -298,7 +298,8 @@ final class DataPath {
             return new BlockStatus(n, 0, false, true, false, false, -1, null);
         }
         if (guestOffset >= backing.size()) {
-            return new BlockStatus(n, 1, false, true, false, false, -1, null);
+            // Past a short backing file the zeros are this layer's own (qemu-img map: depth 0 here).
+            return new BlockStatus(n, 0, false, true, false, false, -1, null);
         }
         BlockStatus b = backing.blockStatus(guestOffset, Math.min(n, backing.size() - guestOffset));
         return b.withDepthAndLength(b.depth() + 1, b.lengthBytes());
