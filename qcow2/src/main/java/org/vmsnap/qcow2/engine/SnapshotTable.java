@@ -128,7 +128,8 @@ final class SnapshotTable {
         }
         ByteBuffer b = ByteBuffer.allocate((int) total);
         for (SnapshotEntry e : entries) {
-            b.put(e.encode());
+            byte[] one = e.encode();
+            b.put(one, 0, Math.min(one.length, b.remaining())); // the last entry goes without padding
         }
         return b.array();
     }
