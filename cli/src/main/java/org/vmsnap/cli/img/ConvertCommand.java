@@ -53,6 +53,10 @@ final class ConvertCommand extends ImgSubcommand {
     @Option(names = {"-q", "--quiet"})
     boolean quiet;
 
+    @Option(names = {"-l"}, paramLabel = "snapshot_param",
+            description = "Convert an internal snapshot of the input: snapshot.id=ID, snapshot.name=NAME, or an id or name.")
+    String snapshotParam;
+
     @Parameters(index = "0", paramLabel = "filename")
     String input;
 
@@ -83,7 +87,8 @@ final class ConvertCommand extends ImgSubcommand {
             throw new CliException("raw".equals(outputFormat) ? "Compression not supported for this file format"
                     : "compressed output (-c) is not supported yet");
         }
-        try (BlockDevice source = openReadOnly(input, inputFormat, forceShare)) {
+        try (BlockDevice opened = openReadOnly(input, inputFormat, forceShare);
+             BlockDevice source = snapshotParam == null ? opened : snapshotOf(opened)) {
             long size = source.size();
             Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
             ImageCopy.CopyOptions copy = hasBacking ? ImageCopy.CopyOptions.topLayerOntoBackedImage()
@@ -94,6 +99,18 @@ final class ConvertCommand extends ImgSubcommand {
             ProgressBar.finish(bar);
         }
         return 0;
+    }
+
+    /** With -l: a read-only view of the input's snapshot (closed before the input). */
+    private BlockDevice snapshotOf(BlockDevice device) throws IOException {
+        if (!(device instanceof Qcow2Image image)) {
+            throw new CliException("Failed to load snapshot: " + device.format() + " images have no internal snapshots");
+        }
+        String id = SnapshotParam.resolve(image, snapshotParam);
+        if (id == null) {
+            throw new CliException("Failed to load snapshot: Can't find snapshot");
+        }
+        return image.readSnapshot(id);
     }
 
     private BlockDevice createTarget(CreateOptions options, long size) throws IOException {
