@@ -190,7 +190,9 @@ class InternalSnapshotIT {
         QemuImg.create(file, "qcow2", SIZE);
         QemuIo.run(file, "qcow2", "write -P 0x11 0 3M", "write -c -P 0x12 4M 64k", "write -z 5M 1M");
         QemuImg.snapshotCreate(file, "a");
-        QemuIo.run(file, "qcow2", "write -P 0x21 1M 3M", "discard 0 64k", "write -P 0x22 20M 65k");
+        // write -z over allocated, shared clusters keeps them allocated (zero clusters with an offset).
+        QemuIo.run(file, "qcow2", "write -P 0x21 1M 3M", "discard 0 64k", "write -P 0x22 20M 65k",
+                "write -z 64k 128k");
         QemuImg.snapshotCreate(file, "b");
         QemuIo.run(file, "qcow2", "write -P 0x31 2M 5M");
         QemuImg.resize(file, "qcow2", SIZE + (8L << 20));

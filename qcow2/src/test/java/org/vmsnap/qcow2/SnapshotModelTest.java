@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -76,12 +77,20 @@ class SnapshotModelTest {
                         run.log("write-zeroes %d+%d", off, len);
                         img.writeZeroes(off, len);
                         model.writeZeroes(off, len);
-                    } else if (op < 49) {
+                    } else if (op < 46) {
                         long off = r.nextBoolean() ? r.nextLong(sz) : r.nextLong(sz / cluster) * cluster;
                         long len = Math.min(sz - off, 1 + r.nextInt(6 * cluster));
                         run.log("discard %d+%d", off, len);
                         img.discard(off, len);
                         model.discard(off, len);
+                    } else if (op < 50 && sz >= cluster) {
+                        // A whole cluster compressed: fragments share host clusters, each counted per path.
+                        long off = r.nextLong(sz / cluster) * cluster;
+                        byte[] d = new byte[cluster];
+                        Arrays.fill(d, 0, r.nextInt(cluster), (byte) r.nextInt(4));
+                        run.log("write-compressed %d", off);
+                        img.writeCompressed(off, d);
+                        model.write(off, d);
                     } else if (op < 52 && (version == 3 || backing == Backing.NONE)) {
                         long grown = sz + 512L * (1 + r.nextInt(3 * cluster / 512 + 1));
                         run.log("resize %d", grown);

@@ -303,7 +303,9 @@ final class ClusterAllocator {
     long allocateCompressed(int length) throws IOException {
         if (compressedCursor != 0) {
             long clusterEnd = g.clusterStart(compressedCursor) + g.clusterSize();
-            if (compressedCursor + length <= clusterEnd) {
+            // A cluster whose refcount is at the width's maximum takes no more fragments (as QEMU).
+            if (compressedCursor + length <= clusterEnd
+                    && refcounts.get(compressedCursor >>> g.clusterBits()) < g.maxRefcount()) {
                 long off = compressedCursor;
                 increment(off >>> g.clusterBits());
                 compressedCursor = off + length == clusterEnd ? 0 : off + length;
