@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.vmsnap.qcow2.CorruptImageException;
 import org.vmsnap.qcow2.UnsupportedFeatureException;
@@ -27,6 +28,14 @@ import org.vmsnap.qcow2.format.SnapshotEntry;
  * in place: the new active L1 points at a fresh copy with the new flags. A table whose flags
  * are right in the new state is shared as it is (its refcount goes up), as QEMU shares them.
  * After a create, only tables written since the previous snapshot are copied.
+ *
+ * <p>Ordering: QEMU changes these structures in place and must order its writes (raise the
+ * refcounts before anything references the clusters, tables before the header, lower the
+ * refcounts last). Here every change goes to new clusters and becomes real with one header
+ * write, so those rules hold by construction: the new refcounts (raised for the new
+ * references, lowered for the old ones) are on disk with the new tables before the header
+ * names any of them, and the old structures are freed in the same switch (see
+ * {@link HeaderSwitch}). A crash leaves the old image or the new one, not even a leak.
  *
  * <p>The caller (the engine) has flushed, so refcounts, tables and disk agree, and reopens
  * itself on the returned header.
@@ -103,13 +112,13 @@ final class SnapshotOps {
         }
         long[] snapL1 = L1Table.read(engine.store(), op.file, op.g, s.l1TableOffset(), s.l1Size());
         int entries = (int) Math.max(needed, 1);
-        long[] from = java.util.Arrays.copyOf(snapL1, Math.min(snapL1.length, entries));
+        long[] from = Arrays.copyOf(snapL1, Math.min(snapL1.length, entries));
         op.refuseOneBitSharing(from, "apply snapshot '" + s.name() + "'");
         long[] active = engine.l1().raw();
         // Old references go first, so that the new flags see the final refcounts.
         op.releaseAll(active);
         op.sw.release(op.h.l1TableOffset(), active.length * 8L);
-        long[] newL1 = op.referenceAll(java.util.Arrays.copyOf(from, entries), from.length, entries);
+        long[] newL1 = op.referenceAll(Arrays.copyOf(from, entries), from.length, entries);
         long l1At = op.sw.allocate(entries * 8L);
         op.sw.put(l1At, HeaderSwitch.encode(newL1));
         Header next = op.h.withSize(diskSize).withL1(l1At, entries);
