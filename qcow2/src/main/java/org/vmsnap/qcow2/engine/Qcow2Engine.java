@@ -42,6 +42,7 @@ public final class Qcow2Engine {
     private Header header;
     private CompressionCodec codec;
     private boolean closed;
+    private boolean switching;
 
     private Qcow2Engine(BlockStore store, Header header, List<SnapshotEntry> snapshots, boolean readOnly,
                         BlockDevice backing) throws IOException {
@@ -418,6 +419,93 @@ public final class Qcow2Engine {
         if (store.size() < end) {
             store.truncate(end);
         }
+    }
+
+    // ---- internal snapshots ----------------------------------------------------------------
+    // SnapshotOps does the work and ends in one header write (HeaderSwitch has the crash
+    // argument); the engine then reopens itself on the new header, because the L1 table,
+    // the refcount table and the snapshot list all moved. This engine is retired: its store
+    // and backing belong to the returned one.
+
+    /** Creates an internal snapshot of the active disk; returns the engine to use from now on. */
+    public Qcow2Engine createSnapshot(String name, java.time.Instant now) throws IOException {
+        return switchTo(() -> SnapshotOps.create(this, name, now));
+    }
+
+    /** Makes the active disk the snapshot's (found by id, else by name); returns the engine to use. */
+    public Qcow2Engine applySnapshot(String idOrName) throws IOException {
+        return switchTo(() -> SnapshotOps.apply(this, idOrName));
+    }
+
+    /** Deletes a snapshot (found by id, else by name); returns the engine to use. */
+    public Qcow2Engine deleteSnapshot(String idOrName) throws IOException {
+        return switchTo(() -> SnapshotOps.delete(this, idOrName));
+    }
+
+    private interface SnapshotOperation {
+        SnapshotOps.Switched run() throws IOException;
+    }
+
+    private Qcow2Engine switchTo(SnapshotOperation op) throws IOException {
+        checkWritable();
+        flush();
+        SnapshotOps.Switched s;
+        try {
+            s = op.run();
+        } catch (IOException | RuntimeException ex) {
+            if (switching) {
+                // The header write failed: the file names the old or the new tables, and only
+                // a fresh open can tell which. This engine must not write again.
+                retireAndClose();
+            }
+            throw ex;
+        }
+        closed = true; // from here on the store belongs to the new engine
+        try {
+            Qcow2Engine next = open(store, s.header(), false, backing);
+            // Space given back to the file system only now: nothing refers to it any more.
+            for (long[] run : s.freedRuns()) {
+                store.punchHole(g.clusterOffset(run[0]), g.clusterOffset(run[1]));
+            }
+            return next;
+        } catch (IOException | RuntimeException ex) {
+            retireAndClose();
+            throw ex;
+        }
+    }
+
+    /** HeaderSwitch calls this right before the header write that commits an operation. */
+    void beginSwitch() {
+        switching = true;
+    }
+
+    private void retireAndClose() throws IOException {
+        closed = true;
+        try {
+            if (backing != null) {
+                backing.close();
+            }
+        } finally {
+            store.close();
+        }
+    }
+
+    /**
+     * A read-only engine that reads a snapshot's disk: the same store and backing, with the
+     * snapshot's L1 table as its active one. Never close it (that would close the store);
+     * drop it instead. Valid while the snapshot exists.
+     */
+    public Qcow2Engine snapshotReader(String idOrName) throws IOException {
+        checkOpen();
+        SnapshotEntry s = SnapshotTable.find(file, snapshots, idOrName);
+        long size = s.diskSize() >= 0 ? s.diskSize() : header.size();
+        Header view = header.withSnapshots(0, 0).withL1(s.l1TableOffset(), s.l1Size()).withSize(size);
+        return new Qcow2Engine(store, view, List.of(), true, backing);
+    }
+
+    /** False once closed or retired by a snapshot operation. */
+    public boolean isOpen() {
+        return !closed;
     }
 
     public void close() throws IOException {
