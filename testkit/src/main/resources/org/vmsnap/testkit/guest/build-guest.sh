@@ -20,7 +20,7 @@ cache_root=$1
 
 busybox=/bin/busybox
 qga=/usr/sbin/qemu-ga
-[ -x "$busybox" ] && "$busybox" --list | grep -qx cpio || die "$busybox not found or without cpio: install busybox-static"
+[ -x "$busybox" ] && "$busybox" --list | grep -x cpio >/dev/null || die "$busybox not found or without cpio: install busybox-static"
 ldd "$busybox" >/dev/null 2>&1 && die "$busybox is dynamically linked: install busybox-static"
 [ -x "$qga" ] || die "$qga not found: install qemu-guest-agent"
 command -v apt-get >/dev/null || die "apt-get not found: the guest kernel comes from Debian's linux-image-amd64"
@@ -133,7 +133,10 @@ else
   say "no guest agent port"
 fi
 
-acpid -c /etc/acpi && say "acpid started"
+# In the foreground: a daemonized busybox acpid changes to / and then cannot find its
+# relative action path PWRF/00000080, so the power button did nothing.
+acpid -f -c /etc/acpi -l /run/acpid.log &
+say "acpid started"
 
 for i in $(seq 1 50); do [ -b /dev/vda ] && break; usleep 100000; done
 if mount -t ext4 /dev/vda /data; then say "data disk mounted"; else say "data disk not mounted"; fi
@@ -183,6 +186,7 @@ WRITER
 cat >"$root/etc/acpi/PWRF/00000080" <<'POWER'
 #!/bin/sh
 # ACPI power button (QMP system_powerdown): stop the writer, flush, unmount, power off.
+exec >/dev/console 2>&1   # acpid sends our output to its log file
 echo "vmsnap-guest: power button"
 kill "$(cat /run/writer.pid)" 2>/dev/null
 sync
