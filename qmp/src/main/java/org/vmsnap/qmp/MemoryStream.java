@@ -169,7 +169,13 @@ public final class MemoryStream {
             accepted.set(from);
             file.write(ByteBuffer.wrap(header()));
             long streamBytes = 0;
-            OutputStream sink = new BufferedOutputStream(Channels.newOutputStream(file), CHUNK);
+            // Closing zstd must flush but not close the file: it is forced to disk after.
+            OutputStream sink = new BufferedOutputStream(Channels.newOutputStream(file), CHUNK) {
+                @Override
+                public void close() throws IOException {
+                    flush();
+                }
+            };
             try (ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(sink, level)) {
                 ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
                 int n;

@@ -246,6 +246,31 @@ public final class QemuProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends QEMU at once with {@code quit} (no guest shutdown: right for a VM that is paused
+     * or whose state was just saved), SIGKILL if it does not exit in time. The QMP
+     * connection is closed afterwards.
+     */
+    public Stopped quit() throws IOException {
+        try {
+            if (!isAlive()) {
+                return Stopped.ALREADY_EXITED;
+            }
+            try {
+                qmp.execute("quit", null, COMMAND_TIMEOUT);
+            } catch (QmpException e) {
+                // disconnected (it is quitting) or unusable: the wait below decides
+            }
+            if (waitForExit(QUIT_TIMEOUT)) {
+                return Stopped.QUIT;
+            }
+            kill();
+            return Stopped.KILLED;
+        } finally {
+            qmp.close();
+        }
+    }
+
     /** Kills QEMU with SIGKILL and waits for it to be gone. */
     public void kill() throws QemuProcessException {
         qmp.close();
