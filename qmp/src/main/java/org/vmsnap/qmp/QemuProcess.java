@@ -95,19 +95,42 @@ public final class QemuProcess implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         try {
             long pid = waitForPidAndSocket(run, process, deadline);
-            QmpClient qmp = QmpClient.connect(run.qmpSocket(), remaining(deadline));
+            QmpClient qmp = connectWhileStarting(run, process, deadline);
             // setsid execs QEMU in place, so the pid file names our child; keep the child to reap it
             Process child = process.pid() == pid ? process : null;
             ProcessHandle handle = ProcessHandle.of(pid).orElseThrow(() -> new QemuProcessException("QEMU exited right after start"));
             return new QemuProcess(run, pid, handle, child, qmp);
         } catch (IOException | RuntimeException e) {
+            boolean exited = !process.isAlive();
             process.descendants().forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
             waitUninterruptibly(process);
             if (e instanceof QemuProcessException q) {
                 throw q;
             }
+            if (exited) {
+                throw new QemuProcessException("QEMU exited with status " + process.exitValue() + " during start-up in "
+                        + run.dir() + logTail(run), e);
+            }
             throw new QemuProcessException("QEMU did not start in " + run.dir() + ": " + e.getMessage() + logTail(run), e);
+        }
+    }
+
+    /**
+     * QEMU binds its QMP socket before it listens on it: a connect in between is refused.
+     * So a refusal is retried while QEMU lives and time is left.
+     */
+    private static QmpClient connectWhileStarting(RunFolder run, Process process, long deadline) throws IOException {
+        while (true) {
+            try {
+                return QmpClient.connect(run.qmpSocket(), remaining(deadline));
+            } catch (QmpConnectException e) {
+                if (!process.isAlive() || System.nanoTime() - deadline > 0
+                        || !(e.getCause() instanceof java.net.ConnectException)) {
+                    throw e;
+                }
+                sleep(20);
+            }
         }
     }
 
