@@ -53,8 +53,23 @@ public final class MemoryStream {
     private static final int VERSION = 1;
     private static final int HEADER_BYTES = 16;
 
-    /** zstd level 1: on 2 shared cores it keeps up with QEMU; see bench/RESULTS.md. */
-    public static final int DEFAULT_LEVEL = 1;
+    /**
+     * How the stream is compressed: a zstd level and the number of zstd worker threads
+     * (0: compress on the receiving thread).
+     */
+    public record Compression(int level, int workers) {
+        public Compression {
+            if (level < -7 || level > 19) {
+                throw new IllegalArgumentException("zstd level must be -7..19, not " + level);
+            }
+            if (workers < 0 || workers > 64) {
+                throw new IllegalArgumentException("zstd workers must be 0..64, not " + workers);
+            }
+        }
+    }
+
+    /** The default, chosen by bench/memstream.sh (see bench/RESULTS.md). */
+    public static final Compression DEFAULT = new Compression(3, 2);
 
     /**
      * QEMU 7.2 caps migration at 128 MiB/s unless told otherwise; to a local socket that
@@ -73,13 +88,14 @@ public final class MemoryStream {
     }
 
     /**
-     * Migrates the VM's state into {@code file} with zstd at {@code level}. Afterwards the
+     * Migrates the VM's state into {@code file}, compressed. Afterwards the
      * VM is in {@code postmigrate}: stopped, images inactive until {@code cont}. The socket
      * is made in {@code socketDir} (keep it short: UNIX socket paths hold 107 bytes).
      *
      * @throws QmpCommandException when QEMU reports the migration failed
      */
-    public static Figures save(QmpClient qmp, Path socketDir, Path file, int level, Duration timeout) throws IOException {
+    public static Figures save(QmpClient qmp, Path socketDir, Path file, Compression compression, Duration timeout)
+            throws IOException {
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
         Path socket = socketDir.resolve("migrate-out-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000 + ".sock");
@@ -95,7 +111,7 @@ public final class MemoryStream {
         try (QmpClient.EventStream events = qmp.events(e -> e.name().equals("MIGRATION"))) {
             server.bind(UnixDomainSocketAddress.of(socket));
             writer = Thread.ofPlatform().name("vmsnap-mem-save " + file.getFileName())
-                    .start(() -> receive(server, accepted, partial, level, pump));
+                    .start(() -> receive(server, accepted, partial, compression, pump));
             qmp.execute("migrate", QmpClient.arguments().put("uri", "unix:" + socket), STEP_TIMEOUT);
             awaitMigration(qmp, events, deadline, "save to " + file);
             long[] counts = join(pump, deadline, "writing " + file);
@@ -162,7 +178,7 @@ public final class MemoryStream {
 
     /** Runs on the writer thread: accept QEMU's connection and compress until end of stream. */
     private static void receive(ServerSocketChannel server, AtomicReference<SocketChannel> accepted, Path partial,
-                                int level, CompletableFuture<long[]> result) {
+                                Compression compression, CompletableFuture<long[]> result) {
         try (SocketChannel from = server.accept();
              FileChannel file = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                      StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -176,7 +192,10 @@ public final class MemoryStream {
                     flush();
                 }
             };
-            try (ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(sink, level)) {
+            try (ZstdOutputStreamNoFinalizer zstd = new ZstdOutputStreamNoFinalizer(sink, compression.level())) {
+                if (compression.workers() > 0) {
+                    zstd.setWorkers(compression.workers());
+                }
                 ByteBuffer buffer = ByteBuffer.allocate(CHUNK);
                 int n;
                 while ((n = from.read(buffer.clear())) >= 0) {

@@ -49,7 +49,7 @@ class MemoryStreamIT {
         started.add(a);
         LiveGuests.awaitCounters(a.runFolder().serialLog(), 0, 3);
         Path memory = dir.resolve("state.vmsnap-mem");
-        MemoryStream.Figures saved = MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, MemoryStream.DEFAULT_LEVEL, MIGRATION);
+        MemoryStream.Figures saved = MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, MemoryStream.DEFAULT, MIGRATION);
         assertThat(a.qmp().execute("query-status", null, T).path("status").asText()).isEqualTo("postmigrate");
         assertThat(saved.streamBytes()).isGreaterThan(1L << 20);
         assertThat(saved.fileBytes()).isEqualTo(Files.size(memory)).isLessThan(saved.streamBytes());

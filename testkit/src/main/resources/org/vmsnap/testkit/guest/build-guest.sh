@@ -25,8 +25,18 @@ ldd "$busybox" >/dev/null 2>&1 && die "$busybox is dynamically linked: install b
 [ -x "$qga" ] || die "$qga not found: install qemu-guest-agent"
 command -v apt-get >/dev/null || die "apt-get not found: the guest kernel comes from Debian's linux-image-amd64"
 
+# Package lists missing or stale (a fresh machine, an archive that moved on): as root,
+# refresh them once and try again.
+refresh_lists() {
+  [ "$(id -u)" = 0 ] && [ -z "${lists_refreshed:-}" ] || return 1
+  lists_refreshed=1
+  echo "build-guest: apt-get update" >&2
+  apt-get update -qq >&2
+}
+
 # linux-image-amd64 is a metapackage: the kernel is in the package it depends on.
 meta=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null) \
+  || { refresh_lists && meta=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null); } \
   || die "apt-cache knows no linux-image-amd64: run apt-get update"
 kernel_pkg=$(awk -F': ' '/^Depends:/ { split($2, d, /[ ,]/); print d[1]; exit }' <<<"$meta")
 kernel_version=$(awk '/^Version:/ { print $2; exit }' <<<"$meta")
@@ -49,8 +59,8 @@ trap 'rm -rf "$work"' EXIT
 
 # --- kernel and modules --------------------------------------------------------------------
 mkdir -p "$work/deb" "$work/kernel"
-( cd "$work/deb" && apt-get -q -o APT::Sandbox::User=root download "$kernel_pkg" >&2 ) \
-  || die "apt-get download $kernel_pkg failed"
+download() { ( cd "$work/deb" && apt-get -q -o APT::Sandbox::User=root download "$kernel_pkg" >&2 ); }
+download || { refresh_lists && download; } || die "apt-get download $kernel_pkg failed"
 dpkg -x "$work"/deb/*.deb "$work/kernel"
 kver=$(ls "$work/kernel/lib/modules")
 vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-*)
