@@ -38,14 +38,12 @@ table=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp_line" 
 
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet 2>/dev/null || commit="$commit (with uncommitted changes)"
-accel=tcg
-[ -e /dev/kvm ] && accel="tcg or kvm (kvm only if it boots firmware; see KvmProbe)"
 report=$(cat <<REPORT
 
 ## Memory stream, $(date -u '+%Y-%m-%d %H:%M') UTC on $(hostname)
 
 - commit: $commit
-- guest: test guest (Debian kernel + busybox), ${BENCH_MEM_MIB} MiB RAM, ${BENCH_FILL_MIB} MiB filled (1/4 random, 3/4 binaries), 1 vCPU, $accel
+- guest: test guest (Debian kernel + busybox), ${BENCH_MEM_MIB} MiB RAM, ${BENCH_FILL_MIB} MiB filled (1/4 random, 3/4 binaries), 1 vCPU
 - each save from a paused VM; restore into a fresh QEMU (-incoming defer, start-up not counted); $BENCH_RUNS runs each, median
 - every save time includes the fsync of its file (exec:cat writes to the page cache; it is synced after QEMU reports completion)
 - nproc: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')

@@ -70,6 +70,8 @@ public final class MemoryStreamBench {
         } finally {
             source.kill();
         }
+        System.out.println("- accelerator: " + (QemuProcess.kvmUsable() ? "kvm" : "tcg"));
+        System.out.println();
         System.out.println("| method | save median s | restore median s | file MiB | QEMU stream MiB | file/stream |");
         System.out.println("|---|---:|---:|---:|---:|---:|");
         for (Map.Entry<String, List<Sample>> e : samples.entrySet()) {

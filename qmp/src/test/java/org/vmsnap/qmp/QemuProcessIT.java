@@ -120,6 +120,9 @@ class QemuProcessIT {
         VmSpec spec = spec("paused");
         QemuProcess incoming = QemuProcess.startIncoming(spec, dir.resolve("in"), T);
         started.add(incoming);
+        // QEMU serves the agent's socket, but no agent runs in a guest that never started
+        assertThatThrownBy(() -> incoming.connectAgent(Duration.ofSeconds(1)))
+                .isInstanceOf(QmpTimeoutException.class).hasMessageContaining("no guest agent responded");
         // a VM with stopped CPUs cannot answer the ACPI power button
         assertThat(incoming.stop(Duration.ofMillis(500))).isEqualTo(QemuProcess.Stopped.QUIT);
         assertThat(incoming.isAlive()).isFalse();
