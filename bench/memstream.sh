@@ -46,6 +46,7 @@ report=$(cat <<REPORT
 - guest: test guest (Debian kernel + busybox), ${BENCH_MEM_MIB} MiB RAM, ${BENCH_FILL_MIB} MiB filled (1/4 random, 3/4 binaries), 1 vCPU
 - each save from a paused VM; restore into a fresh QEMU (-incoming defer, start-up not counted); $BENCH_RUNS runs each, median
 - every save time includes the fsync of its file (exec:cat writes to the page cache; it is synced after QEMU reports completion)
+- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare runs with care)
 - nproc: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 - qemu: $(qemu-system-x86_64 --version | head -n1)
 - java: $("$JAVA_HOME/bin/java" -version 2>&1 | head -n1)

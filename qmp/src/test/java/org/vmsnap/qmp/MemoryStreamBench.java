@@ -62,7 +62,7 @@ public final class MemoryStreamBench {
             for (int r = 1; r <= runs; r++) {
                 samples.computeIfAbsent("qemu plain (exec:cat)", k -> new ArrayList<>()).add(plain(source, spec, work));
                 for (MemoryStream.Compression c : variants) {
-                    String name = "vmsnap zstd -" + c.level() + (c.workers() > 0 ? ", " + c.workers() + " workers" : "");
+                    String name = "vmsnap zstd level " + c.level() + (c.workers() > 0 ? ", " + c.workers() + " workers" : "");
                     samples.computeIfAbsent(name, k -> new ArrayList<>()).add(zstd(source, spec, work, c));
                 }
                 System.err.println("bench: run " + r + " of " + runs + " done");
