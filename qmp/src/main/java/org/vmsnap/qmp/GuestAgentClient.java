@@ -167,6 +167,18 @@ public final class GuestAgentClient implements AutoCloseable {
     }
 
     /**
+     * Thaws the guest if it is frozen, e.g. by a vmsnap process that died between freeze
+     * and thaw. Returns whether it was frozen.
+     */
+    public boolean thawIfFrozen() throws QmpException {
+        if (!fsfreezeStatus().equals("frozen")) {
+            return false;
+        }
+        fsfreezeThaw();
+        return true;
+    }
+
+    /**
      * Freezes the guest's filesystems ({@code mountpoints}, or all when null), runs
      * {@code action}, and thaws, whatever happened.
      *

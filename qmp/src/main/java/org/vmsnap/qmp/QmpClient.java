@@ -160,6 +160,17 @@ public final class QmpClient implements AutoCloseable {
     }
 
     /**
+     * Like {@link #executeAsync(String, JsonNode)}, but the future fails with a
+     * {@link QmpTimeoutException} when no reply came within {@code timeout}.
+     */
+    public CompletableFuture<JsonNode> executeAsync(String command, JsonNode arguments, Duration timeout) {
+        CompletableFuture<JsonNode> future = executeAsync(command, arguments);
+        CompletableFuture.delayedExecutor(timeout.toNanos(), TimeUnit.NANOSECONDS).execute(() -> future.completeExceptionally(
+                new QmpTimeoutException("no reply to '" + command + "' from " + peer + " within " + timeout)));
+        return future;
+    }
+
+    /**
      * Calls {@code subscriber} on the reader thread for every event until the returned
      * handle is closed. It must not block; exceptions it throws are dropped.
      */

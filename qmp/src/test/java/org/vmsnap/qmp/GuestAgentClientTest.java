@@ -162,6 +162,21 @@ class GuestAgentClientTest {
     }
 
     @Test
+    void thawIfFrozenThawsOnlyAFrozenGuest() throws Exception {
+        try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
+             GuestAgentClient qga = connected(agent, Duration.ofSeconds(10))) {
+            CompletableFuture<Void> frozen = answer(agent, "guest-fsfreeze-status", "\"frozen\"")
+                    .thenCompose(v -> answer(agent, "guest-fsfreeze-thaw", "1"));
+            assertThat(qga.thawIfFrozen()).isTrue();
+            frozen.get(10, TimeUnit.SECONDS);
+            CompletableFuture<Void> thawed = answer(agent, "guest-fsfreeze-status", "\"thawed\"");
+            assertThat(qga.thawIfFrozen()).isFalse();
+            thawed.get(10, TimeUnit.SECONDS);
+            assertThat(agent.receiveWithin(Duration.ofMillis(200))).as("no thaw for a thawed guest").isNull();
+        }
+    }
+
+    @Test
     void whileFrozenThawsAfterTheAction() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
              GuestAgentClient qga = connected(agent, Duration.ofSeconds(10))) {

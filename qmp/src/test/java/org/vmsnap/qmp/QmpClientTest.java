@@ -207,6 +207,19 @@ class QmpClientTest {
     }
 
     @Test
+    void anAsyncCommandWithATimeoutFailsWithQmpTimeout() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<JsonNode> slow = qmp.executeAsync("query-cpus-fast", null, Duration.ofMillis(200));
+            peer.receive();
+            assertThat(failureOf(slow)).isInstanceOf(QmpTimeoutException.class).hasMessageContaining("'query-cpus-fast'");
+            CompletableFuture<JsonNode> fast = qmp.executeAsync("query-name", null, Duration.ofSeconds(10));
+            peer.reply(peer.receive(), "{}");
+            assertThat(fast.get(10, TimeUnit.SECONDS).isEmpty()).isTrue();
+        }
+    }
+
+    @Test
     void aReplyThatIsNotJsonIsAProtocolError() throws Exception {
         try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
              QmpClient qmp = connected(peer)) {
