@@ -60,6 +60,35 @@ class QemuProcessIT {
     }
 
     @Test
+    void qemuOutlivesTheJvmThatStartedIt_andALaterOneFindsIt() throws Exception {
+        Path data = dir.resolve("detached.qcow2");
+        TestGuest.createDataDisk(data, 16);
+        Path run = dir.resolve("run");
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process starter = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), DetachedStarter.class.getName(),
+                run.toString(), data.toString(), LiveGuests.accel().name())
+                .redirectErrorStream(true).start();
+        others.add(starter);
+        String output = new String(starter.getInputStream().readAllBytes()).strip();
+        assertThat(starter.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(starter.exitValue()).as(output).isZero();
+        long pid = Long.parseLong(output.lines().toList().getLast().strip());
+        assertThat(starter.isAlive()).isFalse();
+
+        QemuProcess found = QemuProcess.attach(run, T);
+        started.add(found);
+        assertThat(found.pid()).isEqualTo(pid);
+        assertThat(found.isAlive()).as("QEMU survived the JVM that started it").isTrue();
+        // setsid made it the leader of its own session: a signal to our process group misses it
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        assertThat(Long.parseLong(fields[3])).as("session id").isEqualTo(pid);
+        assertThat(found.qmp().execute("query-status", null, T).path("status").asText()).isIn("running", "prelaunch");
+        assertThat(found.quit()).isEqualTo(QemuProcess.Stopped.QUIT);
+    }
+
+    @Test
     void aPidFileNamingAProcessThatIsNotQemuIsRefusedAndTheProcessLeftAlone() throws Exception {
         Process sleeper = new ProcessBuilder("sleep", "300").start();
         others.add(sleeper);
