@@ -40,7 +40,8 @@ final class KvmProbe {
         if (!Files.exists(kvm)) {
             return false;
         }
-        try (FileChannel ignored = FileChannel.open(kvm, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        try {
+            FileChannel.open(kvm, StandardOpenOption.READ, StandardOpenOption.WRITE).close();
             return true;
         } catch (IOException | UnsupportedOperationException e) {
             return false;

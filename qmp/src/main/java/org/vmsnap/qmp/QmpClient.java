@@ -17,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -174,7 +175,7 @@ public final class QmpClient implements AutoCloseable {
      * Calls {@code subscriber} on the reader thread for every event until the returned
      * handle is closed. It must not block; exceptions it throws are dropped.
      */
-    public AutoCloseable subscribe(Consumer<QmpEvent> subscriber) {
+    public Subscription subscribe(Consumer<QmpEvent> subscriber) {
         Objects.requireNonNull(subscriber, "subscriber");
         subscribers.add(subscriber);
         return () -> subscribers.remove(subscriber);
@@ -224,11 +225,18 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
+    /** Ends a {@link #subscribe subscription}. */
+    @FunctionalInterface
+    public interface Subscription extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     /** Matching events, queued by the reader thread until taken; see {@link #events}. */
     public final class EventStream implements AutoCloseable {
 
         private final Predicate<QmpEvent> filter;
-        private final java.util.concurrent.LinkedBlockingQueue<Object> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+        private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
 
         private EventStream(Predicate<QmpEvent> filter) {
             this.filter = Objects.requireNonNull(filter, "filter");

@@ -104,8 +104,8 @@ class QmpClientTest {
         try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
              QmpClient qmp = connected(peer)) {
             List<QmpEvent> seen = new CopyOnWriteArrayList<>();
-            try (AutoCloseable sub = qmp.subscribe(seen::add);
-                 QmpClient.EventStream stops = qmp.events(e -> e.name().equals("STOP"))) {
+            QmpClient.Subscription subscription = qmp.subscribe(seen::add);
+            try (QmpClient.EventStream stops = qmp.events(e -> e.name().equals("STOP"))) {
                 CompletableFuture<JsonNode> stop = qmp.executeAsync("stop", null);
                 JsonNode request = peer.receive();
                 peer.event("STOP", "{}");
@@ -116,6 +116,12 @@ class QmpClientTest {
                 assertThat(event.timestamp().getEpochSecond()).isEqualTo(1_700_000_000L);
                 assertThat(seen).extracting(QmpEvent::name).containsExactly("STOP");
             }
+            subscription.close();
+            peer.event("RESUME", "{}");
+            CompletableFuture<JsonNode> after = qmp.executeAsync("query-status", null);
+            peer.reply(peer.receive(), "{}");
+            after.get(10, TimeUnit.SECONDS); // the reader has passed the RESUME event by now
+            assertThat(seen).as("no events after unsubscribing").extracting(QmpEvent::name).containsExactly("STOP");
         }
     }
 

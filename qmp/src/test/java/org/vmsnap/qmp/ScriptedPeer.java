@@ -151,7 +151,7 @@ final class ScriptedPeer implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         server.close();
         if (connection.isDone() && !connection.isCompletedExceptionally()) {
             connection.join().close();
@@ -159,9 +159,13 @@ final class ScriptedPeer implements AutoCloseable {
             connection.cancel(true);
         }
         acceptor.shutdownNow();
-        acceptor.awaitTermination(5, TimeUnit.SECONDS);
-        if (readerThread != null) {
-            readerThread.join(5000);
+        try {
+            acceptor.awaitTermination(5, TimeUnit.SECONDS);
+            if (readerThread != null) {
+                readerThread.join(5000);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         Files.deleteIfExists(path);
     }
