@@ -162,13 +162,10 @@ public final class MemoryStream {
                     streamBytes = send(in, file, out);
                     out.shutdownOutput();
                     awaitMigration(qmp, events, deadline, "restore from " + file);
-                } catch (IOException e) {
-                    if (e instanceof QmpException) {
-                        throw e;
-                    }
-                    // QEMU closed the socket early: its reason is worth more than EPIPE
-                    throw new QmpCommandException("migrate-incoming", "MigrationFailed",
-                            "QEMU stopped reading " + file + ": " + migrationError(qmp) + " (" + e.getMessage() + ")");
+                } catch (PeerStoppedReading e) {
+                    // QEMU rejected the stream and closed the socket: its reason beats EPIPE
+                    throw new QmpCommandException("migrate-incoming", "MigrationFailed", "QEMU stopped reading " + file
+                            + " after " + e.sent + " bytes of stream: " + migrationError(qmp), e);
                 }
                 return new Figures(streamBytes, Files.size(file), Duration.ofNanos(System.nanoTime() - start));
             }
@@ -238,23 +235,45 @@ public final class MemoryStream {
         }
     }
 
+    /** A write to QEMU's socket failed: QEMU closed it (it exits when a load fails). */
+    private static final class PeerStoppedReading extends IOException {
+        final long sent;
+
+        PeerStoppedReading(long sent, IOException cause) {
+            super(cause.getMessage(), cause);
+            this.sent = sent;
+        }
+    }
+
+    /** Decompresses {@code in} into {@code out}; a damaged file and a closed peer are told apart. */
     private static long send(FileChannel in, Path file, SocketChannel out) throws IOException {
         InputStream source = new BufferedInputStream(Channels.newInputStream(in), CHUNK);
         long total = 0;
         try (ZstdInputStreamNoFinalizer zstd = new ZstdInputStreamNoFinalizer(source)) {
             byte[] chunk = new byte[CHUNK];
             int n;
-            while ((n = zstd.read(chunk)) >= 0) {
+            while (true) {
+                try {
+                    n = zstd.read(chunk);
+                } catch (com.github.luben.zstd.ZstdIOException e) {
+                    throw new IOException(file + ": the compressed stream is damaged or cut short after "
+                            + total + " bytes of stream (at file offset 0x" + Long.toHexString(in.position()) + "): "
+                            + e.getMessage(), e);
+                }
+                if (n < 0) {
+                    return total;
+                }
                 ByteBuffer buffer = ByteBuffer.wrap(chunk, 0, n);
-                while (buffer.hasRemaining()) {
-                    out.write(buffer);
+                try {
+                    while (buffer.hasRemaining()) {
+                        out.write(buffer);
+                    }
+                } catch (IOException e) {
+                    throw new PeerStoppedReading(total, e);
                 }
                 total = Math.addExact(total, n);
             }
-        } catch (com.github.luben.zstd.ZstdIOException e) {
-            throw new IOException(file + ": the compressed stream is damaged: " + e.getMessage(), e);
         }
-        return total;
     }
 
     // --- shared -----------------------------------------------------------------------------
@@ -289,9 +308,15 @@ public final class MemoryStream {
     }
 
     private static String migrationError(QmpClient qmp) {
+        String exited = "QEMU exited (an incoming migration that fails ends QEMU; its log says why)";
+        if (!qmp.isConnected()) {
+            return exited;
+        }
         try {
             JsonNode info = qmp.execute("query-migrate", null, STEP_TIMEOUT);
             return info.path("error-desc").asText("status " + info.path("status").asText("unknown"));
+        } catch (QmpDisconnectedException e) {
+            return exited;
         } catch (QmpException e) {
             return "(query-migrate failed: " + e.getMessage() + ")";
         }

@@ -15,6 +15,12 @@ public class QmpCommandException extends QmpException {
         this(command, errorClass, description, command + " failed: " + errorClass + ": " + description);
     }
 
+    /** The same, with the local failure that revealed QEMU's error (e.g. a closed socket). */
+    public QmpCommandException(String command, String errorClass, String description, Throwable cause) {
+        this(command, errorClass, description);
+        initCause(cause);
+    }
+
     protected QmpCommandException(String command, String errorClass, String description, String message) {
         super(message);
         this.command = command;

@@ -58,6 +58,21 @@ class MemoryStreamIT {
         TestGuest.Counter last = before.getLast();
         assertThat(a.quit()).isEqualTo(QemuProcess.Stopped.QUIT);
 
+        // a file cut short (a full disk during the save, a copy that stopped) is reported,
+        // and the QEMU fed with it does not pretend to have loaded it
+        Path cut = dir.resolve("cut.vmsnap-mem");
+        try (var in = java.nio.channels.FileChannel.open(memory);
+             var out = java.nio.channels.FileChannel.open(cut, java.nio.file.StandardOpenOption.CREATE_NEW,
+                     java.nio.file.StandardOpenOption.WRITE)) {
+            in.transferTo(0, Files.size(memory) / 2, out);
+        }
+        QemuProcess fedCut = QemuProcess.startIncoming(spec, dir.resolve("cut"), T);
+        started.add(fedCut);
+        assertThatThrownBy(() -> MemoryStream.restore(fedCut.qmp(), fedCut.runFolder().dir(), cut, MIGRATION))
+                .isInstanceOf(java.io.IOException.class).hasMessageContaining("cut.vmsnap-mem")
+                .hasMessageContaining("damaged or cut short");
+        fedCut.kill();
+
         QemuProcess b = QemuProcess.startIncoming(spec, dir.resolve("b"), T);
         started.add(b);
         // a file that is not a memory file is refused before QEMU sees a byte of it
@@ -107,7 +122,8 @@ class MemoryStreamIT {
         QemuProcess c = QemuProcess.startIncoming(spec, dir.resolve("c"), T);
         started.add(c);
         assertThatThrownBy(() -> MemoryStream.restore(c.qmp(), c.runFolder().dir(), bogusStream, MIGRATION))
-                .isInstanceOf(QmpException.class).hasMessageContaining("garbage.vmsnap-mem");
+                .isInstanceOfSatisfying(QmpCommandException.class, e -> assertThat(e.errorClass()).isEqualTo("MigrationFailed"))
+                .hasMessageContaining("QEMU stopped reading").hasMessageContaining("garbage.vmsnap-mem");
         c.kill();
     }
 }
