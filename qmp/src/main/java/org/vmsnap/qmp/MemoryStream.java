@@ -119,6 +119,7 @@ public final class MemoryStream {
             awaitMigration(qmp, events, deadline, "save to " + file);
             long[] counts = join(pump, deadline, "writing " + file);
             Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            forceDirectory(file.toAbsolutePath().getParent()); // the rename itself survives a crash
             done = true;
             return new Figures(counts[0], counts[1], Duration.ofNanos(System.nanoTime() - start));
         } finally {
@@ -345,6 +346,12 @@ public final class MemoryStream {
                 throw new IOException(what + " failed: " + io.getMessage(), io);
             }
             throw new IOException(what + " failed", e.getCause());
+        }
+    }
+
+    private static void forceDirectory(Path dir) throws IOException {
+        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+            channel.force(true);
         }
     }
 
