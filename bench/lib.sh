@@ -42,6 +42,15 @@ bench_geometry() {
     BENCH_DATA_MIB=1024        # 1 GiB written in one qemu-io write
   fi
   BENCH_IMAGE=$BENCH_DIR/standard-${BENCH_VIRTUAL_MIB}M.qcow2
+  # The bigger image of the snapshot cases (built only when one of them runs).
+  if [ "$BENCH_SMALL" = 1 ]; then
+    BENCH_BIG_VIRTUAL_MIB=8192     # 8 GiB virtual
+    BENCH_BIG_DATA_MIB=1024
+  else
+    BENCH_BIG_VIRTUAL_MIB=102400   # 100 GiB virtual
+    BENCH_BIG_DATA_MIB=4096        # 4 GiB written by one qemu-io process
+  fi
+  BENCH_BIG_IMAGE=$BENCH_DIR/big-${BENCH_BIG_VIRTUAL_MIB}M.qcow2
   export BENCH_IMAGE BENCH_VMSNAP BENCH_QEMU_IMG
 }
 
@@ -66,26 +75,43 @@ bench_require_tools() {
 # then a 4 KiB write (pattern 0xa5) in the middle of every MiB of the whole disk, so the
 # image has a long dense run and many scattered clusters, L2 tables across the whole disk.
 bench_image() {
-  local stamp recipe
-  recipe="v1 virtual=${BENCH_VIRTUAL_MIB}M data=${BENCH_DATA_MIB}M $("$BENCH_QEMU_IMG" --version | head -n 1)"
-  stamp=$BENCH_IMAGE.recipe
-  if [ "$BENCH_REBUILD" != 1 ] && [ -f "$BENCH_IMAGE" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ]; then
-    bench_log "reusing $BENCH_IMAGE"
+  bench_build_image "$BENCH_IMAGE" "$BENCH_VIRTUAL_MIB" "$BENCH_DATA_MIB"
+}
+
+# bench_build_image PATH VIRTUAL_MIB DATA_MIB: an image of the standard recipe at PATH (the
+# data written in 1 GiB pieces by one qemu-io process, the 4 KiB writes in batches of 10000
+# per process so the command line stays short); reused while its recipe holds.
+bench_build_image() {
+  local image=$1 virtual_mib=$2 data_mib=$3 stamp recipe
+  recipe="v1 virtual=${virtual_mib}M data=${data_mib}M $("$BENCH_QEMU_IMG" --version | head -n 1)"
+  stamp=$image.recipe
+  if [ "$BENCH_REBUILD" != 1 ] && [ -f "$image" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ]; then
+    bench_log "reusing $image"
     return 0
   fi
-  bench_log "building $BENCH_IMAGE ($recipe)"
-  rm -f "$BENCH_IMAGE" "$stamp"
-  "$BENCH_QEMU_IMG" create -q -f qcow2 "$BENCH_IMAGE" "${BENCH_VIRTUAL_MIB}M" || bench_die "qemu-img create failed"
-  # One qemu-io process for all writes; writeback cache, or every write would be flushed.
-  local -a cmds=(-c "write -q -P 0x5a 0 ${BENCH_DATA_MIB}M")
-  local mib
-  for ((mib = 0; mib < BENCH_VIRTUAL_MIB; mib++)); do
-    cmds+=(-c "write -q -P 0xa5 $((mib * 1048576 + 524288)) 4k")
+  bench_log "building $image ($recipe)"
+  rm -f "$image" "$stamp"
+  "$BENCH_QEMU_IMG" create -q -f qcow2 "$image" "${virtual_mib}M" || bench_die "qemu-img create failed"
+  # Writeback cache, or every write would be flushed.
+  local -a cmds=()
+  local mib piece
+  for ((mib = 0; mib < data_mib; mib += 1024)); do
+    piece=$((data_mib - mib < 1024 ? data_mib - mib : 1024))
+    cmds+=(-c "write -q -P 0x5a $((mib * 1048576)) ${piece}M")
   done
-  qemu-io -t writeback "${cmds[@]}" "$BENCH_IMAGE" || bench_die "qemu-io writes failed"
-  "$BENCH_QEMU_IMG" check -q "$BENCH_IMAGE" || bench_die "the fresh standard image does not check clean"
+  for ((mib = 0; mib < virtual_mib; mib++)); do
+    cmds+=(-c "write -q -P 0xa5 $((mib * 1048576 + 524288)) 4k")
+    if [ ${#cmds[@]} -ge 20000 ]; then
+      qemu-io -t writeback "${cmds[@]}" "$image" || bench_die "qemu-io writes failed"
+      cmds=()
+    fi
+  done
+  if [ ${#cmds[@]} -gt 0 ]; then
+    qemu-io -t writeback "${cmds[@]}" "$image" || bench_die "qemu-io writes failed"
+  fi
+  "$BENCH_QEMU_IMG" check -q "$image" || bench_die "the fresh image $image does not check clean"
   # Write the new image out now, or its writeback competes with the first timed runs.
-  sync "$BENCH_IMAGE"
+  sync "$image"
   echo "$recipe" > "$stamp"
 }
 

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 /**
  * Hidden {@code vmsnap aot-training}: the launcher runs it once after a build, with
  * -XX:AOTCacheOutput, so that the classes of the common commands are in the AOT cache.
- * Runs create/info/check/map on a small raw and a small qcow2 image in a temporary folder;
+ * Runs create/info/check/map/snapshot on a small raw and a small qcow2 image in a temporary folder;
  * prints nothing and exits 0 when every command worked.
  */
 @Command(name = "aot-training", hidden = true)
@@ -35,6 +35,10 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
                 {"img", "map", qcow2},
                 {"img", "map", "--output=json", qcow2},
                 {"img", "compare", raw, qcow2},
+                {"img", "snapshot", "-c", "train", qcow2},
+                {"img", "snapshot", "-l", qcow2},
+                {"img", "snapshot", "-a", "train", qcow2},
+                {"img", "snapshot", "-d", "train", qcow2},
             };
             int worst = 0;
             for (String[] step : steps) {

@@ -16,8 +16,9 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code vmsnap demo}: a short walk through the img commands on a sample disk, each command
- * printed as "$ vmsnap img ..." before its output and run in this process.
+ * {@code vmsnap demo}: a short walk through the img commands on a sample disk (an internal
+ * snapshot taken, listed, read, applied and deleted included), each command printed as
+ * "$ vmsnap img ..." before its output and run in this process.
  */
 @Command(name = "demo", description = "Walk through the img commands on a sample disk (takes a few seconds).")
 public final class DemoCommand implements java.util.concurrent.Callable<Integer> {
@@ -44,12 +45,22 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             String disk = work.resolve("disk.qcow2").toString();
             String overlay = work.resolve("overlay.qcow2").toString();
             String copy = work.resolve("copy.raw").toString();
+            String snap = work.resolve("before-edit.raw").toString();
             String[][] steps = {
                 {"img", "info", source.toString()},
                 {"img", "convert", "-f", "raw", "-O", "qcow2", source.toString(), disk},
                 {"img", "info", disk},
                 {"img", "map", disk},
                 {"img", "map", "--output=json", disk},
+                {"img", "check", disk},
+                {"img", "snapshot", "-c", "before-edit", disk},
+                null, // the demo edits the disk here
+                {"img", "snapshot", "-l", disk},
+                {"img", "convert", "-l", "before-edit", "-O", "raw", disk, snap},
+                {"img", "compare", "-f", "raw", "-F", "raw", source.toString(), snap},
+                {"img", "snapshot", "-a", "before-edit", disk},
+                {"img", "compare", "-f", "raw", "-F", "qcow2", source.toString(), disk},
+                {"img", "snapshot", "-d", "before-edit", disk},
                 {"img", "check", disk},
                 {"img", "create", "-f", "qcow2", "-b", "disk.qcow2", "-F", "qcow2", overlay},
                 {"img", "info", "--backing-chain", overlay},
@@ -59,6 +70,11 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             };
             for (String[] step : steps) {
                 out.println();
+                if (step == null) {
+                    out.println("# editing " + disk + ": a new text over the first sector (the snapshot keeps the old one)");
+                    editFirstSector(Path.of(disk));
+                    continue;
+                }
                 out.println("$ vmsnap " + String.join(" ", step));
                 out.flush();
                 int code = Main.run(out, spec.commandLine().getErr(), false, step);
@@ -75,6 +91,15 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             if (!keep) {
                 deleteTree(work);
             }
+        }
+    }
+
+    /** Overwrites the text at the start of the qcow2 disk (copy-on-write: the snapshot keeps the old one). */
+    static void editFirstSector(Path disk) throws IOException {
+        try (org.vmsnap.qcow2.Qcow2Image img = org.vmsnap.qcow2.Qcow2Image.open(disk,
+                org.vmsnap.qcow2.OpenOptions.readWrite())) {
+            img.write(0, ByteBuffer.wrap("edited after the snapshot: this text replaces the old one\n"
+                    .getBytes(StandardCharsets.US_ASCII)));
         }
     }
 

@@ -38,6 +38,17 @@ final class BackingChain {
         return parent == null ? p : parent.resolve(p);
     }
 
+    /**
+     * The full backing name as qemu-img info prints it: a protocol or {@code json:} name is
+     * kept as it is (vmsnap never opens it), a file name is resolved against the image.
+     */
+    static String fullName(Path image, String name) {
+        if (name.startsWith("json:") || PROTOCOL.matcher(name).find() || name.indexOf('\0') >= 0) {
+            return name;
+        }
+        return resolve(image, name).toString();
+    }
+
     /** Refuses names QEMU would treat as protocols or JSON descriptions. */
     static void checkName(Path image, String name) throws BackingChainException {
         if (name.isEmpty()) {

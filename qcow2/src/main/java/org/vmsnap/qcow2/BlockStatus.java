@@ -5,7 +5,8 @@ package org.vmsnap.qcow2;
  *
  * @param lengthBytes length of the run in bytes (always &gt; 0)
  * @param depth       0 when this image decides the run, 1 for its backing file, and so on;
- *                    for an unallocated run read as zeros past the chain's end, the chain length
+ *                    for an unallocated run that reads as zeros, the depth of the last layer
+ *                    asked (the bottom of the chain, or the layer whose backing file is shorter)
  * @param present     some image of the chain holds the run (data or zero)
  * @param zero        the run reads as zeros
  * @param data        the run is backed by data in a file

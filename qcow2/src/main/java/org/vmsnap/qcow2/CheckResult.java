@@ -16,11 +16,13 @@ import java.util.List;
  * @param fragmentedClusters   allocated clusters not right after the previous one
  * @param compressedClusters   compressed clusters
  * @param messages             lines as qemu-img prints them ("ERROR cluster 5 refcount=0 reference=1", "Leaked cluster ...")
+ * @param failed               the check stopped early (qemu-img then prints only the messages and
+ *                             "Check failed"); the counts are what was found until then
  */
 public record CheckResult(long corruptions, long leaks, long checkErrors, long corruptionsFixed,
                           long leaksFixed, long imageEndOffsetBytes, long totalClusters,
                           long allocatedClusters, long fragmentedClusters, long compressedClusters,
-                          List<String> messages) {
+                          List<String> messages, boolean failed) {
 
     public CheckResult {
         messages = List.copyOf(messages);
@@ -28,7 +30,7 @@ public record CheckResult(long corruptions, long leaks, long checkErrors, long c
 
     /** qemu-img check's exit code: 0 clean, 1 check failed, 2 corruptions, 3 leaks only. */
     public int exitCode() {
-        if (checkErrors > 0) {
+        if (failed || checkErrors > 0) {
             return 1;
         }
         if (corruptions > 0) {

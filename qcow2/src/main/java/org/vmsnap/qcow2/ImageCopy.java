@@ -80,7 +80,8 @@ public final class ImageCopy {
             copyCompressed(source, qcow2, options, progress);
             return;
         }
-        ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
+        // Direct: file reads and writes then need no copy through a temporary native buffer.
+        ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
         progress.update(0, size);
         long offset = 0;
         while (offset < size) {

@@ -30,7 +30,7 @@ public record ImageInfo(String filename, String format, long virtualSizeBytes, l
      * The {@code format-specific} part for qcow2.
      *
      * @param compat          "0.10" or "1.1"
-     * @param compressionType "zlib" or "zstd" (v3 only; null for v2)
+     * @param compressionType "zlib" or "zstd" (always zlib for v2, as qemu-img reports it)
      * @param lazyRefcounts   lazy refcounts feature (v3 only)
      * @param refcountBits    refcount width
      * @param corrupt         the corrupt bit (v3 only)

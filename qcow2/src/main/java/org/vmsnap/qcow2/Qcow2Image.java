@@ -22,7 +22,8 @@ import org.vmsnap.qcow2.io.FileBlockStore;
  */
 public final class Qcow2Image implements BlockDevice {
     private final Path path;
-    private final Qcow2Engine engine;
+    /** Replaced by every snapshot operation, which reopens the engine on the new tables. */
+    private Qcow2Engine engine;
 
     private Qcow2Image(Path path, Qcow2Engine engine) {
         this.path = path;
@@ -183,18 +184,68 @@ public final class Qcow2Image implements BlockDevice {
 
     public ImageInfo info() throws IOException {
         Header h = engine.header();
-        List<SnapshotInfo> snaps = new ArrayList<>();
-        for (SnapshotEntry s : engine.snapshots()) {
-            snaps.add(new SnapshotInfo(s.id(), s.name(), s.vmStateSize(), s.dateSec(), s.dateNsec(),
-                    s.vmClockNsec(), s.icount(), s.diskSize()));
-        }
+        List<SnapshotInfo> snaps = snapshots();
         String backing = h.backingFileName();
-        String full = backing == null ? null : BackingChain.resolve(path, backing).toString();
+        String full = backing == null ? null : BackingChain.fullName(path, backing);
         ImageInfo.Qcow2Specific spec = new ImageInfo.Qcow2Specific(h.compat(),
-                h.version() >= 3 ? h.compressionTypeName() : null, h.lazyRefcounts(), h.geometry().refcountBits(),
+                h.compressionTypeName(), h.lazyRefcounts(), h.geometry().refcountBits(),
                 h.isCorrupt(), false);
         return new ImageInfo(path.toString(), "qcow2", h.size(), allocatedFileBytes(), h.geometry().clusterSize(),
                 h.isDirty(), backing, full, h.backingFormat(), snaps, spec);
+    }
+
+    // ---- internal snapshots ------------------------------------------------------------------
+
+    /** The internal snapshots, in table order. */
+    public List<SnapshotInfo> snapshots() {
+        List<SnapshotInfo> snaps = new ArrayList<>();
+        long size = engine.header().size();
+        for (SnapshotEntry s : engine.snapshots()) {
+            snaps.add(new SnapshotInfo(s.id(), s.name(), s.vmStateSize(), s.dateSec(), s.dateNsec(),
+                    s.vmClockNsec(), s.icount(), s.diskSize() >= 0 ? s.diskSize() : size));
+        }
+        return snaps;
+    }
+
+    /**
+     * Takes an internal snapshot of the disk as it is now, as {@code qemu-img snapshot -c}
+     * does (no VM state). The id is assigned as QEMU assigns it.
+     *
+     * @throws IllegalArgumentException  for an empty name or one longer than 255 bytes
+     * @throws SnapshotExistsException   when a snapshot already has this name
+     * @throws UnsupportedFeatureException at QEMU's limits, or with refcount_bits=1 when the
+     *                                   disk has data (QEMU refuses that too)
+     */
+    public SnapshotInfo createSnapshot(String name) throws IOException {
+        engine = engine.createSnapshot(name, java.time.Instant.now());
+        return snapshots().getLast();
+    }
+
+    /**
+     * Makes the active disk the snapshot's again (its size included), as
+     * {@code qemu-img snapshot -a} does: by id first, else by name. Snapshots are untouched.
+     */
+    public void applySnapshot(String idOrName) throws IOException {
+        engine = engine.applySnapshot(idOrName);
+    }
+
+    /** Deletes a snapshot (by id first, else by name) and frees the clusters only it used. */
+    public void deleteSnapshot(String idOrName) throws IOException {
+        engine = engine.deleteSnapshot(idOrName);
+    }
+
+    /**
+     * A read-only view of a snapshot's disk (by id first, else by name), reading through the
+     * backing file like the active disk. Closing the view does not close this image; the view
+     * stops working when this image closes or its snapshots change.
+     */
+    public BlockDevice readSnapshot(String idOrName) throws IOException {
+        return new SnapshotView(this, engine, engine.snapshotReader(idOrName));
+    }
+
+    /** The engine a snapshot view was made from is still this image's. */
+    boolean isCurrent(Qcow2Engine e) {
+        return e == engine && e.isOpen();
     }
 
     /** Grows the disk; shrinks only when the cut-off part holds no data. */

@@ -23,7 +23,17 @@ final class ZeroScan {
         return -1;
     }
 
+    /** Zeros to compare against; {@link ByteBuffer#mismatch} is vectorized by the JIT. */
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
+
     static boolean isZero(ByteBuffer buf, int from, int to) {
-        return firstNonZero(buf, from, to) < 0;
+        for (int pos = from; pos < to; ) {
+            int n = Math.min(to - pos, ZEROS.capacity());
+            if (buf.slice(pos, n).mismatch(ZEROS.slice(0, n)) >= 0) {
+                return false;
+            }
+            pos += n;
+        }
+        return true;
     }
 }

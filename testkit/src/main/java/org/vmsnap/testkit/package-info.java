@@ -6,7 +6,9 @@
  *       qemu-io behind small methods that fail loudly (built on {@link org.vmsnap.testkit.QemuTools});</li>
  *   <li>{@link org.vmsnap.testkit.ReferenceDisk} and {@link org.vmsnap.testkit.SeededRun}: the
  *       in-memory disk model and seeded, replayable model-based runs;</li>
- *   <li>{@link org.vmsnap.testkit.BadImages}: hostile qcow2 images, one broken field each.</li>
+ *   <li>{@link org.vmsnap.testkit.BadImages}: hostile qcow2 images, one broken field each;</li>
+ *   <li>{@link org.vmsnap.testkit.TestGuest}: a small real guest (Debian kernel, busybox,
+ *       qemu-guest-agent, a record writer) built from Debian packages for the live tests.</li>
  * </ul>
  */
 package org.vmsnap.testkit;

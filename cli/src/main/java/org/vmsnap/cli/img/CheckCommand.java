@@ -61,6 +61,10 @@ final class CheckCommand extends ImgSubcommand {
             err().println(line);
         }
         err().flush();
+        if (result.failed()) {
+            // qemu-img prints no report then, only its reason (QEMU's check returns EIO).
+            throw new CliException(1, "Check failed: Input/output error");
+        }
         if (!quiet) {
             out().print(json ? json(file, result).toPrettyString() + "\n" : human(result));
         }

@@ -56,6 +56,10 @@ final class ConvertCommand extends ImgSubcommand {
     @Option(names = {"-n"}, description = "Skip the creation of the target image: write into an existing one.")
     boolean noCreate;
 
+    @Option(names = {"-l"}, paramLabel = "snapshot_param",
+            description = "Convert an internal snapshot of the input: snapshot.id=ID, snapshot.name=NAME, or an id or name.")
+    String snapshotParam;
+
     @Parameters(index = "0", paramLabel = "filename")
     String input;
 
@@ -88,7 +92,8 @@ final class ConvertCommand extends ImgSubcommand {
         if (noCreate && (hasBacking || !optionLists.isEmpty())) {
             throw new CliException("-n cannot be combined with -o or -B: the target already exists");
         }
-        try (BlockDevice source = openReadOnly(input, inputFormat, forceShare)) {
+        try (BlockDevice opened = openReadOnly(input, inputFormat, forceShare);
+             BlockDevice source = snapshotParam == null ? opened : snapshotOf(opened)) {
             long size = source.size();
             Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
             ImageCopy.CopyOptions copy = hasBacking ? ImageCopy.CopyOptions.topLayerOntoBackedImage()
@@ -110,6 +115,18 @@ final class ConvertCommand extends ImgSubcommand {
     /** {@code -n}: the existing target, opened read-write in the -O format. */
     private BlockDevice openTarget() throws IOException {
         return Images.open(path(output), OpenOptions.readWrite().withFormat(outputFormat));
+    }
+
+    /** With -l: a read-only view of the input's snapshot (closed before the input). */
+    private BlockDevice snapshotOf(BlockDevice device) throws IOException {
+        if (!(device instanceof Qcow2Image image)) {
+            throw new CliException("Failed to load snapshot: " + device.format() + " images have no internal snapshots");
+        }
+        String id = SnapshotParam.resolve(image, snapshotParam);
+        if (id == null) {
+            throw new CliException("Failed to load snapshot: Can't find snapshot");
+        }
+        return image.readSnapshot(id);
     }
 
     private BlockDevice createTarget(CreateOptions options, long size) throws IOException {

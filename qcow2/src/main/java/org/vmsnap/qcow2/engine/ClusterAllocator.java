@@ -276,6 +276,9 @@ final class ClusterAllocator {
             refcounts.set(c, next);
             if (next == 0) {
                 freeHint = Math.min(freeHint, c);
+                if (compressedCursor != 0 && c == compressedCursor >>> g.clusterBits()) {
+                    compressedCursor = 0; // the cluster may be reused for anything now
+                }
                 if (c == punchEnd) {
                     punchEnd++;
                 } else {
@@ -303,7 +306,11 @@ final class ClusterAllocator {
     long allocateCompressed(int length) throws IOException {
         if (compressedCursor != 0) {
             long clusterEnd = g.clusterStart(compressedCursor) + g.clusterSize();
-            if (compressedCursor + length <= clusterEnd) {
+            long rc = refcounts.get(compressedCursor >>> g.clusterBits());
+            // Pack only into a cluster still held for compressed data (a free resets the
+            // cursor) whose refcount can count one more fragment (never with 1-bit refcounts,
+            // where QEMU too starts a new cluster).
+            if (compressedCursor + length <= clusterEnd && rc > 0 && rc < g.maxRefcount()) {
                 long off = compressedCursor;
                 increment(off >>> g.clusterBits());
                 compressedCursor = off + length == clusterEnd ? 0 : off + length;

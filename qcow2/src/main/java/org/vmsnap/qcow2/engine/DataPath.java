@@ -45,6 +45,14 @@ final class DataPath {
                 case Zero z -> fillZero(part);
                 case Normal nd -> {
                     e.guard().checkDataRead(run.hostOffset(), n);
+                    long fileSize = e.store().size();
+                    if (run.hostOffset() + n > fileSize) {
+                        // QEMU writes whole clusters and extends the file for preallocation:
+                        // data past the end means the file was cut, and zeros would be a lie.
+                        throw new CorruptImageException(e.file(), "data cluster", Math.max(run.hostOffset(), fileSize),
+                                "guest offset 0x" + Long.toHexString(pos) + " maps past the end of the file ("
+                                        + fileSize + " bytes): the image is truncated");
+                    }
                     e.store().read(run.hostOffset(), part);
                 }
                 case Compressed c -> {
@@ -130,6 +138,13 @@ final class DataPath {
         }
         int n = (int) (Math.min(p, end) - pos);
         e.guard().checkData(host, n);
+        long fileSize = e.store().size();
+        if (host + n > fileSize) {
+            // An entry pointing past the end is damage: writing there would grow the file to
+            // wherever it points (terabytes) and still leave the cluster's rest unwritten.
+            throw new CorruptImageException(e.file(), "data cluster", Math.max(host, fileSize), "guest offset 0x"
+                    + Long.toHexString(pos) + " maps past the end of the file (" + fileSize + " bytes)");
+        }
         e.store().write(host, src.slice(src.position(), n));
         src.position(src.position() + n);
         return n;
@@ -283,7 +298,7 @@ final class DataPath {
             return new BlockStatus(n, 0, false, true, false, false, -1, null);
         }
         if (guestOffset >= backing.size()) {
-            // Past a short backing file the zeros are this image's (qemu-img map says depth 0).
+            // Past a short backing file the zeros are this layer's own (qemu-img map: depth 0 here).
             return new BlockStatus(n, 0, false, true, false, false, -1, null);
         }
         BlockStatus b = backing.blockStatus(guestOffset, Math.min(n, backing.size() - guestOffset));

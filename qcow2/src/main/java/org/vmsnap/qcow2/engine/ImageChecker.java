@@ -568,7 +568,7 @@ public final class ImageChecker {
         CheckResult toResult(Messages messages) {
             return new CheckResult(corruptions, leaks, checkErrors, corruptionsFixed, leaksFixed,
                     imageEndOffsetBytes, totalClusters, allocatedClusters, fragmentedClusters,
-                    compressedClusters, messages.lines());
+                    compressedClusters, messages.lines(), failed);
         }
     }
 

@@ -42,6 +42,7 @@ public final class Qcow2Engine {
     private Header header;
     private CompressionCodec codec;
     private boolean closed;
+    private boolean switching;
 
     private Qcow2Engine(BlockStore store, Header header, List<SnapshotEntry> snapshots, boolean readOnly,
                         BlockDevice backing) throws IOException {
@@ -84,9 +85,37 @@ public final class Qcow2Engine {
         List<SnapshotEntry> snapshots = SnapshotTableReader.read(store, header);
         Qcow2Engine engine = new Qcow2Engine(store, header, snapshots, readOnly, backing);
         if (!readOnly) {
+            engine.refuseInconsistentRefcounts();
             engine.prepareForWriting();
         }
         return engine;
+    }
+
+    /**
+     * Before the first write (after the tables were found not to overlap): a cluster in use
+     * whose refcount is too low would be handed out again by the allocator and its data
+     * overwritten. QEMU does not look; vmsnap walks the metadata once (leaks are harmless
+     * and allowed) and refuses to write such an image.
+     */
+    private void refuseInconsistentRefcounts() throws IOException {
+        org.vmsnap.qcow2.CheckResult r = ImageChecker.check(store, org.vmsnap.qcow2.RepairMode.NONE);
+        if (r.corruptions() > 0 || r.failed()) {
+            String first = r.messages().isEmpty() ? "" : r.messages().getFirst();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster (\\d+) ").matcher(first);
+            if (m.find()) {
+                // Name the real cause when the doubly used cluster is metadata.
+                long cluster = Long.parseLong(m.group(1));
+                OverlapGuard.Kind kind = guard.kindAt(cluster);
+                if (kind != null) {
+                    throw new CorruptImageException(file, "L2 table", g.clusterOffset(cluster), "cluster "
+                            + cluster + " holds the " + kind.label + " and is also referenced as "
+                            + "guest data (overlap); not opened for writing (see 'vmsnap img check')");
+                }
+            }
+            throw new CorruptImageException(file, "refcount table", -1, r.corruptions()
+                    + " refcount errors" + (first.isEmpty() ? "" : " (first: " + first + ")") + "; writing could overwrite data in use, so the image is"
+                    + " not opened for writing (repair it with 'vmsnap img check -r all')");
+        }
     }
 
     /** Reads and decodes the header cluster (at most one cluster, fewer bytes for short files). */
@@ -446,6 +475,93 @@ public final class Qcow2Engine {
         if (store.size() < end) {
             store.truncate(end);
         }
+    }
+
+    // ---- internal snapshots ----------------------------------------------------------------
+    // SnapshotOps does the work and ends in one header write (HeaderSwitch has the crash
+    // argument); the engine then reopens itself on the new header, because the L1 table,
+    // the refcount table and the snapshot list all moved. This engine is retired: its store
+    // and backing belong to the returned one.
+
+    /** Creates an internal snapshot of the active disk; returns the engine to use from now on. */
+    public Qcow2Engine createSnapshot(String name, java.time.Instant now) throws IOException {
+        return switchTo(() -> SnapshotOps.create(this, name, now));
+    }
+
+    /** Makes the active disk the snapshot's (found by id, else by name); returns the engine to use. */
+    public Qcow2Engine applySnapshot(String idOrName) throws IOException {
+        return switchTo(() -> SnapshotOps.apply(this, idOrName));
+    }
+
+    /** Deletes a snapshot (found by id, else by name); returns the engine to use. */
+    public Qcow2Engine deleteSnapshot(String idOrName) throws IOException {
+        return switchTo(() -> SnapshotOps.delete(this, idOrName));
+    }
+
+    private interface SnapshotOperation {
+        SnapshotOps.Switched run() throws IOException;
+    }
+
+    private Qcow2Engine switchTo(SnapshotOperation op) throws IOException {
+        checkWritable();
+        flush();
+        SnapshotOps.Switched s;
+        try {
+            s = op.run();
+        } catch (IOException | RuntimeException ex) {
+            if (switching) {
+                // The header write failed: the file names the old or the new tables, and only
+                // a fresh open can tell which. This engine must not write again.
+                retireAndClose();
+            }
+            throw ex;
+        }
+        closed = true; // from here on the store belongs to the new engine
+        try {
+            Qcow2Engine next = open(store, s.header(), false, backing);
+            // Space given back to the file system only now: nothing refers to it any more.
+            for (long[] run : s.freedRuns()) {
+                store.punchHole(g.clusterOffset(run[0]), g.clusterOffset(run[1]));
+            }
+            return next;
+        } catch (IOException | RuntimeException ex) {
+            retireAndClose();
+            throw ex;
+        }
+    }
+
+    /** HeaderSwitch calls this right before the header write that commits an operation. */
+    void beginSwitch() {
+        switching = true;
+    }
+
+    private void retireAndClose() throws IOException {
+        closed = true;
+        try {
+            if (backing != null) {
+                backing.close();
+            }
+        } finally {
+            store.close();
+        }
+    }
+
+    /**
+     * A read-only engine that reads a snapshot's disk: the same store and backing, with the
+     * snapshot's L1 table as its active one. Never close it (that would close the store);
+     * drop it instead. Valid while the snapshot exists.
+     */
+    public Qcow2Engine snapshotReader(String idOrName) throws IOException {
+        checkOpen();
+        SnapshotEntry s = SnapshotTable.find(file, snapshots, idOrName);
+        long size = s.diskSize() >= 0 ? s.diskSize() : header.size();
+        Header view = header.withSnapshots(0, 0).withL1(s.l1TableOffset(), s.l1Size()).withSize(size);
+        return new Qcow2Engine(store, view, List.of(), true, backing);
+    }
+
+    /** False once closed or retired by a snapshot operation. */
+    public boolean isOpen() {
+        return !closed;
     }
 
     public void close() throws IOException {

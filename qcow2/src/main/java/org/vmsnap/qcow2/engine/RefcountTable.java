@@ -3,12 +3,15 @@ package org.vmsnap.qcow2.engine;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeSet;
 import org.vmsnap.qcow2.CorruptImageException;
 import org.vmsnap.qcow2.format.Geometry;
+import org.vmsnap.qcow2.format.Limits;
 import org.vmsnap.qcow2.format.RefcountEntries;
 import org.vmsnap.qcow2.io.BlockStore;
 
@@ -54,7 +57,9 @@ final class RefcountTable {
         long[] t = new long[(int) (bytes / 8)];
         for (int i = 0; i < t.length; i++) {
             long e = buf.getLong();
-            if ((e & 0x1ffL) != 0 || (e != 0 && !g.isClusterAligned(e))) {
+            // Bits 0-8 reserved, 9-55 the block offset, 56-63 reserved (a negative or huge
+            // offset is as broken as a misaligned one).
+            if ((e & 0x1ffL) != 0 || e < 0 || e > Limits.MAX_HOST_OFFSET || (e != 0 && !g.isClusterAligned(e))) {
                 throw new CorruptImageException(file, "refcount table", offset + 8L * i,
                         "entry 0x" + Long.toHexString(e) + " has reserved bits set or is not cluster aligned");
             }
@@ -180,10 +185,31 @@ final class RefcountTable {
         if (!dirtyTableEntries.isEmpty()) {
             // Blocks first: a table entry must never point at a block not yet on disk.
             store.flush();
-            for (int i : dirtyTableEntries) {
-                long off = tableOffset + 8L * i;
-                guard.checkMetadataWrite(off, 8, OverlapGuard.Kind.REFCOUNT_TABLE);
-                store.write(off, ByteBuffer.allocate(8).putLong(0, table[i]));
+            // Then the entries, in dependency order: a new block's own refcount may live in
+            // another new block; the entry of that one must be durable first, or a crash
+            // leaves a live block whose cluster has refcount 0. Blocks are placed in
+            // ascending order, so the dependencies have no cycle; each level is synced.
+            TreeSet<Integer> pending = new TreeSet<>(dirtyTableEntries);
+            while (!pending.isEmpty()) {
+                List<Integer> level = new ArrayList<>();
+                for (int i : pending) {
+                    long holder = (table[i] >>> g.clusterBits()) / g.refcountBlockEntries();
+                    if (holder == i || !pending.contains((int) holder)) {
+                        level.add(i);
+                    }
+                }
+                if (level.isEmpty()) {
+                    throw new IllegalStateException("refcount blocks hold each other's refcounts: " + pending);
+                }
+                for (int i : level) {
+                    long off = tableOffset + 8L * i;
+                    guard.checkMetadataWrite(off, 8, OverlapGuard.Kind.REFCOUNT_TABLE);
+                    store.write(off, ByteBuffer.allocate(8).putLong(0, table[i]));
+                }
+                pending.removeAll(level);
+                if (!pending.isEmpty()) {
+                    store.flush();
+                }
             }
             dirtyTableEntries.clear();
         }

@@ -19,13 +19,23 @@ final class SnapshotTableReader {
     private SnapshotTableReader() {
     }
 
-    /** Bytes the table takes on disk (entries with their padding). */
+    /**
+     * Bytes the table takes on disk, as QEMU counts them (snapshots_size): each entry starts
+     * 8-byte aligned, and the last one ends without padding.
+     */
     static long tableBytes(List<SnapshotEntry> entries) {
         long n = 0;
         for (SnapshotEntry e : entries) {
             n += e.encodedLength();
         }
-        return n;
+        return entries.isEmpty() ? 0 : n - (entries.getLast().encodedLength() - unpaddedLength(entries.getLast()));
+    }
+
+    /** An entry's bytes without the padding after it. */
+    static int unpaddedLength(SnapshotEntry e) {
+        return SnapshotEntry.FIXED_BYTES + e.extraData().length
+                + e.id().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                + e.name().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
     }
 
     static List<SnapshotEntry> read(BlockStore store, Header header) throws IOException {
@@ -53,17 +63,19 @@ final class SnapshotTableReader {
                 throw new CorruptImageException(file, "snapshot table", pos + 36, "entry " + i + " extra data size "
                         + extra + " exceeds " + Limits.MAX_SNAPSHOT_EXTRA_DATA_BYTES + " bytes");
             }
-            long length = (SnapshotEntry.FIXED_BYTES + extra + idSize + nameSize + 7) & ~7L;
-            total += length;
-            if (total > Limits.MAX_SNAPSHOT_TABLE_BYTES) {
+            // The padding after an entry need not exist: QEMU's table ends right after the last name.
+            long unpadded = SnapshotEntry.FIXED_BYTES + extra + idSize + nameSize;
+            long length = (unpadded + 7) & ~7L;
+            if (total + unpadded > Limits.MAX_SNAPSHOT_TABLE_BYTES) {
                 throw new CorruptImageException(file, "snapshot table", header.snapshotsOffset(),
                         "table exceeds " + Limits.MAX_SNAPSHOT_TABLE_BYTES + " bytes");
             }
-            if (pos + length > fileSize) {
+            total += length;
+            if (pos + unpadded > fileSize) {
                 throw new CorruptImageException(file, "snapshot table", pos, "entry " + i
                         + " runs past the end of the file (" + fileSize + " bytes)");
             }
-            ByteBuffer whole = ByteBuffer.allocate((int) length);
+            ByteBuffer whole = ByteBuffer.allocate((int) unpadded);
             store.read(pos, whole);
             whole.flip();
             SnapshotEntry e = SnapshotEntry.decode(file, whole, 0, pos, header.version()).entry();

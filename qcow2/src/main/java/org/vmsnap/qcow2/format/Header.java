@@ -177,6 +177,7 @@ public record Header(int version, long backingFileOffset, int backingFileSize, i
         long unknown = incompatible & ~INCOMPAT_KNOWN;
         // The extensions are needed for the feature names; parse them leniently here.
         int extEnd = backingFileOffset > 0 && backingFileOffset < clusterSize ? (int) backingFileOffset : clusterSize;
+        // (a hostile backing_file_offset is refused below; here it only bounds the extensions)
         extEnd = (int) Math.min(extEnd, Math.min(available, fileSize));
         List<HeaderExtension> extensions = decodeExtensions(file, b, headerLength, extEnd);
         if (unknown != 0) {
@@ -233,8 +234,9 @@ public record Header(int version, long backingFileOffset, int backingFileSize, i
                 throw corrupt(file, 16, "backing file name too long: " + Integer.toUnsignedString(backingFileSize)
                         + " bytes (at most " + Limits.MAX_BACKING_FILE_NAME_BYTES + ")");
             }
-            if (backingFileOffset < 0 || backingFileOffset + backingFileSize > clusterSize
-                    || backingFileOffset + backingFileSize > available) {
+            long nameBytes = Integer.toUnsignedLong(backingFileSize);
+            // Compared without adding: an offset near Long.MAX_VALUE must not wrap around.
+            if (backingFileOffset < 0 || backingFileOffset > Math.min(clusterSize, available) - nameBytes) {
                 throw corrupt(file, 8, "backing file name at 0x" + Long.toHexString(backingFileOffset) + " ("
                         + backingFileSize + " bytes) lies outside the header cluster");
             }

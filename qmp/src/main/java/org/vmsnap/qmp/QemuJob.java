@@ -1,0 +1,123 @@
+package org.vmsnap.qmp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+
+/**
+ * Runs one QEMU job ({@code snapshot-save}, {@code snapshot-load}, {@code block-commit},
+ * ...) to its end: starts it, follows its {@code JOB_STATUS_CHANGE} events, completes it
+ * when it is {@code ready} (an active commit waits there), finalizes it when it waits in
+ * {@code pending} (started with {@code auto-finalize: false}), and once it has {@code concluded} reads its error from
+ * {@code query-jobs} and dismisses it, so no concluded job is left in QEMU's list.
+ *
+ * <p>The event stream is opened before the command is sent: a fast job may conclude
+ * before the command's reply arrives, and its events must not be missed.
+ */
+public final class QemuJob {
+
+    /** How long each housekeeping command (query, dismiss, complete) may take. */
+    private static final Duration STEP_TIMEOUT = Duration.ofSeconds(30);
+
+    private QemuJob() {
+    }
+
+    /**
+     * Runs the job and waits at most {@code timeout} for it to end.
+     *
+     * @param arguments the command's arguments; must hold the {@code job-id}
+     * @throws QmpJobException          when the job concluded with an error
+     * @throws QmpCommandException      when QEMU refused to start it
+     * @throws QmpTimeoutException      when it did not end in time (it is then cancelled)
+     * @throws QmpDisconnectedException when QEMU went away during the job
+     */
+    public static void run(QmpClient qmp, String command, ObjectNode arguments, Duration timeout) throws QmpException {
+        Objects.requireNonNull(arguments, "arguments");
+        String jobId = arguments.path("job-id").asText("");
+        if (jobId.isEmpty()) {
+            throw new IllegalArgumentException(command + ": the arguments must name a job-id");
+        }
+        // Only a job started with auto-finalize off waits in "pending" for job-finalize;
+        // others pass through it, and a job-finalize then would be refused.
+        boolean finalizeByHand = !arguments.path("auto-finalize").asBoolean(true);
+        Instant deadline = Instant.now().plus(timeout);
+        try (QmpClient.EventStream events = qmp.events(e -> isAbout(e, jobId))) {
+            qmp.execute(command, arguments, STEP_TIMEOUT);
+            String blockJobError = null;
+            String status = "created";
+            while (!status.equals("concluded") && !status.equals("null")) {
+                QmpEvent event;
+                try {
+                    event = events.next(remaining(deadline));
+                } catch (QmpTimeoutException e) {
+                    cancelQuietly(qmp, jobId);
+                    throw new QmpTimeoutException(command + " job '" + jobId + "' did not end within " + timeout
+                            + " (last status: " + status + "); it was cancelled");
+                }
+                switch (event.name()) {
+                    case "JOB_STATUS_CHANGE" -> {
+                        status = event.text("status");
+                        if (status.equals("ready")) {
+                            qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+                        } else if (status.equals("pending") && finalizeByHand) {
+                            qmp.execute("job-finalize", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+                        }
+                    }
+                    // Block jobs that dismiss themselves report their error only here.
+                    case "BLOCK_JOB_COMPLETED", "BLOCK_JOB_ERROR" -> {
+                        if (event.data().hasNonNull("error")) {
+                            blockJobError = event.text("error");
+                        }
+                    }
+                    default -> {
+                    }
+                }
+            }
+            String error = blockJobError;
+            if (status.equals("concluded")) {
+                // A job that dismisses itself (a block job's default) is gone by now.
+                JsonNode job = listed(qmp, jobId);
+                if (job != null) {
+                    error = job.hasNonNull("error") ? job.get("error").asText() : error;
+                    qmp.execute("job-dismiss", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+                }
+            }
+            if (error != null) {
+                throw new QmpJobException(command, jobId, error);
+            }
+        }
+    }
+
+    private static boolean isAbout(QmpEvent event, String jobId) {
+        return switch (event.name()) {
+            case "JOB_STATUS_CHANGE" -> event.text("id").equals(jobId);
+            case "BLOCK_JOB_COMPLETED", "BLOCK_JOB_ERROR" -> event.text("device").equals(jobId);
+            default -> false;
+        };
+    }
+
+    /** The job's entry in {@code query-jobs}, or null when QEMU no longer lists it. */
+    private static JsonNode listed(QmpClient qmp, String jobId) throws QmpException {
+        for (JsonNode job : qmp.execute("query-jobs", null, STEP_TIMEOUT)) {
+            if (job.path("id").asText().equals(jobId)) {
+                return job;
+            }
+        }
+        return null;
+    }
+
+    private static void cancelQuietly(QmpClient qmp, String jobId) {
+        try {
+            qmp.execute("job-cancel", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+        } catch (QmpException ignored) {
+            // the timeout is what the caller needs to hear about
+        }
+    }
+
+    private static Duration remaining(Instant deadline) {
+        Duration left = Duration.between(Instant.now(), deadline);
+        return left.isNegative() ? Duration.ZERO : left;
+    }
+}

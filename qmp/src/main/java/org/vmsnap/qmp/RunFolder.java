@@ -1,0 +1,34 @@
+package org.vmsnap.qmp;
+
+import java.nio.file.Path;
+
+/**
+ * The files of one running VM, all in one folder: the QMP and guest-agent sockets, the
+ * serial console log, QEMU's own log (stdout and stderr) and its pid file.
+ */
+public record RunFolder(Path dir) {
+
+    public RunFolder {
+        dir = dir.toAbsolutePath();
+    }
+
+    public Path qmpSocket() {
+        return dir.resolve("qmp.sock");
+    }
+
+    public Path agentSocket() {
+        return dir.resolve("qga.sock");
+    }
+
+    public Path serialLog() {
+        return dir.resolve("serial.log");
+    }
+
+    public Path qemuLog() {
+        return dir.resolve("qemu.log");
+    }
+
+    public Path pidFile() {
+        return dir.resolve("qemu.pid");
+    }
+}

@@ -1,0 +1,214 @@
+package org.vmsnap.qmp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** QemuJob against a scripted QMP server that plays QEMU's job events. */
+class QemuJobTest {
+
+    private static final Duration T = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    @AfterEach
+    void noThreadLeft() throws InterruptedException {
+        Leaks.assertNoVmsnapThreads();
+    }
+
+    private static QmpClient connected(ScriptedPeer peer) throws Exception {
+        CompletableFuture<QmpClient> client = CompletableFuture.supplyAsync(() -> {
+            try {
+                return QmpClient.connect(peer.path(), T);
+            } catch (QmpException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        peer.greetAndNegotiate();
+        return client.get(10, TimeUnit.SECONDS);
+    }
+
+    private static CompletableFuture<Void> runAsync(QmpClient qmp, String jobId, Duration timeout) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                QemuJob.run(qmp, "snapshot-save", QmpClient.arguments().put("job-id", jobId).put("tag", "s1"), timeout);
+            } catch (QmpException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+    }
+
+    private static void status(ScriptedPeer peer, String id, String status) throws Exception {
+        peer.event("JOB_STATUS_CHANGE", "{\"id\": \"" + id + "\", \"status\": \"" + status + "\"}");
+    }
+
+    private static Throwable failureOf(CompletableFuture<?> f) throws Exception {
+        assertThat(f).failsWithin(10, TimeUnit.SECONDS);
+        return f.handle((r, e) -> e instanceof java.util.concurrent.CompletionException c ? c.getCause() : e).get();
+    }
+
+    @Test
+    void runsAJobToCompletionAndDismissesIt_eventsMayBeatTheReply() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<Void> job = runAsync(qmp, "save1", T);
+            JsonNode start = peer.receive();
+            assertThat(start.path("execute").asText()).isEqualTo("snapshot-save");
+            // a fast job: its events arrive before the reply to the command
+            status(peer, "save1", "created");
+            status(peer, "other", "concluded"); // another job's event is not ours
+            status(peer, "save1", "running");
+            status(peer, "save1", "waiting");
+            status(peer, "save1", "pending");
+            status(peer, "save1", "concluded");
+            peer.reply(start, "{}");
+            JsonNode query = peer.receive();
+            assertThat(query.path("execute").asText()).isEqualTo("query-jobs");
+            peer.reply(query, "[{\"id\": \"save1\", \"type\": \"snapshot-save\", \"status\": \"concluded\","
+                    + " \"current-progress\": 1, \"total-progress\": 1}]");
+            JsonNode dismiss = peer.receive();
+            assertThat(dismiss.path("execute").asText()).isEqualTo("job-dismiss");
+            assertThat(dismiss.path("arguments").path("id").asText()).isEqualTo("save1");
+            peer.reply(dismiss, "{}");
+            status(peer, "save1", "null");
+            assertThat(job).succeedsWithin(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aJobErrorIsReportedAndTheJobIsStillDismissed() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<Void> job = runAsync(qmp, "save2", T);
+            peer.reply(peer.receive(), "{}");
+            status(peer, "save2", "running");
+            status(peer, "save2", "aborting");
+            status(peer, "save2", "concluded");
+            JsonNode query = peer.receive();
+            peer.reply(query, "[{\"id\": \"save2\", \"status\": \"concluded\", \"error\":"
+                    + " \"Device 'd0' is writable but does not support snapshots\"}]");
+            JsonNode dismiss = peer.receive();
+            assertThat(dismiss.path("execute").asText()).isEqualTo("job-dismiss");
+            peer.reply(dismiss, "{}");
+            Throwable failure = failureOf(job);
+            assertThat(failure).isInstanceOf(QmpJobException.class)
+                    .hasMessageContaining("snapshot-save job 'save2' failed: Device 'd0' is writable");
+            assertThat(((QmpJobException) failure).jobId()).isEqualTo("save2");
+        }
+    }
+
+    @Test
+    void aReadyJobIsCompleted() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<Void> job = CompletableFuture.runAsync(() -> {
+                try {
+                    QemuJob.run(qmp, "block-commit", QmpClient.arguments().put("job-id", "commit1").put("device", "d0"), T);
+                } catch (QmpException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            peer.reply(peer.receive(), "{}");
+            status(peer, "commit1", "running");
+            status(peer, "commit1", "ready");
+            JsonNode complete = peer.receive();
+            assertThat(complete.path("execute").asText()).isEqualTo("job-complete");
+            peer.reply(complete, "{}");
+            status(peer, "commit1", "waiting");
+            status(peer, "commit1", "pending");
+            peer.event("BLOCK_JOB_COMPLETED", "{\"device\": \"commit1\", \"type\": \"commit\", \"len\": 1, \"offset\": 1}");
+            status(peer, "commit1", "concluded");
+            status(peer, "commit1", "null"); // a block job dismisses itself
+            JsonNode query = peer.receive();
+            assertThat(query.path("execute").asText()).isEqualTo("query-jobs");
+            peer.reply(query, "[]");
+            assertThat(job).succeedsWithin(10, TimeUnit.SECONDS);
+            assertThat(peer.receiveWithin(Duration.ofMillis(200))).as("no dismiss for a job QEMU no longer lists").isNull();
+        }
+    }
+
+    @Test
+    void aJobStartedWithoutAutoFinalizeIsFinalizedAndDismissed() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<Void> job = CompletableFuture.runAsync(() -> {
+                try {
+                    QemuJob.run(qmp, "block-stream", QmpClient.arguments().put("job-id", "s1").put("device", "d0")
+                            .put("auto-finalize", false).put("auto-dismiss", false), T);
+                } catch (QmpException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            peer.reply(peer.receive(), "{}");
+            status(peer, "s1", "running");
+            status(peer, "s1", "waiting");
+            status(peer, "s1", "pending");
+            JsonNode finalize = peer.receive();
+            assertThat(finalize.path("execute").asText()).isEqualTo("job-finalize");
+            peer.reply(finalize, "{}");
+            status(peer, "s1", "concluded");
+            JsonNode query = peer.receive();
+            peer.reply(query, "[{\"id\": \"s1\", \"status\": \"concluded\"}]");
+            JsonNode dismiss = peer.receive();
+            assertThat(dismiss.path("execute").asText()).isEqualTo("job-dismiss");
+            peer.reply(dismiss, "{}");
+            assertThat(job).succeedsWithin(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void qemuRefusingToStartTheJobIsACommandError() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<Void> job = runAsync(qmp, "save3", T);
+            peer.replyError(peer.receive(), "GenericError", "No block device can accept snapshots");
+            assertThat(failureOf(job)).isExactlyInstanceOf(QmpCommandException.class)
+                    .hasMessageContaining("No block device can accept snapshots");
+        }
+    }
+
+    @Test
+    void qemuExitingDuringAJobIsADisconnect() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<Void> job = runAsync(qmp, "save4", T);
+            peer.reply(peer.receive(), "{}");
+            status(peer, "save4", "running");
+            peer.disconnect();
+            assertThat(failureOf(job)).isInstanceOf(QmpDisconnectedException.class);
+        }
+    }
+
+    @Test
+    void aJobThatDoesNotEndInTimeIsCancelled() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<Void> job = runAsync(qmp, "save5", Duration.ofMillis(300));
+            peer.reply(peer.receive(), "{}");
+            status(peer, "save5", "running");
+            JsonNode cancel = peer.receive();
+            assertThat(cancel.path("execute").asText()).isEqualTo("job-cancel");
+            peer.reply(cancel, "{}");
+            assertThat(failureOf(job)).isInstanceOf(QmpTimeoutException.class)
+                    .hasMessageContaining("last status: running").hasMessageContaining("cancelled");
+        }
+    }
+
+    @Test
+    void theJobIdIsRequired() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            assertThatThrownBy(() -> QemuJob.run(qmp, "snapshot-save", QmpClient.arguments(), T))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("job-id");
+        }
+    }
+}
