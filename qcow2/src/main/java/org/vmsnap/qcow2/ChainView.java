@@ -32,6 +32,10 @@ final class ChainView implements BlockDevice {
     private final long[] runStart;
     private final long[] runEnd;
     private final BlockStatus[] runStatus;
+    /** Lookups in [skipFrom, skipUntil) may start at layer skipLayers (see blockStatus). */
+    private long skipFrom = -1;
+    private long skipUntil = -1;
+    private int skipLayers;
     private boolean closed;
 
     ChainView(List<BlockDevice> layers, boolean lastAnswersBelow) {
@@ -85,18 +89,28 @@ final class ChainView implements BlockDevice {
         checkRead(guestOffset, maxLengthBytes);
         long limit = guestOffset + Math.min(maxLengthBytes, sizes[0] - guestOffset);
         int last = layers.size() - 1;
-        for (int j = 0; j <= last; j++) {
+        int j = 0;
+        // The layers above skipLayers were all unallocated from skipFrom to skipUntil when the
+        // last lookup passed them; a lookup further on inside that stretch starts below them.
+        if (guestOffset >= skipFrom && guestOffset < skipUntil) {
+            j = skipLayers;
+            limit = Math.min(limit, skipUntil);
+        }
+        for (; j <= last; j++) {
             if (j > 0 && guestOffset >= sizes[j]) {
+                remember(guestOffset, limit, j);
                 return new BlockStatus(limit - guestOffset, j - 1, false, true, false, false, -1, null);
             }
             limit = Math.min(limit, sizes[j]);
             if (j == last && lastAnswersBelow) {
+                remember(guestOffset, limit, j);
                 BlockStatus s = layers.get(j).blockStatus(guestOffset, limit - guestOffset);
                 return s.withDepthAndLength(s.depth() + j, s.lengthBytes());
             }
             BlockStatus own = ownRun(j, guestOffset);
             long ownEnd = runEnd[j];
             if (own.present()) {
+                remember(guestOffset, limit, j);
                 long shift = guestOffset - runStart[j];
                 long host = own.hostOffset() < 0 ? -1 : own.hostOffset() + shift;
                 return new BlockStatus(Math.min(ownEnd, limit) - guestOffset, j, true, own.zero(), own.data(),
@@ -105,7 +119,20 @@ final class ChainView implements BlockDevice {
             limit = Math.min(limit, ownEnd);
         }
         // Unallocated in every layer: zeros, decided by the bottom layer.
+        remember(guestOffset, limit, last + 1);
         return new BlockStatus(limit - guestOffset, last, false, true, false, false, -1, null);
+    }
+
+    /**
+     * Records that the layers above {@code layer} are unallocated from {@code from} up to
+     * {@code until} (the earliest end of their runs; it never passes a layer's end, since a
+     * layer's run does not). The caller's own limit may be shorter than that; it is only a
+     * lower bound here, which is safe.
+     */
+    private void remember(long from, long until, int layer) {
+        skipFrom = from;
+        skipUntil = layer == 0 ? from : until;
+        skipLayers = layer;
     }
 
     /** Layer j's own status at {@code guestOffset}, from its cached run when that covers it. */

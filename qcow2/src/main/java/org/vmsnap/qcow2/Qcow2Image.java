@@ -24,6 +24,9 @@ public final class Qcow2Image implements BlockDevice {
     private final Path path;
     /** Replaced by every snapshot operation, which reopens the engine on the new tables. */
     private Qcow2Engine engine;
+    /** The last unallocated run of this file that {@link #blockStatus} found; empty: -1, -1. */
+    private long ownRunStart = -1;
+    private long ownRunEnd = -1;
 
     private Qcow2Image(Path path, Qcow2Engine engine) {
         this.path = path;
@@ -217,6 +220,7 @@ public final class Qcow2Image implements BlockDevice {
      *                                   disk has data (QEMU refuses that too)
      */
     public SnapshotInfo createSnapshot(String name) throws IOException {
+        changed();
         engine = engine.createSnapshot(name, java.time.Instant.now());
         return snapshots().getLast();
     }
@@ -226,11 +230,13 @@ public final class Qcow2Image implements BlockDevice {
      * {@code qemu-img snapshot -a} does: by id first, else by name. Snapshots are untouched.
      */
     public void applySnapshot(String idOrName) throws IOException {
+        changed();
         engine = engine.applySnapshot(idOrName);
     }
 
     /** Deletes a snapshot (by id first, else by name) and frees the clusters only it used. */
     public void deleteSnapshot(String idOrName) throws IOException {
+        changed();
         engine = engine.deleteSnapshot(idOrName);
     }
 
@@ -250,11 +256,13 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Grows the disk; shrinks only when the cut-off part holds no data. */
     public void resize(long newSizeBytes) throws IOException {
+        changed();
         engine.resize(newSizeBytes);
     }
 
     /** Writes one aligned guest cluster compressed (uncompressed when that saves nothing). */
     public void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
+        changed();
         engine.writeCompressed(guestOffset, cluster);
     }
 
@@ -304,6 +312,7 @@ public final class Qcow2Image implements BlockDevice {
      * cluster boundary and ends on one or at the end of the disk.
      */
     void deallocate(long guestOffset, long lengthBytes) throws IOException {
+        changed();
         engine.deallocate(guestOffset, lengthBytes);
     }
 
@@ -334,16 +343,19 @@ public final class Qcow2Image implements BlockDevice {
 
     @Override
     public void write(long guestOffset, ByteBuffer src) throws IOException {
+        changed();
         engine.write(guestOffset, src);
     }
 
     @Override
     public void writeZeroes(long guestOffset, long lengthBytes) throws IOException {
+        changed();
         engine.writeZeroes(guestOffset, lengthBytes);
     }
 
     @Override
     public void discard(long guestOffset, long lengthBytes) throws IOException {
+        changed();
         engine.discard(guestOffset, lengthBytes);
     }
 
@@ -352,9 +364,39 @@ public final class Qcow2Image implements BlockDevice {
         engine.flush();
     }
 
+    /**
+     * Where an image with a backing file is unallocated, the backing chain decides; the
+     * unallocated run of this file ({@code [ownRunStart, ownRunEnd)}) is remembered, so a
+     * walk over the disk whose backing answers come in short pieces does not scan this
+     * file's L2 entries again for every piece. Any change to this image forgets it.
+     */
     @Override
     public BlockStatus blockStatus(long guestOffset, long maxLengthBytes) throws IOException {
-        return engine.blockStatus(guestOffset, maxLengthBytes);
+        BlockDevice backing = engine.backing();
+        if (backing == null) {
+            return engine.blockStatus(guestOffset, maxLengthBytes);
+        }
+        if (guestOffset < ownRunStart || guestOffset >= ownRunEnd) {
+            BlockStatus own = engine.ownBlockStatus(guestOffset, size() - guestOffset);
+            if (own.present()) {
+                return own.lengthBytes() <= maxLengthBytes ? own : own.withLength(maxLengthBytes);
+            }
+            ownRunStart = guestOffset;
+            ownRunEnd = guestOffset + own.lengthBytes();
+        }
+        long n = Math.min(maxLengthBytes, ownRunEnd - guestOffset);
+        if (guestOffset >= backing.size()) {
+            // Past a short backing file the zeros are this image's own (qemu-img map: depth 0).
+            return new BlockStatus(n, 0, false, true, false, false, -1, null);
+        }
+        BlockStatus b = backing.blockStatus(guestOffset, Math.min(n, backing.size() - guestOffset));
+        return b.withDepthAndLength(b.depth() + 1, b.lengthBytes());
+    }
+
+    /** A change to the image: the remembered unallocated run may be gone. */
+    private void changed() {
+        ownRunStart = -1;
+        ownRunEnd = -1;
     }
 
     @Override

@@ -240,6 +240,22 @@ public final class Qcow2Engine {
         return data.blockStatus(guestOffset, maxLength);
     }
 
+    /**
+     * This file's own answer, without asking the backing file: a run unallocated here comes
+     * back not present, not zero, at depth 0, as long as it is unallocated here (within one
+     * L2 table). Lets a caller that walks the disk remember the run instead of having every
+     * status lookup scan the same unallocated entries again.
+     */
+    public BlockStatus ownBlockStatus(long guestOffset, long maxLength) throws IOException {
+        checkOpen();
+        checkRange(guestOffset, maxLength);
+        ClusterMap.Run run = map.run(guestOffset, maxLength);
+        if (run.first() instanceof ClusterDescriptor.Unallocated) {
+            return new BlockStatus(run.lengthBytes(), 0, false, false, false, false, -1, null);
+        }
+        return data.blockStatus(guestOffset, run.lengthBytes());
+    }
+
     private void checkRange(long guestOffset, long length) {
         if (guestOffset < 0 || length < 0 || guestOffset > header.size() - length) {
             throw new IllegalArgumentException(file + ": range 0x" + Long.toHexString(guestOffset) + "+" + length
