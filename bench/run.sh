@@ -158,13 +158,14 @@ scatter_writes() {
 }
 
 # The commit input: an empty base of COMMIT_BASE_MIB and an overlay holding COMMIT_RUN_MIB in
-# one run plus COMMIT_SCATTER clusters spread over the whole disk.
+# one run (from 1/8 of the disk) plus COMMIT_SCATTER clusters spread over the whole disk.
 build_commit_input() {
   local d=$1 args
   "$BENCH_QEMU_IMG" create -q -f qcow2 "$d/base.qcow2" "${COMMIT_BASE_MIB}M" || return 1
   "$BENCH_QEMU_IMG" create -q -f qcow2 -b base.qcow2 -F qcow2 "$d/overlay.qcow2" || return 1
   mapfile -t args < <(scatter_writes "$COMMIT_BASE_MIB" 0x6b "$COMMIT_SCATTER")
-  qemu-io -t writeback -c "write -q -P 0x6a 1G ${COMMIT_RUN_MIB}M" "${args[@]}" "$d/overlay.qcow2" || return 1
+  qemu-io -t writeback -c "write -q -P 0x6a $((COMMIT_BASE_MIB / 8))M ${COMMIT_RUN_MIB}M" "${args[@]}" \
+    "$d/overlay.qcow2" || return 1
   "$BENCH_QEMU_IMG" check -q "$d/overlay.qcow2"
 }
 
@@ -175,7 +176,8 @@ build_rebase_input() {
   local d=$1 args
   "$BENCH_QEMU_IMG" create -q -f qcow2 -b "$BENCH_IMAGE" -F qcow2 "$d/mid.qcow2" || return 1
   mapfile -t args < <(scatter_writes "$BENCH_VIRTUAL_MIB" 0x7b "$REBASE_SCATTER")
-  qemu-io -t writeback -c "write -q -P 0x7a 256M ${REBASE_MID_MIB}M" "${args[@]}" "$d/mid.qcow2" || return 1
+  qemu-io -t writeback -c "write -q -P 0x7a $((BENCH_VIRTUAL_MIB / 8))M ${REBASE_MID_MIB}M" "${args[@]}" \
+    "$d/mid.qcow2" || return 1
   "$BENCH_QEMU_IMG" create -q -f qcow2 -b "$d/mid.qcow2" -F qcow2 "$d/top.qcow2" || return 1
   mapfile -t args < <(scatter_writes "$BENCH_VIRTUAL_MIB" 0x7c 64 4096)
   qemu-io -t writeback "${args[@]}" "$d/top.qcow2"
@@ -207,7 +209,7 @@ disk_bandwidth() {
 
 case_commit() {
   chain_sizes
-  chain_input commit "v1 base=${COMMIT_BASE_MIB}M run=${COMMIT_RUN_MIB}M scatter=$COMMIT_SCATTER" build_commit_input
+  chain_input commit "v2 base=${COMMIT_BASE_MIB}M run=${COMMIT_RUN_MIB}M scatter=$COMMIT_SCATTER" build_commit_input
   export CHAIN_IN=$CHAIN_DIR/commit
   bench_case commit \
     '"$BENCH_VMSNAP" img commit -q "$BENCH_OUT/overlay.qcow2"' \
@@ -223,7 +225,7 @@ case_commit() {
 
 case_rebase() {
   chain_sizes
-  chain_input rebase "v1 on=$(basename "$BENCH_IMAGE") mid=${REBASE_MID_MIB}M scatter=$REBASE_SCATTER" build_rebase_input
+  chain_input rebase "v2 on=$(basename "$BENCH_IMAGE") mid=${REBASE_MID_MIB}M scatter=$REBASE_SCATTER" build_rebase_input
   export CHAIN_IN=$CHAIN_DIR/rebase
   bench_case rebase \
     '"$BENCH_VMSNAP" img rebase -b "$BENCH_IMAGE" -F qcow2 "$BENCH_OUT/top.qcow2"' \

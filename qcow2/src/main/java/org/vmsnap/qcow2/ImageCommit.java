@@ -104,7 +104,8 @@ public final class ImageCommit {
             // The chain view keeps the old size, so the overlay still reads what it read.
             grow(base, size);
         }
-        ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
+        // Direct: reads from the files need no copy through a temporary native buffer.
+        ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
         progress.update(0, size);
         long pos = 0;
         while (pos < size) {

@@ -155,7 +155,7 @@ public final class ImageRebase {
                     || (old.present() && fresh.present() && old.data() == fresh.data()
                         && sameFile.test(old.file(), fresh.file()));
             if (!same) {
-                copier.copyChangedClusters(pos, end);
+                copier.copyChangedClusters(pos, end, oldZero, newZero);
             }
             pos = end;
             progress.update(pos, size);
@@ -191,16 +191,29 @@ public final class ImageRebase {
             this.newBuf = ByteBuffer.allocate(bufferBytes);
         }
 
-        /** Handles the clusters that {@code [pos, end)} touches (all unallocated in the image). */
-        void copyChangedClusters(long pos, long end) throws IOException {
+        /**
+         * Handles the clusters that {@code [pos, end)} touches (all unallocated in the image).
+         * A side known to read zeros over the whole range ({@code oldZero}, {@code newZero})
+         * is not read when the range covers whole clusters.
+         */
+        void copyChangedClusters(long pos, long end, boolean oldZero, boolean newZero) throws IOException {
             long size = img.size();
             long from = pos - pos % cluster;
             long to = Math.min(size, end % cluster == 0 ? end : end - end % cluster + cluster);
+            boolean aligned = from == pos && to == end;
             for (long p = from; p < to; ) {
                 int length = (int) Math.min(oldBuf.capacity(), to - p);
-                readOld(p, length);
-                newBuf.clear().limit(length);
-                img.read(p, newBuf); // unallocated clusters: the new chain's view
+                if (aligned && oldZero) {
+                    Arrays.fill(oldBuf.array(), 0, length, (byte) 0);
+                } else {
+                    readOld(p, length);
+                }
+                if (aligned && newZero) {
+                    Arrays.fill(newBuf.array(), 0, length, (byte) 0);
+                } else {
+                    newBuf.clear().limit(length);
+                    img.read(p, newBuf); // unallocated clusters: the new chain's view
+                }
                 for (int i = 0; i < length; i += cluster) {
                     int n = Math.min(cluster, length - i);
                     ByteBuffer o = oldBuf.slice(i, n);
@@ -218,10 +231,12 @@ public final class ImageRebase {
 
         /** The old chain's bytes of {@code [p, p+length)}: zeros past its end or without one. */
         private void readOld(long p, int length) throws IOException {
-            Arrays.fill(oldBuf.array(), 0, length, (byte) 0);
-            if (oldChain != null && p < oldChain.size()) {
-                int n = (int) Math.min(length, oldChain.size() - p);
+            int n = oldChain == null || p >= oldChain.size() ? 0 : (int) Math.min(length, oldChain.size() - p);
+            if (n > 0) {
                 oldChain.read(p, oldBuf.slice(0, n));
+            }
+            if (n < length) {
+                Arrays.fill(oldBuf.array(), n, length, (byte) 0);
             }
         }
     }
