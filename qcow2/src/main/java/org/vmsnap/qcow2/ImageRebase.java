@@ -203,6 +203,8 @@ public final class ImageRebase {
             boolean aligned = from == pos && to == end;
             for (long p = from; p < to; ) {
                 int length = (int) Math.min(oldBuf.capacity(), to - p);
+                oldBuf.clear();
+                newBuf.clear();
                 if (aligned && oldZero) {
                     Arrays.fill(oldBuf.array(), 0, length, (byte) 0);
                 } else {
@@ -211,8 +213,7 @@ public final class ImageRebase {
                 if (aligned && newZero) {
                     Arrays.fill(newBuf.array(), 0, length, (byte) 0);
                 } else {
-                    newBuf.clear().limit(length);
-                    img.read(p, newBuf); // unallocated clusters: the new chain's view
+                    img.read(p, newBuf.slice(0, length)); // unallocated clusters: the new chain's view
                 }
                 for (int i = 0; i < length; i += cluster) {
                     int n = Math.min(cluster, length - i);
