@@ -92,8 +92,8 @@ class ChainCommandsTest {
         assertThat(missing.err()).isEqualTo("vmsnap: Could not open '" + dir.resolve("nope.qcow2")
                 + "': No such file or directory\n");
         Cli.Run noBase = Cli.run("img", "commit", "-b", "elsewhere.qcow2", top.toString());
-        assertThat(noBase.err()).isEqualTo("vmsnap: " + top + ": Did not find 'elsewhere.qcow2' in the backing chain of '"
-                + top + "'\n");
+        assertThat(noBase.err()).isEqualTo("vmsnap: " + top
+                + ": Did not find 'elsewhere.qcow2' in the backing chain of '" + top + "'\n");
         Cli.Run noFormat = Cli.run("img", "rebase", "-u", "-b", "base.qcow2", top.toString());
         assertThat(noFormat.err()).isEqualTo("vmsnap: " + top
                 + ": Could not change the backing file to 'base.qcow2': backing format must be specified\n");

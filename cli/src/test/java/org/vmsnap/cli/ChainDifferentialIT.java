@@ -34,9 +34,11 @@ class ChainDifferentialIT {
         QemuImg.ok("create", "-q", "-f", "qcow2", sub.resolve("base.qcow2").toString(), "4M");
         QemuImg.io(sub.resolve("base.qcow2"), "qcow2", "write -P 0xaa 0 1M", "write -c -P 0x22 2M 64k",
                 "write -P 0x11 3M 64k");
-        QemuImg.ok("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", sub.resolve("mid.qcow2").toString());
+        QemuImg.ok("create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+                sub.resolve("mid.qcow2").toString());
         QemuImg.io(sub.resolve("mid.qcow2"), "qcow2", "write -P 0xbb 512k 1M", "write -z 2M 64k", "write -z 3M 64k");
-        QemuImg.ok("create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2", sub.resolve("top.qcow2").toString());
+        QemuImg.ok("create", "-q", "-f", "qcow2", "-b", "mid.qcow2", "-F", "qcow2",
+                sub.resolve("top.qcow2").toString());
         QemuImg.io(sub.resolve("top.qcow2"), "qcow2", "write -P 0xcc 100k 10k", "write -z 512k 64k",
                 "write -P 0xdd 3M 4k", "write -P 0xee 3968k 128k");
         return sub.resolve("top.qcow2");
@@ -175,7 +177,8 @@ class ChainDifferentialIT {
         String what = name + " " + String.join(" ", args);
         Cli.Run qemu = QemuImg.run(withImage(args, tops[0]));
         Cli.Run ours = Cli.run(Differential.prepend("img", withImage(args, tops[1])));
-        assertThat(ours.exitCode()).as("%s: vmsnap %s / qemu %s", what, ours.err(), qemu.err()).isEqualTo(qemu.exitCode());
+        assertThat(ours.exitCode()).as("%s: vmsnap %s / qemu %s", what, ours.err(), qemu.err())
+                .isEqualTo(qemu.exitCode());
         assertThat(ours.out()).as(what).isEqualTo(qemu.out());
         assertSameImages(what, dir.resolve(name + "-qemu"), dir.resolve(name + "-vmsnap"), exactMap);
         String infoQ = QemuImg.ok("info", "--backing-chain", "--output=json", tops[0].toString());

@@ -70,7 +70,8 @@ final class BackingChain {
                     + "vmsnap never probes it (set it: vmsnap img rebase -u -b '" + name + "' -F qcow2|raw)");
         }
         if (!format.equals("qcow2") && !format.equals("raw")) {
-            throw new BackingChainException(image, "backing file '" + name + "' has unsupported format '" + format + "'");
+            throw new BackingChainException(image, "backing file '" + name + "' has unsupported format '"
+                    + format + "'");
         }
     }
 
@@ -90,7 +91,8 @@ final class BackingChain {
         try {
             real = resolved.toRealPath();
         } catch (NoSuchFileException e) {
-            throw new BackingChainException(image, "backing file '" + name + "' not found (looked at " + resolved + ")");
+            throw new BackingChainException(image, "backing file '" + name + "' not found (looked at "
+                    + resolved + ")");
         } catch (IOException e) {
             throw new BackingChainException(image, "backing file '" + name + "' (" + resolved + ") cannot be opened: "
                     + e.getMessage(), e);

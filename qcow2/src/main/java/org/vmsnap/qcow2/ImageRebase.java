@@ -201,28 +201,38 @@ public final class ImageRebase {
             long from = pos - pos % cluster;
             long to = Math.min(size, end % cluster == 0 ? end : end - end % cluster + cluster);
             boolean aligned = from == pos && to == end;
+            // A side known to read zeros is not read: its clusters are compared with zeros.
+            boolean oldKnownZero = aligned && oldZero;
+            boolean newKnownZero = aligned && newZero;
             for (long p = from; p < to; ) {
                 int length = (int) Math.min(oldBuf.capacity(), to - p);
                 oldBuf.clear();
                 newBuf.clear();
-                if (aligned && oldZero) {
-                    Arrays.fill(oldBuf.array(), 0, length, (byte) 0);
-                } else {
+                if (!oldKnownZero) {
                     readOld(p, length);
                 }
-                if (aligned && newZero) {
-                    Arrays.fill(newBuf.array(), 0, length, (byte) 0);
-                } else {
+                if (!newKnownZero) {
                     img.read(p, newBuf.slice(0, length)); // unallocated clusters: the new chain's view
                 }
                 for (int i = 0; i < length; i += cluster) {
                     int n = Math.min(cluster, length - i);
-                    ByteBuffer o = oldBuf.slice(i, n);
-                    if (o.mismatch(newBuf.slice(i, n)) >= 0) {
-                        if (ZeroScan.isZero(oldBuf, i, i + n)) {
+                    boolean differ;
+                    boolean oldIsZero;
+                    if (oldKnownZero) {
+                        oldIsZero = true;
+                        differ = !ZeroScan.isZero(newBuf, i, i + n);
+                    } else if (newKnownZero) {
+                        oldIsZero = ZeroScan.isZero(oldBuf, i, i + n);
+                        differ = !oldIsZero;
+                    } else {
+                        differ = oldBuf.slice(i, n).mismatch(newBuf.slice(i, n)) >= 0;
+                        oldIsZero = differ && ZeroScan.isZero(oldBuf, i, i + n);
+                    }
+                    if (differ) {
+                        if (oldIsZero) {
                             img.writeZeroes(p + i, n);
                         } else {
-                            img.write(p + i, o);
+                            img.write(p + i, oldBuf.slice(i, n));
                         }
                     }
                 }

@@ -312,7 +312,7 @@ public final class Qcow2Image implements BlockDevice {
      * cluster boundary and ends on one or at the end of the disk.
      */
     void deallocate(long guestOffset, long lengthBytes) throws IOException {
-        changed();
+        changed(guestOffset, lengthBytes);
         engine.deallocate(guestOffset, lengthBytes);
     }
 
@@ -343,19 +343,19 @@ public final class Qcow2Image implements BlockDevice {
 
     @Override
     public void write(long guestOffset, ByteBuffer src) throws IOException {
-        changed();
+        changed(guestOffset, src.remaining());
         engine.write(guestOffset, src);
     }
 
     @Override
     public void writeZeroes(long guestOffset, long lengthBytes) throws IOException {
-        changed();
+        changed(guestOffset, lengthBytes);
         engine.writeZeroes(guestOffset, lengthBytes);
     }
 
     @Override
     public void discard(long guestOffset, long lengthBytes) throws IOException {
-        changed();
+        changed(guestOffset, lengthBytes);
         engine.discard(guestOffset, lengthBytes);
     }
 
@@ -397,6 +397,25 @@ public final class Qcow2Image implements BlockDevice {
     private void changed() {
         ownRunStart = -1;
         ownRunEnd = -1;
+    }
+
+    /**
+     * A change to {@code [guestOffset, guestOffset + lengthBytes)} only: the whole clusters of
+     * the remembered run past it are untouched, so a walk that writes behind itself (a
+     * rebase copying clusters) keeps what it knows ahead.
+     */
+    private void changed(long guestOffset, long lengthBytes) {
+        long end = guestOffset + lengthBytes;
+        if (end <= ownRunStart || guestOffset >= ownRunEnd) {
+            return;
+        }
+        long cluster = clusterSize();
+        long next = Math.ceilDiv(end, cluster) * cluster;
+        if (next < ownRunEnd) {
+            ownRunStart = Math.max(ownRunStart, next); // what lay before the change is forgotten
+        } else {
+            changed();
+        }
     }
 
     @Override

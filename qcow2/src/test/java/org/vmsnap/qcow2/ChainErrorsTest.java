@@ -209,7 +209,8 @@ class ChainErrorsTest {
         Map<Path, String> before = digests();
         assertThatThrownBy(() -> ImageRebase.rebase(top, null, "base.qcow2", null, false, Progress.NONE))
                 .isInstanceOf(BackingChainException.class)
-                .hasMessage(top + ": Could not change the backing file to 'base.qcow2': backing format must be specified");
+                .hasMessage(top + ": Could not change the backing file to 'base.qcow2': "
+                        + "backing format must be specified");
         assertThatThrownBy(() -> ImageRebase.rebase(top, null, "base.qcow2", null, true, Progress.NONE))
                 .hasMessageContaining("backing format must be specified");
         assertThatThrownBy(() -> ImageRebase.rebase(top, null, "gone.qcow2", "qcow2", false, Progress.NONE))
@@ -240,7 +241,8 @@ class ChainErrorsTest {
         Map<Path, String> before = digests();
         String name = "b".repeat(500);
         assertThatThrownBy(() -> ImageRebase.rebase(small, null, name, "raw", true, Progress.NONE))
-                .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("does not fit in the header cluster");
+                .isInstanceOf(UnsupportedFeatureException.class)
+                .hasMessageContaining("does not fit in the header cluster");
         assertThatThrownBy(() -> ImageRebase.rebase(small, null, "c".repeat(1024), "raw", true, Progress.NONE))
                 .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("longer than 1023 bytes");
         assertThat(digests()).isEqualTo(before);

@@ -128,4 +128,30 @@ class ChainViewTest {
             }
         }
     }
+    @Test
+    void anOverlaysStatusFollowsItsOwnWrites() throws IOException {
+        long size = 16L * CLUSTER;
+        Qcow2Image base = layer("base", size, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        MemoryBlockStore store = new MemoryBlockStore(Path.of("top"));
+        ImageCreator.create(store, Qcow2CreateOptions.ofSize(size).withBacking("base", "qcow2"));
+        try (Qcow2Image top = Qcow2Image.openStore(store, false, new ChainView(List.of(base), false))) {
+            // Walk forward, writing behind the walk and ahead of it, as a rebase does.
+            assertThat(top.blockStatus(0, size).depth()).isEqualTo(1);
+            top.write(2L * CLUSTER + 100, ByteBuffer.wrap(new byte[10]));
+            assertThat(top.blockStatus(CLUSTER, size - CLUSTER)).as("before the write")
+                    .satisfies(s -> assertThat(s.depth()).isEqualTo(1))
+                    .satisfies(s -> assertThat(s.lengthBytes()).isEqualTo(CLUSTER));
+            assertThat(top.blockStatus(2L * CLUSTER, size).depth()).isZero();
+            assertThat(top.blockStatus(3L * CLUSTER, size).depth()).isEqualTo(1);
+            top.writeZeroes(5L * CLUSTER, CLUSTER);
+            top.discard(7L * CLUSTER, CLUSTER);
+            top.deallocate(2L * CLUSTER, CLUSTER);
+            long[] expectedDepth = {1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+            for (int c = 0; c < 16; c++) {
+                BlockStatus s = top.blockStatus((long) c * CLUSTER, CLUSTER);
+                assertThat(s.depth()).as("cluster %d", c).isEqualTo(expectedDepth[c]);
+                assertThat(s.zero()).as("cluster %d", c).isEqualTo(c == 5 || c == 7);
+            }
+        }
+    }
 }

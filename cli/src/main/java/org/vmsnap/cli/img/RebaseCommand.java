@@ -25,7 +25,8 @@ final class RebaseCommand extends ImgSubcommand {
             description = "The new backing file (relative to the image's folder); \"\" for none.")
     String backing;
 
-    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt", description = "Format of the new backing file.")
+    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt",
+            description = "Format of the new backing file.")
     String backingFormat;
 
     @Option(names = {"-u"}, description = "Unsafe: only rewrite the backing file name and format.")
