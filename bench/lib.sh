@@ -20,7 +20,14 @@ BENCH_QEMU_IMG=${BENCH_QEMU_IMG:-qemu-img}
 
 # Filled by bench_case, printed by bench_report.
 bench_rows=()
+bench_notes=()       # extra lines printed below the table (bench_note)
 bench_failures=0
+# The last case's median wall times in seconds (empty when a tool failed), for derived figures.
+bench_last_vmsnap_median=
+bench_last_qemu_median=
+
+# Adds a line below the results table (derived figures, disk bandwidth...).
+bench_note() { bench_notes+=("$*"); bench_log "$*"; }
 
 bench_log() { printf '%s\n' "bench: $*" >&2; }
 bench_die() { bench_log "$*"; exit 1; }
@@ -126,9 +133,14 @@ bench_median() {
 }
 
 # Runs one command once. Prints "seconds peak_kib" or returns the command's exit code.
+# $BENCH_SETUP (from bench_case's fourth argument), when set, runs first and is not timed:
+# it prepares the run's inputs in $BENCH_OUT, e.g. a fresh copy of images the command changes.
 bench_run_once() {
   local cmd=$1 log=$2 tf=$2.time start end rc
   rm -rf "${BENCH_OUT:?}"/* 2>/dev/null
+  if [ -n "${BENCH_SETUP:-}" ]; then
+    bash -c "$BENCH_SETUP" >"$log.setup" 2>&1 || return 125
+  fi
   start=$EPOCHREALTIME
   /usr/bin/time -f '%M' -o "$tf" bash -c "$cmd" >"$log" 2>&1
   rc=$?
@@ -138,11 +150,13 @@ bench_run_once() {
   printf '%s %s\n' "$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.6f", e - s }')" "$(tail -n 1 "$tf")"
 }
 
-# bench_case NAME VMSNAP_CMD QEMU_CMD
+# bench_case NAME VMSNAP_CMD QEMU_CMD [SETUP_CMD]
 # The commands are bash command lines; they may use $BENCH_OUT for outputs (emptied before
 # every run) and $BENCH_IMAGE. vmsnap is $BENCH_VMSNAP, qemu-img is $BENCH_QEMU_IMG.
+# SETUP_CMD runs before every run of either tool, untimed (exit code 125 when it fails).
 bench_case() {
   local name=$1 vcmd=$2 qcmd=$3
+  export BENCH_SETUP=${4:-}
   local dir=$BENCH_DIR/cases/$name
   export BENCH_OUT=$dir/out
   mkdir -p "$BENCH_OUT"
@@ -178,6 +192,10 @@ bench_case() {
     ratio=$(awk -v v="$vmed" -v q="$qmed" 'BEGIN { if (q > 0) printf "%.2f", v / q; else print "-" }')
   fi
   bench_rows+=("| $name | $vmed | $qmed | $ratio | $vrss | $qrss |")
+  bench_last_vmsnap_median=; bench_last_qemu_median=
+  [ "${status[vmsnap]}" = ok ] && bench_last_vmsnap_median=$vmed
+  [ "${status[qemu]}" = ok ] && bench_last_qemu_median=$qmed
+  BENCH_SETUP=
 }
 
 # One table cell: the median time in seconds, the largest peak RSS in MiB, or the failure.
@@ -224,6 +242,7 @@ bench_report() {
   table=$(bench_table)
   echo
   echo "$table"
+  [ ${#bench_notes[@]} -eq 0 ] || printf -- '- %s\n' "${bench_notes[@]}"
   {
     echo
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n)"
@@ -231,6 +250,10 @@ bench_report() {
     bench_machine
     echo
     echo "$table"
+    if [ ${#bench_notes[@]} -gt 0 ]; then
+      echo
+      printf -- '- %s\n' "${bench_notes[@]}"
+    fi
   } >> "$BENCH_RESULTS"
   bench_log "appended to $BENCH_RESULTS"
   if [ "$bench_failures" != 0 ]; then

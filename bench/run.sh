@@ -116,6 +116,132 @@ case_snapshot_list_1000() { bench_snapshot_work 1000; bench_snapshot_case snapsh
 case_snapshot_apply_1000() { bench_snapshot_work 1000; bench_snapshot_case snapshot-apply-1000 apply; }
 case_snapshot_delete_1000() { bench_snapshot_work 1000; bench_snapshot_case snapshot-delete-1000 delete; }
 
+# ---- backing chains: commit, safe rebase, convert of a deep chain ------------------------
+# Inputs are built once with qemu-img/qemu-io under $BENCH_DIR/chain and reused while their
+# recipe is unchanged. Sizes follow BENCH_SMALL.
+
+chain_sizes() {
+  if [ "$BENCH_SMALL" = 1 ]; then
+    COMMIT_BASE_MIB=1024; COMMIT_RUN_MIB=128; COMMIT_SCATTER=1024    # 128 MiB + 1024 x 64 KiB
+    REBASE_MID_MIB=64; REBASE_SCATTER=512; CHAIN_LAYERS=64; CHAIN_LAYER_KIB=2048
+  else
+    COMMIT_BASE_MIB=20480; COMMIT_RUN_MIB=1024; COMMIT_SCATTER=8192  # 1 GiB + 8192 x 64 KiB = 1.5 GiB
+    REBASE_MID_MIB=512; REBASE_SCATTER=4096; CHAIN_LAYERS=64; CHAIN_LAYER_KIB=16384
+  fi
+  CHAIN_DIR=$BENCH_DIR/chain
+  mkdir -p "$CHAIN_DIR"
+}
+
+# chain_input NAME RECIPE BUILD_FUNCTION: runs the function unless NAME's stamp matches RECIPE.
+chain_input() {
+  local name=$1 recipe="$2 $("$BENCH_QEMU_IMG" --version | head -n 1)" build=$3
+  local stamp=$CHAIN_DIR/$name.recipe
+  if [ "$BENCH_REBUILD" != 1 ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ]; then
+    bench_log "reusing $CHAIN_DIR/$name"
+    return 0
+  fi
+  bench_log "building $CHAIN_DIR/$name ($recipe)"
+  rm -rf "${CHAIN_DIR:?}/$name" "$stamp"
+  mkdir -p "$CHAIN_DIR/$name"
+  "$build" "$CHAIN_DIR/$name" || bench_die "building $name failed"
+  sync
+  echo "$recipe" > "$stamp"
+}
+
+# qemu-io commands that write 64 KiB with pattern $2 every ($1 MiB / $3) over $1 MiB, from offset $4.
+scatter_writes() {
+  local span_mib=$1 pattern=$2 count=$3 from=${4:-0} i stride
+  stride=$((span_mib * 1048576 / count))
+  for ((i = 0; i < count; i++)); do
+    printf '%s\n' "-c" "write -q -P $pattern $((from + i * stride + 131072)) 64k"
+  done
+}
+
+# The commit input: an empty base of COMMIT_BASE_MIB and an overlay holding COMMIT_RUN_MIB in
+# one run (from 1/8 of the disk) plus COMMIT_SCATTER clusters spread over the whole disk.
+build_commit_input() {
+  local d=$1 args
+  "$BENCH_QEMU_IMG" create -q -f qcow2 "$d/base.qcow2" "${COMMIT_BASE_MIB}M" || return 1
+  "$BENCH_QEMU_IMG" create -q -f qcow2 -b base.qcow2 -F qcow2 "$d/overlay.qcow2" || return 1
+  mapfile -t args < <(scatter_writes "$COMMIT_BASE_MIB" 0x6b "$COMMIT_SCATTER")
+  qemu-io -t writeback -c "write -q -P 0x6a $((COMMIT_BASE_MIB / 8))M ${COMMIT_RUN_MIB}M" "${args[@]}" \
+    "$d/overlay.qcow2" || return 1
+  "$BENCH_QEMU_IMG" check -q "$d/overlay.qcow2"
+}
+
+# The rebase input: the standard image <- mid (REBASE_MID_MIB in one run and REBASE_SCATTER
+# clusters) <- top (a few clusters); top is rebased onto the standard image, so mid's data
+# moves into top and everything else is the same in both chains.
+build_rebase_input() {
+  local d=$1 args
+  "$BENCH_QEMU_IMG" create -q -f qcow2 -b "$BENCH_IMAGE" -F qcow2 "$d/mid.qcow2" || return 1
+  mapfile -t args < <(scatter_writes "$BENCH_VIRTUAL_MIB" 0x7b "$REBASE_SCATTER")
+  qemu-io -t writeback -c "write -q -P 0x7a $((BENCH_VIRTUAL_MIB / 8))M ${REBASE_MID_MIB}M" "${args[@]}" \
+    "$d/mid.qcow2" || return 1
+  "$BENCH_QEMU_IMG" create -q -f qcow2 -b "$d/mid.qcow2" -F qcow2 "$d/top.qcow2" || return 1
+  mapfile -t args < <(scatter_writes "$BENCH_VIRTUAL_MIB" 0x7c 64 4096)
+  qemu-io -t writeback "${args[@]}" "$d/top.qcow2"
+}
+
+# The deep chain: CHAIN_LAYERS overlays on the standard image, each writing CHAIN_LAYER_KIB in
+# 64 KiB clusters spread over the disk (every layer at other places).
+build_chain64_input() {
+  local d=$1 i args below=$BENCH_IMAGE
+  for ((i = 1; i <= CHAIN_LAYERS; i++)); do
+    "$BENCH_QEMU_IMG" create -q -f qcow2 -u -b "$below" -F qcow2 "$d/c$i.qcow2" "${BENCH_VIRTUAL_MIB}M" || return 1
+    mapfile -t args < <(scatter_writes "$BENCH_VIRTUAL_MIB" $((i + 1)) $((CHAIN_LAYER_KIB / 64)) $((i * 65536)))
+    qemu-io -t writeback "${args[@]}" "$d/c$i.qcow2" >/dev/null || return 1
+    below=c$i.qcow2
+  done
+}
+
+# Sequential write bandwidth of the disk under $BENCH_DIR: dd of 1 GiB with fdatasync,
+# median of three, in MiB/s.
+disk_bandwidth() {
+  local i out rates=()
+  for i in 1 2 3; do
+    out=$(LC_ALL=C dd if=/dev/zero of="$BENCH_DIR/dd.tmp" bs=1M count=1024 conv=fdatasync 2>&1 | tail -n 1)
+    rates+=("$(awk -v l="$out" 'BEGIN { n = split(l, f, ", "); split(f[n - 1], t, " "); printf "%.1f", 1024 / t[1] }')")
+  done
+  rm -f "$BENCH_DIR/dd.tmp"
+  printf '%s\n' "${rates[@]}" | bench_median
+}
+
+case_commit() {
+  chain_sizes
+  chain_input commit "v2 base=${COMMIT_BASE_MIB}M run=${COMMIT_RUN_MIB}M scatter=$COMMIT_SCATTER" build_commit_input
+  export CHAIN_IN=$CHAIN_DIR/commit
+  bench_case commit \
+    '"$BENCH_VMSNAP" img commit -q "$BENCH_OUT/overlay.qcow2"' \
+    '"$BENCH_QEMU_IMG" commit -q "$BENCH_OUT/overlay.qcow2"' \
+    'cp --sparse=always "$CHAIN_IN/base.qcow2" "$CHAIN_IN/overlay.qcow2" "$BENCH_OUT/" && sync'
+  local mib=$((COMMIT_RUN_MIB + COMMIT_SCATTER / 16)) disk
+  disk=$(disk_bandwidth)
+  bench_note "disk (dd bs=1M count=1024 conv=fdatasync, median of 3): $disk MiB/s"
+  if [ -n "$bench_last_vmsnap_median" ] && [ -n "$bench_last_qemu_median" ]; then
+    bench_note "commit moves $mib MiB: vmsnap $(awk -v m="$mib" -v t="$bench_last_vmsnap_median" 'BEGIN { printf "%.1f", m / t }') MiB/s ($(awk -v m="$mib" -v t="$bench_last_vmsnap_median" -v d="$disk" 'BEGIN { printf "%.0f", 100 * m / t / d }')% of the disk), qemu-img $(awk -v m="$mib" -v t="$bench_last_qemu_median" 'BEGIN { printf "%.1f", m / t }') MiB/s"
+  fi
+}
+
+case_rebase() {
+  chain_sizes
+  chain_input rebase "v2 on=$(basename "$BENCH_IMAGE") mid=${REBASE_MID_MIB}M scatter=$REBASE_SCATTER" build_rebase_input
+  export CHAIN_IN=$CHAIN_DIR/rebase
+  bench_case rebase \
+    '"$BENCH_VMSNAP" img rebase -b "$BENCH_IMAGE" -F qcow2 "$BENCH_OUT/top.qcow2"' \
+    '"$BENCH_QEMU_IMG" rebase -b "$BENCH_IMAGE" -F qcow2 "$BENCH_OUT/top.qcow2"' \
+    'cp --sparse=always "$CHAIN_IN/top.qcow2" "$BENCH_OUT/" && sync'
+}
+
+case_convert_chain64() {
+  chain_sizes
+  chain_input chain64 "v1 on=$(basename "$BENCH_IMAGE") layers=$CHAIN_LAYERS each=${CHAIN_LAYER_KIB}K" build_chain64_input
+  export CHAIN_TOP=$CHAIN_DIR/chain64/c$CHAIN_LAYERS.qcow2
+  bench_case convert-chain64 \
+    '"$BENCH_VMSNAP" img convert -O qcow2 "$CHAIN_TOP" "$BENCH_OUT/vmsnap.qcow2"' \
+    '"$BENCH_QEMU_IMG" convert -O qcow2 "$CHAIN_TOP" "$BENCH_OUT/qemu.qcow2"'
+}
+
 # ---- driver -------------------------------------------------------------------------------
 
 all_cases() { declare -F | awk '$3 ~ /^case_/ { sub(/^case_/, "", $3); gsub(/_/, "-", $3); print $3 }'; }

@@ -87,8 +87,9 @@ public final class ImageCopy {
         while (offset < size) {
             BlockStatus status = source.blockStatus(offset, size - offset);
             long length = Math.min(status.lengthBytes(), size - offset);
-            if (options.topLayerOnly() && status.depth() > 0) {
-                // Left unallocated: the target's backing file supplies it.
+            if (options.topLayerOnly() && (status.depth() > 0 || !status.present())) {
+                // Left unallocated: the target's backing file supplies it (also the zeros past
+                // the end of a short backing file, which the target's backing file has too).
                 offset += length;
             } else if (status.zero()) {
                 if (options.mustWriteZeros()) {
@@ -144,7 +145,7 @@ public final class ImageCopy {
     private static boolean touchesTopLayer(BlockDevice source, long offset, int length) throws IOException {
         for (long pos = offset; pos < offset + length; ) {
             BlockStatus s = source.blockStatus(pos, offset + length - pos);
-            if (s.depth() == 0) {
+            if (s.depth() == 0 && s.present()) {
                 return true;
             }
             pos += s.lengthBytes();

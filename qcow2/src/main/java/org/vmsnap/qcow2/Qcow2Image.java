@@ -24,6 +24,9 @@ public final class Qcow2Image implements BlockDevice {
     private final Path path;
     /** Replaced by every snapshot operation, which reopens the engine on the new tables. */
     private Qcow2Engine engine;
+    /** The last unallocated run of this file that {@link #blockStatus} found; empty: -1, -1. */
+    private long ownRunStart = -1;
+    private long ownRunEnd = -1;
 
     private Qcow2Image(Path path, Qcow2Engine engine) {
         this.path = path;
@@ -75,10 +78,60 @@ public final class Qcow2Image implements BlockDevice {
         if (Files.exists(file)) {
             seen.add(file.toRealPath());
         }
-        return openChain(file, options, 0, seen);
+        return openChain(file, options, 0, seen, null);
     }
 
-    static Qcow2Image openChain(Path file, OpenOptions options, int depth, Set<Path> seen) throws IOException {
+    /**
+     * Opens an image the user named read-write with its chain, and the chain member whose
+     * real path is {@code writableMember} read-write too (the target of a commit); every
+     * other member is opened read-only.
+     */
+    static Qcow2Image openWithWritableMember(Path file, Path writableMember) throws IOException {
+        Set<Path> seen = new HashSet<>();
+        if (Files.exists(file)) {
+            seen.add(file.toRealPath());
+        }
+        return openChain(file, OpenOptions.readWrite().withFormat("qcow2"), 0, seen, writableMember);
+    }
+
+    static Qcow2Image openChain(Path file, OpenOptions options, int depth, Set<Path> seen, Path writableMember)
+            throws IOException {
+        return openWith(file, options, header -> options.openBacking()
+                ? BackingChain.open(file, header, options, depth, seen, writableMember) : null);
+    }
+
+    /**
+     * Opens an image read-write over a backing device the caller chose instead of the one
+     * its header names (a rebase writes while reading through the new chain; the header
+     * still names the old one until the data is in). The image owns {@code backing}, also
+     * when the open fails.
+     */
+    static Qcow2Image openOver(Path file, BlockDevice backing) throws IOException {
+        boolean[] handedOver = {false};
+        try {
+            return openWith(file, OpenOptions.readWrite().withFormat("qcow2"), header -> {
+                handedOver[0] = true; // from here on openWith closes it on failure
+                return backing;
+            });
+        } catch (IOException | RuntimeException e) {
+            if (backing != null && !handedOver[0]) {
+                try {
+                    backing.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** Supplies the backing device once the header is known. */
+    @FunctionalInterface
+    private interface BackingOpener {
+        BlockDevice open(Header header) throws IOException;
+    }
+
+    private static Qcow2Image openWith(Path file, OpenOptions options, BackingOpener opener) throws IOException {
         FileBlockStore store = FileBlockStore.open(file, options.readOnly(), options.forceShare());
         BlockDevice backing = null;
         try {
@@ -93,9 +146,7 @@ public final class Qcow2Image implements BlockDevice {
                 store.flush();
                 header = clean;
             }
-            if (options.openBacking()) {
-                backing = BackingChain.open(file, header, options, depth, seen);
-            }
+            backing = opener.open(header);
             return new Qcow2Image(file, Qcow2Engine.open(store, header, options.readOnly(), backing));
         } catch (IOException | RuntimeException e) {
             try {
@@ -169,6 +220,7 @@ public final class Qcow2Image implements BlockDevice {
      *                                   disk has data (QEMU refuses that too)
      */
     public SnapshotInfo createSnapshot(String name) throws IOException {
+        changed();
         engine = engine.createSnapshot(name, java.time.Instant.now());
         return snapshots().getLast();
     }
@@ -178,11 +230,13 @@ public final class Qcow2Image implements BlockDevice {
      * {@code qemu-img snapshot -a} does: by id first, else by name. Snapshots are untouched.
      */
     public void applySnapshot(String idOrName) throws IOException {
+        changed();
         engine = engine.applySnapshot(idOrName);
     }
 
     /** Deletes a snapshot (by id first, else by name) and frees the clusters only it used. */
     public void deleteSnapshot(String idOrName) throws IOException {
+        changed();
         engine = engine.deleteSnapshot(idOrName);
     }
 
@@ -202,12 +256,19 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Grows the disk; shrinks only when the cut-off part holds no data. */
     public void resize(long newSizeBytes) throws IOException {
+        changed();
         engine.resize(newSizeBytes);
     }
 
     /** Writes one aligned guest cluster compressed (uncompressed when that saves nothing). */
     public void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
+        changed();
         engine.writeCompressed(guestOffset, cluster);
+    }
+
+    /** The decoded header (for the chain code of this package). */
+    Header header() {
+        return engine.header();
     }
 
     public int clusterSize() {
@@ -222,6 +283,37 @@ public final class Qcow2Image implements BlockDevice {
     /** The backing file name as stored in the header, or null. */
     public String backingFileName() {
         return engine.header().backingFileName();
+    }
+
+    /** The backing file format recorded in the header ("qcow2", "raw"...), or null. */
+    public String backingFormat() {
+        return engine.header().backingFormat();
+    }
+
+    /**
+     * Records a new backing file name and format in the header, or none ({@code name}
+     * null). Only the header changes: the data is not compared or copied (that is
+     * {@link ImageRebase}). Everything written before is made durable first. The opened
+     * backing chain, if any, stays the one this image was opened with.
+     */
+    public void setBacking(String name, String format) throws IOException {
+        if (name != null) {
+            BackingChain.checkName(path, name);
+            if (format == null) {
+                throw new IllegalArgumentException("a backing file needs a format (raw or qcow2)");
+            }
+        }
+        engine.setBacking(name, format);
+    }
+
+    /**
+     * Makes whole clusters unallocated again, so that they read from the backing file:
+     * how an overlay is emptied after its data was committed. The range starts on a
+     * cluster boundary and ends on one or at the end of the disk.
+     */
+    void deallocate(long guestOffset, long lengthBytes) throws IOException {
+        changed();
+        engine.deallocate(guestOffset, lengthBytes);
     }
 
     @Override
@@ -251,16 +343,19 @@ public final class Qcow2Image implements BlockDevice {
 
     @Override
     public void write(long guestOffset, ByteBuffer src) throws IOException {
+        changed();
         engine.write(guestOffset, src);
     }
 
     @Override
     public void writeZeroes(long guestOffset, long lengthBytes) throws IOException {
+        changed();
         engine.writeZeroes(guestOffset, lengthBytes);
     }
 
     @Override
     public void discard(long guestOffset, long lengthBytes) throws IOException {
+        changed();
         engine.discard(guestOffset, lengthBytes);
     }
 
@@ -269,9 +364,39 @@ public final class Qcow2Image implements BlockDevice {
         engine.flush();
     }
 
+    /**
+     * Where an image with a backing file is unallocated, the backing chain decides; the
+     * unallocated run of this file ({@code [ownRunStart, ownRunEnd)}) is remembered, so a
+     * walk over the disk whose backing answers come in short pieces does not scan this
+     * file's L2 entries again for every piece. Any change to this image forgets it.
+     */
     @Override
     public BlockStatus blockStatus(long guestOffset, long maxLengthBytes) throws IOException {
-        return engine.blockStatus(guestOffset, maxLengthBytes);
+        BlockDevice backing = engine.backing();
+        if (backing == null) {
+            return engine.blockStatus(guestOffset, maxLengthBytes);
+        }
+        if (guestOffset < ownRunStart || guestOffset >= ownRunEnd) {
+            BlockStatus own = engine.ownBlockStatus(guestOffset, size() - guestOffset);
+            if (own.present()) {
+                return own.lengthBytes() <= maxLengthBytes ? own : own.withLength(maxLengthBytes);
+            }
+            ownRunStart = guestOffset;
+            ownRunEnd = guestOffset + own.lengthBytes();
+        }
+        long n = Math.min(maxLengthBytes, ownRunEnd - guestOffset);
+        if (guestOffset >= backing.size()) {
+            // Past a short backing file the zeros are this image's own (qemu-img map: depth 0).
+            return new BlockStatus(n, 0, false, true, false, false, -1, null);
+        }
+        BlockStatus b = backing.blockStatus(guestOffset, Math.min(n, backing.size() - guestOffset));
+        return b.withDepthAndLength(b.depth() + 1, b.lengthBytes());
+    }
+
+    /** A change to the image: the remembered unallocated run may be gone. */
+    private void changed() {
+        ownRunStart = -1;
+        ownRunEnd = -1;
     }
 
     @Override

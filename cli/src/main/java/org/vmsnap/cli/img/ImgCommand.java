@@ -9,7 +9,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "img", mixinStandardHelpOptions = true,
         description = "Disk image commands, as qemu-img does them.",
         subcommands = {CreateCommand.class, InfoCommand.class, CheckCommand.class, MapCommand.class,
-                CompareCommand.class, ConvertCommand.class, ResizeCommand.class, SnapshotCommand.class})
+                CompareCommand.class, ConvertCommand.class, ResizeCommand.class, SnapshotCommand.class,
+                CommitCommand.class, RebaseCommand.class})
 public final class ImgCommand implements Runnable {
 
     @Spec

@@ -240,6 +240,22 @@ public final class Qcow2Engine {
         return data.blockStatus(guestOffset, maxLength);
     }
 
+    /**
+     * This file's own answer, without asking the backing file: a run unallocated here comes
+     * back not present, not zero, at depth 0, as long as it is unallocated here (within one
+     * L2 table). Lets a caller that walks the disk remember the run instead of having every
+     * status lookup scan the same unallocated entries again.
+     */
+    public BlockStatus ownBlockStatus(long guestOffset, long maxLength) throws IOException {
+        checkOpen();
+        checkRange(guestOffset, maxLength);
+        ClusterMap.Run run = map.run(guestOffset, maxLength);
+        if (run.first() instanceof ClusterDescriptor.Unallocated) {
+            return new BlockStatus(run.lengthBytes(), 0, false, false, false, false, -1, null);
+        }
+        return data.blockStatus(guestOffset, run.lengthBytes());
+    }
+
     private void checkRange(long guestOffset, long length) {
         if (guestOffset < 0 || length < 0 || guestOffset > header.size() - length) {
             throw new IllegalArgumentException(file + ": range 0x" + Long.toHexString(guestOffset) + "+" + length
@@ -288,6 +304,62 @@ public final class Qcow2Engine {
             allocator.applyPendingFrees();
             refcounts.flush();
         }
+    }
+
+    /**
+     * Makes whole clusters unallocated, so they read from the backing file again (or zeros
+     * without one): what emptying an overlay after a commit needs. {@link #discard} is not
+     * that on v3, where discarded clusters read as zeros. The range must start on a cluster
+     * boundary and end on one or at the end of the disk. The freed clusters are released
+     * with the deferred frees of {@link #flush}, after the L2 tables that dropped them.
+     */
+    public void deallocate(long guestOffset, long length) throws IOException {
+        checkWritable();
+        checkRange(guestOffset, length);
+        long end = guestOffset + length;
+        if (!g.isClusterAligned(guestOffset) || (!g.isClusterAligned(end) && end != header.size())) {
+            throw new IllegalArgumentException(file + ": deallocate takes whole clusters, not 0x"
+                    + Long.toHexString(guestOffset) + "+" + length);
+        }
+        long coverage = 1L << g.l2CoverageBits();
+        for (long pos = guestOffset; pos < end; ) {
+            long tableEnd = Math.min(end, (pos & ~(coverage - 1)) + coverage);
+            if (map.l2ForRead(pos) == null) {
+                pos = tableEnd; // no L2 table: already unallocated
+                continue;
+            }
+            for (; pos < tableEnd; pos += g.clusterSize()) {
+                long[] current = map.l2ForRead(pos);
+                if (map.decode(current, pos) instanceof ClusterDescriptor.Unallocated) {
+                    continue;
+                }
+                ClusterMap.WritableL2 l2 = map.l2ForWrite(pos);
+                ClusterDescriptor old = map.decode(l2.entries(), pos);
+                map.set(l2, pos, ClusterDescriptor.UNALLOCATED);
+                map.release(old);
+            }
+        }
+    }
+
+    /**
+     * Records a new backing file name and format in the header ({@code null} name: no
+     * backing file). Everything written before is flushed first, so data copied for a
+     * rebase is durable before the header names the new backing file.
+     */
+    public void setBacking(String name, String format) throws IOException {
+        checkWritable();
+        if (name != null && name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                > org.vmsnap.qcow2.format.Limits.MAX_BACKING_FILE_NAME_BYTES) {
+            throw new UnsupportedFeatureException(file, "backing file name is longer than "
+                    + org.vmsnap.qcow2.format.Limits.MAX_BACKING_FILE_NAME_BYTES + " bytes");
+        }
+        Header next = header.withBacking(name, name == null ? null : format);
+        if (next.encodedLength() > g.clusterSize()) {
+            throw new UnsupportedFeatureException(file, "backing file name does not fit in the header cluster ("
+                    + next.encodedLength() + " bytes needed, cluster size " + g.clusterSize() + ")");
+        }
+        flush();
+        writeHeader(next);
     }
 
     /** Writes a new header and syncs; the header cluster is the only place it goes. */

@@ -1,0 +1,48 @@
+package org.vmsnap.cli.img;
+
+import java.io.IOException;
+
+import org.vmsnap.qcow2.ImageCommit;
+import org.vmsnap.qcow2.Progress;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code img commit}: writes an overlay's data into its backing file (or into {@code -b
+ * BASE} further down, which implies {@code -d}) and empties the overlay unless {@code -d}.
+ */
+@Command(name = "commit", description = "Commit an overlay's data into its backing file (as qemu-img commit).")
+final class CommitCommand extends ImgSubcommand {
+
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt", description = "Format of the overlay; probed when absent.")
+    String format;
+
+    @Option(names = {"-b"}, paramLabel = "base",
+            description = "Commit into this member of the backing chain (implies -d).")
+    String base;
+
+    @Option(names = {"-d"}, description = "Do not empty the overlay after the commit.")
+    boolean drop;
+
+    @Option(names = {"-p", "--progress"}, description = "Show progress.")
+    boolean progress;
+
+    @Option(names = {"-q", "--quiet"})
+    boolean quiet;
+
+    @Parameters(paramLabel = "filename")
+    String file;
+
+    @Override
+    public Integer call() throws IOException {
+        Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
+        ImageCommit.commit(path(file), format, base, drop || base != null, bar);
+        ProgressBar.finish(bar);
+        if (!quiet) {
+            out().println("Image committed.");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,53 @@
+package org.vmsnap.cli.img;
+
+import java.io.IOException;
+
+import org.vmsnap.cli.CliException;
+import org.vmsnap.qcow2.ImageRebase;
+import org.vmsnap.qcow2.Progress;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code img rebase}: another backing file for an image. Safe mode copies into the image
+ * whatever the old and new backing chains show differently, so the guest sees the same
+ * disk; {@code -u} only rewrites the header; {@code -b ""} flattens the image.
+ */
+@Command(name = "rebase", description = "Change the backing file of an image (as qemu-img rebase).")
+final class RebaseCommand extends ImgSubcommand {
+
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt", description = "Format of the image; probed when absent.")
+    String format;
+
+    @Option(names = {"-b", "--backing"}, paramLabel = "backing_file",
+            description = "The new backing file (relative to the image's folder); \"\" for none.")
+    String backing;
+
+    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt", description = "Format of the new backing file.")
+    String backingFormat;
+
+    @Option(names = {"-u"}, description = "Unsafe: only rewrite the backing file name and format.")
+    boolean unsafe;
+
+    @Option(names = {"-p", "--progress"}, description = "Show progress.")
+    boolean progress;
+
+    @Option(names = {"-q", "--quiet"})
+    boolean quiet;
+
+    @Parameters(paramLabel = "filename")
+    String file;
+
+    @Override
+    public Integer call() throws IOException {
+        if (backing == null && !unsafe) {
+            throw new CliException("Must specify backing file (-b) or use unsafe mode (-u)");
+        }
+        Progress bar = ProgressBar.of(progress && !quiet && !unsafe, terminal(), out());
+        ImageRebase.rebase(path(file), format, backing, backingFormat, unsafe, bar);
+        ProgressBar.finish(bar);
+        return 0;
+    }
+}

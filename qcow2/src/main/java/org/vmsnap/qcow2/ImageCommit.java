@@ -1,0 +1,177 @@
+package org.vmsnap.qcow2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * {@code qemu-img commit}: writes what an overlay holds down into its backing file, or
+ * into a base further down the chain, then empties the overlay.
+ *
+ * <p>What moves: every run that a layer above the base decides (the overlay, and the
+ * images between it and the base). Data is copied; runs that read as zeros (zero clusters,
+ * or the zeros past the end of a short layer) become zeros in the base, and are not
+ * written where the base already reads zeros; runs the base or its own backing files
+ * decide are not touched. The base grows to the overlay's size when it is smaller, as
+ * qemu-img does.
+ *
+ * <p>After a commit into a base below the backing file, the images in between no longer
+ * show what they showed (the base under them changed), as qemu-img says; the overlay
+ * still reads the same, so it is never emptied then ({@code -b} implies {@code -d}).
+ *
+ * <p>Crash safety, in this order: (1) the data is written into the base and the base is
+ * flushed; (2) only then are the overlay's clusters made unallocated (they now read the
+ * same bytes from the base) and the overlay flushed. A crash during (1) leaves the overlay
+ * untouched and reading as before; running the commit again writes the same data again
+ * (a commit is idempotent). A crash during (2) leaves some clusters still in the overlay
+ * and some read from the base, which holds the same bytes.
+ */
+public final class ImageCommit {
+
+    /** Bytes moved per read/write. */
+    static final int BUFFER_BYTES = 4 << 20;
+
+    /**
+     * What a commit did.
+     *
+     * @param base      the image that received the data (as resolved from the chain)
+     * @param baseDepth 1 for the backing file, 2 for its backing file...
+     * @param emptied   the overlay was emptied afterwards
+     */
+    public record Result(Path base, int baseDepth, boolean emptied) {
+    }
+
+    private ImageCommit() {
+    }
+
+    /**
+     * Commits {@code image} into its backing file or into {@code base}.
+     *
+     * @param format the overlay's format, or null to probe it
+     * @param base   the member to commit into, named as for {@code qemu-img commit -b}
+     *               (a relative name is resolved against each member's folder), or null
+     *               for the backing file
+     * @param drop   keep the overlay's data ({@code -d}); always so with a base
+     * @throws BackingChainException when the image has no backing file or {@code base} is
+     *                               not in its chain; nothing is changed then
+     * @throws ImageInUseException   when the overlay or the base is locked by another process
+     */
+    public static Result commit(Path image, String format, String base, boolean drop, Progress progress)
+            throws IOException {
+        List<ImageChain.Member> chain = ImageChain.describe(image, new OpenOptions(true, true, false, format));
+        if (!"qcow2".equals(chain.getFirst().info().format()) || chain.size() < 2) {
+            throw new BackingChainException(image, "Image does not have a backing file");
+        }
+        int depth = base == null ? 1 : ImageChain.depthOf(chain, base);
+        if (depth < 0) {
+            throw new BackingChainException(image, "Did not find '" + base + "' in the backing chain of '"
+                    + image + "'");
+        }
+        Path target = chain.get(depth).realPath();
+        boolean empty = !drop && base == null;
+        try (Qcow2Image top = Qcow2Image.openWithWritableMember(image, target)) {
+            ChainView below = (ChainView) top.backing();
+            if (below == null || below.layers().size() != depth
+                    || !below.layers().getLast().path().toRealPath().equals(target)) {
+                throw new BackingChainException(image, "the backing chain changed while it was being opened");
+            }
+            BlockDevice into = below.layers().getLast();
+            commitOpened(top, into, depth, empty, progress);
+            return new Result(into.path(), depth, empty);
+        }
+    }
+
+    /**
+     * The commit itself, on an open chain: {@code base} is the writable member at
+     * {@code depth} below {@code top}; {@code empty} empties the overlay afterwards.
+     */
+    static void commitOpened(Qcow2Image top, BlockDevice base, int depth, boolean empty, Progress progress)
+            throws IOException {
+        copyAbove(top, base, depth, progress);
+        // (1) before (2): the base holds the data durably before the overlay lets go of it.
+        base.flush();
+        if (empty) {
+            top.deallocate(0, top.size());
+            top.flush();
+        }
+    }
+
+    /** Copies every run that a layer above {@code depth} decides into {@code base}. */
+    private static void copyAbove(Qcow2Image top, BlockDevice base, int depth, Progress progress) throws IOException {
+        long size = top.size();
+        if (base.size() < size) {
+            // The chain view keeps the old size, so the overlay still reads what it read.
+            grow(base, size);
+        }
+        // Direct: reads from the files need no copy through a temporary native buffer.
+        ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
+        progress.update(0, size);
+        long pos = 0;
+        while (pos < size) {
+            BlockStatus s = top.blockStatus(pos, size - pos);
+            long n = s.lengthBytes();
+            if (s.depth() < depth) {
+                if (s.present() && !s.zero()) {
+                    copyData(top, base, pos, n, buffer);
+                } else {
+                    zero(base, pos, n);
+                }
+            }
+            pos += n;
+            progress.update(pos, size);
+        }
+    }
+
+    private static void copyData(BlockDevice from, BlockDevice to, long pos, long length, ByteBuffer buffer)
+            throws IOException {
+        long end = pos + length;
+        for (long p = pos; p < end; ) {
+            int chunk = (int) Math.min(buffer.capacity(), end - p);
+            buffer.clear().limit(chunk);
+            from.read(p, buffer);
+            buffer.flip();
+            to.write(p, buffer);
+            p += chunk;
+        }
+    }
+
+    /**
+     * Makes the range read as zeros in the base. Ranges where the base itself already reads
+     * zeros (a zero cluster, a hole, past its backing file's end) are left alone; zeros that
+     * come from the base's own backing file are written, so the base holds them as the
+     * overlay did.
+     */
+    private static void zero(BlockDevice base, long pos, long length) throws IOException {
+        long end = pos + length;
+        for (long p = pos; p < end; ) {
+            BlockStatus s = base.blockStatus(p, end - p);
+            long n = Math.min(s.lengthBytes(), end - p);
+            if (!s.zero() || s.depth() > 0) {
+                base.writeZeroes(p, n);
+            }
+            p += n;
+        }
+    }
+
+    /**
+     * Grows the base to the overlay's size. When the base's own backing file reaches past its
+     * old end, the whole new area becomes zero clusters, as QEMU's truncate does then (the
+     * engine's resize zeroes only as far as the backing file reaches; past it, unallocated
+     * reads zeros too, but qemu-img map would show the difference).
+     */
+    private static void grow(BlockDevice base, long size) throws IOException {
+        switch (base) {
+            case Qcow2Image q -> {
+                long oldSize = q.size();
+                q.resize(size);
+                if (q.backing() != null && q.backing().size() > oldSize) {
+                    q.writeZeroes(oldSize, size - oldSize);
+                }
+            }
+            case RawImage r -> r.resize(size);
+            default -> throw new UnsupportedFeatureException(base.path(), "cannot grow a " + base.format()
+                    + " image to " + size + " bytes");
+        }
+    }
+}
