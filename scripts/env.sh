@@ -3,7 +3,13 @@
 
 vmsnap_is_jdk25() {
   [ -x "$1/bin/java" ] && [ -x "$1/bin/javac" ] || return 1
-  "$1/bin/java" -version 2>&1 | head -n 1 | grep -qE 'version "25(\.|")'
+  # The JDK's release file names its version: reading it costs nothing, while
+  # "java -version" would start a JVM before every command.
+  if [ -f "$1/release" ]; then
+    grep -qE '^JAVA_VERSION="25([."]|$)' "$1/release"
+  else
+    "$1/bin/java" -version 2>&1 | head -n 1 | grep -qE 'version "25(\.|")'
+  fi
 }
 
 vmsnap_find_jdk() {
