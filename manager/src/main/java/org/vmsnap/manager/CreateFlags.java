@@ -1,0 +1,17 @@
+package org.vmsnap.manager;
+
+/**
+ * virsh snapshot-create's flags.
+ *
+ * @param redefine      the XML describes an existing snapshot: record its metadata, touch no image
+ * @param current       with redefine: make it the current snapshot
+ * @param noMetadata    make the snapshot's data but keep no metadata (recover or redefine bring it back)
+ * @param diskOnly      disks only, no memory (the only kind for a shut-off domain: state disk-snapshot)
+ * @param reuseExternal external overlay files may exist already and are reused (reformatted)
+ */
+public record CreateFlags(boolean redefine, boolean current, boolean noMetadata, boolean diskOnly,
+        boolean reuseExternal) {
+    public static CreateFlags none() {
+        return new CreateFlags(false, false, false, false, false);
+    }
+}
