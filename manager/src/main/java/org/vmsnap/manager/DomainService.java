@@ -1,8 +1,22 @@
 package org.vmsnap.manager;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+import org.vmsnap.manager.plan.Journal;
+import org.vmsnap.manager.plan.OfflineExecutor;
+import org.vmsnap.manager.plan.PlanRunner;
+import org.vmsnap.manager.store.AtomicFiles;
+import org.vmsnap.manager.store.DomainLock;
+import org.vmsnap.manager.store.DomainStore;
+import org.vmsnap.manager.xml.DiskDef;
+import org.vmsnap.manager.xml.Names;
 
 import org.vmsnap.manager.xml.Domain;
 
@@ -29,7 +43,29 @@ public final class DomainService {
 
     /** Defines a new domain or updates one with the same name (and UUID); returns it with its UUID. */
     public Domain define(String xml) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        Domain parsed = Domain.parse(xml);
+        Domain d = parsed.uuid() != null ? parsed : parsed.withUuid(UUID.randomUUID().toString());
+        for (Domain other : list()) {
+            if (!other.name().equals(d.name()) && other.uuid() != null && other.uuid().equalsIgnoreCase(d.uuid())) {
+                throw new InvalidInputException("domain '" + other.name() + "' already exists with uuid " + d.uuid());
+            }
+        }
+        DomainStore store = new DomainStore(home, d.name());
+        Files.createDirectories(store.dir());
+        try (DomainLock lock = store.lock()) {
+            new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor()).recover();
+            if (store.exists()) {
+                Domain old = store.readDomain();
+                if (parsed.uuid() == null) {
+                    d = parsed.withUuid(old.uuid());
+                } else if (old.uuid() != null && !old.uuid().equalsIgnoreCase(d.uuid())) {
+                    throw new InvalidInputException("domain '" + d.name() + "' is already defined with uuid "
+                            + old.uuid());
+                }
+            }
+            AtomicFiles.write(store.domainFile(), d.toXml());
+        }
+        return d;
     }
 
     /**
@@ -39,20 +75,80 @@ public final class DomainService {
      * @return the image files removed
      */
     public List<Path> undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        DomainStore store = existing(name);
+        List<Path> removed = new ArrayList<>();
+        try (DomainLock lock = store.lock()) {
+            new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor()).recover();
+            Domain d = store.readDomain();
+            int n = store.readSnapshots().size();
+            if (n > 0 && !snapshotsMetadata) {
+                throw new InvalidInputException("Requested operation is not valid: cannot delete inactive domain with "
+                        + n + " snapshots");
+            }
+            if (removeAllStorage) {
+                for (DiskDef disk : d.disks()) {
+                    if (!disk.readOnly() && "disk".equals(disk.device()) && Files.deleteIfExists(disk.source())) {
+                        removed.add(disk.source());
+                    }
+                }
+            }
+            deleteTree(store.dir().resolve("snapshots"));
+            for (String f : List.of("domain.xml", "current", "owned", "journal")) {
+                Files.deleteIfExists(store.dir().resolve(f));
+            }
+            for (DiskDef disk : d.disks()) {
+                deleteTree(disk.source().toAbsolutePath().getParent().resolve("." + d.name() + ".vmsnap"));
+                break;
+            }
+        }
+        Files.deleteIfExists(store.lockFile());
+        Files.deleteIfExists(store.dir());
+        return removed;
     }
 
     /** All defined domains, by name. */
     public List<Domain> list() throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        List<Domain> out = new ArrayList<>();
+        if (!Files.isDirectory(home)) {
+            return out;
+        }
+        try (Stream<Path> dirs = Files.list(home)) {
+            for (Path dir : dirs.sorted().toList()) {
+                DomainStore store = new DomainStore(home, dir.getFileName().toString());
+                if (store.exists()) {
+                    out.add(store.readDomain());
+                }
+            }
+        }
+        return out;
     }
 
     public Domain get(String name) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return snapshots(name).domain();
     }
 
     /** The snapshot operations of one domain (finishes or undoes an interrupted operation first). */
     public SnapshotService snapshots(String name) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return new SnapshotService(existing(name), () -> System.currentTimeMillis() / 1000);
+    }
+
+    private DomainStore existing(String name) throws IOException {
+        Names.checkDomainName(name);
+        DomainStore store = new DomainStore(home, name);
+        if (!store.exists()) {
+            throw new NotFoundException("Domain not found: no domain with matching name '" + name + "'");
+        }
+        return store;
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 }

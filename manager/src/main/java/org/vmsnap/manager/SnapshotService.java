@@ -1,22 +1,63 @@
 package org.vmsnap.manager;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 
+import org.vmsnap.manager.plan.OfflineExecutor;
+import org.vmsnap.manager.plan.PlanRunner;
+import org.vmsnap.manager.plan.Journal;
+import org.vmsnap.manager.store.DomainLock;
+import org.vmsnap.manager.store.DomainStore;
 import org.vmsnap.manager.xml.Domain;
+import org.vmsnap.manager.xml.Names;
 import org.vmsnap.manager.xml.SnapshotDef;
 
-/** Snapshot operations of one domain (virsh snapshot-*), for a shut-off domain. */
+/**
+ * Snapshot operations of one domain (virsh snapshot-*), for a shut-off domain. Every call holds
+ * the domain's lock, first finishes or undoes an operation an earlier process left in the
+ * journal, then plans its own and runs it.
+ */
 public final class SnapshotService {
+    private final DomainStore store;
+    private final Clock clock;
+
+    /** Seconds since the epoch (a seam for tests). */
+    public interface Clock {
+        long nowSec();
+    }
+
+    SnapshotService(DomainStore store, Clock clock) {
+        this.store = store;
+        this.clock = clock;
+    }
+
+    private interface Body<T> {
+        T run(DomainState state) throws IOException;
+    }
+
+    private <T> T locked(Body<T> body) throws IOException {
+        try (DomainLock lock = store.lock()) {
+            if (!store.exists()) {
+                throw new NotFoundException("Domain not found: no domain with matching name '" + store.name() + "'");
+            }
+            runner().recover();
+            return body.run(DomainState.load(store));
+        }
+    }
+
+    private PlanRunner runner() {
+        return new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor());
+    }
 
     /** The domain's current definition. */
     public Domain domain() throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return locked(s -> s.domain);
     }
 
     /** All snapshots with metadata, and the current one. */
     public SnapshotTree tree() throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return locked(DomainState::tree);
     }
 
     /**
@@ -25,22 +66,83 @@ public final class SnapshotService {
      * partial: the domain's defaults fill in). Returns the snapshot as recorded.
      */
     public SnapshotDef create(SnapshotDef request, CreateFlags flags) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return locked(s -> {
+            if (flags.redefine()) {
+                return redefine(s, request, flags.current());
+            }
+            if (flags.current()) {
+                throw new InvalidInputException("--current is only valid with --redefine");
+            }
+            PlanContext ctx = PlanContext.open(store, s, "snapshot-create of domain " + s.domain.name());
+            SnapshotDef made = CreatePlanner.plan(ctx, request, flags, clock.nowSec());
+            runner().run(ctx.plan);
+            return made;
+        });
+    }
+
+    private SnapshotDef redefine(DomainState s, SnapshotDef def, boolean makeCurrent) throws IOException {
+        if (def.name() == null) {
+            throw new InvalidInputException("snapshot XML to redefine has no <name>");
+        }
+        Names.checkSnapshotName(def.name());
+        if (def.parent() != null && !s.snapshots.containsKey(def.parent())) {
+            throw new InvalidInputException("parent " + def.parent() + " for snapshot " + def.name() + " not found");
+        }
+        if (def.parent() != null && def.parent().equals(def.name())) {
+            throw new InvalidInputException("snapshot " + def.name() + " cannot be its own parent");
+        }
+        SnapshotDef full = def;
+        if (full.domain() == null) {
+            full = full.withDomain(s.domain);
+        }
+        if (full.creationTimeSec() == 0) {
+            full = full.withCreation(clock.nowSec(), full.state() == null ? "shutoff" : full.state());
+        } else if (full.state() == null) {
+            full = full.withCreation(full.creationTimeSec(), "shutoff");
+        }
+        for (var d : full.disks()) {
+            if (full.domain().disk(d.name()).isEmpty()) {
+                throw new InvalidInputException("snapshot " + def.name() + ": domain has no disk named '" + d.name()
+                        + "'");
+            }
+        }
+        PlanContext ctx = PlanContext.open(store, s, "snapshot-create --redefine of " + def.name());
+        ctx.after.snapshots.put(full.name(), full);
+        if (makeCurrent) {
+            ctx.after.current = full.name();
+        }
+        ctx.after.emitChanges(ctx.before, store, PlanContext.mirror(ctx.after), ctx.plan);
+        runner().run(ctx.plan);
+        return full;
     }
 
     /** snapshot-current SNAPSHOT. */
     public void setCurrent(String name) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        locked(s -> {
+            s.tree().get(name);
+            PlanContext ctx = PlanContext.open(store, s, "snapshot-current " + name);
+            ctx.after.current = name;
+            ctx.after.emitChanges(ctx.before, store, PlanContext.mirror(ctx.after), ctx.plan);
+            runner().run(ctx.plan);
+            return null;
+        });
     }
 
     /** snapshot-edit: replace the editable parts (name, description) of a snapshot's metadata. */
     public SnapshotDef edit(String name, SnapshotDef edited) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return locked(s -> SnapshotEdit.edit(store, s, name, edited, runner()));
     }
 
     /** snapshot-revert. */
     public void revert(String name, boolean force) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        locked(s -> {
+            SnapshotDef snap = s.tree().get(name);
+            PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to " + name);
+            RevertPlanner.plan(ctx, snap);
+            Preflight.checkWritable(ctx.plan);
+            runner().run(ctx.plan);
+            return null;
+        });
     }
 
     /**
@@ -49,11 +151,33 @@ public final class SnapshotService {
      * @return the names whose snapshots were deleted
      */
     public List<String> delete(String name, DeleteScope scope, boolean metadataOnly) throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return locked(s -> {
+            SnapshotTree tree = s.tree();
+            tree.get(name);
+            List<String> names = new ArrayList<>();
+            if (scope != DeleteScope.SNAPSHOT) {
+                for (SnapshotDef d : tree.descendants(name)) {
+                    names.addFirst(d.name()); // descendants before their parents
+                }
+            }
+            if (scope != DeleteScope.CHILDREN_ONLY) {
+                names.add(name);
+            }
+            PlanContext ctx = PlanContext.open(store, s, "snapshot-delete of " + name);
+            DeletePlanner.plan(ctx, names, metadataOnly);
+            Preflight.checkWritable(ctx.plan);
+            runner().run(ctx.plan);
+            return names;
+        });
     }
 
     /** vmsnap recover: rebuilds snapshot metadata from the images. */
     public RecoverReport recover() throws IOException {
-        throw new UnsupportedOperationException("lead is writing this");
+        return locked(s -> {
+            PlanContext ctx = PlanContext.open(store, s, "recover of domain " + s.domain.name());
+            RecoverReport report = Recovery.plan(ctx, clock.nowSec());
+            runner().run(ctx.plan);
+            return report;
+        });
     }
 }

@@ -1,0 +1,114 @@
+package org.vmsnap.manager.plan;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Runs plans through an executor with a journal, and finishes or undoes the plan an earlier
+ * process left behind.
+ *
+ * <p>The rule that makes a crash harmless: a plan is rolled back while only reversible steps
+ * have been started, and rolled forward once an irreversible one has been started (planners put
+ * every irreversible step after all checks and reversible preparation). Each step is marked
+ * done in the journal after it completes, so after a crash the step in progress is the first
+ * one not marked; it is undone or run again, both of which are safe on a half-done step.
+ */
+public final class PlanRunner {
+    private final Journal journal;
+    private final StepExecutor executor;
+
+    public PlanRunner(Journal journal, StepExecutor executor) {
+        this.journal = journal;
+        this.executor = executor;
+    }
+
+    public void run(Plan plan) throws IOException {
+        List<Step> steps = plan.steps();
+        journal.begin(plan.what(), steps);
+        int done = 0;
+        try {
+            for (Step s : steps) {
+                CrashPoint.before(done + 1);
+                executor.run(s);
+                done++;
+                journal.markDone(done);
+            }
+        } catch (IOException | RuntimeException e) {
+            Step failed = steps.get(done);
+            fail(plan.what(), steps, done, failed, e);
+        } finally {
+            CrashPoint.planFinished();
+        }
+        journal.finish();
+    }
+
+    private void fail(String what, List<Step> steps, int done, Step failed, Exception cause) throws IOException {
+        String reason = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+        if (irreversibleStarted(steps, done)) {
+            throw new PlanFailedException(what + " failed at " + failed.describe() + ": " + reason
+                    + "; the operation stays journaled and the next command on the domain finishes it",
+                    failed, false, List.of(), cause);
+        }
+        List<String> problems = rollBack(steps, done);
+        if (problems.isEmpty()) {
+            journal.finish();
+            throw new PlanFailedException(what + " failed at " + failed.describe() + ": " + reason
+                    + " (nothing was changed)", failed, true, problems, cause);
+        }
+        throw new PlanFailedException(what + " failed at " + failed.describe() + ": " + reason
+                + "; undoing it also failed (" + String.join("; ", problems)
+                + "); the next command on the domain retries the undo", failed, false, problems, cause);
+    }
+
+    /** Steps 0..done (the one in progress included) contain an irreversible one. */
+    static boolean irreversibleStarted(List<Step> steps, int done) {
+        for (int i = 0; i <= done && i < steps.size(); i++) {
+            if (!steps.get(i).reversible()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Undoes steps done..0 (the one in progress first); returns what could not be undone. */
+    private List<String> rollBack(List<Step> steps, int done) {
+        List<String> problems = new ArrayList<>();
+        for (int i = Math.min(done, steps.size() - 1); i >= 0; i--) {
+            try {
+                executor.undo(steps.get(i));
+            } catch (IOException | RuntimeException e) {
+                problems.add(steps.get(i).describe() + ": " + e.getMessage());
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * Finishes or undoes the plan an earlier process left in the journal; nothing when there is
+     * none. Returns a one-line account, or null.
+     */
+    public String recover() throws IOException {
+        if (!journal.exists()) {
+            return null;
+        }
+        Journal.Entry entry = journal.read();
+        List<Step> steps = entry.steps();
+        int done = entry.done();
+        if (irreversibleStarted(steps, done)) {
+            for (int i = done; i < steps.size(); i++) {
+                executor.run(steps.get(i));
+                journal.markDone(i + 1);
+            }
+            journal.finish();
+            return "finished the interrupted " + entry.what();
+        }
+        List<String> problems = rollBack(steps, done);
+        if (!problems.isEmpty()) {
+            throw new PlanFailedException("undoing the interrupted " + entry.what() + " failed: "
+                    + String.join("; ", problems), null, false, problems, null);
+        }
+        journal.finish();
+        return "undid the interrupted " + entry.what();
+    }
+}

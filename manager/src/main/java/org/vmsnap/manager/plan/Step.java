@@ -1,0 +1,118 @@
+package org.vmsnap.manager.plan;
+
+import java.nio.file.Path;
+
+/**
+ * One step of a plan, as data: the journal records it, so that a later process can finish or
+ * undo it. Every step can be run again after a crash in the middle of it (it checks what is
+ * already done); {@link #reversible()} steps also have an undo that can be run again.
+ */
+public sealed interface Step {
+
+    /** The step has an undo; a plan whose reversible prefix failed is rolled back. */
+    boolean reversible();
+
+    /** One line for errors and logs. */
+    String describe();
+
+    /** Replaces a metadata file ({@code content} null: removes it); undo writes {@code previous} back. */
+    record PutFile(Path file, String content, String previous) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return (content == null ? "remove " : "write ") + file;
+        }
+    }
+
+    /** Takes an internal snapshot of an image; undo deletes it. */
+    record CreateInternal(String disk, Path image, String snapshot) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": internal snapshot " + snapshot + " in " + image;
+        }
+    }
+
+    /** Creates an empty qcow2 overlay (mode 0600) over {@code backing}; undo removes it unless reused. */
+    record CreateOverlay(String disk, Path overlay, Path backing, String backingFormat, boolean reuse)
+            implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": overlay " + overlay + " over " + backing;
+        }
+    }
+
+    /** A new qcow2 image with {@code image}'s backing file holding the data of {@code image}@{@code snapshot}. */
+    record CopySnapshot(String disk, Path image, String snapshot, Path target) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": copy of snapshot " + snapshot + " of " + image + " into " + target;
+        }
+    }
+
+    /** Makes an internal snapshot the image's active state (the old state is gone). */
+    record ApplyInternal(String disk, Path image, String snapshot) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": apply internal snapshot " + snapshot + " of " + image;
+        }
+    }
+
+    record DeleteInternal(String disk, Path image, String snapshot) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": delete internal snapshot " + snapshot + " of " + image;
+        }
+    }
+
+    /** Writes {@code top}'s own data into its backing file {@code base}. */
+    record Commit(String disk, Path top, Path base) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": commit " + top + " into " + base;
+        }
+    }
+
+    /** Changes {@code image}'s backing file; {@code safe} copies what differs first (a pull). */
+    record Rebase(String disk, Path image, Path newBacking, String newBackingFormat, boolean safe)
+            implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": rebase " + image + " onto " + (newBacking == null ? "nothing" : newBacking)
+                    + (safe ? "" : " (header only)");
+        }
+    }
+
+    /** Removes an image file vmsnap no longer needs. */
+    record RemoveFile(String disk, Path file) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": remove " + file;
+        }
+    }
+}

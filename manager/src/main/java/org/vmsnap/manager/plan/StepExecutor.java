@@ -1,0 +1,12 @@
+package org.vmsnap.manager.plan;
+
+import java.io.IOException;
+
+/** Carries out steps: the offline executor works on image files; the live one will drive QEMU. */
+public interface StepExecutor {
+    /** Does the step; must be safe to call again after a crash in the middle of it. */
+    void run(Step step) throws IOException;
+
+    /** Undoes a reversible step, whether it finished, half ran or never ran. */
+    void undo(Step step) throws IOException;
+}

@@ -1,0 +1,133 @@
+package org.vmsnap.manager.store;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+import org.vmsnap.manager.ManagerException;
+import org.vmsnap.manager.xml.Domain;
+import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.manager.xml.SnapshotXml;
+
+/**
+ * The state folder of one domain: {@code domain.xml}, {@code snapshots/NAME.xml},
+ * {@code current} (the current snapshot's name), {@code owned} (image files vmsnap created, one
+ * path per line: only those are ever deleted), {@code journal} and {@code lock}.
+ * Reads only; every change goes through a plan step so that it is journaled.
+ */
+public final class DomainStore {
+    private final Path dir;
+    private final String name;
+
+    public DomainStore(Path home, String name) {
+        this.dir = home.resolve(name);
+        this.name = name;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public boolean exists() {
+        return Files.isRegularFile(domainFile());
+    }
+
+    public Path domainFile() {
+        return dir.resolve("domain.xml");
+    }
+
+    public Path snapshotFile(String snapshot) {
+        return dir.resolve("snapshots").resolve(snapshot + ".xml");
+    }
+
+    public Path currentFile() {
+        return dir.resolve("current");
+    }
+
+    public Path ownedFile() {
+        return dir.resolve("owned");
+    }
+
+    public Path journalFile() {
+        return dir.resolve("journal");
+    }
+
+    public Path lockFile() {
+        return dir.resolve("lock");
+    }
+
+    public DomainLock lock() throws IOException {
+        return DomainLock.acquire(lockFile(), name);
+    }
+
+    public Domain readDomain() throws IOException {
+        String xml = AtomicFiles.readOrNull(domainFile());
+        if (xml == null) {
+            throw new org.vmsnap.manager.NotFoundException("Domain not found: no domain with matching name '"
+                    + name + "'");
+        }
+        try {
+            return Domain.parse(xml);
+        } catch (ManagerException e) {
+            throw new ManagerException(domainFile() + ": " + e.getMessage(), e);
+        }
+    }
+
+    public List<SnapshotDef> readSnapshots() throws IOException {
+        List<SnapshotDef> out = new ArrayList<>();
+        Path folder = dir.resolve("snapshots");
+        if (!Files.isDirectory(folder)) {
+            return out;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(folder, "*.xml")) {
+            for (Path f : files) {
+                if (f.getFileName().toString().startsWith(".")) {
+                    continue; // a temporary file of an interrupted atomic write
+                }
+                try {
+                    out.add(SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8)));
+                } catch (ManagerException e) {
+                    throw new ManagerException(f + ": " + e.getMessage(), e);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The current snapshot's name, or null. */
+    public String readCurrent() throws IOException {
+        String s = AtomicFiles.readOrNull(currentFile());
+        return s == null || s.isBlank() ? null : s.strip();
+    }
+
+    public Set<Path> readOwned() throws IOException {
+        String s = AtomicFiles.readOrNull(ownedFile());
+        Set<Path> out = new LinkedHashSet<>();
+        if (s != null) {
+            for (String line : s.split("\n")) {
+                if (!line.isBlank()) {
+                    out.add(Path.of(line));
+                }
+            }
+        }
+        return out;
+    }
+
+    public static String ownedText(Set<Path> owned) {
+        StringBuilder b = new StringBuilder();
+        for (Path p : owned) {
+            b.append(p).append('\n');
+        }
+        return b.toString();
+    }
+}

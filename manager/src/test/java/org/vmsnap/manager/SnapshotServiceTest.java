@@ -1,0 +1,140 @@
+package org.vmsnap.manager;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.manager.xml.SnapshotDisk;
+import org.vmsnap.manager.xml.SnapshotMode;
+import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.Images;
+import org.vmsnap.qcow2.OpenOptions;
+import org.vmsnap.qcow2.Qcow2CreateOptions;
+import org.vmsnap.qcow2.Qcow2Image;
+
+/** The service end to end on real image files: create, revert and delete keep every snapshot's data. */
+class SnapshotServiceTest {
+    static final long SIZE = 4 << 20;
+
+    @TempDir
+    Path tmp;
+    DomainService domains;
+    Path vda;
+    Path vdb;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        domains = new DomainService(tmp.resolve("home"));
+        Path disks = Files.createDirectories(tmp.resolve("disks"));
+        vda = disks.resolve("a.qcow2");
+        vdb = disks.resolve("b.qcow2");
+        Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(SIZE)).close();
+        Qcow2Image.create(vdb, Qcow2CreateOptions.ofSize(SIZE)).close();
+        domains.define("""
+                <domain type='kvm'>
+                  <name>vm1</name>
+                  <memory unit='KiB'>65536</memory>
+                  <devices>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='qcow2'/>
+                      <source file='%s'/>
+                      <target dev='vda' bus='virtio'/>
+                    </disk>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='qcow2'/>
+                      <source file='%s'/>
+                      <target dev='vdb' bus='virtio'/>
+                    </disk>
+                  </devices>
+                </domain>
+                """.formatted(vda, vdb));
+    }
+
+    static SnapshotDef request(String name, SnapshotMode... modes) {
+        List<SnapshotDisk> disks = modes.length == 0 ? List.of()
+                : List.of(new SnapshotDisk("vda", modes[0], null, null), new SnapshotDisk("vdb", modes[1], null, null));
+        return new SnapshotDef(name, null, null, 0, null, null, null, disks, null);
+    }
+
+    void write(String target, byte value) throws IOException {
+        Path file = domains.snapshots("vm1").domain().disk(target).orElseThrow().source();
+        try (BlockDevice d = Images.open(file, OpenOptions.readWrite())) {
+            byte[] b = new byte[70000];
+            java.util.Arrays.fill(b, value);
+            d.write(12345, ByteBuffer.wrap(b));
+            d.flush();
+        }
+    }
+
+    byte read(String target) throws IOException {
+        Path file = domains.snapshots("vm1").domain().disk(target).orElseThrow().source();
+        try (BlockDevice d = Images.open(file, OpenOptions.readOnlyOpen())) {
+            ByteBuffer b = ByteBuffer.allocate(70000);
+            d.read(12345, b);
+            byte v = b.get(0);
+            for (int i = 0; i < b.capacity(); i++) {
+                assertThat(b.get(i)).as("byte %d of %s", i, file).isEqualTo(v);
+            }
+            return v;
+        }
+    }
+
+    @Test
+    void internalAndExternalTreeRevertsAndDeletes() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        write("vda", (byte) 1);
+        write("vdb", (byte) 11);
+        s.create(request("s1"), CreateFlags.none());
+        write("vda", (byte) 2);
+        write("vdb", (byte) 12);
+        s.create(request("s2"), new CreateFlags(false, false, false, true, false));
+        assertThat(s.domain().disk("vda").orElseThrow().source()).isEqualTo(vda.resolveSibling("a.s2"));
+        write("vda", (byte) 3);
+        write("vdb", (byte) 13);
+        s.create(request("s3", SnapshotMode.INTERNAL, SnapshotMode.EXTERNAL), CreateFlags.none());
+        write("vda", (byte) 4);
+        write("vdb", (byte) 14);
+
+        s.revert("s1", false);
+        assertThat(read("vda")).isEqualTo((byte) 1);
+        assertThat(read("vdb")).isEqualTo((byte) 11);
+        s.revert("s2", false);
+        assertThat(read("vda")).isEqualTo((byte) 2);
+        assertThat(read("vdb")).isEqualTo((byte) 12);
+        s.revert("s3", false);
+        assertThat(read("vda")).isEqualTo((byte) 3);
+        assertThat(read("vdb")).isEqualTo((byte) 13);
+        assertThat(s.tree().current()).isEqualTo("s3");
+
+        s.delete("s2", DeleteScope.SNAPSHOT, false);
+        assertThat(s.tree().get("s3").parent()).isEqualTo("s1");
+        s.revert("s1", false);
+        assertThat(read("vda")).isEqualTo((byte) 1);
+        s.revert("s3", false);
+        assertThat(read("vda")).isEqualTo((byte) 3);
+        assertThat(read("vdb")).isEqualTo((byte) 13);
+        s.delete("s1", DeleteScope.CHILDREN, false);
+        assertThat(s.tree().all()).isEmpty();
+        assertThat(read("vda")).isEqualTo((byte) 3);
+        assertThat(read("vdb")).isEqualTo((byte) 13);
+        try (var files = Files.list(vda.getParent())) {
+            assertThat(files.filter(p -> !p.getFileName().toString().startsWith(".")).count()).isLessThanOrEqualTo(3);
+        }
+    }
+
+    @Test
+    void unknownSnapshotIsOneLine() throws IOException {
+        assertThatThrownBy(() -> domains.snapshots("vm1").revert("nope", false))
+                .isInstanceOf(NotFoundException.class)
+                .hasMessage("Domain snapshot not found: no domain snapshot with matching name 'nope'");
+    }
+}
