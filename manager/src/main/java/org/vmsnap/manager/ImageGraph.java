@@ -31,6 +31,8 @@ final class ImageGraph {
         Path backing;
         String backingFormat;
         final Set<String> internal = new LinkedHashSet<>();
+        /** Creation time (nanoseconds since the epoch) of each internal snapshot, by name. */
+        final Map<String, Long> internalDates = new LinkedHashMap<>();
         final long ownBytes;
 
         Node(Path path, String format, Path backing, String backingFormat, long ownBytes) {
@@ -75,9 +77,27 @@ final class ImageGraph {
             Node n = new Node(p, "qcow2", backing, img.backingFormat(), img.allocatedFileBytes());
             for (SnapshotInfo s : img.snapshots()) {
                 n.internal.add(s.name());
+                n.internalDates.put(s.name(), s.dateSec() * 1_000_000_000L + s.dateNsec());
             }
             return n;
         }
+    }
+
+    /** Reads one more file (and its chain) into this graph. */
+    void include(Path p) throws IOException {
+        ImageGraph more = read(List.of(p));
+        more.nodes.forEach(nodes::putIfAbsent);
+    }
+
+    /** The file and the files below it, top first. */
+    List<Path> chain(Path top) {
+        List<Path> out = new ArrayList<>();
+        Path p = top;
+        while (p != null && nodes.containsKey(p) && !out.contains(p)) {
+            out.add(p);
+            p = nodes.get(p).backing;
+        }
+        return out;
     }
 
     Node node(Path p) {

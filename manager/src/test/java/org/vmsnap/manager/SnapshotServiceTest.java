@@ -31,6 +31,8 @@ class SnapshotServiceTest {
     Path vda;
     Path vdb;
 
+    String xml;
+
     @BeforeEach
     void setUp() throws IOException {
         domains = new DomainService(tmp.resolve("home"));
@@ -39,7 +41,7 @@ class SnapshotServiceTest {
         vdb = disks.resolve("b.qcow2");
         Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(SIZE)).close();
         Qcow2Image.create(vdb, Qcow2CreateOptions.ofSize(SIZE)).close();
-        domains.define("""
+        xml = """
                 <domain type='kvm'>
                   <name>vm1</name>
                   <memory unit='KiB'>65536</memory>
@@ -56,7 +58,8 @@ class SnapshotServiceTest {
                     </disk>
                   </devices>
                 </domain>
-                """.formatted(vda, vdb));
+                """.formatted(vda, vdb);
+        domains.define(xml);
     }
 
     static SnapshotDef request(String name, SnapshotMode... modes) {
@@ -128,6 +131,70 @@ class SnapshotServiceTest {
         assertThat(read("vdb")).isEqualTo((byte) 13);
         try (var files = Files.list(vda.getParent())) {
             assertThat(files.filter(p -> !p.getFileName().toString().startsWith(".")).count()).isLessThanOrEqualTo(3);
+        }
+    }
+
+    /** s1 (internal) <- s2 (external) <- s3 (mixed), then a branch: revert s1, s4 (internal). */
+    SnapshotService buildTree() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        write("vda", (byte) 1);
+        s.create(request("s1").withDescription("first"), CreateFlags.none());
+        write("vda", (byte) 2);
+        s.create(request("s2"), new CreateFlags(false, false, false, true, false));
+        write("vda", (byte) 3);
+        s.create(request("s3", SnapshotMode.INTERNAL, SnapshotMode.EXTERNAL), CreateFlags.none());
+        s.revert("s2", false);
+        write("vda", (byte) 4);
+        s.create(request("s4"), CreateFlags.none());
+        write("vda", (byte) 5);
+        return s;
+    }
+
+    @Test
+    void recoverFromTheMirrorRestoresEverything() throws IOException {
+        SnapshotService s = buildTree();
+        SnapshotTree before = s.tree();
+        var domainBefore = s.domain();
+        deleteTree(tmp.resolve("home"));
+        domains.define(xml);
+        RecoverReport r = domains.snapshots("vm1").recover();
+        SnapshotTree after = domains.snapshots("vm1").tree();
+        assertThat(after.all()).isEqualTo(before.all());
+        assertThat(after.current()).isEqualTo("s4");
+        assertThat(r.snapshots()).containsExactlyInAnyOrder("s1", "s2", "s3", "s4");
+        assertThat(domains.snapshots("vm1").domain().disks()).isEqualTo(domainBefore.disks());
+        assertThat(read("vda")).isEqualTo((byte) 5);
+        domains.snapshots("vm1").revert("s3", false);
+        assertThat(read("vda")).isEqualTo((byte) 3);
+    }
+
+    @Test
+    void recoverFromTheImagesAloneRestoresNamesTreeAndCurrent() throws IOException {
+        SnapshotService s = buildTree();
+        SnapshotTree before = s.tree();
+        deleteTree(tmp.resolve("home"));
+        deleteTree(vda.resolveSibling(".vm1.vmsnap"));
+        domains.define(xml);
+        RecoverReport r = domains.snapshots("vm1").recover();
+        SnapshotTree after = domains.snapshots("vm1").tree();
+        assertThat(after.all()).extracting(SnapshotDef::name).containsExactlyInAnyOrder("s1", "s2", "s3", "s4");
+        for (SnapshotDef d : before.all()) {
+            assertThat(after.get(d.name()).parent()).as("parent of %s", d.name()).isEqualTo(d.parent());
+        }
+        assertThat(after.current()).isEqualTo("s4");
+        assertThat(r.notes()).isNotEmpty();
+        assertThat(read("vda")).isEqualTo((byte) 5);
+        for (String[] c : new String[][] {{"s1", "1"}, {"s2", "2"}, {"s3", "3"}, {"s4", "4"}}) {
+            domains.snapshots("vm1").revert(c[0], false);
+            assertThat(read("vda")).as("revert to %s", c[0]).isEqualTo(Byte.parseByte(c[1]));
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
         }
     }
 
