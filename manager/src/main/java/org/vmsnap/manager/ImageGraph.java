@@ -89,6 +89,38 @@ final class ImageGraph {
         more.nodes.forEach(nodes::putIfAbsent);
     }
 
+    /**
+     * All images of the folder of {@code top} connected to it by backing links (its chain, the
+     * images over any of them, their chains...): the images one disk of a domain has used.
+     */
+    Set<Path> family(Path top) throws IOException {
+        Path dir = top.toAbsolutePath().getParent();
+        try (java.nio.file.DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path f : files) {
+                if (Files.isRegularFile(f) && !f.getFileName().toString().startsWith(".")) {
+                    try {
+                        include(f.toAbsolutePath().normalize());
+                    } catch (IOException e) {
+                        // not an image vmsnap can read: not one of the disk's images
+                    }
+                }
+            }
+        }
+        Set<Path> fam = new LinkedHashSet<>(chain(top));
+        boolean grew = true;
+        while (grew) {
+            grew = false;
+            for (Path f : List.copyOf(nodes.keySet())) {
+                Node n = nodes.get(f);
+                if (!fam.contains(f) && n.backing != null && fam.contains(n.backing)) {
+                    fam.addAll(chain(f));
+                    grew = true;
+                }
+            }
+        }
+        return fam;
+    }
+
     /** The file and the files below it, top first. */
     List<Path> chain(Path top) {
         List<Path> out = new ArrayList<>();

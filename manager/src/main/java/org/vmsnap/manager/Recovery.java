@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -244,33 +243,8 @@ final class Recovery {
         return stripped.isEmpty() ? best : stripped;
     }
 
-    /** All images of the disk's folder connected to its current image by backing links. */
     private static Set<Path> familyOf(ImageGraph g, Path top) throws IOException {
-        Path dir = top.toAbsolutePath().getParent();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-            for (Path f : files) {
-                if (Files.isRegularFile(f) && !f.getFileName().toString().startsWith(".")) {
-                    try {
-                        g.include(f.toAbsolutePath().normalize());
-                    } catch (IOException e) {
-                        // not an image we can read: not part of the family
-                    }
-                }
-            }
-        }
-        Set<Path> fam = new LinkedHashSet<>(g.chain(top));
-        boolean grew = true;
-        while (grew) {
-            grew = false;
-            for (Path f : g.files()) {
-                ImageGraph.Node n = g.node(f);
-                if (!fam.contains(f) && n.backing != null && fam.contains(n.backing)) {
-                    fam.addAll(g.chain(f));
-                    grew = true;
-                }
-            }
-        }
-        return fam;
+        return g.family(top);
     }
 
     /** The file's birth time where the file system records it, else its modification time (ns). */

@@ -104,13 +104,16 @@ public final class SnapshotService {
         } else if (full.state() == null) {
             full = full.withCreation(full.creationTimeSec(), "shutoff");
         }
-        for (var d : full.disks()) {
-            if (full.domain().disk(d.name()).isEmpty()) {
-                throw new InvalidInputException("snapshot " + def.name() + ": domain has no disk named '" + d.name()
-                        + "'");
+        if (full.parent() != null && s.snapshots.containsKey(full.name())) {
+            for (SnapshotDef a : s.tree().ancestry(full.parent())) {
+                if (a.name().equals(full.name())) {
+                    throw new InvalidInputException("snapshot " + full.name() + ": parent " + full.parent()
+                            + " is one of its descendants");
+                }
             }
         }
         PlanContext ctx = PlanContext.open(store, s, "snapshot-create --redefine of " + def.name());
+        RedefineCheck.check(ctx, full);
         ctx.after.snapshots.put(full.name(), full);
         if (makeCurrent) {
             ctx.after.current = full.name();

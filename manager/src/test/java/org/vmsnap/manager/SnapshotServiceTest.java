@@ -190,6 +190,45 @@ class SnapshotServiceTest {
         }
     }
 
+    @Test
+    void noMetadataSnapshotsComeBackWithRecoverAndRedefineChecksPaths() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        write("vda", (byte) 7);
+        s.create(request("hidden"), new CreateFlags(false, false, true, false, false));
+        assertThat(s.tree().all()).isEmpty();
+        write("vda", (byte) 8);
+        RecoverReport r = s.recover();
+        assertThat(r.snapshots()).containsExactly("hidden");
+        s.revert("hidden", false);
+        assertThat(read("vda")).isEqualTo((byte) 7);
+
+        String bad = org.vmsnap.manager.xml.SnapshotXml.format(s.tree().get("hidden").withName("evil")
+                .withDomain(s.domain().withDisk("vda", Path.of("/etc/passwd"), "raw")));
+        assertThatThrownBy(() -> s.create(org.vmsnap.manager.xml.SnapshotXml.parse(bad),
+                new CreateFlags(true, false, false, false, false)))
+                .isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("/etc/passwd is not one of the disk's images");
+        assertThat(s.tree().all()).extracting(SnapshotDef::name).containsExactly("hidden");
+    }
+
+    @Test
+    void aSecondProcessOnTheSameDomainWaitsThenFailsCleanly() throws Exception {
+        var store = new org.vmsnap.manager.store.DomainStore(tmp.resolve("home"), "vm1");
+        try (var held = store.lock()) {
+            var other = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                var f = other.submit(() -> org.vmsnap.manager.store.DomainLock.acquire(store.lockFile(), "vm1", 200));
+                assertThatThrownBy(f::get).hasCauseInstanceOf(ManagerException.class)
+                        .hasMessageContaining("domain vm1 is busy (another vmsnap is working on it)");
+            } finally {
+                other.shutdownNow();
+            }
+        }
+        try (var again = store.lock()) {
+            assertThat(again).isNotNull();
+        }
+    }
+
     static void deleteTree(Path dir) throws IOException {
         try (var files = Files.walk(dir)) {
             for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
