@@ -28,8 +28,15 @@ public final class DomainService {
         this.home = home;
     }
 
-    /** {@code $VMSNAP_HOME}, or {@code ~/.local/share/vmsnap}. */
+    /**
+     * {@code $VMSNAP_HOME}, or {@code ~/.local/share/vmsnap}; the system property
+     * {@code vmsnap.home} comes first (the demo runs commands in process on its own folder).
+     */
     public static Path defaultHome() {
+        String prop = System.getProperty("vmsnap.home");
+        if (prop != null && !prop.isEmpty()) {
+            return Path.of(prop).toAbsolutePath();
+        }
         String env = System.getenv("VMSNAP_HOME");
         if (env != null && !env.isEmpty()) {
             return Path.of(env).toAbsolutePath();
