@@ -229,6 +229,72 @@ class SnapshotServiceTest {
         }
     }
 
+    void writeAt(String target, long offset, int length, byte value) throws IOException {
+        Path file = domains.snapshots("vm1").domain().disk(target).orElseThrow().source();
+        try (BlockDevice d = Images.open(file, OpenOptions.readWrite())) {
+            byte[] b = new byte[length];
+            java.util.Arrays.fill(b, value);
+            d.write(offset, ByteBuffer.wrap(b));
+            d.flush();
+        }
+    }
+
+    @Test
+    void deletingExternalSnapshotsMergesByCommitOrPullWhicheverMovesLess() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        CreateFlags diskOnly = new CreateFlags(false, false, false, true, false);
+        write("vda", (byte) 1);
+        s.create(request("e1"), diskOnly);            // a.qcow2 frozen, a.e1 on top
+        writeAt("vda", 1 << 20, 64 << 10, (byte) 2);   // a little into a.e1
+        s.create(request("e2"), diskOnly);            // a.e1 frozen, a.e2 on top
+        writeAt("vda", 0, 3 << 20, (byte) 3);          // a lot into a.e2
+        Path e1 = vda.resolveSibling("a.e1");
+        Path e2 = vda.resolveSibling("a.e2");
+
+        s.delete("e2", DeleteScope.SNAPSHOT, false);  // a.e1 has one dependent: pulling a.e1 into a.e2 moves less
+        assertThat(e1).doesNotExist();
+        assertThat(s.domain().disk("vda").orElseThrow().source()).isEqualTo(e2);
+        try (Qcow2Image top = Qcow2Image.open(e2, OpenOptions.readOnlyOpen())) {
+            assertThat(Path.of(top.backingFileName())).isEqualTo(vda);
+        }
+        assertThat(read("vda")).isEqualTo((byte) 3);
+
+        s.revert("e1", false);                         // a new overlay over a.qcow2; a.e2 is no longer needed
+        assertThat(e2).doesNotExist();
+        assertThat(read("vda")).isEqualTo((byte) 1);
+        writeAt("vda", 2 << 20, 64 << 10, (byte) 4);
+        s.delete("e1", DeleteScope.SNAPSHOT, false);   // one dependent, a.qcow2 is the user's: commit into it
+        assertThat(s.domain().disk("vda").orElseThrow().source()).isEqualTo(vda);
+        assertThat(read("vda")).isEqualTo((byte) 1);
+        try (BlockDevice d = Images.open(vda, OpenOptions.readOnlyOpen())) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            d.read(2 << 20, b);
+            assertThat(b.get(0)).isEqualTo((byte) 4);
+        }
+        assertThat(s.tree().all()).isEmpty();
+        try (var files = Files.list(vda.getParent())) {
+            assertThat(files.filter(p -> !p.getFileName().toString().startsWith(".")).map(Path::getFileName)
+                    .map(Path::toString).sorted().toList()).containsExactly("a.qcow2", "b.qcow2");
+        }
+    }
+
+    @Test
+    void deletingAnExternalSnapshotUnderTheCurrentImageCommitsIntoTheBase() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        CreateFlags diskOnly = new CreateFlags(false, false, false, true, false);
+        write("vda", (byte) 1);
+        s.create(request("e1"), diskOnly);
+        write("vda", (byte) 2);
+        s.create(request("e2"), diskOnly);
+        write("vda", (byte) 3);
+        s.delete("e1", DeleteScope.SNAPSHOT, false);   // a.qcow2 (the user's) gets a.e1's data; a.e2 is rebased
+        assertThat(vda.resolveSibling("a.e1")).doesNotExist();
+        assertThat(s.tree().get("e2").domain().disk("vda").orElseThrow().source()).isEqualTo(vda);
+        assertThat(read("vda")).isEqualTo((byte) 3);
+        s.revert("e2", false);
+        assertThat(read("vda")).isEqualTo((byte) 2);
+    }
+
     static void deleteTree(Path dir) throws IOException {
         try (var files = Files.walk(dir)) {
             for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
