@@ -93,9 +93,18 @@ public final class DomainService {
                         + n + " snapshots");
             }
             if (removeAllStorage) {
+                // The disks' current images and every image vmsnap made for the domain; never a
+                // backing file the user made (it may be a template other domains share).
+                java.util.Set<Path> files = new java.util.LinkedHashSet<>();
                 for (DiskDef disk : d.disks()) {
-                    if (!disk.readOnly() && "disk".equals(disk.device()) && Files.deleteIfExists(disk.source())) {
-                        removed.add(disk.source());
+                    if (!disk.readOnly() && "disk".equals(disk.device())) {
+                        files.add(disk.source());
+                    }
+                }
+                files.addAll(store.readOwned());
+                for (Path f : files) {
+                    if (Files.deleteIfExists(f)) {
+                        removed.add(f);
                     }
                 }
             }
