@@ -339,7 +339,25 @@ final class ScenarioFixture {
     }
 
     /** Everything vmsnap keeps agrees with {@code m}; see the class comment. */
+    static final java.util.concurrent.atomic.AtomicLong CHECK_NS = new java.util.concurrent.atomic.AtomicLong();
+    static final java.util.concurrent.atomic.AtomicLong CHECKS = new java.util.concurrent.atomic.AtomicLong();
+    static final java.util.concurrent.atomic.AtomicLong VERIFY_NS = new java.util.concurrent.atomic.AtomicLong();
+    static final java.util.concurrent.atomic.AtomicLong OP_NS = new java.util.concurrent.atomic.AtomicLong();
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> System.err.printf("TIMING checks=%d %d ms, verify %d ms%n",
+                CHECKS.get(), CHECK_NS.get() / 1000000, VERIFY_NS.get() / 1000000)));
+    }
+
     void verify(Model m) throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            verify0(m);
+        } finally {
+            VERIFY_NS.addAndGet(System.nanoTime() - t0);
+        }
+    }
+
+    void verify0(Model m) throws IOException {
         SnapshotService s = service();
         SnapshotTree tree = s.tree();
         Domain domain = s.domain();
@@ -415,6 +433,7 @@ final class ScenarioFixture {
                 }
             }
         }
+        List<Path> qcow2 = new ArrayList<>();
         for (Path p : present) {
             if (!Images.probeFormat(p).equals("qcow2")) {
                 continue;
@@ -429,8 +448,9 @@ final class ScenarioFixture {
             extra.removeIf(n -> allowedInternal.contains(p + "|" + n) || m.hidden.containsKey(n));
             assertThat(names).as("internal snapshots in %s", p).containsAll(want);
             assertThat(extra).as("internal snapshots in %s that no snapshot owns", p).isEmpty();
-            qemuImgCheck(p);
+            qcow2.add(p);
         }
+        qemuImgCheck(qcow2);
 
         // No operation left half done; the mirror beside the images says what the state folder says.
         Path store = home.resolve(DOMAIN);
@@ -515,19 +535,43 @@ final class ScenarioFixture {
         return out;
     }
 
-    /** qemu-img check must find nothing (not even leaks); files unchanged since their last check are skipped. */
-    void qemuImgCheck(Path p) throws IOException {
-        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-        List<Object> key = List.of(p, a.size(), a.lastModifiedTime(), String.valueOf(a.fileKey()));
-        if (checked.contains(key)) {
-            return;
+    /**
+     * qemu-img check must find nothing (not even leaks) in any of the files; files unchanged since
+     * their last check are skipped, the others are checked by a few qemu-img processes at once.
+     */
+    void qemuImgCheck(Collection<Path> files) throws IOException {
+        List<List<Object>> keys = new ArrayList<>();
+        for (Path p : files) {
+            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+            List<Object> key = List.of(p, a.size(), a.lastModifiedTime(), String.valueOf(a.fileKey()));
+            if (!checked.contains(key)) {
+                keys.add(key);
+            }
         }
-        QemuImg.CheckOutcome c = QemuImg.check(p);
-        if (!c.clean()) {
-            throw new AssertionError("qemu-img check " + p + " exit " + c.exitCode() + ": " + c.json() + " "
-                    + c.stderr());
+        long t0 = System.nanoTime();
+        List<String> problems = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(Math.max(1, Math.min(4, keys.size())))) {
+            for (List<Object> key : keys) {
+                pool.submit(() -> {
+                    Path p = (Path) key.getFirst();
+                    try {
+                        QemuImg.CheckOutcome c = QemuImg.check(p);
+                        if (!c.clean()) {
+                            problems.add("qemu-img check " + p + " exit " + c.exitCode() + ": " + c.json() + " "
+                                    + c.stderr());
+                        }
+                    } catch (Throwable e) {
+                        problems.add("qemu-img check " + p + ": " + e);
+                    }
+                });
+            }
         }
-        checked.add(key);
+        CHECK_NS.addAndGet(System.nanoTime() - t0);
+        CHECKS.addAndGet(keys.size());
+        if (!problems.isEmpty()) {
+            throw new AssertionError(String.join("\n", problems));
+        }
+        checked.addAll(keys);
     }
 
     // ---------------------------------------------------------------- "nothing changed"
