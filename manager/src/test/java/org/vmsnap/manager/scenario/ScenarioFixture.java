@@ -414,7 +414,8 @@ final class ScenarioFixture {
         Set<Path> referenced = referencedFiles(domain, tree.all());
         Set<Path> present = presentFiles();
         for (Path p : present) {
-            if (!referenced.contains(p) && !allowedUnreferenced.contains(p)) {
+            // The user's own images stay even when nothing needs them any more: vmsnap removes only what it made.
+            if (!referenced.contains(p) && !allowedUnreferenced.contains(p) && !userFiles.containsValue(p)) {
                 throw new AssertionError("orphan image " + p + ": neither the domain nor any snapshot needs it;"
                         + " referenced: " + new TreeSet<>(referenced));
             }

@@ -1,0 +1,126 @@
+package org.vmsnap.manager.scenario;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.vmsnap.manager.scenario.ScenarioFixture.DISK_ONLY;
+import static org.vmsnap.manager.scenario.ScenarioFixture.E;
+import static org.vmsnap.manager.scenario.ScenarioFixture.I;
+import static org.vmsnap.manager.scenario.ScenarioFixture.N;
+import static org.vmsnap.manager.scenario.ScenarioFixture.NONE;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vmsnap.manager.CreateFlags;
+import org.vmsnap.manager.DeleteScope;
+import org.vmsnap.manager.InvalidInputException;
+import org.vmsnap.manager.scenario.ScenarioFixture.DiskSpec;
+import org.vmsnap.manager.xml.SnapshotMode;
+import org.vmsnap.testkit.SeededRun;
+
+/**
+ * Random sequences of writes, creates (internal, external, mixed, a disk left out), reverts and
+ * deletes (alone, with children, children only) on two disks, everything verified after every
+ * step. A failure names the seed and the last operations; replay with {@code -Dvmsnap.seed=N}.
+ */
+class RandomScenarioTest {
+    static final int STEPS = Integer.getInteger("vmsnap.scenario.steps", 24);
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void randomSnapshotTreesKeepEverySnapshotsData() {
+        SeededRun.run("random snapshot trees", run -> {
+            Random r = run.random();
+            boolean rawSecond = r.nextInt(3) == 0;
+            run.log("disks: qcow2 and %s", rawSecond ? "raw" : "qcow2");
+            ScenarioFixture f = ScenarioFixture.create(tmp.resolve("seed-" + Long.toHexString(run.seed())),
+                    DiskSpec.qcow2(4), rawSecond ? DiskSpec.raw(4) : DiskSpec.qcow2(4));
+            int names = 0;
+            for (int step = 0; step < STEPS; step++) {
+                int op = r.nextInt(100);
+                List<String> snaps = new ArrayList<>(f.model.snaps.keySet());
+                if (op < 15) {
+                    String t = f.targets.get(r.nextInt(f.targets.size()));
+                    long size = f.model.disks.get(t).size();
+                    long off = r.nextLong(size - 1);
+                    int len = 1 + r.nextInt((int) Math.min(300_000, size - off));
+                    run.log("write %s 0x%x+%d", t, off, len);
+                    f.write(t, off, len);
+                } else if (op < 30) {
+                    run.log("fill");
+                    f.fill();
+                } else if (op < 60) {
+                    create(run, r, f, "n" + ++names);
+                } else if (op < 78 && !snaps.isEmpty()) {
+                    String s = snaps.get(r.nextInt(snaps.size()));
+                    run.log("revert %s", s);
+                    f.revert(s);
+                } else if (!snaps.isEmpty()) {
+                    String s = snaps.get(r.nextInt(snaps.size()));
+                    int k = r.nextInt(10);
+                    DeleteScope scope = k < 7 ? DeleteScope.SNAPSHOT : k < 9 ? DeleteScope.CHILDREN
+                            : DeleteScope.CHILDREN_ONLY;
+                    run.log("delete %s %s", s, scope);
+                    f.delete(s, scope);
+                } else {
+                    continue;
+                }
+                f.verify();
+                if (r.nextInt(8) == 0) {
+                    run.log("new DomainService (next process)");
+                    f.reopen();
+                }
+            }
+            run.log("revert to every snapshot %s", f.model.snaps.keySet());
+            f.verifyByReverting();
+        });
+    }
+
+    /** A create with random modes; internal on a disk whose image is raw must fail, naming the disk, changing nothing. */
+    private static void create(SeededRun.Context run, Random r, ScenarioFixture f, String name) throws Exception {
+        CreateFlags flags;
+        SnapshotMode[] modes;
+        int k = r.nextInt(10);
+        if (k < 3) {
+            flags = NONE;
+            modes = new SnapshotMode[0];
+        } else if (k < 6) {
+            flags = DISK_ONLY;
+            modes = new SnapshotMode[0];
+        } else {
+            flags = NONE;
+            modes = new SnapshotMode[f.targets.size()];
+            do {
+                for (int i = 0; i < modes.length; i++) {
+                    int m = r.nextInt(9);
+                    modes[i] = m < 4 ? I : m < 8 ? E : N;
+                }
+            } while (Arrays.stream(modes).allMatch(m -> m == N));
+        }
+        run.log("create %s %s %s", name, flags.diskOnly() ? "--disk-only" : "", Arrays.toString(modes));
+        var expected = f.expectedModes(flags, modes);
+        String rawInternal = null;
+        for (String t : f.targets) {
+            if (expected.get(t) == I && !f.domains.get(ScenarioFixture.DOMAIN).disk(t).orElseThrow().isQcow2()) {
+                rawInternal = t;
+            }
+        }
+        if (rawInternal == null) {
+            f.create(name, flags, modes);
+            return;
+        }
+        run.log("  (must fail: disk %s is raw)", rawInternal);
+        ScenarioFixture.Footprint before = f.footprint();
+        String disk = rawInternal;
+        assertThatThrownBy(() -> f.create(name, flags, modes)).isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining(disk);
+        assertThat(f.footprint()).isEqualTo(before);
+    }
+}
