@@ -8,6 +8,10 @@ import java.util.Map;
  * {@code < > & ' "} escaped in text as well as in attributes (libvirt's virBufferEscapeString).
  * Whitespace-only text between elements is layout and is re-indented; an element whose text is
  * more than layout (mixed content) is written inline exactly as read.
+ *
+ * <p>Inside {@code <metadata>} libvirt keeps the applications' XML as a libxml2 node and prints
+ * it with libxml2's own serializer, so there attributes are double-quoted and only
+ * {@code < > &} (and {@code "} in attributes) are escaped.
  */
 final class XmlWriter {
     private final StringBuilder out = new StringBuilder();
@@ -17,22 +21,25 @@ final class XmlWriter {
 
     static String write(XmlElement root) {
         XmlWriter w = new XmlWriter();
-        w.element(root, 0);
+        w.element(root, 0, false);
         return w.out.toString();
     }
 
-    private void element(XmlElement e, int depth) {
+    private void element(XmlElement e, int depth, boolean libxml) {
         out.append("  ".repeat(depth));
-        if (!e.hasElements()) {
-            inline(e);
-        } else if (isMixed(e)) {
-            inline(e);
+        if (!e.hasElements() && isLayoutOnly(e)) {
+            // libvirt writes some elements as an open/close pair even when empty ({@code <devices>}):
+            // a line break between the tags is layout, re-indented like any other.
+            startTag(e, libxml);
+            out.append(">\n").append("  ".repeat(depth)).append("</").append(e.tag()).append('>');
+        } else if (!e.hasElements() || isMixed(e)) {
+            inline(e, libxml);
         } else {
-            startTag(e);
+            startTag(e, libxml);
             out.append(">\n");
             for (Object c : e.children()) {
                 if (c instanceof XmlElement child) {
-                    element(child, depth + 1);
+                    element(child, depth + 1, libxml || e.tag().equals("metadata"));
                 }
             }
             out.append("  ".repeat(depth)).append("</").append(e.tag()).append('>');
@@ -41,8 +48,8 @@ final class XmlWriter {
     }
 
     /** The element and everything in it on the current line, text exactly as it is. */
-    private void inline(XmlElement e) {
-        startTag(e);
+    private void inline(XmlElement e, boolean libxml) {
+        startTag(e, libxml);
         if (e.children().isEmpty() || (!e.hasElements() && e.text().isEmpty())) {
             out.append("/>");
             return;
@@ -50,19 +57,29 @@ final class XmlWriter {
         out.append('>');
         for (Object c : e.children()) {
             if (c instanceof XmlElement child) {
-                inline(child);
+                inline(child, libxml || e.tag().equals("metadata"));
             } else {
-                out.append(escape((String) c, false));
+                out.append(libxml ? escapeLibxml((String) c, false) : escape((String) c, false));
             }
         }
         out.append("</").append(e.tag()).append('>');
     }
 
-    private void startTag(XmlElement e) {
+    private void startTag(XmlElement e, boolean libxml) {
         out.append('<').append(e.tag());
         for (Map.Entry<String, String> a : e.attributes().entrySet()) {
-            out.append(' ').append(a.getKey()).append("='").append(escape(a.getValue(), true)).append('\'');
+            out.append(' ').append(a.getKey());
+            if (libxml) {
+                out.append("=\"").append(escapeLibxml(a.getValue(), true)).append('"');
+            } else {
+                out.append("='").append(escape(a.getValue(), true)).append('\'');
+            }
         }
+    }
+
+    private static boolean isLayoutOnly(XmlElement e) {
+        String t = e.text();
+        return t.isBlank() && t.indexOf('\n') >= 0;
     }
 
     private static boolean isMixed(XmlElement e) {
@@ -81,6 +98,25 @@ final class XmlWriter {
                 case '"' -> b.append("&quot;");
                 // A raw line break or tab in an attribute would come back as a space (XML attribute
                 // normalisation), so attributes keep them as character references.
+                case '\n' -> b.append(attribute ? "&#10;" : "\n");
+                case '\r' -> b.append("&#13;");
+                case '\t' -> b.append(attribute ? "&#9;" : "\t");
+                default -> b.append(c);
+            }
+        }
+        return b.toString();
+    }
+
+    /** libxml2's escaping (xmlAttrSerializeTxtContent, xmlEscapeContent). */
+    static String escapeLibxml(String s, boolean attribute) {
+        StringBuilder b = new StringBuilder(s.length() + 16);
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '<' -> b.append("&lt;");
+                case '>' -> b.append("&gt;");
+                case '&' -> b.append("&amp;");
+                case '"' -> b.append(attribute ? "&quot;" : "\"");
                 case '\n' -> b.append(attribute ? "&#10;" : "\n");
                 case '\r' -> b.append("&#13;");
                 case '\t' -> b.append(attribute ? "&#9;" : "\t");
