@@ -148,6 +148,11 @@ final class CreatePlanner {
     /** Returns whether an existing file is reused. */
     private static boolean checkExternal(PlanContext ctx, DiskDef disk, Path overlay, boolean reuseExternal)
             throws IOException {
+        if (overlay.getFileName().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                > Names.MAX_NAME_BYTES) {
+            throw new InvalidInputException("disk " + disk.target() + ": external file name " + overlay.getFileName()
+                    + " is longer than " + Names.MAX_NAME_BYTES + " bytes (give a shorter file= in --diskspec)");
+        }
         if (ctx.after.namedFiles().contains(overlay) || ctx.graph.exists(overlay)) {
             throw new InvalidInputException("disk " + disk.target() + ": external file " + overlay
                     + " is already used by this domain");

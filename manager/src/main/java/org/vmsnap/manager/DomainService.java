@@ -28,8 +28,15 @@ public final class DomainService {
         this.home = home;
     }
 
-    /** {@code $VMSNAP_HOME}, or {@code ~/.local/share/vmsnap}. */
+    /**
+     * {@code $VMSNAP_HOME}, or {@code ~/.local/share/vmsnap}; the system property
+     * {@code vmsnap.home} comes first (the demo runs commands in process on its own folder).
+     */
     public static Path defaultHome() {
+        String prop = System.getProperty("vmsnap.home");
+        if (prop != null && !prop.isEmpty()) {
+            return Path.of(prop).toAbsolutePath();
+        }
         String env = System.getenv("VMSNAP_HOME");
         if (env != null && !env.isEmpty()) {
             return Path.of(env).toAbsolutePath();
@@ -86,9 +93,18 @@ public final class DomainService {
                         + n + " snapshots");
             }
             if (removeAllStorage) {
+                // The disks' current images and every image vmsnap made for the domain; never a
+                // backing file the user made (it may be a template other domains share).
+                java.util.Set<Path> files = new java.util.LinkedHashSet<>();
                 for (DiskDef disk : d.disks()) {
-                    if (!disk.readOnly() && "disk".equals(disk.device()) && Files.deleteIfExists(disk.source())) {
-                        removed.add(disk.source());
+                    if (!disk.readOnly() && "disk".equals(disk.device())) {
+                        files.add(disk.source());
+                    }
+                }
+                files.addAll(store.readOwned());
+                for (Path f : files) {
+                    if (Files.deleteIfExists(f)) {
+                        removed.add(f);
                     }
                 }
             }

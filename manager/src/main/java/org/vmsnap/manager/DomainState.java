@@ -33,9 +33,14 @@ final class DomainState {
     final Set<Path> owned = new LinkedHashSet<>();
 
     static DomainState load(DomainStore store) throws IOException {
+        return load(store, null);
+    }
+
+    /** With {@code damaged} non-null, unreadable snapshot files are skipped and listed there. */
+    static DomainState load(DomainStore store, List<String> damaged) throws IOException {
         DomainState s = new DomainState();
         s.domain = store.readDomain();
-        for (SnapshotDef d : store.readSnapshots()) {
+        for (SnapshotDef d : store.readSnapshots(damaged)) {
             s.snapshots.put(d.name(), d);
         }
         s.current = store.readCurrent();

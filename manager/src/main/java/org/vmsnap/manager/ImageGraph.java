@@ -31,6 +31,8 @@ final class ImageGraph {
         Path backing;
         String backingFormat;
         final Set<String> internal = new LinkedHashSet<>();
+        /** Creation time (nanoseconds since the epoch) of each internal snapshot, by name. */
+        final Map<String, Long> internalDates = new LinkedHashMap<>();
         final long ownBytes;
 
         Node(Path path, String format, Path backing, String backingFormat, long ownBytes) {
@@ -75,9 +77,59 @@ final class ImageGraph {
             Node n = new Node(p, "qcow2", backing, img.backingFormat(), img.allocatedFileBytes());
             for (SnapshotInfo s : img.snapshots()) {
                 n.internal.add(s.name());
+                n.internalDates.put(s.name(), s.dateSec() * 1_000_000_000L + s.dateNsec());
             }
             return n;
         }
+    }
+
+    /** Reads one more file (and its chain) into this graph. */
+    void include(Path p) throws IOException {
+        ImageGraph more = read(List.of(p));
+        more.nodes.forEach(nodes::putIfAbsent);
+    }
+
+    /**
+     * All images of the folder of {@code top} connected to it by backing links (its chain, the
+     * images over any of them, their chains...): the images one disk of a domain has used.
+     */
+    Set<Path> family(Path top) throws IOException {
+        Path dir = top.toAbsolutePath().getParent();
+        try (java.nio.file.DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path f : files) {
+                if (Files.isRegularFile(f) && !f.getFileName().toString().startsWith(".")) {
+                    try {
+                        include(f.toAbsolutePath().normalize());
+                    } catch (IOException e) {
+                        // not an image vmsnap can read: not one of the disk's images
+                    }
+                }
+            }
+        }
+        Set<Path> fam = new LinkedHashSet<>(chain(top));
+        boolean grew = true;
+        while (grew) {
+            grew = false;
+            for (Path f : List.copyOf(nodes.keySet())) {
+                Node n = nodes.get(f);
+                if (!fam.contains(f) && n.backing != null && fam.contains(n.backing)) {
+                    fam.addAll(chain(f));
+                    grew = true;
+                }
+            }
+        }
+        return fam;
+    }
+
+    /** The file and the files below it, top first. */
+    List<Path> chain(Path top) {
+        List<Path> out = new ArrayList<>();
+        Path p = top;
+        while (p != null && nodes.containsKey(p) && !out.contains(p)) {
+            out.add(p);
+            p = nodes.get(p).backing;
+        }
+        return out;
     }
 
     Node node(Path p) {

@@ -1,13 +1,294 @@
 package org.vmsnap.manager;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
-/** Rebuilds snapshot metadata from the images (see plan). */
+import org.vmsnap.manager.xml.DiskDef;
+import org.vmsnap.manager.xml.Domain;
+import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.manager.xml.SnapshotDisk;
+import org.vmsnap.manager.xml.SnapshotMode;
+import org.vmsnap.manager.xml.SnapshotXml;
+
+/**
+ * {@code vmsnap recover}: rebuilds snapshot metadata from the images when the state folder was
+ * lost or damaged. What the images say is the truth:
+ * <ul>
+ * <li>an internal snapshot named N in the images of one or more disks is snapshot N, created
+ *     at the time the snapshot table records;</li>
+ * <li>an image that other images of the disk's folder use as backing file is the frozen image of
+ *     an external snapshot; its name comes from the overlays' names ({@code <stem>.<name>}, the
+ *     names vmsnap and virsh give), its time from the frozen image's modification time;</li>
+ * <li>the tree: a snapshot's parent is the latest older snapshot whose image lies in its chain;
+ *     the current snapshot is the latest one in the chain of the disks' current images.</li>
+ * </ul>
+ * Snapshot metadata still in the state folder is kept as it is; the mirror kept beside the
+ * images restores names, descriptions, times and the tree exactly when it survived.
+ */
 final class Recovery {
+    /** One snapshot as the images show it; {@code time} in nanoseconds since the epoch. */
+    private static final class Found {
+        final String name;
+        long time;
+        final Map<String, SnapshotDisk> disks = new LinkedHashMap<>();
+        final Map<String, Path> imageAt = new LinkedHashMap<>();
+
+        Found(String name, long time) {
+            this.name = name;
+            this.time = time;
+        }
+    }
+
     private Recovery() {
     }
 
     static RecoverReport plan(PlanContext ctx, long nowSec) throws IOException {
-        throw new ManagerException("recover is not implemented yet");
+        DomainState st = ctx.after;
+        List<String> notes = new ArrayList<>();
+        Map<String, SnapshotDef> mirror = readMirror(PlanContext.mirror(st), notes);
+        ImageGraph g = ctx.graph;
+        adoptCurrentImages(st, g, notes);
+        Map<String, Set<Path>> family = new LinkedHashMap<>();
+        for (DiskDef d : st.domain.disks()) {
+            family.put(d.target(), familyOf(g, d.source()));
+        }
+        Map<String, Found> found = new LinkedHashMap<>();
+        for (DiskDef d : st.domain.disks()) {
+            for (Path f : family.get(d.target())) {
+                ImageGraph.Node n = g.node(f);
+                for (String name : n.internal) {
+                    Found x = found.computeIfAbsent(name, k -> new Found(k, n.internalDates.get(k)));
+                    x.disks.put(d.target(), new SnapshotDisk(d.target(), SnapshotMode.INTERNAL, null, null));
+                    x.imageAt.put(d.target(), f);
+                }
+                List<ImageGraph.Node> deps = g.dependents(f);
+                if (deps.isEmpty()) {
+                    continue;
+                }
+                String name = externalName(f, deps);
+                // The snapshot's moment: when its first overlay was made.
+                Path overlay = deps.stream().map(o -> o.path).min(Comparator.comparingLong(Recovery::bornNanos))
+                        .orElseThrow();
+                long born = bornNanos(overlay);
+                Found x = found.computeIfAbsent(name, k -> new Found(k, born));
+                x.disks.put(d.target(), new SnapshotDisk(d.target(), SnapshotMode.EXTERNAL, overlay, "qcow2"));
+                x.imageAt.put(d.target(), f);
+                x.time = Math.min(x.time, born);
+            }
+        }
+        List<Found> ordered = new ArrayList<>(found.values());
+        ordered.sort(Comparator.comparingLong((Found x) -> x.time).thenComparing(x -> x.name));
+        List<String> recovered = new ArrayList<>();
+        for (Found x : ordered) {
+            if (st.snapshots.containsKey(x.name)) {
+                continue; // its metadata survived
+            }
+            SnapshotDef def = mirror.get(x.name);
+            if (def == null) {
+                def = inferred(st.domain, x, ordered, g);
+                notes.add("snapshot " + x.name + ": rebuilt from the images (no description; parent and time"
+                        + " inferred)");
+            }
+            st.snapshots.put(x.name, def);
+            recovered.add(x.name);
+        }
+        for (Map.Entry<String, SnapshotDef> e : st.snapshots.entrySet()) {
+            String p = e.getValue().parent();
+            if (p != null && !st.snapshots.containsKey(p)) {
+                e.setValue(e.getValue().withParent(null));
+            }
+        }
+        String mirrorCurrent = readMirrorCurrent(PlanContext.mirror(st));
+        if (st.current == null) {
+            st.current = mirrorCurrent != null && st.snapshots.containsKey(mirrorCurrent) ? mirrorCurrent
+                    : latestUnder(st.domain, ordered, g, Long.MAX_VALUE, null);
+        }
+        for (String name : mirror.keySet()) {
+            if (!found.containsKey(name) && !st.snapshots.containsKey(name)) {
+                notes.add("snapshot " + name + ": in the mirror but its data is not in the images; not recovered");
+            }
+        }
+        ctx.after.emitChanges(ctx.before, ctx.store, PlanContext.mirror(st), ctx.plan);
+        return new RecoverReport(List.copyOf(recovered), st.current, List.copyOf(notes));
+    }
+
+    /**
+     * A domain defined again from the user's old XML may name images that are frozen by now:
+     * the mirror's copy of the definition names the current ones; without it, the newest image
+     * on top of the named one is taken.
+     */
+    private static void adoptCurrentImages(DomainState st, ImageGraph g, List<String> notes) throws IOException {
+        Path mirror = PlanContext.mirror(st);
+        if (mirror != null && Files.isRegularFile(mirror.resolve("domain.xml"))) {
+            try {
+                Domain m = Domain.parse(Files.readString(mirror.resolve("domain.xml"), StandardCharsets.UTF_8));
+                boolean usable = m.name().equals(st.domain.name())
+                        && m.disks().stream().allMatch(d -> Files.isRegularFile(d.source()));
+                if (usable && !m.disks().equals(st.domain.disks())) {
+                    st.domain = m;
+                    notes.add("disk images: taken from the mirror's copy of the definition");
+                }
+                if (usable) {
+                    return;
+                }
+            } catch (IOException e) {
+                notes.add(mirror.resolve("domain.xml") + ": unreadable (" + e.getMessage() + ")");
+            }
+        }
+        for (DiskDef d : st.domain.disks()) {
+            Set<Path> fam = familyOf(g, d.source());
+            Path newest = d.source();
+            for (Path f : fam) {
+                if (g.dependents(f).isEmpty() && g.chain(f).contains(d.source()) && mtimeMillis(f) > mtimeMillis(newest)) {
+                    newest = f;
+                }
+            }
+            if (!g.dependents(d.source()).isEmpty() && !newest.equals(d.source())) {
+                st.domain = st.domain.withDisk(d.target(), newest, g.node(newest).format);
+                notes.add("disk " + d.target() + ": " + d.source() + " is a frozen image; its newest overlay "
+                        + newest + " is taken as the current image");
+            }
+        }
+    }
+
+    private static long mtimeMillis(Path f) {
+        try {
+            return Files.getLastModifiedTime(f).toMillis();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static SnapshotDef inferred(Domain current, Found x, List<Found> all, ImageGraph g) {
+        Domain at = current;
+        List<SnapshotDisk> disks = new ArrayList<>();
+        boolean external = false;
+        for (DiskDef d : current.disks()) {
+            SnapshotDisk sd = x.disks.get(d.target());
+            if (sd == null) {
+                disks.add(new SnapshotDisk(d.target(), SnapshotMode.NO, null, null));
+                continue;
+            }
+            Path img = x.imageAt.get(d.target());
+            at = at.withDisk(d.target(), img, g.node(img).format);
+            disks.add(sd);
+            external |= sd.mode() == SnapshotMode.EXTERNAL;
+        }
+        String parent = latestUnder(at, all, g, x.time, x.name);
+        return new SnapshotDef(x.name, null, external ? "disk-snapshot" : "shutoff", x.time / 1_000_000_000L, parent,
+                SnapshotMode.NO, null, disks, at);
+    }
+
+    /**
+     * The latest snapshot older than {@code before} (or as old, by name order) whose image is
+     * in the chain of {@code domain}'s disks: below the images for external snapshots, the
+     * image itself or below for internal ones.
+     */
+    private static String latestUnder(Domain domain, List<Found> all, ImageGraph g, long before, String self) {
+        String best = null;
+        long bestTime = Long.MIN_VALUE;
+        for (Found y : all) {
+            if (y.name.equals(self) || y.time > before) {
+                continue;
+            }
+            boolean under = false;
+            for (DiskDef d : domain.disks()) {
+                Path img = y.imageAt.get(d.target());
+                if (img == null) {
+                    continue;
+                }
+                List<Path> chain = g.chain(d.source());
+                SnapshotDisk sd = y.disks.get(d.target());
+                under |= sd.mode() == SnapshotMode.INTERNAL ? chain.contains(img)
+                        : chain.indexOf(img) > 0;
+            }
+            if (under && y.time >= bestTime) {
+                best = y.name;
+                bestTime = y.time;
+            }
+        }
+        return best;
+    }
+
+    /** The overlays are named {@code <stem>.<snapshot>} (a revert's own: {@code -N} added). */
+    private static String externalName(Path frozen, List<ImageGraph.Node> deps) {
+        String stem = frozen.getFileName().toString();
+        int dot = stem.lastIndexOf('.');
+        if (dot > 0) {
+            stem = stem.substring(0, dot);
+        }
+        String best = null;
+        for (ImageGraph.Node o : deps) {
+            String n = o.path.getFileName().toString();
+            if (n.startsWith(stem + ".") && n.length() > stem.length() + 1) {
+                String candidate = n.substring(stem.length() + 1);
+                if (best == null || candidate.length() < best.length()) {
+                    best = candidate;
+                }
+            }
+        }
+        if (best == null) {
+            return "recovered-" + frozen.getFileName();
+        }
+        String stripped = best.replaceFirst("-\\d+$", "");
+        return stripped.isEmpty() ? best : stripped;
+    }
+
+    private static Set<Path> familyOf(ImageGraph g, Path top) throws IOException {
+        return g.family(top);
+    }
+
+    /** The file's birth time where the file system records it, else its modification time (ns). */
+    private static long bornNanos(Path f) {
+        try {
+            var attrs = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class);
+            return attrs.creationTime().to(java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static Map<String, SnapshotDef> readMirror(Path mirror, List<String> notes) {
+        Map<String, SnapshotDef> out = new LinkedHashMap<>();
+        if (mirror == null || !Files.isDirectory(mirror)) {
+            return out;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(mirror, "*.xml")) {
+            for (Path f : files) {
+                if (f.getFileName().toString().equals("domain.xml") || f.getFileName().toString().startsWith(".")) {
+                    continue;
+                }
+                try {
+                    SnapshotDef d = SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8));
+                    out.put(d.name(), d);
+                } catch (IOException e) {
+                    notes.add(f + ": unreadable mirror copy (" + e.getMessage() + ")");
+                }
+            }
+        } catch (IOException e) {
+            notes.add(mirror + ": mirror unreadable (" + e.getMessage() + ")");
+        }
+        return out;
+    }
+
+    private static String readMirrorCurrent(Path mirror) {
+        if (mirror == null) {
+            return null;
+        }
+        try {
+            String s = Files.readString(mirror.resolve("current"), StandardCharsets.UTF_8).strip();
+            return s.isEmpty() ? null : s;
+        } catch (IOException e) {
+            return null;
+        }
     }
 }

@@ -37,12 +37,16 @@ public final class SnapshotService {
     }
 
     private <T> T locked(Body<T> body) throws IOException {
+        return locked(null, body);
+    }
+
+    private <T> T locked(List<String> damaged, Body<T> body) throws IOException {
         try (DomainLock lock = store.lock()) {
             if (!store.exists()) {
                 throw new NotFoundException("Domain not found: no domain with matching name '" + store.name() + "'");
             }
             runner().recover();
-            return body.run(DomainState.load(store));
+            return body.run(DomainState.load(store, damaged));
         }
     }
 
@@ -100,13 +104,16 @@ public final class SnapshotService {
         } else if (full.state() == null) {
             full = full.withCreation(full.creationTimeSec(), "shutoff");
         }
-        for (var d : full.disks()) {
-            if (full.domain().disk(d.name()).isEmpty()) {
-                throw new InvalidInputException("snapshot " + def.name() + ": domain has no disk named '" + d.name()
-                        + "'");
+        if (full.parent() != null && s.snapshots.containsKey(full.name())) {
+            for (SnapshotDef a : s.tree().ancestry(full.parent())) {
+                if (a.name().equals(full.name())) {
+                    throw new InvalidInputException("snapshot " + full.name() + ": parent " + full.parent()
+                            + " is one of its descendants");
+                }
             }
         }
         PlanContext ctx = PlanContext.open(store, s, "snapshot-create --redefine of " + def.name());
+        RedefineCheck.check(ctx, full);
         ctx.after.snapshots.put(full.name(), full);
         if (makeCurrent) {
             ctx.after.current = full.name();
@@ -173,11 +180,20 @@ public final class SnapshotService {
 
     /** vmsnap recover: rebuilds snapshot metadata from the images. */
     public RecoverReport recover() throws IOException {
-        return locked(s -> {
+        List<String> damaged = new ArrayList<>();
+        return locked(damaged, s -> {
             PlanContext ctx = PlanContext.open(store, s, "recover of domain " + s.domain.name());
+            for (String d : damaged) {
+                // A damaged file is replaced by what the images say (or removed).
+                String file = d.substring(0, d.indexOf(".xml: ") + 4);
+                ctx.plan.add(new org.vmsnap.manager.plan.Step.PutFile(java.nio.file.Path.of(file), null,
+                        org.vmsnap.manager.store.AtomicFiles.readOrNull(java.nio.file.Path.of(file))));
+            }
             RecoverReport report = Recovery.plan(ctx, clock.nowSec());
+            List<String> notes = new ArrayList<>(damaged.stream().map(d -> "damaged metadata set aside: " + d).toList());
+            notes.addAll(report.notes());
             runner().run(ctx.plan);
-            return report;
+            return new RecoverReport(report.snapshots(), report.current(), notes);
         });
     }
 }

@@ -31,6 +31,8 @@ class SnapshotServiceTest {
     Path vda;
     Path vdb;
 
+    String xml;
+
     @BeforeEach
     void setUp() throws IOException {
         domains = new DomainService(tmp.resolve("home"));
@@ -39,7 +41,7 @@ class SnapshotServiceTest {
         vdb = disks.resolve("b.qcow2");
         Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(SIZE)).close();
         Qcow2Image.create(vdb, Qcow2CreateOptions.ofSize(SIZE)).close();
-        domains.define("""
+        xml = """
                 <domain type='kvm'>
                   <name>vm1</name>
                   <memory unit='KiB'>65536</memory>
@@ -56,7 +58,8 @@ class SnapshotServiceTest {
                     </disk>
                   </devices>
                 </domain>
-                """.formatted(vda, vdb));
+                """.formatted(vda, vdb);
+        domains.define(xml);
     }
 
     static SnapshotDef request(String name, SnapshotMode... modes) {
@@ -128,6 +131,175 @@ class SnapshotServiceTest {
         assertThat(read("vdb")).isEqualTo((byte) 13);
         try (var files = Files.list(vda.getParent())) {
             assertThat(files.filter(p -> !p.getFileName().toString().startsWith(".")).count()).isLessThanOrEqualTo(3);
+        }
+    }
+
+    /** s1 (internal) <- s2 (external) <- s3 (mixed), then a branch: revert s1, s4 (internal). */
+    SnapshotService buildTree() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        write("vda", (byte) 1);
+        s.create(request("s1").withDescription("first"), CreateFlags.none());
+        write("vda", (byte) 2);
+        s.create(request("s2"), new CreateFlags(false, false, false, true, false));
+        write("vda", (byte) 3);
+        s.create(request("s3", SnapshotMode.INTERNAL, SnapshotMode.EXTERNAL), CreateFlags.none());
+        s.revert("s2", false);
+        write("vda", (byte) 4);
+        s.create(request("s4"), CreateFlags.none());
+        write("vda", (byte) 5);
+        return s;
+    }
+
+    @Test
+    void recoverFromTheMirrorRestoresEverything() throws IOException {
+        SnapshotService s = buildTree();
+        SnapshotTree before = s.tree();
+        var domainBefore = s.domain();
+        deleteTree(tmp.resolve("home"));
+        domains.define(xml);
+        RecoverReport r = domains.snapshots("vm1").recover();
+        SnapshotTree after = domains.snapshots("vm1").tree();
+        assertThat(after.all()).isEqualTo(before.all());
+        assertThat(after.current()).isEqualTo("s4");
+        assertThat(r.snapshots()).containsExactlyInAnyOrder("s1", "s2", "s3", "s4");
+        assertThat(domains.snapshots("vm1").domain().disks()).isEqualTo(domainBefore.disks());
+        assertThat(read("vda")).isEqualTo((byte) 5);
+        domains.snapshots("vm1").revert("s3", false);
+        assertThat(read("vda")).isEqualTo((byte) 3);
+    }
+
+    @Test
+    void recoverFromTheImagesAloneRestoresNamesTreeAndCurrent() throws IOException {
+        SnapshotService s = buildTree();
+        SnapshotTree before = s.tree();
+        deleteTree(tmp.resolve("home"));
+        deleteTree(vda.resolveSibling(".vm1.vmsnap"));
+        domains.define(xml);
+        RecoverReport r = domains.snapshots("vm1").recover();
+        SnapshotTree after = domains.snapshots("vm1").tree();
+        assertThat(after.all()).extracting(SnapshotDef::name).containsExactlyInAnyOrder("s1", "s2", "s3", "s4");
+        for (SnapshotDef d : before.all()) {
+            assertThat(after.get(d.name()).parent()).as("parent of %s", d.name()).isEqualTo(d.parent());
+        }
+        assertThat(after.current()).isEqualTo("s4");
+        assertThat(r.notes()).isNotEmpty();
+        assertThat(read("vda")).isEqualTo((byte) 5);
+        for (String[] c : new String[][] {{"s1", "1"}, {"s2", "2"}, {"s3", "3"}, {"s4", "4"}}) {
+            domains.snapshots("vm1").revert(c[0], false);
+            assertThat(read("vda")).as("revert to %s", c[0]).isEqualTo(Byte.parseByte(c[1]));
+        }
+    }
+
+    @Test
+    void noMetadataSnapshotsComeBackWithRecoverAndRedefineChecksPaths() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        write("vda", (byte) 7);
+        s.create(request("hidden"), new CreateFlags(false, false, true, false, false));
+        assertThat(s.tree().all()).isEmpty();
+        write("vda", (byte) 8);
+        RecoverReport r = s.recover();
+        assertThat(r.snapshots()).containsExactly("hidden");
+        s.revert("hidden", false);
+        assertThat(read("vda")).isEqualTo((byte) 7);
+
+        String bad = org.vmsnap.manager.xml.SnapshotXml.format(s.tree().get("hidden").withName("evil")
+                .withDomain(s.domain().withDisk("vda", Path.of("/etc/passwd"), "raw")));
+        assertThatThrownBy(() -> s.create(org.vmsnap.manager.xml.SnapshotXml.parse(bad),
+                new CreateFlags(true, false, false, false, false)))
+                .isInstanceOf(InvalidInputException.class)
+                .hasMessageContaining("/etc/passwd is not one of the disk's images");
+        assertThat(s.tree().all()).extracting(SnapshotDef::name).containsExactly("hidden");
+    }
+
+    @Test
+    void aSecondProcessOnTheSameDomainWaitsThenFailsCleanly() throws Exception {
+        var store = new org.vmsnap.manager.store.DomainStore(tmp.resolve("home"), "vm1");
+        try (var held = store.lock()) {
+            var other = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                var f = other.submit(() -> org.vmsnap.manager.store.DomainLock.acquire(store.lockFile(), "vm1", 200));
+                assertThatThrownBy(f::get).hasCauseInstanceOf(ManagerException.class)
+                        .hasMessageContaining("domain vm1 is busy (another vmsnap is working on it)");
+            } finally {
+                other.shutdownNow();
+            }
+        }
+        try (var again = store.lock()) {
+            assertThat(again).isNotNull();
+        }
+    }
+
+    void writeAt(String target, long offset, int length, byte value) throws IOException {
+        Path file = domains.snapshots("vm1").domain().disk(target).orElseThrow().source();
+        try (BlockDevice d = Images.open(file, OpenOptions.readWrite())) {
+            byte[] b = new byte[length];
+            java.util.Arrays.fill(b, value);
+            d.write(offset, ByteBuffer.wrap(b));
+            d.flush();
+        }
+    }
+
+    @Test
+    void deletingExternalSnapshotsMergesByCommitOrPullWhicheverMovesLess() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        CreateFlags diskOnly = new CreateFlags(false, false, false, true, false);
+        write("vda", (byte) 1);
+        s.create(request("e1"), diskOnly);            // a.qcow2 frozen, a.e1 on top
+        writeAt("vda", 1 << 20, 64 << 10, (byte) 2);   // a little into a.e1
+        s.create(request("e2"), diskOnly);            // a.e1 frozen, a.e2 on top
+        writeAt("vda", 0, 3 << 20, (byte) 3);          // a lot into a.e2
+        Path e1 = vda.resolveSibling("a.e1");
+        Path e2 = vda.resolveSibling("a.e2");
+
+        s.delete("e2", DeleteScope.SNAPSHOT, false);  // a.e1 has one dependent: pulling a.e1 into a.e2 moves less
+        assertThat(e1).doesNotExist();
+        assertThat(s.domain().disk("vda").orElseThrow().source()).isEqualTo(e2);
+        try (Qcow2Image top = Qcow2Image.open(e2, OpenOptions.readOnlyOpen())) {
+            assertThat(Path.of(top.backingFileName())).isEqualTo(vda);
+        }
+        assertThat(read("vda")).isEqualTo((byte) 3);
+
+        s.revert("e1", false);                         // a new overlay over a.qcow2; a.e2 is no longer needed
+        assertThat(e2).doesNotExist();
+        assertThat(read("vda")).isEqualTo((byte) 1);
+        writeAt("vda", 2 << 20, 64 << 10, (byte) 4);
+        s.delete("e1", DeleteScope.SNAPSHOT, false);   // one dependent, a.qcow2 is the user's: commit into it
+        assertThat(s.domain().disk("vda").orElseThrow().source()).isEqualTo(vda);
+        assertThat(read("vda")).isEqualTo((byte) 1);
+        try (BlockDevice d = Images.open(vda, OpenOptions.readOnlyOpen())) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            d.read(2 << 20, b);
+            assertThat(b.get(0)).isEqualTo((byte) 4);
+        }
+        assertThat(s.tree().all()).isEmpty();
+        try (var files = Files.list(vda.getParent())) {
+            assertThat(files.filter(p -> !p.getFileName().toString().startsWith(".")).map(Path::getFileName)
+                    .map(Path::toString).sorted().toList()).containsExactly("a.qcow2", "b.qcow2");
+        }
+    }
+
+    @Test
+    void deletingAnExternalSnapshotUnderTheCurrentImageCommitsIntoTheBase() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        CreateFlags diskOnly = new CreateFlags(false, false, false, true, false);
+        write("vda", (byte) 1);
+        s.create(request("e1"), diskOnly);
+        write("vda", (byte) 2);
+        s.create(request("e2"), diskOnly);
+        write("vda", (byte) 3);
+        s.delete("e1", DeleteScope.SNAPSHOT, false);   // a.qcow2 (the user's) gets a.e1's data; a.e2 is rebased
+        assertThat(vda.resolveSibling("a.e1")).doesNotExist();
+        assertThat(s.tree().get("e2").domain().disk("vda").orElseThrow().source()).isEqualTo(vda);
+        assertThat(read("vda")).isEqualTo((byte) 3);
+        s.revert("e2", false);
+        assertThat(read("vda")).isEqualTo((byte) 2);
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
         }
     }
 

@@ -34,11 +34,16 @@ public final class DomainLock implements AutoCloseable {
     }
 
     public static DomainLock acquire(Path lockFile, String domain) throws IOException {
+        return acquire(lockFile, domain, WAIT_MILLIS);
+    }
+
+    /** Waits at most {@code waitMillis} for the lock, then fails with "busy". */
+    public static DomainLock acquire(Path lockFile, String domain, long waitMillis) throws IOException {
         Path key = lockFile.toAbsolutePath().normalize();
         ReentrantLock local = IN_PROCESS.computeIfAbsent(key, k -> new ReentrantLock());
-        long deadline = System.currentTimeMillis() + WAIT_MILLIS;
+        long deadline = System.currentTimeMillis() + waitMillis;
         try {
-            if (!local.tryLock(WAIT_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            if (!local.tryLock(waitMillis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
                 throw busy(domain);
             }
         } catch (InterruptedException e) {

@@ -84,6 +84,14 @@ public final class DomainStore {
     }
 
     public List<SnapshotDef> readSnapshots() throws IOException {
+        return readSnapshots(null);
+    }
+
+    /**
+     * The snapshot definitions; with {@code damaged} non-null, unreadable files are listed there
+     * and skipped instead of failing (for recover).
+     */
+    public List<SnapshotDef> readSnapshots(List<String> damaged) throws IOException {
         List<SnapshotDef> out = new ArrayList<>();
         Path folder = dir.resolve("snapshots");
         if (!Files.isDirectory(folder)) {
@@ -97,7 +105,10 @@ public final class DomainStore {
                 try {
                     out.add(SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8)));
                 } catch (ManagerException e) {
-                    throw new ManagerException(f + ": " + e.getMessage(), e);
+                    if (damaged == null) {
+                        throw new ManagerException(f + ": " + e.getMessage(), e);
+                    }
+                    damaged.add(f + ": " + e.getMessage());
                 }
             }
         }
