@@ -72,7 +72,8 @@ class BadXmlTest {
 
     @Test
     void undeclaredEntityReference() {
-        refusedDomain("<domain><name>&x;</name></domain>").hasMessageContaining("\"x\" was referenced, but not declared");
+        refusedDomain("<domain><name>&x;</name></domain>")
+                .hasMessageContaining("\"x\" was referenced, but not declared");
     }
 
     @Test
@@ -86,7 +87,8 @@ class BadXmlTest {
 
     @Test
     void wrongRootElement() {
-        refusedDomain("<domainsnapshot/>").hasMessage("domain XML: root element is <domainsnapshot>, expected <domain>");
+        refusedDomain("<domainsnapshot/>")
+                .hasMessage("domain XML: root element is <domainsnapshot>, expected <domain>");
         refusedSnapshot("<domain/>").hasMessage("snapshot XML: root element is <domain>, expected <domainsnapshot>");
     }
 
@@ -106,7 +108,8 @@ class BadXmlTest {
     @Test
     void malformedUuid() {
         refusedDomain(domain("x", "<uuid>1b4e28ba-2fa1-11d2-883f-0016d3cca42</uuid>"))
-                .hasMessage("domain x: malformed uuid '1b4e28ba-2fa1-11d2-883f-0016d3cca42' (31 hex digits, expected 32)");
+                .hasMessage("domain x: malformed uuid '1b4e28ba-2fa1-11d2-883f-0016d3cca42'"
+                        + " (31 hex digits, expected 32)");
         refusedDomain(domain("x", "<uuid>1b4e28ba-2fa1-11d2-883f-0016d3cca42g</uuid>"))
                 .hasMessageContaining("malformed uuid");
     }
@@ -146,7 +149,8 @@ class BadXmlTest {
     @Test
     void relativeSnapshotDiskName() {
         refusedSnapshot("<domainsnapshot><disks><disk name='images/a.qcow2'/></disks></domainsnapshot>")
-                .hasMessage("snapshot XML: disk name 'images/a.qcow2' is neither a target (vda) nor an absolute image path");
+                .hasMessage("snapshot XML: disk name 'images/a.qcow2' is neither a target (vda)"
+                        + " nor an absolute image path");
     }
 
     @Test
@@ -206,7 +210,8 @@ class BadXmlTest {
     void nonFileSnapshotDisk() {
         refusedSnapshot("<domainsnapshot><disks><disk name='vda' type='block'><source dev='/dev/sdb'/></disk>"
                 + "</disks></domainsnapshot>").hasMessage(
-                        "snapshot XML: disk vda: type 'block' is not supported (vmsnap snapshots disks into files: type='file')");
+                        "snapshot XML: disk vda: type 'block' is not supported"
+                        + " (vmsnap snapshots disks into files: type='file')");
     }
 
     @Test
@@ -282,6 +287,7 @@ class BadXmlTest {
 
     private static AbstractThrowableAssert<?, ? extends Throwable> oneLine(
             AbstractThrowableAssert<?, ? extends Throwable> t) {
-        return t.isInstanceOf(InvalidInputException.class).satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+        return t.isInstanceOf(InvalidInputException.class)
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
     }
 }
