@@ -48,11 +48,7 @@ public final class Domain {
 
     /** Wraps a {@code <domain>} element (for example the copy inside a snapshot); the element is copied. */
     static Domain of(XmlElement domainElement) throws InvalidInputException {
-        XmlElement copy = domainElement.deepCopy();
-        if (!"domain".equals(copy.tag())) {
-            copy = rename(copy, "domain");
-        }
-        return new Domain(copy);
+        return new Domain(domainElement.deepCopy());
     }
 
     public String name() {
@@ -157,14 +153,6 @@ public final class Domain {
         } catch (InvalidInputException e) {
             throw new IllegalStateException("a valid domain became invalid: " + e.getMessage(), e);
         }
-    }
-
-    /** {@code <inactiveDomain>} holds a domain under another root name. */
-    private static XmlElement rename(XmlElement e, String tag) {
-        XmlElement out = new XmlElement(tag);
-        out.attributes().putAll(e.attributes());
-        out.children().addAll(e.children());
-        return out;
     }
 
     static Document newDocument() {
