@@ -1,59 +1,61 @@
 package org.vmsnap.manager.xml;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.parsers.ParserConfigurationException;
+
 import org.vmsnap.manager.InvalidInputException;
 import org.w3c.dom.Document;
-import org.w3c.dom.Element;
-import org.w3c.dom.Node;
 
 /**
  * A domain definition: the subset of libvirt's domain XML vmsnap uses, over the whole parsed
- * document so that everything vmsnap does not use is written back unchanged by {@link #toXml()}.
+ * document so that everything vmsnap does not use is written back unchanged, in libvirt's
+ * layout, by {@link #toXml()}: {@code virsh dumpxml} output comes back byte for byte.
  * Immutable: the {@code with...} methods change a copy.
  */
 public final class Domain {
-    private final Document doc;
+    private final XmlElement root;
     private final String name;
     private final String uuid;
     private final List<DiskDef> disks;
+    private final DomainResources resources;
 
-    private Domain(Document doc) throws InvalidInputException {
-        this.doc = doc;
-        Element root = doc.getDocumentElement();
-        if (!"domain".equals(root.getTagName())) {
-            throw new InvalidInputException("domain XML: root element is <" + root.getTagName()
-                    + ">, expected <domain>");
+    private Domain(XmlElement root) throws InvalidInputException {
+        this.root = root;
+        if (!"domain".equals(root.tag())) {
+            throw new InvalidInputException("domain XML: root element is <" + root.tag() + ">, expected <domain>");
         }
-        this.name = text(root, "name");
-        if (name == null || name.isBlank()) {
+        this.name = root.childText("name");
+        if (name == null || name.isEmpty()) {
             throw new InvalidInputException("domain XML: missing <name>");
         }
         Names.checkDomainName(name);
-        this.uuid = text(root, "uuid");
+        this.uuid = root.childText("uuid");
+        if (uuid != null) {
+            Uuids.check("domain " + name, uuid);
+        }
+        this.resources = DomainResources.read(root, name);
         this.disks = DomainDisks.read(root, name);
     }
 
     /** Parses a libvirt domain XML document. */
     public static Domain parse(String xml) throws InvalidInputException {
-        return new Domain(SafeXml.parse(xml, "domain XML"));
+        return new Domain(SafeXml.read(xml, "domain XML"));
     }
 
     /** Wraps a {@code <domain>} element (for example the copy inside a snapshot); the element is copied. */
-    static Domain of(Element domainElement) throws InvalidInputException {
-        Document d = newDocument();
-        d.appendChild(d.importNode(domainElement, true));
-        return new Domain(d);
+    static Domain of(XmlElement domainElement) throws InvalidInputException {
+        return new Domain(domainElement.deepCopy());
     }
 
     public String name() {
         return name;
     }
 
-    /** The UUID, or null when the XML has none (define assigns one). */
+    /** The UUID as written, or null when the XML has none (define assigns one). */
     public String uuid() {
         return uuid;
     }
@@ -66,35 +68,68 @@ public final class Domain {
         return disks.stream().filter(d -> d.target().equals(target)).findFirst();
     }
 
+    /** {@code <memory>} in KiB, whatever unit the XML used (libvirt's conversion, rounded up). */
+    public long memoryKiB() {
+        return resources.memoryKiB();
+    }
+
+    /** {@code <currentMemory>} in KiB; the maximum when absent, never above it (as libvirt). */
+    public long currentMemoryKiB() {
+        return resources.currentMemoryKiB();
+    }
+
+    /** The maximum vCPU count, {@code <vcpu>N</vcpu>}; 1 when absent. */
+    public int vcpus() {
+        return resources.vcpus();
+    }
+
+    /** The vCPUs online at boot, {@code <vcpu current=...>}; {@link #vcpus()} when absent. */
+    public int currentVcpus() {
+        return resources.currentVcpus();
+    }
+
+    /** Direct kernel boot: {@code <os><kernel>}, or null. */
+    public String kernel() {
+        return resources.kernel();
+    }
+
+    /** {@code <os><initrd>}, or null. */
+    public String initrd() {
+        return resources.initrd();
+    }
+
+    /** {@code <os><cmdline>} as written, or null. */
+    public String cmdline() {
+        return resources.cmdline();
+    }
+
     /** A copy with the disk {@code target}'s image replaced (source file and driver type). */
     public Domain withDisk(String target, Path source, String format) {
-        Document copy = copyDocument();
-        DomainDisks.setSource(copy.getDocumentElement(), target, source, format);
+        XmlElement copy = root.deepCopy();
+        DomainDisks.setSource(copy, target, source, format);
         return wrap(copy);
     }
 
-    /** A copy with this UUID. */
+    /** A copy with this UUID (placed after {@code <name>}, where libvirt writes it). */
     public Domain withUuid(String newUuid) {
-        Document copy = copyDocument();
-        Element root = copy.getDocumentElement();
-        Element u = child(root, "uuid");
+        XmlElement copy = root.deepCopy();
+        XmlElement u = copy.child("uuid");
         if (u == null) {
-            u = copy.createElement("uuid");
-            Element n = child(root, "name");
-            root.insertBefore(u, n == null ? root.getFirstChild() : n.getNextSibling());
+            u = new XmlElement("uuid");
+            copy.insertAfter(u, copy.child("name"));
         }
-        u.setTextContent(newUuid);
+        u.setText(newUuid);
         return wrap(copy);
     }
 
-    /** The {@code <domain>} element, for embedding in a snapshot document (import it, do not modify it). */
-    Element element() {
-        return doc.getDocumentElement();
+    /** The {@code <domain>} element, for embedding in a snapshot document (copy it, do not modify it). */
+    XmlElement element() {
+        return root;
     }
 
     /** virsh dumpxml's layout. */
     public String toXml() {
-        return XmlWriter.write(doc.getDocumentElement());
+        return XmlWriter.write(root);
     }
 
     @Override
@@ -112,15 +147,9 @@ public final class Domain {
         return "Domain[" + name + "]";
     }
 
-    private Document copyDocument() {
-        Document d = newDocument();
-        d.appendChild(d.importNode(doc.getDocumentElement(), true));
-        return d;
-    }
-
-    private static Domain wrap(Document d) {
+    private static Domain wrap(XmlElement copy) {
         try {
-            return new Domain(d);
+            return new Domain(copy);
         } catch (InvalidInputException e) {
             throw new IllegalStateException("a valid domain became invalid: " + e.getMessage(), e);
         }
@@ -128,33 +157,9 @@ public final class Domain {
 
     static Document newDocument() {
         try {
-            return javax.xml.parsers.DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
-        } catch (javax.xml.parsers.ParserConfigurationException e) {
+            return DocumentBuilderFactory.newInstance().newDocumentBuilder().newDocument();
+        } catch (ParserConfigurationException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    static Element child(Element parent, String tag) {
-        for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
-            if (n instanceof Element e && e.getTagName().equals(tag)) {
-                return e;
-            }
-        }
-        return null;
-    }
-
-    static List<Element> children(Element parent, String tag) {
-        List<Element> out = new ArrayList<>();
-        for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
-            if (n instanceof Element e && e.getTagName().equals(tag)) {
-                out.add(e);
-            }
-        }
-        return out;
-    }
-
-    static String text(Element parent, String tag) {
-        Element e = child(parent, tag);
-        return e == null ? null : e.getTextContent().strip();
     }
 }

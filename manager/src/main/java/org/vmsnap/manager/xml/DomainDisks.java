@@ -7,36 +7,34 @@ import java.util.List;
 import java.util.Set;
 
 import org.vmsnap.manager.InvalidInputException;
-import org.w3c.dom.Element;
 
 /** Reads and rewrites the {@code <disk type='file'>} elements of a domain's {@code <devices>}. */
 final class DomainDisks {
     private DomainDisks() {
     }
 
-    static List<DiskDef> read(Element root, String domainName) throws InvalidInputException {
+    static List<DiskDef> read(XmlElement root, String domainName) throws InvalidInputException {
         List<DiskDef> out = new ArrayList<>();
-        Element devices = Domain.child(root, "devices");
+        XmlElement devices = root.child("devices");
         if (devices == null) {
             return out;
         }
         Set<String> targets = new HashSet<>();
-        for (Element disk : Domain.children(devices, "disk")) {
-            String device = attr(disk, "device", "disk");
-            Element target = Domain.child(disk, "target");
-            String dev = target == null ? null : target.getAttribute("dev");
-            if (dev == null || dev.isEmpty()) {
+        for (XmlElement disk : devices.children("disk")) {
+            String device = disk.attr("device", "disk");
+            XmlElement target = disk.child("target");
+            String dev = target == null ? "" : target.attr("dev", "");
+            if (dev.isEmpty()) {
                 throw new InvalidInputException("domain " + domainName + ": a <disk> has no <target dev=...>");
             }
             if (!targets.add(dev)) {
                 throw new InvalidInputException("domain " + domainName + ": disk target " + dev + " appears twice");
             }
-            String type = attr(disk, "type", "file");
-            Element source = Domain.child(disk, "source");
-            if (!"file".equals(type)) {
+            if (!"file".equals(disk.attr("type", "file"))) {
                 continue; // network, block, volume disks are kept in the XML but not managed
             }
-            String file = source == null ? "" : source.getAttribute("file");
+            XmlElement source = disk.child("source");
+            String file = source == null ? "" : source.attr("file", "");
             if (file.isEmpty()) {
                 if ("cdrom".equals(device) || "floppy".equals(device)) {
                     continue; // an empty drive
@@ -48,47 +46,45 @@ final class DomainDisks {
                 throw new InvalidInputException("domain " + domainName + ": disk " + dev + " source '" + file
                         + "' is not an absolute path");
             }
-            Element driver = Domain.child(disk, "driver");
-            String format = driver == null || driver.getAttribute("type").isEmpty() ? "raw"
-                    : driver.getAttribute("type");
-            String bus = target.getAttribute("bus");
+            XmlElement driver = disk.child("driver");
+            String format = driver == null ? "raw" : driver.attr("type", "raw");
+            String bus = target.attr("bus", "");
             out.add(new DiskDef(dev, bus.isEmpty() ? null : bus, device, path.normalize(), format,
-                    Domain.child(disk, "readonly") != null));
+                    disk.child("readonly") != null));
         }
         return List.copyOf(out);
     }
 
-    static void setSource(Element root, String targetDev, Path source, String format) {
-        Element devices = Domain.child(root, "devices");
-        for (Element disk : devices == null ? List.<Element>of() : Domain.children(devices, "disk")) {
-            Element target = Domain.child(disk, "target");
-            if (target == null || !targetDev.equals(target.getAttribute("dev"))) {
+    /**
+     * Points disk {@code targetDev} at another image. Elements go where libvirt writes them
+     * (driver, source, ..., target), so a changed domain still looks like dumpxml output.
+     */
+    static void setSource(XmlElement root, String targetDev, Path source, String format) {
+        XmlElement devices = root.child("devices");
+        for (XmlElement disk : devices == null ? List.<XmlElement>of() : devices.children("disk")) {
+            XmlElement target = disk.child("target");
+            if (target == null || !targetDev.equals(target.attr("dev"))) {
                 continue;
             }
-            Element src = Domain.child(disk, "source");
-            if (src == null) {
-                src = disk.getOwnerDocument().createElement("source");
-                disk.insertBefore(src, target);
-            }
-            src.setAttribute("file", source.toString());
-            // A <backingStore> describes the old chain; libvirt re-detects it, so drop it.
-            for (Element bs : Domain.children(disk, "backingStore")) {
-                disk.removeChild(bs);
-            }
-            Element driver = Domain.child(disk, "driver");
+            XmlElement driver = disk.child("driver");
             if (driver == null) {
-                driver = disk.getOwnerDocument().createElement("driver");
-                driver.setAttribute("name", "qemu");
-                disk.insertBefore(driver, disk.getFirstChild());
+                driver = new XmlElement("driver").set("name", "qemu");
+                disk.insertBefore(driver, disk.children().stream()
+                        .filter(c -> c instanceof XmlElement).findFirst().orElse(null));
             }
-            driver.setAttribute("type", format);
+            driver.set("type", format);
+            XmlElement src = disk.child("source");
+            if (src == null) {
+                src = new XmlElement("source");
+                disk.insertAfter(src, driver);
+            }
+            src.set("file", source.toString());
+            // A <backingStore> describes the old chain; libvirt re-detects it, so drop it.
+            for (XmlElement bs : disk.children("backingStore")) {
+                disk.remove(bs);
+            }
             return;
         }
         throw new IllegalArgumentException("no disk with target " + targetDev);
-    }
-
-    private static String attr(Element e, String name, String dflt) {
-        String v = e.getAttribute(name);
-        return v.isEmpty() ? dflt : v;
     }
 }

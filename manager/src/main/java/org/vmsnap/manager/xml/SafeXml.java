@@ -1,55 +1,163 @@
 package org.vmsnap.manager.xml;
 
-import java.io.IOException;
 import java.io.StringReader;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
 
-import javax.xml.XMLConstants;
-import javax.xml.parsers.DocumentBuilder;
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
+import javax.xml.stream.Location;
+import javax.xml.stream.XMLInputFactory;
+import javax.xml.stream.XMLStreamConstants;
+import javax.xml.stream.XMLStreamException;
+import javax.xml.stream.XMLStreamReader;
 
 import org.vmsnap.manager.InvalidInputException;
 import org.w3c.dom.Document;
-import org.xml.sax.InputSource;
-import org.xml.sax.SAXException;
+import org.w3c.dom.Element;
 
 /**
  * The one XML parser of the manager. Domain and snapshot XML comes from users and from other
- * tools, so DTDs (and with them every entity, internal or external) and XInclude are refused
- * outright rather than resolved: a {@code <!DOCTYPE>} is an error, never a file read.
+ * tools, so a {@code <!DOCTYPE>} (and with it every entity declaration, internal or external)
+ * is an error, never a file read, and an XInclude namespace is refused rather than ignored.
+ * Comments and processing instructions are dropped, as libvirt drops them.
  */
 public final class SafeXml {
+    static final String XINCLUDE_NS = "http://www.w3.org/2001/XInclude";
+
     private SafeXml() {
     }
 
+    /** Parses into a DOM document (attribute order is not kept by DOM; the manager itself uses its own tree). */
     public static Document parse(String xml, String what) throws InvalidInputException {
+        XmlElement root = read(xml, what);
+        Document doc = Domain.newDocument();
+        doc.appendChild(toDom(doc, root));
+        return doc;
+    }
+
+    /** Parses into the order-keeping tree; every failure is one line naming {@code what}. */
+    static XmlElement read(String xml, String what) throws InvalidInputException {
+        XMLStreamReader r = null;
         try {
-            DocumentBuilder builder = factory().newDocumentBuilder();
-            builder.setErrorHandler(null);
-            builder.setEntityResolver((publicId, systemId) -> {
-                throw new SAXException("external entity " + systemId + " refused");
-            });
-            return builder.parse(new InputSource(new StringReader(xml)));
-        } catch (SAXException e) {
-            String msg = e.getMessage() == null ? e.toString() : e.getMessage();
-            throw new InvalidInputException(what + ": malformed XML: " + msg.replace('\n', ' '));
-        } catch (IOException | ParserConfigurationException e) {
-            throw new InvalidInputException(what + ": cannot parse XML: " + e.getMessage(), e);
+            r = factory().createXMLStreamReader(new StringReader(xml));
+            return readDocument(r, what);
+        } catch (XMLStreamException e) {
+            throw new InvalidInputException(what + ": malformed XML" + where(e.getLocation()) + ": "
+                    + reason(e), e);
+        } finally {
+            close(r);
         }
     }
 
-    private static DocumentBuilderFactory factory() throws ParserConfigurationException {
-        DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
-        f.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
-        f.setFeature("http://xml.org/sax/features/external-general-entities", false);
-        f.setFeature("http://xml.org/sax/features/external-parameter-entities", false);
-        f.setFeature("http://apache.org/xml/features/nonvalidating/load-external-dtd", false);
-        f.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true);
-        f.setAttribute(XMLConstants.ACCESS_EXTERNAL_DTD, "");
-        f.setAttribute(XMLConstants.ACCESS_EXTERNAL_SCHEMA, "");
-        f.setXIncludeAware(false);
-        f.setExpandEntityReferences(false);
-        f.setNamespaceAware(false);
+    private static XmlElement readDocument(XMLStreamReader r, String what)
+            throws XMLStreamException, InvalidInputException {
+        Deque<XmlElement> open = new ArrayDeque<>();
+        XmlElement root = null;
+        while (r.hasNext()) {
+            int event = r.next();
+            switch (event) {
+                case XMLStreamConstants.DTD -> throw new InvalidInputException(what + where(r.getLocation())
+                        + ": <!DOCTYPE> is not allowed (no DTDs, no entities)");
+                case XMLStreamConstants.START_ELEMENT -> {
+                    XmlElement e = new XmlElement(r.getLocalName());
+                    readAttributes(r, e, what);
+                    if (open.isEmpty()) {
+                        root = e;
+                    } else {
+                        open.peek().add(e);
+                    }
+                    open.push(e);
+                }
+                case XMLStreamConstants.END_ELEMENT -> open.pop();
+                case XMLStreamConstants.CHARACTERS, XMLStreamConstants.CDATA, XMLStreamConstants.SPACE -> {
+                    if (!open.isEmpty()) {
+                        open.peek().add(r.getText());
+                    }
+                }
+                case XMLStreamConstants.ENTITY_REFERENCE -> throw new InvalidInputException(what
+                        + where(r.getLocation()) + ": entity reference &" + r.getLocalName() + "; is not allowed");
+                default -> {
+                    // comments, processing instructions, the XML declaration: dropped, as libvirt does
+                }
+            }
+        }
+        if (root == null) {
+            throw new InvalidInputException(what + ": empty document");
+        }
+        mergeText(root);
+        return root;
+    }
+
+    private static void readAttributes(XMLStreamReader r, XmlElement e, String what) throws InvalidInputException {
+        for (int i = 0; i < r.getAttributeCount(); i++) {
+            String prefix = r.getAttributePrefix(i);
+            String name = prefix == null || prefix.isEmpty() ? r.getAttributeLocalName(i)
+                    : prefix + ":" + r.getAttributeLocalName(i);
+            String value = r.getAttributeValue(i);
+            if ((name.equals("xmlns") || name.startsWith("xmlns:")) && XINCLUDE_NS.equals(value.strip())) {
+                throw new InvalidInputException(what + where(r.getLocation()) + ": XInclude is not allowed");
+            }
+            e.set(name, value);
+        }
+    }
+
+    /** Adjacent text pieces (text, CDATA, character references) become one string. */
+    private static void mergeText(XmlElement e) {
+        var kids = e.children();
+        for (int i = 0; i < kids.size(); i++) {
+            Object c = kids.get(i);
+            if (c instanceof XmlElement child) {
+                mergeText(child);
+            } else if (i > 0 && kids.get(i - 1) instanceof String prev) {
+                kids.set(i - 1, prev + c);
+                kids.remove(i--);
+            }
+        }
+    }
+
+    private static XMLInputFactory factory() {
+        XMLInputFactory f = XMLInputFactory.newDefaultFactory();
+        f.setProperty(XMLInputFactory.SUPPORT_DTD, false);
+        f.setProperty(XMLInputFactory.IS_SUPPORTING_EXTERNAL_ENTITIES, false);
+        f.setProperty(XMLInputFactory.IS_REPLACING_ENTITY_REFERENCES, false);
+        f.setProperty(XMLInputFactory.IS_NAMESPACE_AWARE, false);
+        f.setProperty(XMLInputFactory.IS_COALESCING, true);
+        f.setXMLResolver((publicId, systemId, base, ns) -> {
+            throw new XMLStreamException("external resource " + systemId + " refused");
+        });
         return f;
+    }
+
+    private static String where(Location l) {
+        return l == null || l.getLineNumber() < 0 ? "" : " (line " + l.getLineNumber() + ", column "
+                + l.getColumnNumber() + ")";
+    }
+
+    /** The parser's reason without its "ParseError at [row,col]" preamble, on one line. */
+    private static String reason(XMLStreamException e) {
+        String m = e.getMessage() == null ? e.toString() : e.getMessage();
+        int i = m.indexOf("Message: ");
+        return (i >= 0 ? m.substring(i + "Message: ".length()) : m).replace('\n', ' ').strip();
+    }
+
+    private static void close(XMLStreamReader r) {
+        if (r != null) {
+            try {
+                r.close();
+            } catch (XMLStreamException e) {
+                // nothing was opened but the string reader
+            }
+        }
+    }
+
+    private static Element toDom(Document doc, XmlElement e) {
+        Element out = doc.createElement(e.tag());
+        for (Map.Entry<String, String> a : e.attributes().entrySet()) {
+            out.setAttribute(a.getKey(), a.getValue());
+        }
+        for (Object c : e.children()) {
+            out.appendChild(c instanceof XmlElement x ? toDom(doc, x) : doc.createTextNode((String) c));
+        }
+        return out;
     }
 }

@@ -1,125 +1,125 @@
 package org.vmsnap.manager.xml;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 import org.vmsnap.manager.InvalidInputException;
-import org.w3c.dom.Document;
-import org.w3c.dom.Element;
 
-/** libvirt's {@code <domainsnapshot>} XML to and from {@link SnapshotDef}. */
+/**
+ * libvirt's {@code <domainsnapshot>} XML to and from {@link SnapshotDef}.
+ *
+ * <p>{@link #parse} takes what libvirt writes (snapshot-dumpxml, and its private files with
+ * {@code <active>}, {@code <inactiveDomain>} and {@code <cookie>}, which vmsnap does not use and
+ * drops) as well as a user's request (name, description, disks only). {@link #format} writes
+ * exactly what snapshot-dumpxml prints for the same snapshot.
+ */
 public final class SnapshotXml {
+    /** libvirt's snapshot states (virDomainSnapshotState, without "nostate"). */
+    private static final Set<String> STATES = Set.of("running", "blocked", "paused", "shutdown", "shutoff",
+            "crashed", "pmsuspended", "disk-snapshot");
+
     private SnapshotXml() {
     }
 
     public static SnapshotDef parse(String xml) throws InvalidInputException {
-        Element root = SafeXml.parse(xml, "snapshot XML").getDocumentElement();
-        if (!"domainsnapshot".equals(root.getTagName())) {
-            throw new InvalidInputException("snapshot XML: root element is <" + root.getTagName()
+        XmlElement root = SafeXml.read(xml, "snapshot XML");
+        if (!"domainsnapshot".equals(root.tag())) {
+            throw new InvalidInputException("snapshot XML: root element is <" + root.tag()
                     + ">, expected <domainsnapshot>");
         }
-        String name = Domain.text(root, "name");
+        String name = root.childText("name");
         if (name != null) {
             Names.checkSnapshotName(name);
         }
-        String description = Domain.text(root, "description");
-        String state = Domain.text(root, "state");
-        String ct = Domain.text(root, "creationTime");
-        long creation;
-        try {
-            creation = ct == null ? 0 : Long.parseLong(ct);
-        } catch (NumberFormatException e) {
-            throw new InvalidInputException("snapshot XML: creationTime '" + ct + "' is not a number");
+        XmlElement desc = root.child("description");
+        String state = root.childText("state");
+        if (state != null && !STATES.contains(state)) {
+            throw new InvalidInputException("snapshot XML: invalid state '" + state + "'");
         }
-        Element parentEl = Domain.child(root, "parent");
-        String parent = parentEl == null ? null : Domain.text(parentEl, "name");
-        Element mem = Domain.child(root, "memory");
-        SnapshotMode memMode = null;
-        Path memFile = null;
-        if (mem != null) {
-            memMode = SnapshotMode.parse(mem.getAttribute("snapshot"));
-            memFile = mem.getAttribute("file").isEmpty() ? null : Path.of(mem.getAttribute("file"));
+        XmlElement parentEl = root.child("parent");
+        String parent = parentEl == null ? null : parentEl.childText("name");
+        if (parent != null) {
+            Names.checkSnapshotName(parent);
         }
-        List<SnapshotDisk> disks = new ArrayList<>();
-        Element disksEl = Domain.child(root, "disks");
-        if (disksEl != null) {
-            for (Element d : Domain.children(disksEl, "disk")) {
-                String dn = d.getAttribute("name");
-                if (dn.isEmpty()) {
-                    throw new InvalidInputException("snapshot XML: a <disk> has no name");
-                }
-                String m = d.getAttribute("snapshot");
-                Element src = Domain.child(d, "source");
-                Path file = src == null || src.getAttribute("file").isEmpty() ? null
-                        : Path.of(src.getAttribute("file"));
-                Element drv = Domain.child(d, "driver");
-                String type = drv == null || drv.getAttribute("type").isEmpty() ? null : drv.getAttribute("type");
-                SnapshotMode mode = m.isEmpty() ? (file != null ? SnapshotMode.EXTERNAL : null) : SnapshotMode.parse(m);
-                disks.add(new SnapshotDisk(dn, mode, file, type));
-            }
-        }
-        Element dom = Domain.child(root, "domain");
-        Domain domain = dom == null ? null : Domain.of(dom);
-        return new SnapshotDef(name, description, state, creation, parent, memMode, memFile, disks, domain);
+        checkActive(root.childText("active"));
+        Domain domain = domain(root.child("domain"));
+        XmlElement mem = root.child("memory");
+        SnapshotMode memMode = mem == null ? null : memoryMode(mem);
+        String memFile = mem == null ? null : mem.attr("file", null);
+        XmlElement disks = root.child("disks");
+        return new SnapshotDef(name, desc == null ? null : desc.text(), state, creationTime(root), parent,
+                memMode, memFile == null ? null : Path.of(memFile),
+                disks == null ? List.of() : SnapshotDisksXml.read(disks, domain), domain);
     }
 
+    /** snapshot-dumpxml's layout: name, description, state, parent, creationTime, memory, disks, domain. */
     public static String format(SnapshotDef s) {
-        Document doc = Domain.newDocument();
-        Element root = doc.createElement("domainsnapshot");
-        doc.appendChild(root);
-        text(root, "name", s.name());
-        text(root, "description", s.description());
-        text(root, "state", s.state());
+        XmlElement root = new XmlElement("domainsnapshot");
+        root.addText("name", s.name());
+        root.addText("description", s.description());
+        root.addText("state", s.state());
         if (s.parent() != null) {
-            Element p = doc.createElement("parent");
-            root.appendChild(p);
-            text(p, "name", s.parent());
+            root.addElement("parent").addText("name", s.parent());
         }
         if (s.creationTimeSec() != 0) {
-            text(root, "creationTime", Long.toString(s.creationTimeSec()));
+            root.addText("creationTime", Long.toString(s.creationTimeSec()));
         }
         if (s.memoryMode() != null) {
-            Element m = doc.createElement("memory");
-            m.setAttribute("snapshot", s.memoryMode().xmlName());
+            XmlElement m = root.addElement("memory").set("snapshot", s.memoryMode().xmlName());
             if (s.memoryFile() != null) {
-                m.setAttribute("file", s.memoryFile().toString());
-            }
-            root.appendChild(m);
-        }
-        if (!s.disks().isEmpty()) {
-            Element ds = doc.createElement("disks");
-            root.appendChild(ds);
-            for (SnapshotDisk d : s.disks()) {
-                Element e = doc.createElement("disk");
-                e.setAttribute("name", d.name());
-                if (d.mode() != null) {
-                    e.setAttribute("snapshot", d.mode().xmlName());
-                }
-                if (d.driverType() != null) {
-                    Element drv = doc.createElement("driver");
-                    drv.setAttribute("type", d.driverType());
-                    e.appendChild(drv);
-                }
-                if (d.source() != null) {
-                    Element src = doc.createElement("source");
-                    src.setAttribute("file", d.source().toString());
-                    e.appendChild(src);
-                }
-                ds.appendChild(e);
+                m.set("file", s.memoryFile().toString());
             }
         }
+        SnapshotDisksXml.write(root, s.disks());
         if (s.domain() != null) {
-            root.appendChild(doc.importNode(s.domain().element(), true));
+            root.add(s.domain().element());
         }
         return XmlWriter.write(root);
     }
 
-    private static void text(Element parent, String tag, String value) {
-        if (value != null) {
-            Element e = parent.getOwnerDocument().createElement(tag);
-            e.setTextContent(value);
-            parent.appendChild(e);
+    private static long creationTime(XmlElement root) throws InvalidInputException {
+        String ct = root.childText("creationTime");
+        if (ct == null) {
+            return 0;
+        }
+        if (ct.isEmpty() || ct.length() > 19 || !ct.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw new InvalidInputException("snapshot XML: creationTime '" + ct + "' is not a number of seconds");
+        }
+        return Long.parseLong(ct);
+    }
+
+    /** libvirt's rules for {@code <memory>}: a file means external, external needs an absolute file. */
+    private static SnapshotMode memoryMode(XmlElement mem) throws InvalidInputException {
+        String file = mem.attr("file", null);
+        String m = mem.attr("snapshot");
+        SnapshotMode mode = m == null ? (file == null ? null : SnapshotMode.EXTERNAL) : SnapshotMode.parse(m);
+        if (mode == SnapshotMode.MANUAL) {
+            throw new InvalidInputException("snapshot XML: 'manual' memory snapshot mode is not supported");
+        }
+        if (file != null && mode != SnapshotMode.EXTERNAL) {
+            throw new InvalidInputException("snapshot XML: memory file '" + file + "' requires snapshot='external'");
+        }
+        if (file == null && mode == SnapshotMode.EXTERNAL) {
+            throw new InvalidInputException("snapshot XML: an external memory snapshot needs file=...");
+        }
+        if (file != null && !Path.of(file).isAbsolute()) {
+            throw new InvalidInputException("snapshot XML: memory file '" + file + "' must be an absolute path");
+        }
+        return mode;
+    }
+
+    /** The domain copy; libvirt's oldest snapshots hold only {@code <domain><uuid>}, which carries no definition. */
+    private static Domain domain(XmlElement dom) throws InvalidInputException {
+        if (dom == null || (dom.attr("type") == null && dom.child("name") == null)) {
+            return null;
+        }
+        return Domain.of(dom);
+    }
+
+    private static void checkActive(String active) throws InvalidInputException {
+        if (active != null && !active.equals("0") && !active.equals("1")) {
+            throw new InvalidInputException("snapshot XML: <active> is '" + active + "', expected 0 or 1");
         }
     }
 }

@@ -1,74 +1,125 @@
 package org.vmsnap.manager.xml;
 
-import org.w3c.dom.Attr;
-import org.w3c.dom.Element;
-import org.w3c.dom.NamedNodeMap;
-import org.w3c.dom.Node;
+import java.util.Map;
 
 /**
- * Writes an element the way libvirt does: two-space indentation, attributes in single quotes,
- * empty elements as {@code <x/>}, no XML declaration. Whitespace-only text between elements is
- * dropped and re-indented; other text is kept, escaped.
+ * Writes an element the way libvirt does: two-space indentation, attributes in their order and
+ * in single quotes, empty elements as {@code <x/>}, no XML declaration, a final newline, and
+ * {@code < > & ' "} escaped in text as well as in attributes (libvirt's virBufferEscapeString).
+ * Whitespace-only text between elements is layout and is re-indented; an element whose text is
+ * more than layout (mixed content) is written inline exactly as read.
+ *
+ * <p>Inside {@code <metadata>} libvirt keeps the applications' XML as a libxml2 node and prints
+ * it with libxml2's own serializer, so there attributes are double-quoted and only
+ * {@code < > &} (and {@code "} in attributes) are escaped.
  */
 final class XmlWriter {
     private final StringBuilder out = new StringBuilder();
 
-    static String write(Element root) {
+    private XmlWriter() {
+    }
+
+    static String write(XmlElement root) {
         XmlWriter w = new XmlWriter();
-        w.element(root, 0);
+        w.element(root, 0, false);
         return w.out.toString();
     }
 
-    private void element(Element e, int depth) {
-        indent(depth);
-        out.append('<').append(e.getTagName());
-        NamedNodeMap attrs = e.getAttributes();
-        for (int i = 0; i < attrs.getLength(); i++) {
-            Attr a = (Attr) attrs.item(i);
-            out.append(' ').append(a.getName()).append("='").append(escape(a.getValue(), true)).append('\'');
-        }
-        boolean hasElements = false;
-        StringBuilder text = new StringBuilder();
-        for (Node n = e.getFirstChild(); n != null; n = n.getNextSibling()) {
-            if (n.getNodeType() == Node.ELEMENT_NODE) {
-                hasElements = true;
-            } else if (n.getNodeType() == Node.TEXT_NODE || n.getNodeType() == Node.CDATA_SECTION_NODE) {
-                text.append(n.getNodeValue());
+    private void element(XmlElement e, int depth, boolean libxml) {
+        out.append("  ".repeat(depth));
+        if (!e.hasElements() && isLayoutOnly(e)) {
+            // libvirt writes some elements as an open/close pair even when empty ({@code <devices>}):
+            // a line break between the tags is layout, re-indented like any other.
+            startTag(e, libxml);
+            out.append(">\n").append("  ".repeat(depth)).append("</").append(e.tag()).append('>');
+        } else if (!e.hasElements() || isMixed(e)) {
+            inline(e, libxml);
+        } else {
+            startTag(e, libxml);
+            out.append(">\n");
+            for (Object c : e.children()) {
+                if (c instanceof XmlElement child) {
+                    element(child, depth + 1, libxml || e.tag().equals("metadata"));
+                }
             }
+            out.append("  ".repeat(depth)).append("</").append(e.tag()).append('>');
         }
-        if (!hasElements) {
-            if (text.isEmpty()) {
-                out.append("/>\n");
-            } else {
-                out.append('>').append(escape(text.toString(), false)).append("</").append(e.getTagName())
-                        .append(">\n");
-            }
-            return;
-        }
-        out.append(">\n");
-        for (Node n = e.getFirstChild(); n != null; n = n.getNextSibling()) {
-            if (n.getNodeType() == Node.ELEMENT_NODE) {
-                element((Element) n, depth + 1);
-            }
-        }
-        indent(depth);
-        out.append("</").append(e.getTagName()).append(">\n");
+        out.append('\n');
     }
 
-    private void indent(int depth) {
-        out.append("  ".repeat(depth));
+    /** The element and everything in it on the current line, text exactly as it is. */
+    private void inline(XmlElement e, boolean libxml) {
+        startTag(e, libxml);
+        if (e.children().isEmpty() || (!e.hasElements() && e.text().isEmpty())) {
+            out.append("/>");
+            return;
+        }
+        out.append('>');
+        for (Object c : e.children()) {
+            if (c instanceof XmlElement child) {
+                inline(child, libxml || e.tag().equals("metadata"));
+            } else {
+                out.append(libxml ? escapeLibxml((String) c, false) : escape((String) c, false));
+            }
+        }
+        out.append("</").append(e.tag()).append('>');
+    }
+
+    private void startTag(XmlElement e, boolean libxml) {
+        out.append('<').append(e.tag());
+        for (Map.Entry<String, String> a : e.attributes().entrySet()) {
+            out.append(' ').append(a.getKey());
+            if (libxml) {
+                out.append("=\"").append(escapeLibxml(a.getValue(), true)).append('"');
+            } else {
+                out.append("='").append(escape(a.getValue(), true)).append('\'');
+            }
+        }
+    }
+
+    private static boolean isLayoutOnly(XmlElement e) {
+        String t = e.text();
+        return t.isBlank() && t.indexOf('\n') >= 0;
+    }
+
+    private static boolean isMixed(XmlElement e) {
+        return e.children().stream().anyMatch(c -> c instanceof String s && !s.isBlank());
     }
 
     static String escape(String s, boolean attribute) {
-        StringBuilder b = new StringBuilder(s.length());
+        StringBuilder b = new StringBuilder(s.length() + 16);
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
             switch (c) {
                 case '<' -> b.append("&lt;");
                 case '>' -> b.append("&gt;");
                 case '&' -> b.append("&amp;");
-                case '\'' -> b.append(attribute ? "&apos;" : "'");
+                case '\'' -> b.append("&apos;");
+                case '"' -> b.append("&quot;");
+                // A raw line break or tab in an attribute would come back as a space (XML attribute
+                // normalisation), so attributes keep them as character references.
+                case '\n' -> b.append(attribute ? "&#10;" : "\n");
+                case '\r' -> b.append("&#13;");
+                case '\t' -> b.append(attribute ? "&#9;" : "\t");
+                default -> b.append(c);
+            }
+        }
+        return b.toString();
+    }
+
+    /** libxml2's escaping (xmlAttrSerializeTxtContent, xmlEscapeContent). */
+    static String escapeLibxml(String s, boolean attribute) {
+        StringBuilder b = new StringBuilder(s.length() + 16);
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '<' -> b.append("&lt;");
+                case '>' -> b.append("&gt;");
+                case '&' -> b.append("&amp;");
                 case '"' -> b.append(attribute ? "&quot;" : "\"");
+                case '\n' -> b.append(attribute ? "&#10;" : "\n");
+                case '\r' -> b.append("&#13;");
+                case '\t' -> b.append(attribute ? "&#9;" : "\t");
                 default -> b.append(c);
             }
         }
