@@ -589,7 +589,9 @@ final class ScenarioFixture {
         Map<Path, List<String>> internal = new TreeMap<>();
         for (Path p : files) {
             if (Images.probeFormat(p).equals("qcow2")) {
-                internal.put(p, Images.info(p, OpenOptions.readOnlyOpen().withFormat("qcow2")).snapshots().stream()
+                // -U: a running qemu-io may hold the image (the failure tests)
+                internal.put(p, Images.info(p, OpenOptions.readOnlyOpen().withForceShare(true).withFormat("qcow2"))
+                        .snapshots().stream()
                         .map(SnapshotInfo::name).toList());
             }
         }
