@@ -13,8 +13,10 @@ import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.vmsnap.manager.CreateFlags;
 import org.vmsnap.manager.DeleteScope;
 import org.vmsnap.manager.scenario.ScenarioFixture.DiskSpec;
+import org.vmsnap.manager.xml.SnapshotMode;
 
 /**
  * Linear chains and branches made by reverting, per mode (internal only, external only, mixed),
@@ -24,30 +26,23 @@ class ChainScenarioTest {
     @TempDir
     Path tmp;
 
-    /** fill, s1, fill, s2, fill, s3, fill with the given modes; every step verified. */
-    private ScenarioFixture chain(ScenarioFixture f, Object[]... steps) throws IOException {
-        for (Object[] step : steps) {
-            f.fill();
-            SnapshotModeRequest r = (SnapshotModeRequest) step[1];
-            f.create((String) step[0], r.flags, r.modes);
-            f.verify();
-        }
+    /** fill, then the snapshot, then verify. */
+    private static ScenarioFixture snap(ScenarioFixture f, String name, CreateFlags flags, SnapshotMode... modes)
+            throws IOException {
         f.fill();
+        f.create(name, flags, modes);
         f.verify();
         return f;
     }
 
-    private record SnapshotModeRequest(org.vmsnap.manager.CreateFlags flags, org.vmsnap.manager.xml.SnapshotMode[] modes) {
-    }
-
-    private static Object[] step(String name, org.vmsnap.manager.CreateFlags flags,
-            org.vmsnap.manager.xml.SnapshotMode... modes) {
-        return new Object[] {name, new SnapshotModeRequest(flags, modes)};
-    }
-
     @Test
     void internalOnlyLinearChainAndBranches() throws IOException {
-        ScenarioFixture f = chain(ScenarioFixture.twoQcow2(tmp), step("s1", NONE), step("s2", NONE), step("s3", NONE));
+        ScenarioFixture f = ScenarioFixture.twoQcow2(tmp);
+        snap(f, "s1", NONE);
+        snap(f, "s2", NONE);
+        snap(f, "s3", NONE);
+        f.fill();
+        f.verify();
         f.revert("s1"); // in place: the file holds all three and nothing depends on it
         f.verify();
         f.fill();
@@ -68,8 +63,12 @@ class ChainScenarioTest {
 
     @Test
     void externalOnlyLinearChainAndBranches() throws IOException {
-        ScenarioFixture f = chain(ScenarioFixture.twoQcow2(tmp), step("e1", DISK_ONLY), step("e2", DISK_ONLY),
-                step("e3", DISK_ONLY));
+        ScenarioFixture f = ScenarioFixture.twoQcow2(tmp);
+        snap(f, "e1", DISK_ONLY);
+        snap(f, "e2", DISK_ONLY);
+        snap(f, "e3", DISK_ONLY);
+        f.fill();
+        f.verify();
         f.revert("e1");
         f.verify();
         f.fill();
@@ -96,8 +95,11 @@ class ChainScenarioTest {
 
     @Test
     void externalOnRawAndQcow2Disks() throws IOException {
-        ScenarioFixture f = chain(ScenarioFixture.create(tmp, DiskSpec.raw(4), DiskSpec.qcow2(4)),
-                step("e1", DISK_ONLY), step("e2", DISK_ONLY));
+        ScenarioFixture f = ScenarioFixture.create(tmp, DiskSpec.raw(4), DiskSpec.qcow2(4));
+        snap(f, "e1", DISK_ONLY);
+        snap(f, "e2", DISK_ONLY);
+        f.fill();
+        f.verify();
         f.revert("e1");
         f.verify();
         f.fill();
@@ -118,8 +120,14 @@ class ChainScenarioTest {
 
     @Test
     void internalAndExternalMixedInOneTree() throws IOException {
-        ScenarioFixture f = chain(ScenarioFixture.twoQcow2(tmp), step("i1", NONE), step("e1", DISK_ONLY),
-                step("m1", NONE, I, E), step("i2", NONE), step("m2", NONE, E, N));
+        ScenarioFixture f = ScenarioFixture.twoQcow2(tmp);
+        snap(f, "i1", NONE);
+        snap(f, "e1", DISK_ONLY);
+        snap(f, "m1", NONE, I, E);
+        snap(f, "i2", NONE);
+        snap(f, "m2", NONE, E, N);
+        f.fill();
+        f.verify();
         f.revert("e1");
         f.verify();
         f.fill();
@@ -142,7 +150,11 @@ class ChainScenarioTest {
     /** The file holding internal snapshot s1 is frozen by e1 and backs e1's overlay: it must never change. */
     @Test
     void revertToAnInternalSnapshotWhoseFileBecameABackingFile() throws IOException {
-        ScenarioFixture f = chain(ScenarioFixture.twoQcow2(tmp), step("s1", NONE), step("e1", DISK_ONLY));
+        ScenarioFixture f = ScenarioFixture.twoQcow2(tmp);
+        snap(f, "s1", NONE);
+        snap(f, "e1", DISK_ONLY);
+        f.fill();
+        f.verify();
         Path base = f.userFiles.get("vda");
         String before = org.vmsnap.testkit.QemuImg.mapJson(base).toString();
         f.revert("s1");
@@ -165,7 +177,10 @@ class ChainScenarioTest {
 
     @Test
     void noMetadataSnapshotsComeBackWithRecover() throws IOException {
-        ScenarioFixture f = chain(ScenarioFixture.twoQcow2(tmp), step("s1", NONE));
+        ScenarioFixture f = ScenarioFixture.twoQcow2(tmp);
+        snap(f, "s1", NONE);
+        f.fill();
+        f.verify();
         f.fill();
         f.create("h1", NO_METADATA);
         f.fill();
@@ -181,8 +196,12 @@ class ChainScenarioTest {
 
     @Test
     void metadataOnlyDeleteTouchesNoImage() throws IOException {
-        ScenarioFixture f = chain(ScenarioFixture.twoQcow2(tmp), step("s1", NONE), step("e1", DISK_ONLY),
-                step("s2", NONE));
+        ScenarioFixture f = ScenarioFixture.twoQcow2(tmp);
+        snap(f, "s1", NONE);
+        snap(f, "e1", DISK_ONLY);
+        snap(f, "s2", NONE);
+        f.fill();
+        f.verify();
         ScenarioFixture.Footprint before = f.footprint();
         f.deleteMetadata("e1", DeleteScope.SNAPSHOT);
         f.verify();

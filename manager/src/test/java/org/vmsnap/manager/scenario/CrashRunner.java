@@ -67,12 +67,7 @@ final class CrashRunner {
             throws IOException {
         List<String> states = new ArrayList<>();
         for (int step = when == When.BEFORE_STEP ? 1 : 2; step < 100; step++) {
-            long t0 = System.nanoTime();
             ScenarioFixture f = setup.build(root.resolve(when + "-" + step));
-            long t1 = System.nanoTime();
-            if (Boolean.getBoolean("scen.timing")) {
-                System.err.printf("TIMING %s %s step %d setup %d ms%n", what, when, step, (t1 - t0) / 1000000);
-            }
             Model before = f.model;
             Model after = expected.after(f);
             boolean crashed = false;

@@ -339,25 +339,7 @@ final class ScenarioFixture {
     }
 
     /** Everything vmsnap keeps agrees with {@code m}; see the class comment. */
-    static final java.util.concurrent.atomic.AtomicLong CHECK_NS = new java.util.concurrent.atomic.AtomicLong();
-    static final java.util.concurrent.atomic.AtomicLong CHECKS = new java.util.concurrent.atomic.AtomicLong();
-    static final java.util.concurrent.atomic.AtomicLong VERIFY_NS = new java.util.concurrent.atomic.AtomicLong();
-    static final java.util.concurrent.atomic.AtomicLong OP_NS = new java.util.concurrent.atomic.AtomicLong();
-    static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> System.err.printf("TIMING checks=%d %d ms, verify %d ms%n",
-                CHECKS.get(), CHECK_NS.get() / 1000000, VERIFY_NS.get() / 1000000)));
-    }
-
     void verify(Model m) throws IOException {
-        long t0 = System.nanoTime();
-        try {
-            verify0(m);
-        } finally {
-            VERIFY_NS.addAndGet(System.nanoTime() - t0);
-        }
-    }
-
-    void verify0(Model m) throws IOException {
         SnapshotService s = service();
         SnapshotTree tree = s.tree();
         Domain domain = s.domain();
@@ -549,7 +531,6 @@ final class ScenarioFixture {
                 keys.add(key);
             }
         }
-        long t0 = System.nanoTime();
         List<String> problems = java.util.Collections.synchronizedList(new ArrayList<>());
         try (var pool = java.util.concurrent.Executors.newFixedThreadPool(Math.max(1, Math.min(4, keys.size())))) {
             for (List<Object> key : keys) {
@@ -567,8 +548,6 @@ final class ScenarioFixture {
                 });
             }
         }
-        CHECK_NS.addAndGet(System.nanoTime() - t0);
-        CHECKS.addAndGet(keys.size());
         if (!problems.isEmpty()) {
             throw new AssertionError(String.join("\n", problems));
         }
