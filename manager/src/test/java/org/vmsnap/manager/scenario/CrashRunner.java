@@ -105,7 +105,7 @@ final class CrashRunner {
     }
 
     /** The fixture's model becomes whichever of before/after the domain is in; fails if it is in neither. */
-    private static String settle(ScenarioFixture f, Model before, Model after, String what) throws IOException {
+    static String settle(ScenarioFixture f, Model before, Model after, String what) throws IOException {
         Model expectedAfter = after;
         // The metadata says which state to compare with first (a full comparison with the wrong one is slow to fail).
         var tree = f.service().tree();

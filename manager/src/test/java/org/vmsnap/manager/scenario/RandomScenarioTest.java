@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.manager.CreateFlags;
 import org.vmsnap.manager.DeleteScope;
 import org.vmsnap.manager.InvalidInputException;
+import org.vmsnap.manager.plan.CrashPoint;
 import org.vmsnap.manager.scenario.ScenarioFixture.DiskSpec;
 import org.vmsnap.manager.xml.SnapshotMode;
 import org.vmsnap.testkit.SeededRun;
@@ -36,55 +37,92 @@ class RandomScenarioTest {
 
     @Test
     void randomSnapshotTreesKeepEverySnapshotsData() {
-        SeededRun.run("random snapshot trees", run -> {
-            Random r = run.random();
-            boolean rawSecond = r.nextInt(3) == 0;
-            run.log("disks: qcow2 and %s", rawSecond ? "raw" : "qcow2");
-            ScenarioFixture f = ScenarioFixture.create(tmp.resolve("seed-" + Long.toHexString(run.seed())),
-                    DiskSpec.qcow2(4), rawSecond ? DiskSpec.raw(4) : DiskSpec.qcow2(4));
-            int names = 0;
-            for (int step = 0; step < STEPS; step++) {
-                int op = r.nextInt(100);
-                List<String> snaps = new ArrayList<>(f.model.snaps.keySet());
-                if (op < 15) {
-                    String t = f.targets.get(r.nextInt(f.targets.size()));
-                    long size = f.model.disks.get(t).size();
-                    long off = r.nextLong(size - 1);
-                    int len = 1 + r.nextInt((int) Math.min(300_000, size - off));
-                    run.log("write %s 0x%x+%d", t, off, len);
-                    f.write(t, off, len);
-                } else if (op < 30) {
-                    run.log("fill");
-                    f.fill();
-                } else if (op < 60) {
-                    create(run, r, f, "n" + ++names);
-                } else if (op < 78 && !snaps.isEmpty()) {
-                    String s = snaps.get(r.nextInt(snaps.size()));
-                    run.log("revert %s", s);
-                    f.revert(s);
-                } else if (!snaps.isEmpty()) {
-                    String s = snaps.get(r.nextInt(snaps.size()));
-                    int k = r.nextInt(10);
-                    DeleteScope scope = k < 7 ? DeleteScope.SNAPSHOT : k < 9 ? DeleteScope.CHILDREN
-                            : DeleteScope.CHILDREN_ONLY;
-                    run.log("delete %s %s", s, scope);
-                    f.delete(s, scope);
-                } else {
-                    continue;
+        SeededRun.run("random snapshot trees", run -> run(run, false));
+    }
+
+    /**
+     * The same, but about one operation in five is interrupted before a random step; the next
+     * command (a new DomainService) finishes or undoes it: the old or the new state, never a mix.
+     */
+    @Test
+    void randomSnapshotTreesSurviveCrashes() {
+        SeededRun.run("random snapshot trees with crashes", run -> run(run, true));
+    }
+
+    private void run(SeededRun.Context run, boolean crashes) throws Exception {
+        Random r = run.random();
+        boolean rawSecond = r.nextInt(3) == 0;
+        run.log("disks: qcow2 and %s", rawSecond ? "raw" : "qcow2");
+        ScenarioFixture f = ScenarioFixture.create(tmp.resolve((crashes ? "crash-" : "seed-")
+                + Long.toHexString(run.seed())), DiskSpec.qcow2(4), rawSecond ? DiskSpec.raw(4) : DiskSpec.qcow2(4));
+        for (int n = 1; n <= STEPS; n++) {
+            int crashAt = crashes && r.nextInt(5) == 0 ? 1 + r.nextInt(12) : 0;
+            if (crashAt == 0) {
+                step(run, r, f, "n" + n, new Model[1]);
+            } else {
+                run.log("(the next operation crashes before step %d)", crashAt);
+                Model before = f.model;
+                Model[] after = {before};
+                boolean crashed = false;
+                CrashPoint.arm(crashAt);
+                try {
+                    step(run, r, f, "n" + n, after);
+                } catch (CrashPoint.SimulatedCrash e) {
+                    crashed = true;
+                } finally {
+                    CrashPoint.arm(0);
                 }
-                f.verify();
-                if (r.nextInt(8) == 0) {
-                    run.log("new DomainService (next process)");
+                if (crashed) {
                     f.reopen();
+                    String state = CrashRunner.settle(f, before, after[0], "crash before step " + crashAt);
+                    run.log("(crashed; the next command left the %s state)", state);
                 }
             }
-            run.log("revert to every snapshot %s", f.model.snaps.keySet());
-            f.verifyByReverting();
-        });
+            f.verify();
+            if (r.nextInt(8) == 0) {
+                run.log("new DomainService (next process)");
+                f.reopen();
+            }
+        }
+        run.log("revert to every snapshot %s", f.model.snaps.keySet());
+        f.verifyByReverting();
+    }
+
+    /** One random operation; {@code after[0]} receives the model it leads to before it runs. */
+    private static void step(SeededRun.Context run, Random r, ScenarioFixture f, String name, Model[] after)
+            throws Exception {
+        int op = r.nextInt(100);
+        List<String> snaps = new ArrayList<>(f.model.snaps.keySet());
+        if (op < 15) {
+            String t = f.targets.get(r.nextInt(f.targets.size()));
+            long size = f.model.disks.get(t).size();
+            long off = r.nextLong(size - 1);
+            int len = 1 + r.nextInt((int) Math.min(300_000, size - off));
+            run.log("write %s 0x%x+%d", t, off, len);
+            f.write(t, off, len);
+        } else if (op < 60) {
+            create(run, r, f, name, after);
+        } else if (op < 78 && !snaps.isEmpty()) {
+            String s = snaps.get(r.nextInt(snaps.size()));
+            run.log("revert %s", s);
+            after[0] = f.model.revert(s);
+            f.revert(s);
+        } else if (!snaps.isEmpty()) {
+            String s = snaps.get(r.nextInt(snaps.size()));
+            int k = r.nextInt(10);
+            DeleteScope scope = k < 7 ? DeleteScope.SNAPSHOT : k < 9 ? DeleteScope.CHILDREN : DeleteScope.CHILDREN_ONLY;
+            run.log("delete %s %s", s, scope);
+            after[0] = f.model.delete(s, scope);
+            f.delete(s, scope);
+        } else {
+            run.log("fill");
+            f.fill();
+        }
     }
 
     /** A create with random modes; internal on a disk whose image is raw must fail, naming the disk, changing nothing. */
-    private static void create(SeededRun.Context run, Random r, ScenarioFixture f, String name) throws Exception {
+    private static void create(SeededRun.Context run, Random r, ScenarioFixture f, String name, Model[] after)
+            throws Exception {
         CreateFlags flags;
         SnapshotMode[] modes;
         int k = r.nextInt(10);
@@ -113,6 +151,7 @@ class RandomScenarioTest {
             }
         }
         if (rawInternal == null) {
+            after[0] = f.afterCreate(name, flags, modes);
             f.create(name, flags, modes);
             return;
         }
