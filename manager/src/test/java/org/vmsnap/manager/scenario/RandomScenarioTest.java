@@ -73,6 +73,12 @@ class RandomScenarioTest {
                     CrashPoint.arm(0);
                 }
                 if (crashed) {
+                    Path journal = f.home.resolve(ScenarioFixture.DOMAIN).resolve("journal");
+                    List<String> lines = java.nio.file.Files.readAllLines(journal);
+                    if (lines.getLast().startsWith("done ") && r.nextBoolean()) {
+                        run.log("(the last step ran but the journal did not record it)");
+                        java.nio.file.Files.write(journal, lines.subList(0, lines.size() - 1));
+                    }
                     f.reopen();
                     String state = CrashRunner.settle(f, before, after[0], "crash before step " + crashAt);
                     run.log("(crashed; the next command left the %s state)", state);
@@ -142,6 +148,15 @@ class RandomScenarioTest {
                 }
             } while (Arrays.stream(modes).allMatch(m -> m == N));
         }
+        boolean reused = false;
+        if (!f.usedNames.isEmpty() && r.nextInt(5) == 0) {
+            List<String> old = new ArrayList<>(f.usedNames);
+            old.removeAll(f.model.snaps.keySet());
+            if (!old.isEmpty()) {
+                name = old.get(r.nextInt(old.size()));
+                reused = true;
+            }
+        }
         run.log("create %s %s %s", name, flags.diskOnly() ? "--disk-only" : "", Arrays.toString(modes));
         var expected = f.expectedModes(flags, modes);
         String rawInternal = null;
@@ -149,6 +164,20 @@ class RandomScenarioTest {
             if (expected.get(t) == I && !f.domains.get(ScenarioFixture.DOMAIN).disk(t).orElseThrow().isQcow2()) {
                 rawInternal = t;
             }
+        }
+        if (rawInternal == null && reused) {
+            // A name used before: its old overlay name may be taken by a merged image, in which case
+            // vmsnap refuses (as libvirt does for an existing file) without changing anything.
+            ScenarioFixture.Footprint before = f.footprint();
+            after[0] = f.afterCreate(name, flags, modes);
+            try {
+                f.create(name, flags, modes);
+            } catch (InvalidInputException e) {
+                run.log("  (refused: %s)", e.getMessage());
+                assertThat(e.getMessage()).contains("already");
+                assertThat(f.footprint()).isEqualTo(before);
+            }
+            return;
         }
         if (rawInternal == null) {
             after[0] = f.afterCreate(name, flags, modes);
@@ -158,7 +187,8 @@ class RandomScenarioTest {
         run.log("  (must fail: disk %s is raw)", rawInternal);
         ScenarioFixture.Footprint before = f.footprint();
         String disk = rawInternal;
-        assertThatThrownBy(() -> f.create(name, flags, modes)).isInstanceOf(InvalidInputException.class)
+        String asked = name;
+        assertThatThrownBy(() -> f.create(asked, flags, modes)).isInstanceOf(InvalidInputException.class)
                 .hasMessageContaining(disk);
         assertThat(f.footprint()).isEqualTo(before);
     }

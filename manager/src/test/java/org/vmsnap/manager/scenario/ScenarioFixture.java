@@ -89,6 +89,8 @@ final class ScenarioFixture {
     final Set<Path> allowedUnreferenced = new HashSet<>();
     /** Internal snapshots that may exist without metadata ("file|name"), also left by --metadata. */
     final Set<String> allowedInternal = new HashSet<>();
+    /** Every snapshot name a create was asked for. */
+    final Set<String> usedNames = new LinkedHashSet<>();
     private final Set<List<Object>> checked = new HashSet<>();
     private int tags;
 
@@ -235,6 +237,7 @@ final class ScenarioFixture {
     SnapshotDef create(String name, CreateFlags flags, SnapshotMode... modes) throws IOException {
         Domain before = domains.get(DOMAIN);
         Model after = afterCreate(name, flags, modes);
+        usedNames.add(name);
         SnapshotDef made = service().create(request(name, targets, modes), flags);
         model = after;
         Map<String, SnapshotMode> expected = expectedModes(flags, modes);
