@@ -59,10 +59,7 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
     int execute() throws IOException {
         String n = pick("name", name, positionalName);
         String d = pick("description", description, positionalDescription);
-        List<DiskSpec> specs = new ArrayList<>();
-        for (String s : diskspecs) {
-            specs.add(DiskSpec.parse(s));
-        }
+        List<DiskSpec> specs = specs();
         SnapshotService service = snapshots(domain);
         if (printXml) {
             out().print(printXml(n, d, specs) + "\n");
@@ -76,6 +73,20 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
         SnapshotDef made = service.create(request, new CreateFlags(false, false, noMetadata, diskOnly, reuseExternal));
         out().print("Domain snapshot " + made.name() + " created");
         return 0;
+    }
+
+    /** The --print-xml document of these arguments. */
+    String requestXml() {
+        return printXml(pick("name", name, positionalName), pick("description", description, positionalDescription),
+                specs());
+    }
+
+    private List<DiskSpec> specs() {
+        List<DiskSpec> specs = new ArrayList<>();
+        for (String s : diskspecs) {
+            specs.add(DiskSpec.parse(s));
+        }
+        return specs;
     }
 
     private static String pick(String option, String flag, String positional) {
