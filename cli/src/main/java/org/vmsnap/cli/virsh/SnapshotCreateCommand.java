@@ -48,6 +48,9 @@ public final class SnapshotCreateCommand extends VirshSubcommand {
         SnapshotService service = snapshots(domain);
         SnapshotDef request = file == null ? new SnapshotDef(null, null, null, 0, null, null, null, List.of(), null)
                 : SnapshotXml.parse(readFile(file));
+        if (!redefine) {
+            Lookup.checkNew(service.tree(), request.name());
+        }
         SnapshotDef made = service.create(request,
                 new CreateFlags(redefine, current, noMetadata, diskOnly, reuseExternal));
         out().print("Domain snapshot " + made.name() + " created" + (file == null ? "" : " from '" + file + "'"));

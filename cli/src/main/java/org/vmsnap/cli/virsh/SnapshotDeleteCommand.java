@@ -41,7 +41,8 @@ public final class SnapshotDeleteCommand extends VirshSubcommand {
         SnapshotDef s = Lookup.snapshot(service.tree(), snapshot, current);
         if (children && childrenOnly) {
             throw new CliException("Failed to delete snapshot " + s.name()
-                    + ": --children and --children-only are mutually exclusive");
+                    + ": Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY'"
+                    + " are mutually exclusive");
         }
         DeleteScope scope = children ? DeleteScope.CHILDREN : childrenOnly ? DeleteScope.CHILDREN_ONLY
                 : DeleteScope.SNAPSHOT;

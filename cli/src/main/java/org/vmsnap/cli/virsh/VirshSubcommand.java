@@ -44,8 +44,13 @@ abstract class VirshSubcommand implements Callable<Integer> {
     /** Runs the command; output goes to {@link #out()}. */
     abstract int execute() throws IOException;
 
+    /**
+     * The domains under {@code $VMSNAP_HOME}; the system property {@code vmsnap.home} overrides it
+     * (tests run many homes in one JVM, where the environment cannot change).
+     */
     static DomainService domains() {
-        return new DomainService(DomainService.defaultHome());
+        String home = System.getProperty("vmsnap.home");
+        return new DomainService(home != null ? Path.of(home).toAbsolutePath() : DomainService.defaultHome());
     }
 
     /** The snapshot service of a domain; a missing domain is virsh's "failed to get domain". */
