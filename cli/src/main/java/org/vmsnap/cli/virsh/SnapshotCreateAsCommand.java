@@ -18,13 +18,15 @@ import picocli.CommandLine.Parameters;
  * {@code snapshot-create-as DOMAIN [NAME] [DESCRIPTION] [--disk-only] [--diskspec ...]...
  * [--print-xml] [--no-metadata] [--reuse-external] [--atomic]}.
  */
-@Command(name = "snapshot-create-as", description = "Create a snapshot from a set of args (as virsh snapshot-create-as).")
+@Command(name = "snapshot-create-as",
+        description = "Create a snapshot from a set of args (as virsh snapshot-create-as).")
 public final class SnapshotCreateAsCommand extends VirshSubcommand {
 
     @Parameters(index = "0", paramLabel = "DOMAIN")
     String domain;
 
-    @Parameters(index = "1", arity = "0..1", paramLabel = "NAME", description = "Default: the creation time in seconds.")
+    @Parameters(index = "1", arity = "0..1", paramLabel = "NAME",
+            description = "Default: the creation time in seconds.")
     String positionalName;
 
     @Parameters(index = "2", arity = "0..1", paramLabel = "DESCRIPTION")

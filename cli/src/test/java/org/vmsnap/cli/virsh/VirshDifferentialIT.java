@@ -197,7 +197,8 @@ class VirshDifferentialIT {
         soft.assertThat(ours.exitCode()).as("exit code of %s (vmsnap stderr: %s, virsh: %s)", what, ours.err(),
                 virsh.err()).isEqualTo(virsh.exitCode());
         if (virsh.exitCode() != 0) {
-            soft.assertThat(ours.err()).as("error of %s", what).isEqualTo("vmsnap: " + Virsh.oneLine(virsh.err()) + "\n");
+            soft.assertThat(ours.err()).as("error of %s", what)
+                    .isEqualTo("vmsnap: " + Virsh.oneLine(virsh.err()) + "\n");
         }
     }
 
