@@ -17,10 +17,12 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code vmsnap demo}: a short walk through the img commands on a sample disk (an internal
- * snapshot taken, listed, read, applied and deleted included), each command printed as
- * "$ vmsnap img ..." before its output and run in this process.
+ * snapshot taken, listed, read, applied and deleted included), then through the VM snapshot
+ * commands ({@link VmDemo}), each command printed as "$ vmsnap ..." before its output and run
+ * in this process.
  */
-@Command(name = "demo", description = "Walk through the img commands on a sample disk (takes a few seconds).")
+@Command(name = "demo", description = "Walk through the img commands on a sample disk, then the snapshot"
+        + " commands on a small VM with two disks (takes a few seconds).")
 public final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
     /** Size of the sample disk: small enough to be instant, big enough to show a sparse map. */
@@ -84,6 +86,7 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
                             + "' exited with " + code);
                 }
             }
+            new VmDemo(out, spec.commandLine().getErr(), Files.createDirectories(work.resolve("vm"))).run();
             out.println();
             out.println(keep ? "# The files are in " + work : "# Done; the temporary folder " + work + " is removed.");
             return 0;

@@ -1,6 +1,22 @@
 package org.vmsnap.cli;
 
 import org.vmsnap.cli.img.ImgCommand;
+import org.vmsnap.cli.virsh.DefineCommand;
+import org.vmsnap.cli.virsh.DomblklistCommand;
+import org.vmsnap.cli.virsh.DumpxmlCommand;
+import org.vmsnap.cli.virsh.ListCommand;
+import org.vmsnap.cli.virsh.RecoverCommand;
+import org.vmsnap.cli.virsh.SnapshotCreateAsCommand;
+import org.vmsnap.cli.virsh.SnapshotCreateCommand;
+import org.vmsnap.cli.virsh.SnapshotCurrentCommand;
+import org.vmsnap.cli.virsh.SnapshotDeleteCommand;
+import org.vmsnap.cli.virsh.SnapshotDumpxmlCommand;
+import org.vmsnap.cli.virsh.SnapshotEditCommand;
+import org.vmsnap.cli.virsh.SnapshotInfoCommand;
+import org.vmsnap.cli.virsh.SnapshotListCommand;
+import org.vmsnap.cli.virsh.SnapshotParentCommand;
+import org.vmsnap.cli.virsh.SnapshotRevertCommand;
+import org.vmsnap.cli.virsh.UndefineCommand;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -9,7 +25,13 @@ import picocli.CommandLine.ScopeType;
 /** The root command: {@code vmsnap [--debug] [--version] COMMAND ...}. */
 @Command(name = "vmsnap", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "Snapshots for QEMU/KVM virtual machines, with a pure-Java qcow2 engine.",
-        subcommands = {ImgCommand.class, DemoCommand.class, AotTrainingCommand.class})
+        subcommands = {ImgCommand.class, DemoCommand.class, AotTrainingCommand.class,
+                // virsh's verbs, at top level as in virsh
+                DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,
+                DomblklistCommand.class, SnapshotCreateCommand.class, SnapshotCreateAsCommand.class,
+                SnapshotListCommand.class, SnapshotCurrentCommand.class, SnapshotInfoCommand.class,
+                SnapshotParentCommand.class, SnapshotDumpxmlCommand.class, SnapshotEditCommand.class,
+                SnapshotRevertCommand.class, SnapshotDeleteCommand.class, RecoverCommand.class})
 public final class VmsnapCommand implements Runnable {
 
     private final boolean terminal;

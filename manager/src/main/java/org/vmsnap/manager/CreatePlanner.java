@@ -33,7 +33,7 @@ final class CreatePlanner {
         String name = request.name() != null ? request.name() : Long.toString(nowSec);
         Names.checkSnapshotName(name);
         if (st.snapshots.containsKey(name)) {
-            throw new InvalidInputException("snapshot '" + name + "' already exists");
+            throw new InvalidInputException("operation failed: domain moment " + name + " already exists");
         }
         if (request.memoryMode() == SnapshotMode.INTERNAL || request.memoryMode() == SnapshotMode.EXTERNAL) {
             throw new InvalidInputException("domain " + st.domain.name()

@@ -1,0 +1,118 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.vmsnap.cli.CliException;
+import org.vmsnap.manager.CreateFlags;
+import org.vmsnap.manager.SnapshotService;
+import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.manager.xml.SnapshotDisk;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code snapshot-create-as DOMAIN [NAME] [DESCRIPTION] [--disk-only] [--diskspec ...]...
+ * [--print-xml] [--no-metadata] [--reuse-external] [--atomic]}.
+ */
+@Command(name = "snapshot-create-as",
+        description = "Create a snapshot from a set of args (as virsh snapshot-create-as).")
+public final class SnapshotCreateAsCommand extends VirshSubcommand {
+
+    @Parameters(index = "0", paramLabel = "DOMAIN")
+    String domain;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "NAME",
+            description = "Default: the creation time in seconds.")
+    String positionalName;
+
+    @Parameters(index = "2", arity = "0..1", paramLabel = "DESCRIPTION")
+    String positionalDescription;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Name of the snapshot.")
+    String name;
+
+    @Option(names = "--description", paramLabel = "TEXT", description = "Description of the snapshot.")
+    String description;
+
+    @Option(names = "--print-xml", description = "Print the XML document rather than create.")
+    boolean printXml;
+
+    @Option(names = "--no-metadata", description = "Take the snapshot but keep no metadata.")
+    boolean noMetadata;
+
+    @Option(names = "--disk-only", description = "External snapshots of every disk.")
+    boolean diskOnly;
+
+    @Option(names = "--reuse-external", description = "Reuse existing external files.")
+    boolean reuseExternal;
+
+    @Option(names = "--atomic", description = "Accepted: every snapshot is atomic.")
+    boolean atomic;
+
+    @Option(names = "--diskspec", paramLabel = "disk[,snapshot=type][,driver=type][,file=name]",
+            description = "Per-disk snapshot mode: internal, external or no.")
+    List<String> diskspecs = new ArrayList<>();
+
+    @Override
+    int execute() throws IOException {
+        String n = pick("name", name, positionalName);
+        String d = pick("description", description, positionalDescription);
+        List<DiskSpec> specs = specs();
+        SnapshotService service = snapshots(domain);
+        if (printXml) {
+            out().print(printXml(n, d, specs) + "\n");
+            return 0;
+        }
+        List<SnapshotDisk> disks = new ArrayList<>();
+        for (DiskSpec s : specs) {
+            disks.add(s.toDisk());
+        }
+        Lookup.checkNew(service.tree(), n);
+        SnapshotDef request = new SnapshotDef(n, d, null, 0, null, null, null, disks, null);
+        SnapshotDef made = service.create(request, new CreateFlags(false, false, noMetadata, diskOnly, reuseExternal));
+        out().print("Domain snapshot " + made.name() + " created");
+        return 0;
+    }
+
+    /** The --print-xml document of these arguments. */
+    String requestXml() {
+        return printXml(pick("name", name, positionalName), pick("description", description, positionalDescription),
+                specs());
+    }
+
+    private List<DiskSpec> specs() {
+        List<DiskSpec> specs = new ArrayList<>();
+        for (String s : diskspecs) {
+            specs.add(DiskSpec.parse(s));
+        }
+        return specs;
+    }
+
+    private static String pick(String option, String flag, String positional) {
+        if (flag != null && positional != null) {
+            throw new CliException("option --" + option + " already provided");
+        }
+        return flag != null ? flag : positional;
+    }
+
+    /** The document virsh builds from the arguments (--print-xml). */
+    static String printXml(String name, String description, List<DiskSpec> specs) {
+        StringBuilder b = new StringBuilder("<domainsnapshot>\n");
+        if (name != null) {
+            b.append("  <name>").append(Escape.xml(name)).append("</name>\n");
+        }
+        if (description != null) {
+            b.append("  <description>").append(Escape.xml(description)).append("</description>\n");
+        }
+        if (!specs.isEmpty()) {
+            b.append("  <disks>\n");
+            specs.forEach(s -> s.appendXml(b));
+            b.append("  </disks>\n");
+        }
+        return b.append("</domainsnapshot>\n").toString();
+    }
+}

@@ -1,0 +1,59 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+import java.util.List;
+
+import org.vmsnap.manager.CreateFlags;
+import org.vmsnap.manager.SnapshotService;
+import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.manager.xml.SnapshotXml;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code snapshot-create DOMAIN [FILE.xml] [--redefine [--current]] [--no-metadata] [--disk-only]
+ * [--reuse-external] [--atomic]}.
+ */
+@Command(name = "snapshot-create", description = "Create a snapshot from XML (as virsh snapshot-create).")
+public final class SnapshotCreateCommand extends VirshSubcommand {
+
+    @Parameters(index = "0", paramLabel = "DOMAIN")
+    String domain;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "FILE", description = "domainsnapshot XML.")
+    String file;
+
+    @Option(names = "--redefine", description = "Redefine metadata for an existing snapshot.")
+    boolean redefine;
+
+    @Option(names = "--current", description = "With --redefine, set the current snapshot.")
+    boolean current;
+
+    @Option(names = "--no-metadata", description = "Take the snapshot but keep no metadata.")
+    boolean noMetadata;
+
+    @Option(names = "--disk-only", description = "External snapshots of every disk.")
+    boolean diskOnly;
+
+    @Option(names = "--reuse-external", description = "Reuse existing external files.")
+    boolean reuseExternal;
+
+    @Option(names = "--atomic", description = "Accepted: every snapshot is atomic.")
+    boolean atomic;
+
+    @Override
+    int execute() throws IOException {
+        SnapshotService service = snapshots(domain);
+        SnapshotDef request = file == null ? new SnapshotDef(null, null, null, 0, null, null, null, List.of(), null)
+                : SnapshotXml.parse(readFile(file));
+        if (!redefine) {
+            Lookup.checkNew(service.tree(), request.name());
+        }
+        SnapshotDef made = service.create(request,
+                new CreateFlags(redefine, current, noMetadata, diskOnly, reuseExternal));
+        out().print("Domain snapshot " + made.name() + " created" + (file == null ? "" : " from '" + file + "'"));
+        return 0;
+    }
+}

@@ -1,0 +1,59 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+
+import org.vmsnap.cli.CliException;
+import org.vmsnap.manager.DeleteScope;
+import org.vmsnap.manager.ManagerException;
+import org.vmsnap.manager.NotFoundException;
+import org.vmsnap.manager.SnapshotService;
+import org.vmsnap.manager.xml.SnapshotDef;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code snapshot-delete DOMAIN {SNAPSHOT | --current} [--metadata] [--children | --children-only]}. */
+@Command(name = "snapshot-delete", description = "Delete a snapshot (as virsh snapshot-delete).")
+public final class SnapshotDeleteCommand extends VirshSubcommand {
+
+    @Parameters(index = "0", paramLabel = "DOMAIN")
+    String domain;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "SNAPSHOT")
+    String snapshot;
+
+    @Option(names = "--current", description = "Delete the current snapshot.")
+    boolean current;
+
+    @Option(names = "--children", description = "Delete the snapshot and all its descendants.")
+    boolean children;
+
+    @Option(names = "--children-only", description = "Delete the descendants but not the snapshot.")
+    boolean childrenOnly;
+
+    @Option(names = "--metadata", description = "Delete only the metadata, leave the images as they are.")
+    boolean metadata;
+
+    @Override
+    int execute() throws IOException {
+        SnapshotService service = snapshots(domain);
+        SnapshotDef s = Lookup.snapshot(service.tree(), snapshot, current);
+        if (children && childrenOnly) {
+            throw new CliException("Failed to delete snapshot " + s.name()
+                    + ": Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY'"
+                    + " are mutually exclusive");
+        }
+        DeleteScope scope = children ? DeleteScope.CHILDREN : childrenOnly ? DeleteScope.CHILDREN_ONLY
+                : DeleteScope.SNAPSHOT;
+        try {
+            service.delete(s.name(), scope, metadata);
+        } catch (NotFoundException e) {
+            throw e;
+        } catch (ManagerException e) {
+            throw new CliException(1, "Failed to delete snapshot " + s.name() + ": " + e.getMessage(), e);
+        }
+        out().print("Domain snapshot " + s.name() + (childrenOnly ? " children deleted\n" : " deleted\n"));
+        return 0;
+    }
+}

@@ -1,0 +1,55 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+
+import org.vmsnap.cli.CliException;
+import org.vmsnap.manager.ManagerException;
+import org.vmsnap.manager.NotFoundException;
+import org.vmsnap.manager.SnapshotService;
+import org.vmsnap.manager.xml.SnapshotDef;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code snapshot-revert DOMAIN {SNAPSHOT | --current} [--force]} for a shut-off domain. */
+@Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).")
+public final class SnapshotRevertCommand extends VirshSubcommand {
+
+    @Parameters(index = "0", paramLabel = "DOMAIN")
+    String domain;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "SNAPSHOT")
+    String snapshot;
+
+    @Option(names = "--current", description = "Revert to the current snapshot.")
+    boolean current;
+
+    @Option(names = "--force", description = "Try harder on risky reverts.")
+    boolean force;
+
+    @Option(names = "--running", description = "Start the domain after reverting (not yet: domains are shut off).")
+    boolean running;
+
+    @Option(names = "--paused", description = "Start the domain paused after reverting (not yet).")
+    boolean paused;
+
+    @Override
+    int execute() throws IOException {
+        SnapshotService service = snapshots(domain);
+        SnapshotDef s = Lookup.snapshot(service.tree(), snapshot, current);
+        if (running || paused) {
+            throw new CliException("Failed to revert snapshot " + s.name() + ": --" + (running ? "running" : "paused")
+                    + " needs a running domain, and vmsnap manages shut-off domains only (nothing was changed)");
+        }
+        try {
+            service.revert(s.name(), force);
+        } catch (NotFoundException e) {
+            throw e;
+        } catch (ManagerException e) {
+            throw new CliException(1, "Failed to revert snapshot " + s.name() + ": " + e.getMessage(), e);
+        }
+        out().print("Domain snapshot " + s.name() + " reverted\n");
+        return 0;
+    }
+}

@@ -1,0 +1,34 @@
+package org.vmsnap.cli.virsh;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.vmsnap.manager.InvalidInputException;
+import org.vmsnap.manager.xml.Domain;
+
+/** list and domblklist against virsh 9.0 for the fixture domain (domain.xml defined on the test driver). */
+class DomainTablesTest {
+
+    private static Domain domain() throws InvalidInputException {
+        return Domain.parse(Fixtures.read("domain.xml"));
+    }
+
+    @Test
+    void listAllLikeVirsh() throws InvalidInputException {
+        assertThat(ListCommand.render(List.of(domain()), false) + "\n").isEqualTo(Fixtures.read("domain/list_all.out"));
+        assertThat(ListCommand.render(List.of(domain()), true) + "\n")
+                .isEqualTo(Fixtures.read("domain/list_all_name.out"));
+        assertThat(ListCommand.render(List.of(), false) + "\n").as("nothing runs").isEqualTo(
+                Fixtures.read("domain/list.out"));
+    }
+
+    @Test
+    void domblklistLikeVirsh() throws InvalidInputException {
+        assertThat(DomblklistCommand.render(domain(), false) + "\n")
+                .isEqualTo(Fixtures.read("domain/domblklist_vm2.out"));
+        assertThat(DomblklistCommand.render(domain(), true) + "\n")
+                .isEqualTo(Fixtures.read("domain/domblklist_vm2_details.out"));
+    }
+}

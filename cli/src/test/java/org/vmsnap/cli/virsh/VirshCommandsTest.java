@@ -1,0 +1,156 @@
+package org.vmsnap.cli.virsh;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vmsnap.cli.Cli;
+import org.vmsnap.qcow2.Qcow2CreateOptions;
+import org.vmsnap.qcow2.Qcow2Image;
+
+/**
+ * The virsh verbs in process, on what the test driver cannot show: external (disk-only)
+ * snapshots, --diskspec, snapshot-edit, --redefine from a file, recover, undefine and the
+ * errors vmsnap words itself.
+ */
+class VirshCommandsTest {
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void home() throws IOException {
+        System.setProperty("vmsnap.home", dir.resolve("home").toString());
+        try (Qcow2Image img = Qcow2Image.create(dir.resolve("sys.qcow2"), Qcow2CreateOptions.ofSize(1 << 20))) {
+            assertThat(img.snapshots()).isEmpty();
+        }
+        Path xml = dir.resolve("vm.xml");
+        Files.writeString(xml, """
+                <domain type='kvm'>
+                  <name>vm</name>
+                  <memory unit='KiB'>65536</memory>
+                  <vcpu>1</vcpu>
+                  <os><type arch='x86_64'>hvm</type></os>
+                  <devices>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='qcow2'/>
+                      <source file='%s'/>
+                      <target dev='vda' bus='virtio'/>
+                    </disk>
+                  </devices>
+                </domain>
+                """.formatted(dir.resolve("sys.qcow2")));
+        ok("define", xml.toString());
+    }
+
+    @AfterEach
+    void noHome() {
+        System.clearProperty("vmsnap.home");
+    }
+
+    private static Cli.Run ok(String... args) {
+        Cli.Run r = Cli.run(args);
+        assertThat(r.exitCode()).as("%s: %s", String.join(" ", args), r.err()).isZero();
+        return r;
+    }
+
+    private static String fails(String... args) {
+        Cli.Run r = Cli.run(args);
+        assertThat(r.exitCode()).as("%s should fail; printed %s", String.join(" ", args), r.out()).isEqualTo(1);
+        assertThat(r.out()).as("virsh's newline after a failed command").isEqualTo("\n");
+        return r.err();
+    }
+
+    @Test
+    void diskOnlySnapshotIsExternalWithVirshsOverlayName() {
+        assertThat(ok("snapshot-create-as", "vm", "e1", "--disk-only").out()).isEqualTo("Domain snapshot e1 created\n");
+        assertThat(Files.exists(dir.resolve("sys.e1"))).isTrue();
+        assertThat(ok("domblklist", "vm").out()).contains(" vda      " + dir.resolve("sys.e1") + "\n");
+        String info = ok("snapshot-info", "vm", "e1").out();
+        assertThat(info).contains("State:          disk-snapshot\n").contains("Location:       external\n")
+                .contains("Current:        yes\n");
+        assertThat(ok("snapshot-list", "vm", "--external", "--name").out()).isEqualTo("e1\n\n");
+        assertThat(ok("snapshot-list", "vm", "--internal", "--name").out()).isEqualTo("\n");
+        assertThat(ok("snapshot-dumpxml", "vm", "e1").out()).contains("<disk name='vda' snapshot='external'")
+                .endsWith("</domainsnapshot>\n\n");
+    }
+
+    @Test
+    void diskspecChoosesTheModeAndFile() {
+        Path overlay = dir.resolve("over.qcow2");
+        ok("snapshot-create-as", "vm", "x", "--diskspec", "vda,snapshot=external,file=" + overlay);
+        assertThat(Files.exists(overlay)).isTrue();
+        assertThat(fails("snapshot-create-as", "vm", "y", "--diskspec", "vdz,snapshot=internal"))
+                .startsWith("vmsnap: ").contains("vdz");
+        assertThat(fails("snapshot-create-as", "vm", "y", "--diskspec", "vda,color=red"))
+                .isEqualTo("vmsnap: unable to parse diskspec: vda,color=red\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("x\n\n");
+    }
+
+    @Test
+    void editRenamesAnExternalSnapshotAndChangesDescriptions() throws IOException {
+        ok("snapshot-create-as", "vm", "e1", "--disk-only");
+        ok("snapshot-create-as", "vm", "e2", "--disk-only");
+        assertThat(ok("snapshot-edit", "vm", "e1", "--rename", "first").out()).isEqualTo("\n");
+        assertThat(ok("snapshot-parent", "vm", "e2").out()).isEqualTo("first\n");
+        Path edited = dir.resolve("edit.xml");
+        Files.writeString(edited, ok("snapshot-dumpxml", "vm", "e2").out().replace("<name>e2</name>",
+                "<name>e2</name>\n  <description>after the upgrade</description>"));
+        assertThat(ok("snapshot-edit", "vm", "--current", "--xml", edited.toString()).out())
+                .isEqualTo("Snapshot e2 edited.\n\n");
+        assertThat(ok("snapshot-dumpxml", "vm", "e2").out()).contains("<description>after the upgrade</description>");
+        assertThat(ok("snapshot-edit", "vm", "e2", "--xml", edited.toString()).out())
+                .isEqualTo("Snapshot e2 XML configuration not changed.\n\n");
+        assertThat(fails("snapshot-edit", "vm", "e2")).contains("--rename NEW or --xml FILE");
+    }
+
+    @Test
+    void redefineFromAFileAndDeleteMetadataOnly() throws IOException {
+        ok("snapshot-create-as", "vm", "s1", "one");
+        Path saved = dir.resolve("s1.xml");
+        Files.writeString(saved, ok("snapshot-dumpxml", "vm", "s1").out());
+        assertThat(ok("snapshot-delete", "vm", "s1", "--metadata").out()).isEqualTo("Domain snapshot s1 deleted\n\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("\n");
+        assertThat(ok("snapshot-create", "vm", saved.toString(), "--redefine", "--current").out())
+                .isEqualTo("Domain snapshot s1 created from '" + saved + "'\n");
+        assertThat(ok("snapshot-current", "vm", "--name").out()).isEqualTo("s1\n");
+        assertThat(ok("snapshot-revert", "vm", "s1").out()).isEqualTo("Domain snapshot s1 reverted\n\n");
+    }
+
+    @Test
+    void recoverBringsTheTreeBack() throws IOException {
+        ok("snapshot-create-as", "vm", "s1", "kept description");
+        ok("snapshot-create-as", "vm", "s2");
+        try (var files = Files.walk(dir.resolve("home").resolve("vm").resolve("snapshots"))) {
+            for (Path p : files.filter(Files::isRegularFile).toList()) {
+                Files.delete(p);
+            }
+        }
+        String out = ok("recover", "vm").out();
+        assertThat(out).startsWith("Domain 'vm': 2 snapshots recovered: s1, s2\n");
+        assertThat(ok("snapshot-list", "vm", "--tree").out()).isEqualTo("s1\n  |\n  +- s2\n    \n\n");
+    }
+
+    @Test
+    void refusalsInOneLine() {
+        ok("snapshot-create-as", "vm", "s1");
+        assertThat(fails("undefine", "vm")).isEqualTo("vmsnap: Failed to undefine domain 'vm': Requested operation"
+                + " is not valid: cannot delete inactive domain with 1 snapshots\n");
+        assertThat(fails("snapshot-revert", "vm", "s1", "--running"))
+                .startsWith("vmsnap: Failed to revert snapshot s1: "
+                + "--running needs a running domain");
+        assertThat(fails("snapshot-list", "nosuch")).isEqualTo("vmsnap: failed to get domain 'nosuch'\n");
+        assertThat(fails("snapshot-create", "vm", dir.resolve("missing.xml").toString()))
+                .isEqualTo("vmsnap: Failed to open file '" + dir.resolve("missing.xml")
+                        + "': No such file or directory\n");
+        assertThat(fails("snapshot-create-as", "vm", "a/b")).startsWith("vmsnap: ").contains("'/'");
+        assertThat(ok("undefine", "vm", "--snapshots-metadata").out()).isEqualTo("Domain 'vm' has been undefined\n\n");
+        assertThat(Files.exists(dir.resolve("sys.qcow2"))).as("images stay unless asked").isTrue();
+        assertThat(ok("list", "--all").out()).isEqualTo(" Id   Name   State\n--------------------\n\n");
+    }
+}
