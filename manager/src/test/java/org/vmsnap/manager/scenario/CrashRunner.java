@@ -94,11 +94,13 @@ final class CrashRunner {
             f.service().tree(); // the next command finishes or undoes the interrupted one
             String state = settle(f, before, after, what + ", crash " + when + " " + step);
             states.add(state);
-            // The domain still works: a new snapshot, a revert to it.
+            // The domain still works: a new snapshot (every other crash a revert to it too).
             f.fill();
             f.create("after-crash", ScenarioFixture.DISK_ONLY);
-            f.fill();
-            f.revert("after-crash");
+            if (step % 2 == 0) {
+                f.fill();
+                f.revert("after-crash");
+            }
             f.verify();
         }
         throw new AssertionError(what + ": still crashing at step 100");

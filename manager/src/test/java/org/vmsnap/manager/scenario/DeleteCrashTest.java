@@ -1,7 +1,6 @@
 package org.vmsnap.manager.scenario;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.vmsnap.manager.scenario.ScenarioFixture.DISK_ONLY;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -15,7 +14,7 @@ import org.vmsnap.manager.scenario.CrashRunner.When;
 
 /**
  * snapshot-delete interrupted at every step (and after every step, before the journal recorded
- * it): internal snapshots, external ones merged by commit and by pull, and --children. The next
+ * it): an internal root with a child and --children over a mixed tree (merges: MergeCrashTest). The next
  * command finishes or undoes it; every remaining snapshot keeps its data, nothing is orphaned.
  */
 class DeleteCrashTest {
@@ -26,46 +25,11 @@ class DeleteCrashTest {
         assertThat(o.states()).as("state after each crash").isNotEmpty().contains("new");
     }
 
-    /** e1 then e2 on both disks; {@code bigFirst}: much written between e1 and e2, else after e2. */
-    private static ScenarioFixture externalChain(Path root, boolean bigFirst) throws IOException {
-        ScenarioFixture f = ScenarioFixture.twoQcow2(root);
-        f.fill();
-        f.create("e1", DISK_ONLY);
-        if (bigFirst) {
-            f.write("vda", 0, 3 << 20);
-        }
-        f.fill();
-        f.create("e2", DISK_ONLY);
-        if (!bigFirst) {
-            f.write("vda", 0, 3 << 20);
-        }
-        f.fill();
-        return f;
-    }
-
     @ParameterizedTest
     @EnumSource(When.class)
     void internalRootWithAChild(When when) throws IOException {
         assertFinishes(CrashRunner.crashAtEveryStep(tmp, "delete internal", when, CrashRunner::mixedTree,
                 f -> f.delete("s1", DeleteScope.SNAPSHOT), f -> f.model.delete("s1", DeleteScope.SNAPSHOT)));
-    }
-
-    /** e2's frozen images hold much, its overlays little: the overlays are committed into them. */
-    @ParameterizedTest
-    @EnumSource(When.class)
-    void externalMergedByCommit(When when) throws IOException {
-        assertFinishes(CrashRunner.crashAtEveryStep(tmp, "delete external (commit)", when,
-                root -> externalChain(root, true),
-                f -> f.delete("e2", DeleteScope.SNAPSHOT), f -> f.model.delete("e2", DeleteScope.SNAPSHOT)));
-    }
-
-    /** e2's frozen images hold little, its overlays much: the frozen images are pulled into the overlays. */
-    @ParameterizedTest
-    @EnumSource(When.class)
-    void externalMergedByPull(When when) throws IOException {
-        assertFinishes(CrashRunner.crashAtEveryStep(tmp, "delete external (pull)", when,
-                root -> externalChain(root, false),
-                f -> f.delete("e2", DeleteScope.SNAPSHOT), f -> f.model.delete("e2", DeleteScope.SNAPSHOT)));
     }
 
     @ParameterizedTest
