@@ -23,44 +23,38 @@ public final class OfflineExecutor implements StepExecutor {
 
     @Override
     public void run(Step step) throws IOException {
-        try {
-            switch (step) {
-                case Step.PutFile p -> put(p.file(), p.content());
-                case Step.CreateInternal c -> {
-                    try (Qcow2Image img = openRw(c.image())) {
-                        if (!has(img, c.snapshot())) {
-                            img.createSnapshot(c.snapshot());
-                        }
-                    }
-                }
-                case Step.DeleteInternal d -> {
-                    if (Files.exists(d.image())) {
-                        try (Qcow2Image img = openRw(d.image())) {
-                            if (has(img, d.snapshot())) {
-                                img.deleteSnapshot(byName(img, d.snapshot()));
-                            }
-                        }
-                    }
-                }
-                case Step.ApplyInternal a -> {
-                    try (Qcow2Image img = openRw(a.image())) {
-                        img.applySnapshot(byName(img, a.snapshot()));
-                    }
-                }
-                case Step.CreateOverlay o -> createOverlay(o);
-                case Step.CopySnapshot c -> copySnapshot(c);
-                case Step.Commit c -> ImageCommit.commit(c.top(), "qcow2", c.base().toString(), true, Progress.NONE);
-                case Step.Rebase r -> rebase(r);
-                case Step.RemoveFile r -> {
-                    if (Files.deleteIfExists(r.file())) {
-                        AtomicFiles.syncFolder(r.file().toAbsolutePath().getParent());
+        switch (step) {
+            case Step.PutFile p -> put(p.file(), p.content());
+            case Step.CreateInternal c -> {
+                try (Qcow2Image img = openRw(c.image())) {
+                    if (!has(img, c.snapshot())) {
+                        img.createSnapshot(c.snapshot());
                     }
                 }
             }
-        } catch (ManagerException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new ManagerException(step.describe() + ": " + e.getMessage(), e);
+            case Step.DeleteInternal d -> {
+                if (Files.exists(d.image())) {
+                    try (Qcow2Image img = openRw(d.image())) {
+                        if (has(img, d.snapshot())) {
+                            img.deleteSnapshot(byName(img, d.snapshot()));
+                        }
+                    }
+                }
+            }
+            case Step.ApplyInternal a -> {
+                try (Qcow2Image img = openRw(a.image())) {
+                    img.applySnapshot(byName(img, a.snapshot()));
+                }
+            }
+            case Step.CreateOverlay o -> createOverlay(o);
+            case Step.CopySnapshot c -> copySnapshot(c);
+            case Step.Commit c -> ImageCommit.commit(c.top(), "qcow2", c.base().toString(), true, Progress.NONE);
+            case Step.Rebase r -> rebase(r);
+            case Step.RemoveFile r -> {
+                if (Files.deleteIfExists(r.file())) {
+                    AtomicFiles.syncFolder(r.file().toAbsolutePath().getParent());
+                }
+            }
         }
     }
 
