@@ -31,6 +31,7 @@ final class Preflight {
                     written.add(c.top());
                 }
                 case Step.Rebase r -> written.add(r.image());
+                case Step.RenameInternal r -> written.add(r.image());
                 default -> { }
             }
         }
@@ -51,6 +52,7 @@ final class Preflight {
                 case Step.DeleteInternal d when d.image().equals(p) -> d.disk();
                 case Step.Commit c when c.base().equals(p) || c.top().equals(p) -> c.disk();
                 case Step.Rebase r when r.image().equals(p) -> r.disk();
+                case Step.RenameInternal r when r.image().equals(p) -> r.disk();
                 default -> null;
             };
             if (disk != null) {

@@ -27,12 +27,6 @@ final class SnapshotEdit {
             if (s.snapshots.containsKey(newName)) {
                 throw new InvalidInputException("snapshot '" + newName + "' already exists");
             }
-            for (SnapshotDisk d : old.disks()) {
-                if (d.mode() == SnapshotMode.INTERNAL) {
-                    throw new InvalidInputException("snapshot '" + name + "' cannot be renamed: disk " + d.name()
-                            + " holds it as an internal snapshot named '" + name + "' inside its image");
-                }
-            }
         }
         if (edited.parent() != null && !edited.parent().equals(old.parent())
                 || edited.creationTimeSec() != 0 && edited.creationTimeSec() != old.creationTimeSec()) {
@@ -40,6 +34,21 @@ final class SnapshotEdit {
         }
         SnapshotDef now = old.withName(newName).withDescription(edited.description());
         PlanContext ctx = PlanContext.open(store, s, "snapshot-edit of " + name);
+        if (!newName.equals(name)) {
+            // Internal snapshots are found by name inside the images: they are renamed there too.
+            for (SnapshotDisk d : old.disks()) {
+                java.nio.file.Path image = DomainState.imageAt(old, d.name());
+                if (d.mode() == SnapshotMode.INTERNAL && image != null) {
+                    ImageGraph.Node n = ctx.graph.node(image);
+                    if (n != null && n.internal.contains(newName)) {
+                        throw new InvalidInputException("snapshot '" + name + "' cannot be renamed to '" + newName
+                                + "': disk " + d.name() + ": " + image + " already holds an internal snapshot of"
+                                + " that name");
+                    }
+                    ctx.plan.add(new org.vmsnap.manager.plan.Step.RenameInternal(d.name(), image, name, newName));
+                }
+            }
+        }
         ctx.after.snapshots.remove(name);
         ctx.after.snapshots.put(newName, now);
         for (Map.Entry<String, SnapshotDef> e : ctx.after.snapshots.entrySet()) {

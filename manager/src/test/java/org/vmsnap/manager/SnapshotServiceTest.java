@@ -295,6 +295,25 @@ class SnapshotServiceTest {
         assertThat(read("vda")).isEqualTo((byte) 2);
     }
 
+    @Test
+    void renamingAnInternalSnapshotRenamesItInsideTheImages() throws IOException {
+        SnapshotService s = domains.snapshots("vm1");
+        write("vda", (byte) 1);
+        s.create(request("before"), CreateFlags.none());
+        write("vda", (byte) 2);
+        s.create(request("child"), CreateFlags.none());
+        s.edit("before", s.tree().get("before").withName("renamed"));
+        assertThat(s.tree().get("child").parent()).isEqualTo("renamed");
+        try (Qcow2Image img = Qcow2Image.open(vda, OpenOptions.readOnlyOpen())) {
+            assertThat(img.snapshots()).extracting(org.vmsnap.qcow2.SnapshotInfo::name)
+                    .containsExactly("renamed", "child");
+        }
+        s.revert("renamed", false);
+        assertThat(read("vda")).isEqualTo((byte) 1);
+        assertThatThrownBy(() -> s.edit("renamed", s.tree().get("renamed").withName("child")))
+                .isInstanceOf(InvalidInputException.class);
+    }
+
     static void deleteTree(Path dir) throws IOException {
         try (var files = Files.walk(dir)) {
             for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {

@@ -241,6 +241,15 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     /**
+     * Renames a snapshot (by id first, else by name); its id, data and times stay. The new
+     * name must not be taken (the rules of {@link #createSnapshot}).
+     */
+    public void renameSnapshot(String idOrName, String newName) throws IOException {
+        changed();
+        engine = engine.renameSnapshot(idOrName, newName);
+    }
+
+    /**
      * A read-only view of a snapshot's disk (by id first, else by name), reading through the
      * backing file like the active disk. Closing the view does not close this image; the view
      * stops working when this image closes or its snapshots change.

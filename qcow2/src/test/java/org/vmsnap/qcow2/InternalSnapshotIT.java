@@ -162,6 +162,35 @@ class InternalSnapshotIT {
     }
 
     @Test
+    void renameKeepsIdDataAndTimesAndQemuUsesTheNewName() throws Exception {
+        Path file = dir.resolve("rename.qcow2");
+        QemuImg.create(file, "qcow2", SIZE);
+        QemuImg.snapshotCreate(file, "a");
+        QemuIo.run(file, "qcow2", "write -P 0x5a 0 64k");
+        QemuImg.snapshotCreate(file, "b");
+        JsonNode before = QemuImg.snapshotList(file);
+        try (Qcow2Image img = open(file)) {
+            img.renameSnapshot("a", "renamed");
+            assertThatThrownBy(() -> img.renameSnapshot("renamed", "b")).isInstanceOf(SnapshotExistsException.class);
+        }
+        qemuChecksClean(file);
+        sameListAsQemu(file);
+        JsonNode after = QemuImg.snapshotList(file);
+        assertThat(after.get(0).get("name").asText()).isEqualTo("renamed");
+        for (String field : List.of("id", "date-sec", "date-nsec", "vm-state-size")) {
+            assertThat(after.get(0).get(field)).isEqualTo(before.get(0).get(field));
+        }
+        assertThat(after.get(1)).isEqualTo(before.get(1));
+        QemuImg.snapshotApply(file, "renamed");     // QEMU finds it by its new name: the zeros before the write
+        try (Qcow2Image img = open(file)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            img.read(0, b);
+            assertThat(b.get(0)).isZero();
+        }
+        qemuChecksClean(file);
+    }
+
+    @Test
     void deleteGivesSpaceBackToTheFileSystem() throws Exception {
         Path file = dir.resolve("du.qcow2");
         byte[] a = new byte[8 << 20];

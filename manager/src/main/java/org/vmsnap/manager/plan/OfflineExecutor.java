@@ -41,6 +41,7 @@ public final class OfflineExecutor implements StepExecutor {
                     }
                 }
             }
+            case Step.RenameInternal r -> rename(r.image(), r.from(), r.to());
             case Step.ApplyInternal a -> {
                 try (Qcow2Image img = openRw(a.image())) {
                     img.applySnapshot(byName(img, a.snapshot()));
@@ -77,7 +78,17 @@ public final class OfflineExecutor implements StepExecutor {
                 }
             }
             case Step.CopySnapshot c -> remove(c.target());
+            case Step.RenameInternal r -> rename(r.image(), r.to(), r.from());
             default -> throw new IllegalStateException("step cannot be undone: " + step.describe());
+        }
+    }
+
+    /** Renames {@code from} to {@code to} unless that is done already (a rerun after a crash). */
+    private static void rename(Path image, String from, String to) throws IOException {
+        try (Qcow2Image img = openRw(image)) {
+            if (has(img, from) && !has(img, to)) {
+                img.renameSnapshot(byName(img, from), to);
+            }
         }
     }
 

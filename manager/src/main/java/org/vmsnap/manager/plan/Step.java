@@ -60,6 +60,17 @@ public sealed interface Step {
         }
     }
 
+    /** Renames an internal snapshot inside an image; undo renames it back. */
+    record RenameInternal(String disk, Path image, String from, String to) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": rename internal snapshot " + from + " of " + image + " to " + to;
+        }
+    }
+
     /** Makes an internal snapshot the image's active state (the old state is gone). */
     record ApplyInternal(String disk, Path image, String snapshot) implements Step {
         public boolean reversible() {

@@ -514,6 +514,11 @@ public final class Qcow2Engine {
         return switchTo(() -> SnapshotOps.delete(this, idOrName));
     }
 
+    /** Renames a snapshot (found by id, else by name); returns the engine to use. */
+    public Qcow2Engine renameSnapshot(String idOrName, String newName) throws IOException {
+        return switchTo(() -> SnapshotOps.rename(this, idOrName, newName));
+    }
+
     private interface SnapshotOperation {
         SnapshotOps.Switched run() throws IOException;
     }

@@ -158,6 +158,26 @@ final class SnapshotOps {
         return op.sw.commit(next);
     }
 
+    // ---- rename ---------------------------------------------------------------------------
+
+    /**
+     * Only the snapshot table changes: a new table with the entry renamed (same id, tables
+     * and times), written beside the old one and named by the header switch.
+     */
+    static Switched rename(Qcow2Engine engine, String idOrName, String newName) throws IOException {
+        SnapshotOps op = new SnapshotOps(engine);
+        List<SnapshotEntry> old = engine.snapshots();
+        SnapshotEntry s = SnapshotTable.find(op.file, old, idOrName);
+        SnapshotTable.checkNewName(op.file, old, newName);
+        List<SnapshotEntry> renamed = new ArrayList<>();
+        for (SnapshotEntry x : op.normalized(old)) {
+            renamed.add(x.id().equals(s.id()) ? new SnapshotEntry(x.l1TableOffset(), x.l1Size(), x.id(), newName,
+                    x.dateSec(), x.dateNsec(), x.vmClockNsec(), x.vmStateSize(), x.diskSize(), x.icount(),
+                    x.extraData()) : x);
+        }
+        return op.sw.commit(op.sw.replaceSnapshotTable(op.h, old, renamed));
+    }
+
     // ---- references -----------------------------------------------------------------------
 
     /**
