@@ -5,7 +5,6 @@ import java.io.PrintWriter;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import org.vmsnap.cli.CliException;
@@ -44,13 +43,9 @@ abstract class VirshSubcommand implements Callable<Integer> {
     /** Runs the command; output goes to {@link #out()}. */
     abstract int execute() throws IOException;
 
-    /**
-     * The domains under {@code $VMSNAP_HOME}; the system property {@code vmsnap.home} overrides it
-     * (tests run many homes in one JVM, where the environment cannot change).
-     */
+    /** The domains under {@link DomainService#defaultHome()} ({@code vmsnap.home}, then {@code $VMSNAP_HOME}). */
     static DomainService domains() {
-        String home = System.getProperty("vmsnap.home");
-        return new DomainService(home != null ? Path.of(home).toAbsolutePath() : DomainService.defaultHome());
+        return new DomainService(DomainService.defaultHome());
     }
 
     /** The snapshot service of a domain; a missing domain is virsh's "failed to get domain". */
