@@ -18,8 +18,9 @@ import org.vmsnap.manager.xml.SnapshotMode;
  * snapshot's data:
  * <ul>
  * <li>internal: applied in place when nothing else reads the file holding it (no overlay on
- *     it, not the image of an external snapshot); otherwise a new image over the same backing
- *     file receives a copy of the snapshot, and the holder is never written;</li>
+ *     it, not the image of an external snapshot); otherwise a new overlay over the holder
+ *     receives what differs between the snapshot and the holder's active state, and the
+ *     holder is never written;</li>
  * <li>external: a new empty overlay over the frozen image (a new branch; other branches keep
  *     their images).</li>
  * </ul>
@@ -66,8 +67,8 @@ final class RevertPlanner {
                     target = target.withDisk(sd.name(), image, "qcow2");
                 } else {
                     Path copy = ctx.freshName(image, snap.name());
-                    ctx.plan.add(new Step.CopySnapshot(sd.name(), image, snap.name(), copy));
-                    ctx.graph.add(new ImageGraph.Node(copy, "qcow2", n.backing, n.backingFormat, 0));
+                    ctx.plan.add(new Step.SnapshotOverlay(sd.name(), image, snap.name(), copy));
+                    ctx.graph.add(new ImageGraph.Node(copy, "qcow2", image, "qcow2", 0));
                     st.owned.add(copy);
                     target = target.withDisk(sd.name(), copy, "qcow2");
                 }

@@ -9,7 +9,6 @@ import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.store.AtomicFiles;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.ImageCommit;
-import org.vmsnap.qcow2.ImageCopy;
 import org.vmsnap.qcow2.ImageRebase;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
@@ -48,7 +47,13 @@ public final class OfflineExecutor implements StepExecutor {
                 }
             }
             case Step.CreateOverlay o -> createOverlay(o);
-            case Step.CopySnapshot c -> copySnapshot(c);
+            case Step.SnapshotOverlay o -> {
+                String id;
+                try (Qcow2Image img = Qcow2Image.open(o.image(), OpenOptions.readOnlyOpen().withOpenBacking(false))) {
+                    id = byName(img, o.snapshot());
+                }
+                SnapshotOverlay.make(o.image(), id, o.target());
+            }
             case Step.Commit c -> ImageCommit.commit(c.top(), "qcow2", c.base().toString(), true, Progress.NONE);
             case Step.Rebase r -> rebase(r);
             case Step.RemoveFile r -> {
@@ -77,7 +82,7 @@ public final class OfflineExecutor implements StepExecutor {
                     remove(o.overlay());
                 }
             }
-            case Step.CopySnapshot c -> remove(c.target());
+            case Step.SnapshotOverlay o -> remove(o.target());
             case Step.RenameInternal r -> rename(r.image(), r.to(), r.from());
             default -> throw new IllegalStateException("step cannot be undone: " + step.describe());
         }
@@ -142,25 +147,6 @@ public final class OfflineExecutor implements StepExecutor {
         }
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
         AtomicFiles.syncFolder(tmp.toAbsolutePath().getParent());
-    }
-
-    private static void copySnapshot(Step.CopySnapshot c) throws IOException {
-        Files.deleteIfExists(c.target());
-        try (Qcow2Image src = Qcow2Image.open(c.image(), OpenOptions.readOnlyOpen().withForceShare(false))) {
-            BlockDevice view = src.readSnapshot(byName(src, c.snapshot()));
-            Qcow2CreateOptions opts = Qcow2CreateOptions.ofSize(view.size()).withClusterSize(src.clusterSize());
-            if (src.backingFileName() != null) {
-                Path backing = c.image().toAbsolutePath().getParent().resolve(src.backingFileName()).normalize();
-                opts = opts.withBacking(backing.toString(), src.backingFormat());
-            }
-            try (Qcow2Image target = Qcow2Image.create(c.target(), opts)) {
-                ImageCopy.copy(view, target, src.backingFileName() != null
-                        ? ImageCopy.CopyOptions.topLayerOntoBackedImage()
-                        : ImageCopy.CopyOptions.wholeChainToNewImage(), Progress.NONE);
-            }
-        }
-        Files.setPosixFilePermissions(c.target(), PosixFilePermissions.fromString("rw-------"));
-        AtomicFiles.syncFolder(c.target().toAbsolutePath().getParent());
     }
 
     private static void rebase(Step.Rebase r) throws IOException {

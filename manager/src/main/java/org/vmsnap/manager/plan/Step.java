@@ -49,14 +49,17 @@ public sealed interface Step {
         }
     }
 
-    /** A new qcow2 image with {@code image}'s backing file holding the data of {@code image}@{@code snapshot}. */
-    record CopySnapshot(String disk, Path image, String snapshot, Path target) implements Step {
+    /**
+     * A new qcow2 overlay over {@code image} that reads as {@code image}@{@code snapshot} (only
+     * what differs is written into it); undo removes it.
+     */
+    record SnapshotOverlay(String disk, Path image, String snapshot, Path target) implements Step {
         public boolean reversible() {
             return true;
         }
 
         public String describe() {
-            return "disk " + disk + ": copy of snapshot " + snapshot + " of " + image + " into " + target;
+            return "disk " + disk + ": overlay " + target + " over " + image + " reading as its snapshot " + snapshot;
         }
     }
 
