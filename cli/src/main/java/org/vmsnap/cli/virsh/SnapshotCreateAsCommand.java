@@ -9,6 +9,7 @@ import org.vmsnap.manager.CreateFlags;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.xml.SnapshotDef;
 import org.vmsnap.manager.xml.SnapshotDisk;
+import org.vmsnap.manager.xml.XmlText;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -103,10 +104,10 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
     static String printXml(String name, String description, List<DiskSpec> specs) {
         StringBuilder b = new StringBuilder("<domainsnapshot>\n");
         if (name != null) {
-            b.append("  <name>").append(Escape.xml(name)).append("</name>\n");
+            b.append("  <name>").append(XmlText.escape(name)).append("</name>\n");
         }
         if (description != null) {
-            b.append("  <description>").append(Escape.xml(description)).append("</description>\n");
+            b.append("  <description>").append(XmlText.escape(description)).append("</description>\n");
         }
         if (!specs.isEmpty()) {
             b.append("  <disks>\n");
