@@ -8,6 +8,7 @@ import org.vmsnap.cli.CliException;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.xml.SnapshotDisk;
 import org.vmsnap.manager.xml.SnapshotMode;
+import org.vmsnap.manager.xml.XmlText;
 
 /**
  * One {@code --diskspec disk[,snapshot=type][,driver=type][,file=name]} of snapshot-create-as,
@@ -71,7 +72,7 @@ record DiskSpec(String name, String snapshot, String driver, String file) {
 
     /** The {@code <disk>} element exactly as virsh writes it into the --print-xml document. */
     void appendXml(StringBuilder b) {
-        b.append("    <disk name='").append(Escape.xml(name)).append('\'');
+        b.append("    <disk name='").append(XmlText.escape(name)).append('\'');
         if (snapshot != null) {
             b.append(" snapshot='").append(snapshot).append('\''); // virsh does not escape these two
         }
@@ -84,7 +85,7 @@ record DiskSpec(String name, String snapshot, String driver, String file) {
             b.append("      <driver type='").append(driver).append("'/>\n");
         }
         if (file != null) {
-            b.append("      <source file='").append(Escape.xml(file)).append("'/>\n");
+            b.append("      <source file='").append(XmlText.escape(file)).append("'/>\n");
         }
         b.append("    </disk>\n");
     }

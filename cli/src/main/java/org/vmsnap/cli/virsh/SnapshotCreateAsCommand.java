@@ -5,12 +5,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.vmsnap.cli.CliException;
-import org.vmsnap.manager.CreateFlags;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.xml.SnapshotDef;
 import org.vmsnap.manager.xml.SnapshotDisk;
+import org.vmsnap.manager.xml.XmlText;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -41,17 +42,8 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
     @Option(names = "--print-xml", description = "Print the XML document rather than create.")
     boolean printXml;
 
-    @Option(names = "--no-metadata", description = "Take the snapshot but keep no metadata.")
-    boolean noMetadata;
-
-    @Option(names = "--disk-only", description = "External snapshots of every disk.")
-    boolean diskOnly;
-
-    @Option(names = "--reuse-external", description = "Reuse existing external files.")
-    boolean reuseExternal;
-
-    @Option(names = "--atomic", description = "Accepted: every snapshot is atomic.")
-    boolean atomic;
+    @Mixin
+    CreateFlagOptions flags;
 
     @Option(names = "--diskspec", paramLabel = "disk[,snapshot=type][,driver=type][,file=name]",
             description = "Per-disk snapshot mode: internal, external or no.")
@@ -73,7 +65,7 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
         }
         Lookup.checkNew(service.tree(), n);
         SnapshotDef request = new SnapshotDef(n, d, null, 0, null, null, null, disks, null);
-        SnapshotDef made = service.create(request, new CreateFlags(false, false, noMetadata, diskOnly, reuseExternal));
+        SnapshotDef made = service.create(request, flags.flags(false, false));
         out().print("Domain snapshot " + made.name() + " created");
         return 0;
     }
@@ -103,10 +95,10 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
     static String printXml(String name, String description, List<DiskSpec> specs) {
         StringBuilder b = new StringBuilder("<domainsnapshot>\n");
         if (name != null) {
-            b.append("  <name>").append(Escape.xml(name)).append("</name>\n");
+            b.append("  <name>").append(XmlText.escape(name)).append("</name>\n");
         }
         if (description != null) {
-            b.append("  <description>").append(Escape.xml(description)).append("</description>\n");
+            b.append("  <description>").append(XmlText.escape(description)).append("</description>\n");
         }
         if (!specs.isEmpty()) {
             b.append("  <disks>\n");

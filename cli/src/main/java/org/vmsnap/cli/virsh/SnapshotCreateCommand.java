@@ -3,12 +3,12 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 import java.util.List;
 
-import org.vmsnap.manager.CreateFlags;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.xml.SnapshotDef;
 import org.vmsnap.manager.xml.SnapshotXml;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -31,17 +31,8 @@ public final class SnapshotCreateCommand extends VirshSubcommand {
     @Option(names = "--current", description = "With --redefine, set the current snapshot.")
     boolean current;
 
-    @Option(names = "--no-metadata", description = "Take the snapshot but keep no metadata.")
-    boolean noMetadata;
-
-    @Option(names = "--disk-only", description = "External snapshots of every disk.")
-    boolean diskOnly;
-
-    @Option(names = "--reuse-external", description = "Reuse existing external files.")
-    boolean reuseExternal;
-
-    @Option(names = "--atomic", description = "Accepted: every snapshot is atomic.")
-    boolean atomic;
+    @Mixin
+    CreateFlagOptions flags;
 
     @Override
     int execute() throws IOException {
@@ -51,8 +42,7 @@ public final class SnapshotCreateCommand extends VirshSubcommand {
         if (!redefine) {
             Lookup.checkNew(service.tree(), request.name());
         }
-        SnapshotDef made = service.create(request,
-                new CreateFlags(redefine, current, noMetadata, diskOnly, reuseExternal));
+        SnapshotDef made = service.create(request, flags.flags(redefine, current));
         out().print("Domain snapshot " + made.name() + " created" + (file == null ? "" : " from '" + file + "'"));
         return 0;
     }

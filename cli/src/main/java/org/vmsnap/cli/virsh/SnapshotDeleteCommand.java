@@ -10,18 +10,15 @@ import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.xml.SnapshotDef;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code snapshot-delete DOMAIN {SNAPSHOT | --current} [--metadata] [--children | --children-only]}. */
 @Command(name = "snapshot-delete", description = "Delete a snapshot (as virsh snapshot-delete).")
 public final class SnapshotDeleteCommand extends VirshSubcommand {
 
-    @Parameters(index = "0", paramLabel = "DOMAIN")
-    String domain;
-
-    @Parameters(index = "1", arity = "0..1", paramLabel = "SNAPSHOT")
-    String snapshot;
+    @Mixin
+    SnapshotTarget target;
 
     @Option(names = "--current", description = "Delete the current snapshot.")
     boolean current;
@@ -37,8 +34,8 @@ public final class SnapshotDeleteCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        SnapshotService service = snapshots(domain);
-        SnapshotDef s = Lookup.snapshot(service.tree(), snapshot, current);
+        SnapshotService service = target.service();
+        SnapshotDef s = target.lookup(service.tree(), current);
         if (children && childrenOnly) {
             throw new CliException("Failed to delete snapshot " + s.name()
                     + ": Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY'"

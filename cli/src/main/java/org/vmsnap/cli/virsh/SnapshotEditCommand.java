@@ -9,8 +9,8 @@ import org.vmsnap.manager.xml.SnapshotDef;
 import org.vmsnap.manager.xml.SnapshotXml;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /**
  * {@code snapshot-edit DOMAIN {SNAPSHOT | --current} (--rename NEW | --xml FILE)}: virsh opens an
@@ -20,11 +20,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "snapshot-edit", description = "Edit the XML of a snapshot: rename it or change its description.")
 public final class SnapshotEditCommand extends VirshSubcommand {
 
-    @Parameters(index = "0", paramLabel = "DOMAIN")
-    String domain;
-
-    @Parameters(index = "1", arity = "0..1", paramLabel = "SNAPSHOT")
-    String snapshot;
+    @Mixin
+    SnapshotTarget target;
 
     @Option(names = "--current", description = "Edit the current snapshot (with SNAPSHOT: also make it current).")
     boolean current;
@@ -40,9 +37,10 @@ public final class SnapshotEditCommand extends VirshSubcommand {
         if (rename == null && xml == null) {
             throw new CliException("snapshot-edit needs --rename NEW or --xml FILE (vmsnap starts no editor)");
         }
-        SnapshotService service = snapshots(domain);
+        SnapshotService service = target.service();
         SnapshotTree tree = service.tree();
-        SnapshotDef old = snapshot != null ? tree.get(snapshot) : Lookup.snapshot(tree, null, current);
+        // With SNAPSHOT, --current means "also make it current" rather than "the current one".
+        SnapshotDef old = target.lookup(tree, current && target.snapshot == null);
         String name = old.name();
         SnapshotDef edited = xml == null ? old : SnapshotXml.parse(readFile(xml));
         String newName = edited.name() == null ? name : edited.name();
@@ -57,7 +55,7 @@ public final class SnapshotEditCommand extends VirshSubcommand {
                     + newName);
         }
         edited = edited.withName(newName);
-        boolean makeCurrent = current && snapshot != null;
+        boolean makeCurrent = current && target.snapshot != null;
         if (newName.equals(name) && !makeCurrent
                 && SnapshotXml.format(edited.withDomain(old.domain())).equals(SnapshotXml.format(old))) {
             out().print("Snapshot " + name + " XML configuration not changed.\n");

@@ -6,26 +6,23 @@ import org.vmsnap.manager.SnapshotTree;
 import org.vmsnap.manager.xml.SnapshotDef;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code snapshot-info DOMAIN {SNAPSHOT | --current}}. */
 @Command(name = "snapshot-info", description = "Basic information about a snapshot (as virsh snapshot-info).")
 public final class SnapshotInfoCommand extends VirshSubcommand {
 
-    @Parameters(index = "0", paramLabel = "DOMAIN")
-    String domain;
-
-    @Parameters(index = "1", arity = "0..1", paramLabel = "SNAPSHOT")
-    String snapshot;
+    @Mixin
+    SnapshotTarget target;
 
     @Option(names = "--current", description = "The current snapshot.")
     boolean current;
 
     @Override
     int execute() throws IOException {
-        SnapshotTree tree = snapshots(domain).tree();
-        out().print(render(tree, Lookup.snapshot(tree, snapshot, current), domain));
+        SnapshotTree tree = target.service().tree();
+        out().print(render(tree, target.lookup(tree, current), target.domain));
         return 0;
     }
 

@@ -7,26 +7,23 @@ import org.vmsnap.manager.SnapshotTree;
 import org.vmsnap.manager.xml.SnapshotDef;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code snapshot-parent DOMAIN {SNAPSHOT | --current}}: the parent's name. */
 @Command(name = "snapshot-parent", description = "The name of the parent of a snapshot (as virsh snapshot-parent).")
 public final class SnapshotParentCommand extends VirshSubcommand {
 
-    @Parameters(index = "0", paramLabel = "DOMAIN")
-    String domain;
-
-    @Parameters(index = "1", arity = "0..1", paramLabel = "SNAPSHOT")
-    String snapshot;
+    @Mixin
+    SnapshotTarget target;
 
     @Option(names = "--current", description = "The current snapshot.")
     boolean current;
 
     @Override
     int execute() throws IOException {
-        SnapshotTree tree = snapshots(domain).tree();
-        SnapshotDef s = Lookup.snapshot(tree, snapshot, current);
+        SnapshotTree tree = target.service().tree();
+        SnapshotDef s = target.lookup(tree, current);
         if (s.parent() == null) {
             throw new CliException("snapshot '" + s.name() + "' has no parent");
         }

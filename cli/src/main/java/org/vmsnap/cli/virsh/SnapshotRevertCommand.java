@@ -9,18 +9,15 @@ import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.xml.SnapshotDef;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code snapshot-revert DOMAIN {SNAPSHOT | --current} [--force]} for a shut-off domain. */
 @Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).")
 public final class SnapshotRevertCommand extends VirshSubcommand {
 
-    @Parameters(index = "0", paramLabel = "DOMAIN")
-    String domain;
-
-    @Parameters(index = "1", arity = "0..1", paramLabel = "SNAPSHOT")
-    String snapshot;
+    @Mixin
+    SnapshotTarget target;
 
     @Option(names = "--current", description = "Revert to the current snapshot.")
     boolean current;
@@ -36,8 +33,8 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        SnapshotService service = snapshots(domain);
-        SnapshotDef s = Lookup.snapshot(service.tree(), snapshot, current);
+        SnapshotService service = target.service();
+        SnapshotDef s = target.lookup(service.tree(), current);
         if (running || paused) {
             throw new CliException("Failed to revert snapshot " + s.name() + ": --" + (running ? "running" : "paused")
                     + " needs a running domain, and vmsnap manages shut-off domains only (nothing was changed)");

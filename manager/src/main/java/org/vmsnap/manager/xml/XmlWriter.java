@@ -5,7 +5,8 @@ import java.util.Map;
 /**
  * Writes an element the way libvirt does: two-space indentation, attributes in their order and
  * in single quotes, empty elements as {@code <x/>}, no XML declaration, a final newline, and
- * {@code < > & ' "} escaped in text as well as in attributes (libvirt's virBufferEscapeString).
+ * {@code < > & ' "} escaped in text as well as in attributes (libvirt's virBufferEscapeString;
+ * {@link XmlText} has the rules).
  * Whitespace-only text between elements is layout and is re-indented; an element whose text is
  * more than layout (mixed content) is written inline exactly as read.
  *
@@ -59,7 +60,8 @@ final class XmlWriter {
             if (c instanceof XmlElement child) {
                 inline(child, libxml || e.tag().equals("metadata"));
             } else {
-                out.append(libxml ? escapeLibxml((String) c, false) : escape((String) c, false));
+                String text = (String) c;
+                out.append(libxml ? XmlText.escapeLibxml(text, false) : XmlText.escapeStored(text, false));
             }
         }
         out.append("</").append(e.tag()).append('>');
@@ -70,9 +72,9 @@ final class XmlWriter {
         for (Map.Entry<String, String> a : e.attributes().entrySet()) {
             out.append(' ').append(a.getKey());
             if (libxml) {
-                out.append("=\"").append(escapeLibxml(a.getValue(), true)).append('"');
+                out.append("=\"").append(XmlText.escapeLibxml(a.getValue(), true)).append('"');
             } else {
-                out.append("='").append(escape(a.getValue(), true)).append('\'');
+                out.append("='").append(XmlText.escapeStored(a.getValue(), true)).append('\'');
             }
         }
     }
@@ -84,45 +86,5 @@ final class XmlWriter {
 
     private static boolean isMixed(XmlElement e) {
         return e.children().stream().anyMatch(c -> c instanceof String s && !s.isBlank());
-    }
-
-    static String escape(String s, boolean attribute) {
-        StringBuilder b = new StringBuilder(s.length() + 16);
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '<' -> b.append("&lt;");
-                case '>' -> b.append("&gt;");
-                case '&' -> b.append("&amp;");
-                case '\'' -> b.append("&apos;");
-                case '"' -> b.append("&quot;");
-                // A raw line break or tab in an attribute would come back as a space (XML attribute
-                // normalisation), so attributes keep them as character references.
-                case '\n' -> b.append(attribute ? "&#10;" : "\n");
-                case '\r' -> b.append("&#13;");
-                case '\t' -> b.append(attribute ? "&#9;" : "\t");
-                default -> b.append(c);
-            }
-        }
-        return b.toString();
-    }
-
-    /** libxml2's escaping (xmlAttrSerializeTxtContent, xmlEscapeContent). */
-    static String escapeLibxml(String s, boolean attribute) {
-        StringBuilder b = new StringBuilder(s.length() + 16);
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '<' -> b.append("&lt;");
-                case '>' -> b.append("&gt;");
-                case '&' -> b.append("&amp;");
-                case '"' -> b.append(attribute ? "&quot;" : "\"");
-                case '\n' -> b.append(attribute ? "&#10;" : "\n");
-                case '\r' -> b.append("&#13;");
-                case '\t' -> b.append(attribute ? "&#9;" : "\t");
-                default -> b.append(c);
-            }
-        }
-        return b.toString();
     }
 }
