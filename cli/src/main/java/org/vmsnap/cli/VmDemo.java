@@ -70,8 +70,16 @@ final class VmDemo {
         stamp("v4: work after the tests");
         cmd("snapshot-list", "demo", "--tree");
 
-        note("Back to 'installed': its internal snapshot sits in system.qcow2, which the overlays now"
-                + " read through, so vmsnap reverts through a copy and never writes that file");
+        note("Delete 'upgraded', an external snapshot in the middle of the tree (libvirt 9.0 refuses):"
+                + " its overlay system.upgraded is committed into system.qcow2 below it, and 'tested' now"
+                + " freezes that image");
+        cmd("snapshot-delete", "demo", "upgraded");
+        cmd("snapshot-list", "demo", "--tree");
+        cmd("snapshot-info", "demo", "tested");
+
+        note("Back to 'installed': its internal snapshot sits in system.qcow2, which the overlay of"
+                + " 'tested' reads through, so vmsnap never writes that file: a new overlay over it holds"
+                + " only what differs from the snapshot");
         cmd("snapshot-revert", "demo", "installed");
         show();
         stamp("v5: an experiment on a new branch");
@@ -79,11 +87,6 @@ final class VmDemo {
         cmd("snapshot-list", "demo", "--parent");
         cmd("snapshot-list", "demo", "--tree");
 
-        note("Delete 'upgraded', an external snapshot in the middle of the tree: its overlay is"
-                + " committed into the image below and 'tested' now reads from there");
-        cmd("snapshot-delete", "demo", "upgraded");
-        cmd("snapshot-list", "demo", "--tree");
-        cmd("snapshot-info", "demo", "tested");
         cmd("snapshot-revert", "demo", "tested");
         show();
         cmd("snapshot-revert", "demo", "experiment");

@@ -25,7 +25,8 @@ class DemoTest {
                 .contains("$ vmsnap snapshot-delete demo upgraded\nDomain snapshot upgraded deleted");
         // After the delete, tested hangs under installed and still reverts to its own data.
         String afterDelete = out.substring(out.indexOf("Domain snapshot upgraded deleted"));
-        assertThat(afterDelete).contains("installed\n  |\n  +- experiment\n  +- tested");
+        assertThat(afterDelete).contains("installed\n  |\n  +- tested\n")
+                .contains("installed\n  |\n  +- experiment\n  +- tested");
         assertThat(afterDelete.substring(afterDelete.indexOf("Domain snapshot tested reverted")))
                 .startsWith("Domain snapshot tested reverted\n\n# vda now reads: vda: v3: tests passed\n"
                         + "# vdb now reads: vdb: v3: tests passed");
