@@ -11,8 +11,9 @@ import picocli.CommandLine.Command;
 /**
  * Hidden {@code vmsnap aot-training}: the launcher runs it once after a build, with
  * -XX:AOTCacheOutput, so that the classes of the common commands are in the AOT cache.
- * Runs create/info/check/map/snapshot on a small raw and a small qcow2 image in a temporary folder;
- * prints nothing and exits 0 when every command worked.
+ * Runs create/info/check/map/snapshot on a small raw and a small qcow2 image, then the VM part of
+ * the demo (define, snapshot-create/-list/-revert/-delete...) in a temporary folder; prints
+ * nothing and exits 0 when every command worked.
  */
 @Command(name = "aot-training", hidden = true)
 public final class AotTrainingCommand implements java.util.concurrent.Callable<Integer> {
@@ -44,6 +45,8 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
             for (String[] step : steps) {
                 worst = Math.max(worst, Main.run(sink, sink, false, step));
             }
+            // The VM commands (define, snapshot-*, ...) on the demo's own state folder.
+            new VmDemo(sink, sink, Files.createDirectories(work.resolve("vm"))).run();
             return worst;
         } finally {
             DemoCommand.deleteTree(work);
