@@ -96,6 +96,30 @@ class CrashHookIT {
     }
 
     @Test
+    void commandsOfSeveralProcessesOnOneDomainRunOneAfterTheOther() throws Exception {
+        Path home = domain(tmp.resolve("concurrent"));
+        List<java.util.concurrent.Future<Result>> runs = new ArrayList<>();
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            for (String name : List.of("c1", "c2", "c3")) {
+                runs.add(pool.submit(() -> vmsnap(home, null, "snapshot-create-as", "vm", name, "--disk-only")));
+            }
+            for (var r : runs) {
+                Result done = r.get();
+                assertThat(done.code()).as(done.err()).isZero();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        // One after the other: a chain s1 - s2 - cX - cY - cZ, each external snapshot over the previous one.
+        String parents = vmsnap(home, null, "snapshot-list", "vm", "--parent").out();
+        for (String name : List.of("c1", "c2", "c3")) {
+            assertThat(parents).containsPattern("(?m)^ " + name + " .*disk-snapshot +(s2|c[123])\\s*$");
+        }
+        assertThat(vmsnap(home, null, "snapshot-list", "vm", "--leaves", "--name").out().strip()).matches("c[123]");
+    }
+
+    @Test
     void mixedCreateIsUndoneOrKept() throws Exception {
         cutEveryStep("create", "snapshot-create-as", "vm", "s3", "--diskspec", "vda,snapshot=internal", "--diskspec",
                 "vdb,snapshot=external");
