@@ -314,6 +314,38 @@ class SnapshotServiceTest {
                 .isInstanceOf(InvalidInputException.class);
     }
 
+    @Test
+    void aCrashWhileFinishingAnInterruptedDeleteIsFinishedByTheNextCommand() throws IOException {
+        for (int first = 1; first <= 3; first++) {
+            for (int second = first; second <= first + 3; second++) {
+                deleteTree(tmp);
+                Files.createDirectories(tmp);
+                setUp();
+                SnapshotService s = domains.snapshots("vm1");
+                CreateFlags diskOnly = new CreateFlags(false, false, false, true, false);
+                write("vda", (byte) 1);
+                s.create(request("e1"), diskOnly);
+                write("vda", (byte) 2);
+                s.create(request("e2"), diskOnly);
+                write("vda", (byte) 3);
+                String at = "crash at " + first + ", then at " + second + " while finishing";
+                org.vmsnap.manager.plan.CrashPoint.arm(first);
+                assertThatThrownBy(() -> s.delete("e1", DeleteScope.SNAPSHOT, false)) // commit a.e1 into a.qcow2
+                        .as(at).isInstanceOf(org.vmsnap.manager.plan.CrashPoint.SimulatedCrash.class);
+                org.vmsnap.manager.plan.CrashPoint.arm(second);
+                assertThatThrownBy(() -> domains.snapshots("vm1").tree()) // finishing the delete, stopped again
+                        .as(at).isInstanceOf(org.vmsnap.manager.plan.CrashPoint.SimulatedCrash.class);
+                org.vmsnap.manager.plan.CrashPoint.arm(0);
+                SnapshotService next = domains.snapshots("vm1");
+                assertThat(next.tree().all()).as(at).extracting(SnapshotDef::name).containsExactly("e2");
+                assertThat(read("vda")).as(at).isEqualTo((byte) 3);
+                next.revert("e2", false);
+                assertThat(read("vda")).as(at).isEqualTo((byte) 2);
+                assertThat(vda.resolveSibling("a.e1")).as(at).doesNotExist();
+            }
+        }
+    }
+
     static void deleteTree(Path dir) throws IOException {
         try (var files = Files.walk(dir)) {
             for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {

@@ -2,7 +2,8 @@ package org.vmsnap.manager.plan;
 
 /**
  * The crash-test hook: stops an operation right before step N (1-based) of the next plan that
- * runs, with no undo and no cleanup, as a kill -9 would. Armed from a test
+ * runs (or that is being finished after an earlier crash), with no undo and no cleanup, as a
+ * kill -9 would. Armed from a test
  * ({@link #arm(int)}: a {@link SimulatedCrash} is thrown, so an in-process test survives it) or
  * from outside ({@code VMSNAP_CRASH_AT_STEP=N} or {@code -Dvmsnap.crashAtStep=N}: the process
  * halts with exit code 86).

@@ -96,9 +96,14 @@ public final class PlanRunner {
         List<Step> steps = entry.steps();
         int done = entry.done();
         if (irreversibleStarted(steps, done)) {
-            for (int i = done; i < steps.size(); i++) {
-                executor.run(steps.get(i));
-                journal.markDone(i + 1);
+            try {
+                for (int i = done; i < steps.size(); i++) {
+                    CrashPoint.before(i + 1); // a crash while finishing: the next command goes on from here
+                    executor.run(steps.get(i));
+                    journal.markDone(i + 1);
+                }
+            } finally {
+                CrashPoint.planFinished();
             }
             journal.finish();
             return "finished the interrupted " + entry.what();
