@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
 import org.vmsnap.qcow2.Qcow2Image;
@@ -166,12 +165,5 @@ final class ImageGraph {
     /** Size in bytes the image's own layer takes (allocated file bytes): the cost of moving it. */
     static long ownBytes(Node n) {
         return n.ownBytes;
-    }
-
-    static long virtualSize(Path p, String format) throws IOException {
-        try (BlockDevice d = Images.open(p, OpenOptions.readOnlyOpen().withForceShare(true).withFormat(format)
-                .withOpenBacking(false))) {
-            return d.size();
-        }
     }
 }
