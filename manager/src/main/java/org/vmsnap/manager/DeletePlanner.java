@@ -75,7 +75,7 @@ final class DeletePlanner {
         ImageGraph.Node top = deps.getFirst();
         boolean canCommit = top.internal.isEmpty() && st.owned.contains(top.path);
         boolean canPull = top.internal.isEmpty() && base.internal.isEmpty() && st.owned.contains(base.path);
-        if (canCommit && (!canPull || ImageGraph.ownBytes(top) <= ImageGraph.ownBytes(base))) {
+        if (canCommit && (!canPull || top.ownBytes <= base.ownBytes)) {
             commit(ctx, disk, top, base);
         } else if (canPull) {
             pull(ctx, disk, top, base);

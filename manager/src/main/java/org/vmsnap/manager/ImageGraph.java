@@ -32,6 +32,7 @@ final class ImageGraph {
         final Set<String> internal = new LinkedHashSet<>();
         /** Creation time (nanoseconds since the epoch) of each internal snapshot, by name. */
         final Map<String, Long> internalDates = new LinkedHashMap<>();
+        /** Bytes the image's own layer takes (allocated file bytes): the cost of moving it. */
         final long ownBytes;
 
         Node(Path path, String format, Path backing, String backingFormat, long ownBytes) {
@@ -84,6 +85,9 @@ final class ImageGraph {
 
     /** Reads one more file (and its chain) into this graph. */
     void include(Path p) throws IOException {
+        if (nodes.containsKey(p)) {
+            return; // read already: recover asks for each disk's folder, often the same one
+        }
         ImageGraph more = read(List.of(p));
         more.nodes.forEach(nodes::putIfAbsent);
     }
@@ -160,10 +164,5 @@ final class ImageGraph {
     /** Adds a node planned to be created. */
     void add(Node n) {
         nodes.put(n.path, n);
-    }
-
-    /** Size in bytes the image's own layer takes (allocated file bytes): the cost of moving it. */
-    static long ownBytes(Node n) {
-        return n.ownBytes;
     }
 }

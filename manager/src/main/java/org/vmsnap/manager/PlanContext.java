@@ -47,35 +47,39 @@ final class PlanContext {
     void finishWithMetadata() throws IOException {
         Set<Path> removed = new java.util.LinkedHashSet<>(mergedAway);
         removed.addAll(Garbage.collect(after, graph));
-        after.emitChanges(before, store, mirror(after), plan);
+        emitMetadata();
         for (Path p : removed) {
             plan.add(new Step.RemoveFile(diskOf(p), p));
         }
     }
 
+    /** Appends the metadata writes that turn the stored state into {@link #after} (state folder and mirror). */
+    void emitMetadata() throws IOException {
+        after.emitChanges(before, store, mirror(after), plan);
+    }
+
     /** A name for a new image beside {@code image}: {@code <stem>.<suffix>}, or with -N if that is taken. */
     Path freshName(Path image, String suffix) {
         Path dir = image.toAbsolutePath().getParent();
-        String stem = image.getFileName().toString();
-        int dot = stem.lastIndexOf('.');
-        if (dot > 0) {
-            stem = stem.substring(0, dot);
-        }
+        String stem = stem(image);
+        Set<Path> named = after.namedFiles();
         Path p = dir.resolve(stem + "." + suffix);
-        for (int n = 1; Files.exists(p) || graph.exists(p) || after.namedFiles().contains(p); n++) {
+        for (int n = 1; Files.exists(p) || graph.exists(p) || named.contains(p); n++) {
             p = dir.resolve(stem + "." + suffix + "-" + n);
         }
         return p;
     }
 
+    /** An image's file name without its last extension ({@code disk.qcow2} -> {@code disk}), as virsh names overlays. */
+    static String stem(Path image) {
+        String name = image.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        return dot > 0 ? name.substring(0, dot) : name;
+    }
+
     /** The default external file name (virsh's): the image's path without its extension, dot, snapshot name. */
     static Path defaultOverlay(Path image, String snapshot) {
-        String stem = image.getFileName().toString();
-        int dot = stem.lastIndexOf('.');
-        if (dot > 0) {
-            stem = stem.substring(0, dot);
-        }
-        return image.toAbsolutePath().getParent().resolve(stem + "." + snapshot);
+        return image.toAbsolutePath().getParent().resolve(stem(image) + "." + snapshot);
     }
 
     String diskOf(Path p) {

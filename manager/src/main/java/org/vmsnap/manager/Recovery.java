@@ -59,7 +59,7 @@ final class Recovery {
         adoptCurrentImages(st, g, notes);
         Map<String, Set<Path>> family = new LinkedHashMap<>();
         for (DiskDef d : st.domain.disks()) {
-            family.put(d.target(), familyOf(g, d.source()));
+            family.put(d.target(), g.family(d.source()));
         }
         Map<String, Found> found = new LinkedHashMap<>();
         for (DiskDef d : st.domain.disks()) {
@@ -117,7 +117,7 @@ final class Recovery {
                 notes.add("snapshot " + name + ": in the mirror but its data is not in the images; not recovered");
             }
         }
-        ctx.after.emitChanges(ctx.before, ctx.store, PlanContext.mirror(st), ctx.plan);
+        ctx.emitMetadata();
         return new RecoverReport(List.copyOf(recovered), st.current, List.copyOf(notes));
     }
 
@@ -145,7 +145,7 @@ final class Recovery {
             }
         }
         for (DiskDef d : st.domain.disks()) {
-            Set<Path> fam = familyOf(g, d.source());
+            Set<Path> fam = g.family(d.source());
             Path newest = d.source();
             for (Path f : fam) {
                 if (g.dependents(f).isEmpty() && g.chain(f).contains(d.source()) && mtimeMillis(f) > mtimeMillis(newest)) {
@@ -221,11 +221,7 @@ final class Recovery {
 
     /** The overlays are named {@code <stem>.<snapshot>} (a revert's own: {@code -N} added). */
     private static String externalName(Path frozen, List<ImageGraph.Node> deps) {
-        String stem = frozen.getFileName().toString();
-        int dot = stem.lastIndexOf('.');
-        if (dot > 0) {
-            stem = stem.substring(0, dot);
-        }
+        String stem = PlanContext.stem(frozen);
         String best = null;
         for (ImageGraph.Node o : deps) {
             String n = o.path.getFileName().toString();
@@ -241,10 +237,6 @@ final class Recovery {
         }
         String stripped = best.replaceFirst("-\\d+$", "");
         return stripped.isEmpty() ? best : stripped;
-    }
-
-    private static Set<Path> familyOf(ImageGraph g, Path top) throws IOException {
-        return g.family(top);
     }
 
     /** The file's birth time where the file system records it, else its modification time (ns). */

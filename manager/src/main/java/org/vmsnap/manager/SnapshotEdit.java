@@ -59,7 +59,7 @@ final class SnapshotEdit {
         if (name.equals(ctx.after.current)) {
             ctx.after.current = newName;
         }
-        ctx.after.emitChanges(ctx.before, store, PlanContext.mirror(ctx.after), ctx.plan);
+        ctx.emitMetadata();
         runner.run(ctx.plan);
         return now;
     }

@@ -118,7 +118,7 @@ public final class SnapshotService {
         if (makeCurrent) {
             ctx.after.current = full.name();
         }
-        ctx.after.emitChanges(ctx.before, store, PlanContext.mirror(ctx.after), ctx.plan);
+        ctx.emitMetadata();
         runner().run(ctx.plan);
         return full;
     }
@@ -129,7 +129,7 @@ public final class SnapshotService {
             s.tree().get(name);
             PlanContext ctx = PlanContext.open(store, s, "snapshot-current " + name);
             ctx.after.current = name;
-            ctx.after.emitChanges(ctx.before, store, PlanContext.mirror(ctx.after), ctx.plan);
+            ctx.emitMetadata();
             runner().run(ctx.plan);
             return null;
         });
