@@ -50,12 +50,21 @@ public final class Qcow2Image implements BlockDevice {
                     o.backingFile(), o.backingFormat(), o.lazyRefcounts(), o.preallocation(), o.compressionType());
         }
         ImageCreator.validate(o);
-        try (BlockStore store = FileBlockStore.create(file)) {
+        // An existing file makes create() throw before anything is ours; only a file this call
+        // created is removed on failure, while its write lock is still held.
+        FileBlockStore store = FileBlockStore.create(file);
+        try {
             ImageCreator.create(store, o);
         } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(file);
+            try {
+                store.deleteFile();
+            } catch (IOException | RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            closeQuietly(store, e);
             throw e;
         }
+        store.close();
         Qcow2Image img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
                 && Files.exists(BackingChain.resolve(file, o.backingFile()))));
         if ("metadata".equals(o.preallocation())) {
@@ -435,5 +444,13 @@ public final class Qcow2Image implements BlockDevice {
     @Override
     public void close() throws IOException {
         engine.close();
+    }
+
+    private static void closeQuietly(AutoCloseable c, Throwable into) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            into.addSuppressed(e);
+        }
     }
 }

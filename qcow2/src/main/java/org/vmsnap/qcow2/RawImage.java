@@ -62,13 +62,23 @@ public final class RawImage implements BlockDevice {
             throw new IllegalArgumentException("negative image size: " + sizeBytes);
         }
         long fileBytes = roundUpToSector(sizeBytes);
-        try (BlockStore s = FileBlockStore.create(file)) {   // refuses an existing file
-            s.truncate(fileBytes);
-            int first = (int) Math.min(fileBytes, FIRST_BLOCK_BYTES);
-            if (first > 0) {
-                s.write(0, ByteBuffer.allocate(first));
+        FileBlockStore s = FileBlockStore.create(file);   // refuses an existing file: nothing to undo
+        try (s) {
+            try {
+                s.truncate(fileBytes);
+                int first = (int) Math.min(fileBytes, FIRST_BLOCK_BYTES);
+                if (first > 0) {
+                    s.write(0, ByteBuffer.allocate(first));
+                }
+                s.flush();
+            } catch (IOException | RuntimeException e) {
+                try {
+                    s.deleteFile(); // made by this call and still locked by it
+                } catch (IOException | RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
             }
-            s.flush();
         }
     }
 

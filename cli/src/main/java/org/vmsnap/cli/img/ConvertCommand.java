@@ -5,8 +5,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.ErrorMessages;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.ImageCopy;
+import org.vmsnap.qcow2.ImageFiles;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.Progress;
 import org.vmsnap.qcow2.Qcow2Image;
@@ -104,12 +106,39 @@ final class ConvertCommand extends ImgSubcommand {
             if (compress) {
                 copy = copy.withCompression();
             }
-            try (BlockDevice target = noCreate ? openTarget() : createTarget(options, size)) {
-                ImageCopy.copy(source, target, copy, bar);
+            if (noCreate) {
+                try (BlockDevice target = openTarget()) {
+                    ImageCopy.copy(source, target, copy, bar);
+                }
+            } else {
+                copyToNew(source, options, size, copy, bar);
             }
             ProgressBar.finish(bar);
         }
         return 0;
+    }
+
+    /**
+     * Copies into a target this command creates. If the copy fails, the half-written target
+     * is removed (it is this command's own file; a process that opened it meanwhile keeps it).
+     */
+    private void copyToNew(BlockDevice source, CreateOptions options, long size, ImageCopy.CopyOptions copy,
+            Progress bar) throws IOException {
+        BlockDevice target = createTarget(options, size); // refuses an existing output: nothing to clean up
+        try {
+            try (target) {
+                ImageCopy.copy(source, target, copy, bar);
+            }
+        } catch (IOException | RuntimeException e) {
+            try {
+                if (ImageFiles.deleteUnlessInUse(path(output))) {
+                    throw new CliException(1, ErrorMessages.of(e) + " (the incomplete " + output + " was removed)", e);
+                }
+            } catch (IOException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
     }
 
     /** {@code -n}: the existing target, opened read-write in the -O format. */

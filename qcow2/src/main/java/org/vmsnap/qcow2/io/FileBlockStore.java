@@ -204,6 +204,34 @@ public final class FileBlockStore implements BlockStore {
         return readOnly;
     }
 
+    /**
+     * Removes this store's file from its folder while the store still holds it open and
+     * locked read-write, so no other process can be using it at that moment. Refused when the
+     * path no longer names the file this store holds (replaced or a symbolic link): then
+     * nothing is removed.
+     *
+     * @throws IllegalStateException when the store is read-only or unlocked
+     */
+    public void deleteFile() throws IOException {
+        if (readOnly || lock == null) {
+            throw new IllegalStateException(path + ": only a store holding the write lock can remove its file");
+        }
+        Object named = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
+        Object held = nativeFile == null ? null : Files.readAttributes(
+                Path.of("/proc/self/fd", Integer.toString(nativeFile.fd())),
+                java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        if (named == null || held == null || !named.equals(held)) {
+            throw new org.vmsnap.qcow2.ImageInUseException(path, "not removed: the path no longer names the file"
+                    + " vmsnap holds open (replaced, or a symbolic link)");
+        }
+        Files.delete(path);
+        Path dir = path.toAbsolutePath().getParent();
+        try (FileChannel folder = FileChannel.open(dir, StandardOpenOption.READ)) {
+            folder.force(true);
+        }
+    }
+
     /** Releases the image locks and closes both descriptors. */
     @Override
     public void close() throws IOException {
