@@ -63,10 +63,10 @@ final class CreatePlanner {
                 case EXTERNAL -> {
                     external = true;
                     Path overlay = m.source() != null ? m.source().toAbsolutePath().normalize()
-                            : PlanContext.defaultOverlay(disk.source(), name);
+                            : defaultOverlay(ctx, disk, name, flags.reuseExternal());
                     boolean reuse = checkExternal(ctx, disk, overlay, flags.reuseExternal());
                     ctx.plan.add(new Step.CreateOverlay(disk.target(), overlay, disk.source(), disk.format(),
-                            reuse));
+                            reuse, ctx.partialFor(overlay)));
                     if (!reuse) {
                         st.owned.add(overlay);
                     }
@@ -145,6 +145,16 @@ final class CreatePlanner {
         }
     }
 
+    /**
+     * The overlay's name when the request names none: the disk's stem and the snapshot name (as
+     * virsh names it), with a counter if that is taken; with --reuse-external, virsh's name,
+     * which must then exist.
+     */
+    private static Path defaultOverlay(PlanContext ctx, DiskDef disk, String name, boolean reuse) {
+        Path virsh = PlanContext.defaultOverlay(disk.source(), name);
+        return reuse ? virsh : ctx.freshName(disk.source(), name);
+    }
+
     /** Returns whether an existing file is reused. */
     private static boolean checkExternal(PlanContext ctx, DiskDef disk, Path overlay, boolean reuseExternal)
             throws IOException {
@@ -153,12 +163,25 @@ final class CreatePlanner {
             throw new InvalidInputException("disk " + disk.target() + ": external file name " + overlay.getFileName()
                     + " is longer than " + Names.MAX_NAME_BYTES + " bytes (give a shorter file= in --diskspec)");
         }
+        if (overlay.toString().chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+            throw new InvalidInputException("disk " + disk.target() + ": external file name " + overlay
+                    + " contains a control character");
+        }
+        Path folder = overlay.getParent();
+        if (!Files.isDirectory(folder)) {
+            throw new InvalidInputException("disk " + disk.target() + ": cannot create external file " + overlay
+                    + ": " + (Files.exists(folder) ? folder + " is not a directory" : "no such directory " + folder));
+        }
+        if (!Files.isWritable(folder) && !(reuseExternal && Files.exists(overlay))) {
+            throw new InvalidInputException("disk " + disk.target() + ": cannot create external file " + overlay
+                    + ": permission denied (directory " + folder + " is not writable)");
+        }
         if (ctx.after.namedFiles().contains(overlay) || ctx.graph.exists(overlay)) {
             throw new InvalidInputException("disk " + disk.target() + ": external file " + overlay
                     + " is already used by this domain");
         }
-        if (!Files.exists(overlay)) {
-            return false;
+        if (!Files.exists(overlay, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return false; // made new, even with --reuse-external (as libvirt does)
         }
         if (!reuseExternal) {
             throw new InvalidInputException("disk " + disk.target() + ": external snapshot file " + overlay

@@ -92,7 +92,6 @@ final class DeletePlanner {
         }
         ctx.graph.remove(top.path);
         ctx.after.replaceFile(top.path, base.path, base.format);
-        ctx.after.owned.remove(top.path);
         ctx.mergedAway.add(top.path);
     }
 
@@ -103,7 +102,6 @@ final class DeletePlanner {
         top.backingFormat = base.backingFormat;
         ctx.graph.remove(base.path);
         ctx.after.replaceFile(base.path, top.path, top.format);
-        ctx.after.owned.remove(base.path);
         ctx.mergedAway.add(base.path);
     }
 }

@@ -4,8 +4,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
 import java.util.UUID;
 import java.util.stream.Stream;
 
@@ -19,13 +22,24 @@ import org.vmsnap.manager.xml.DiskDef;
 import org.vmsnap.manager.xml.Names;
 
 import org.vmsnap.manager.xml.Domain;
+import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.qcow2.ImageFiles;
+import org.vmsnap.qcow2.ImageInUseException;
 
 /** Defined domains under one state folder: define, undefine, list, look up. */
 public final class DomainService {
     private final Path home;
+    private final Consumer<String> warnings;
 
+    /** Warnings (files kept, interrupted operations finished) are collected and dropped. */
     public DomainService(Path home) {
+        this(home, w -> { });
+    }
+
+    /** @param warnings receives one line per thing the user should know beyond the result */
+    public DomainService(Path home, Consumer<String> warnings) {
         this.home = home;
+        this.warnings = warnings;
     }
 
     /**
@@ -60,7 +74,7 @@ public final class DomainService {
         DomainStore store = new DomainStore(home, d.name());
         Files.createDirectories(store.dir());
         try (DomainLock lock = store.lock()) {
-            new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor()).recover();
+            recoverOrFail(store);
             if (store.exists()) {
                 Domain old = store.readDomain();
                 if (parsed.uuid() == null) {
@@ -75,51 +89,104 @@ public final class DomainService {
         return d;
     }
 
+    /** What undefine did with the images: removed, and kept with the reason. */
+    public record UndefineResult(List<Path> removed, Map<Path, String> kept) {
+    }
+
     /**
      * Removes a domain's definition. Refuses when it has snapshot metadata unless
-     * {@code snapshotsMetadata}; deletes its disk images only with {@code removeAllStorage}.
-     *
-     * @return the image files removed
+     * {@code snapshotsMetadata}. With {@code removeAllStorage}, removes the images vmsnap made
+     * for the domain (its overlays), each under QEMU's write lock; images vmsnap did not make
+     * (the user's own disks and templates) are kept and named, as virsh keeps volumes libvirt
+     * does not manage, and so is an image another process holds.
      */
-    public List<Path> undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage) throws IOException {
+    public UndefineResult undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage)
+            throws IOException {
         DomainStore store = existing(name);
         List<Path> removed = new ArrayList<>();
+        Map<Path, String> kept = new LinkedHashMap<>();
         try (DomainLock lock = store.lock()) {
-            new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor()).recover();
+            recoverOrFail(store);
             Domain d = store.readDomain();
-            int n = store.readSnapshots().size();
-            if (n > 0 && !snapshotsMetadata) {
+            List<SnapshotDef> snapshots = store.readSnapshots();
+            if (!snapshots.isEmpty() && !snapshotsMetadata) {
                 throw new InvalidInputException("Requested operation is not valid: cannot delete inactive domain with "
-                        + n + " snapshots");
+                        + snapshots.size() + " snapshots");
             }
             if (removeAllStorage) {
-                // The disks' current images and every image vmsnap made for the domain; never a
-                // backing file the user made (it may be a template other domains share).
-                java.util.Set<Path> files = new java.util.LinkedHashSet<>();
+                Set<Path> owned = store.readOwned();
                 for (DiskDef disk : d.disks()) {
-                    if (!disk.readOnly() && "disk".equals(disk.device())) {
-                        files.add(disk.source());
+                    if (!disk.readOnly() && "disk".equals(disk.device()) && !owned.contains(disk.source())) {
+                        kept.put(disk.source(), "not managed by vmsnap (vmsnap did not create it)");
                     }
                 }
-                files.addAll(store.readOwned());
-                for (Path f : files) {
-                    if (Files.deleteIfExists(f)) {
-                        removed.add(f);
+                for (Path f : owned) {
+                    try {
+                        if (ImageFiles.deleteUnlessInUse(f)) {
+                            removed.add(f);
+                        }
+                    } catch (ImageInUseException e) {
+                        kept.put(f, e.getMessage());
                     }
                 }
             }
-            deleteTree(store.dir().resolve("snapshots"));
+            for (SnapshotDef s : snapshots) {
+                Files.deleteIfExists(store.snapshotFile(s.name()));
+            }
+            removeOwnFolder(store.dir().resolve("snapshots"), List.of());
             for (String f : List.of("domain.xml", "current", "owned", "journal")) {
                 Files.deleteIfExists(store.dir().resolve(f));
             }
-            for (DiskDef disk : d.disks()) {
-                deleteTree(disk.source().toAbsolutePath().getParent().resolve("." + d.name() + ".vmsnap"));
-                break;
+            Path mirror = mirrorFolder(d);
+            if (mirror != null) {
+                List<String> files = new ArrayList<>(List.of("domain.xml", "current"));
+                snapshots.forEach(s -> files.add(s.name() + ".xml"));
+                removeOwnFolder(mirror, files);
             }
         }
         Files.deleteIfExists(store.lockFile());
-        Files.deleteIfExists(store.dir());
-        return removed;
+        removeOwnFolder(store.dir(), List.of());
+        return new UndefineResult(removed, kept);
+    }
+
+    /** The folder beside the first disk where vmsnap keeps a copy of the metadata. */
+    private static Path mirrorFolder(Domain d) {
+        for (DiskDef disk : d.disks()) {
+            return disk.source().toAbsolutePath().getParent().resolve("." + d.name() + ".vmsnap");
+        }
+        return null;
+    }
+
+    /**
+     * Removes the files vmsnap writes in one of its own folders ({@code names}, and temporary
+     * files of interrupted atomic writes), then the folder if nothing else is in it: a file
+     * someone else put there is kept, and so is the folder.
+     */
+    private void removeOwnFolder(Path dir, List<String> names) throws IOException {
+        if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        for (String n : names) {
+            Files.deleteIfExists(dir.resolve(n));
+            Files.deleteIfExists(dir.resolve("." + n + ".tmp"));
+        }
+        try (Stream<Path> rest = Files.list(dir)) {
+            for (Path p : rest.toList()) {
+                String n = p.getFileName().toString();
+                if (n.startsWith(".") && n.endsWith(".tmp") && Files.isRegularFile(p)) {
+                    Files.deleteIfExists(p); // an interrupted atomic write of vmsnap's
+                }
+            }
+        }
+        try (Stream<Path> rest = Files.list(dir)) {
+            List<Path> left = rest.toList();
+            if (!left.isEmpty()) {
+                warnings.accept("kept " + dir + ": it holds files vmsnap did not write (" + left.getFirst()
+                        .getFileName() + (left.size() > 1 ? " and " + (left.size() - 1) + " more" : "") + ")");
+                return;
+            }
+        }
+        Files.deleteIfExists(dir);
     }
 
     /** All defined domains, by name. */
@@ -145,7 +212,15 @@ public final class DomainService {
 
     /** The snapshot operations of one domain (finishes or undoes an interrupted operation first). */
     public SnapshotService snapshots(String name) throws IOException {
-        return new SnapshotService(existing(name), () -> System.currentTimeMillis() / 1000);
+        return new SnapshotService(existing(name), () -> System.currentTimeMillis() / 1000, warnings);
+    }
+
+    /** Finishes or undoes the plan an earlier process left; a change cannot go on when that fails. */
+    private void recoverOrFail(DomainStore store) throws IOException {
+        String done = new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor(warnings)).recover();
+        if (done != null) {
+            warnings.accept(done);
+        }
     }
 
     private DomainStore existing(String name) throws IOException {
@@ -155,16 +230,5 @@ public final class DomainService {
             throw new NotFoundException("Domain not found: no domain with matching name '" + name + "'");
         }
         return store;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

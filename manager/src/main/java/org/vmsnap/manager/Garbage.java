@@ -15,7 +15,11 @@ final class Garbage {
     private Garbage() {
     }
 
-    static Set<Path> collect(DomainState state, ImageGraph graph) {
+    /**
+     * The owned files to remove. They stay in {@code state.owned}: the removal step drops each
+     * from the owned list once the file is gone. {@code leaving}: files the plan already removes.
+     */
+    static Set<Path> collect(DomainState state, ImageGraph graph, Set<Path> leaving) {
         Set<Path> removed = new LinkedHashSet<>();
         boolean changed = true;
         while (changed) {
@@ -24,6 +28,9 @@ final class Garbage {
             Set<Path> pinned = state.pinned();
             List<Path> candidates = new ArrayList<>(state.owned);
             for (Path p : candidates) {
+                if (removed.contains(p) || leaving.contains(p)) {
+                    continue;
+                }
                 ImageGraph.Node n = graph.node(p);
                 if (n == null) {
                     state.owned.remove(p); // gone already
@@ -35,7 +42,6 @@ final class Garbage {
                     continue;
                 }
                 graph.remove(p);
-                state.owned.remove(p);
                 removed.add(p);
                 changed = true;
             }

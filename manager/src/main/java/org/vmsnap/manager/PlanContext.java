@@ -3,8 +3,11 @@ package org.vmsnap.manager;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 
+import org.vmsnap.manager.plan.MadeFiles;
 import org.vmsnap.manager.plan.Plan;
 import org.vmsnap.manager.plan.Step;
 import org.vmsnap.manager.store.DomainStore;
@@ -19,6 +22,10 @@ final class PlanContext {
     final Plan plan;
     /** Files whose data now lives in another image; removed after the metadata is written. */
     final Set<Path> mergedAway = new java.util.LinkedHashSet<>();
+    /** Partial links of the files this plan makes (see {@code MadeFiles}); dropped at its end. */
+    private final List<Path> partials = new ArrayList<>();
+    /** Names the partial links of this plan apart from any other plan's. */
+    private final String planId = String.format("%016x", new java.security.SecureRandom().nextLong());
 
     PlanContext(DomainStore store, DomainState before, ImageGraph graph, String what) {
         this.store = store;
@@ -43,14 +50,46 @@ final class PlanContext {
         return null;
     }
 
-    /** Appends the metadata writes, then removes the image files nothing needs any more. */
+    /**
+     * Appends the metadata writes, then the removal of the image files nothing needs any more
+     * (they stay in the owned list until they are gone: one another process holds is kept and
+     * removed by a later command), then the end of the partial links.
+     */
     void finishWithMetadata() throws IOException {
         Set<Path> removed = new java.util.LinkedHashSet<>(mergedAway);
-        removed.addAll(Garbage.collect(after, graph));
+        removed.addAll(Garbage.collect(after, graph, mergedAway));
         emitMetadata();
         for (Path p : removed) {
-            plan.add(new Step.RemoveFile(diskOf(p), p));
+            plan.add(new Step.RemoveFile(diskOf(p), p, store.ownedFile()));
         }
+        dropPartials();
+    }
+
+    /** Files this plan would remove: the current images it discards and the images it merges away. */
+    Set<Path> removals() {
+        Set<Path> out = new java.util.LinkedHashSet<>();
+        for (Step s : plan.steps()) {
+            if (s instanceof Step.RemoveFile r) {
+                out.add(r.file());
+            }
+        }
+        return out;
+    }
+
+    /** The partial name under which a step of this plan makes {@code target} (see {@code MadeFiles}). */
+    Path partialFor(Path target) {
+        Path p = target.toAbsolutePath().getParent()
+                .resolve(MadeFiles.PARTIAL_PREFIX + planId + "-" + (partials.size() + 1));
+        partials.add(p);
+        return p;
+    }
+
+    /** Appends the steps that drop this plan's partial links (after every step that could undo a file). */
+    void dropPartials() {
+        for (Path p : partials) {
+            plan.add(new Step.DropLink(p));
+        }
+        partials.clear();
     }
 
     /** Appends the metadata writes that turn the stored state into {@link #after} (state folder and mirror). */
@@ -58,16 +97,37 @@ final class PlanContext {
         after.emitChanges(before, store, mirror(after), plan);
     }
 
-    /** A name for a new image beside {@code image}: {@code <stem>.<suffix>}, or with -N if that is taken. */
+    /**
+     * A name for a new image of a disk beside {@code image}: {@code <stem>.<suffix>}, with
+     * {@code -N} only if that is taken, where the stem is the disk's own (that of the first image
+     * down the chain that vmsnap did not make), so names do not pile up over reverts and deletes.
+     */
     Path freshName(Path image, String suffix) {
         Path dir = image.toAbsolutePath().getParent();
-        String stem = stem(image);
+        String stem = diskStem(image);
         Set<Path> named = after.namedFiles();
         Path p = dir.resolve(stem + "." + suffix);
-        for (int n = 1; Files.exists(p) || graph.exists(p) || named.contains(p); n++) {
+        for (int n = 1; Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) || graph.exists(p)
+                || named.contains(p); n++) {
             p = dir.resolve(stem + "." + suffix + "-" + n);
         }
         return p;
+    }
+
+    /** The stem of the image the disk started from: the first one down the chain vmsnap did not make. */
+    String diskStem(Path image) {
+        Path p = image.toAbsolutePath().normalize();
+        Path last = p;
+        java.util.Set<Path> seen = new java.util.HashSet<>();
+        while (p != null && seen.add(p)) {
+            last = p;
+            if (!before.owned.contains(p) && !after.owned.contains(p)) {
+                return stem(p);
+            }
+            ImageGraph.Node n = graph.node(p);
+            p = n == null ? null : n.backing;
+        }
+        return stem(last);
     }
 
     /** An image's file name without its last extension ({@code disk.qcow2} -> {@code disk}), as virsh names overlays. */

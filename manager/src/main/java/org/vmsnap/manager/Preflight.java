@@ -2,63 +2,78 @@ package org.vmsnap.manager;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 
-import org.vmsnap.manager.plan.Plan;
 import org.vmsnap.manager.plan.Step;
 import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.ImageFiles;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
 
 /**
- * Before a plan with steps that cannot be undone: every image those steps write can be opened
- * for writing now (not locked by a running QEMU, not read-only), so that the plan does not stop
- * half-way for a reason that was visible before it started.
+ * Before the first step of a plan: every image a step will write can be opened for writing now,
+ * every image a step reads can be opened for reading (no QEMU writes it), and no other process
+ * holds a file that the plan discards (a disk's current image, an image merged away). So a plan
+ * does not stop half-way, nor leave one disk changed and another not, for a reason that was
+ * visible before it started; nothing is changed when this fails.
  */
 final class Preflight {
     private Preflight() {
     }
 
-    static void checkWritable(Plan plan) throws IOException {
-        Set<Path> written = new LinkedHashSet<>();
-        for (Step s : plan.steps()) {
+    static void check(PlanContext ctx) throws IOException {
+        Map<Path, String> written = new LinkedHashMap<>();
+        Map<Path, String> read = new LinkedHashMap<>();
+        for (Step s : ctx.plan.steps()) {
             switch (s) {
-                case Step.ApplyInternal a -> written.add(a.image());
-                case Step.DeleteInternal d -> written.add(d.image());
+                case Step.CreateInternal c -> written.putIfAbsent(c.image(), c.disk());
+                case Step.ApplyInternal a -> written.putIfAbsent(a.image(), a.disk());
+                case Step.DeleteInternal d -> written.putIfAbsent(d.image(), d.disk());
+                case Step.RenameInternal r -> written.putIfAbsent(r.image(), r.disk());
                 case Step.Commit c -> {
-                    written.add(c.base());
-                    written.add(c.top());
+                    written.putIfAbsent(c.base(), c.disk());
+                    written.putIfAbsent(c.top(), c.disk());
                 }
-                case Step.Rebase r -> written.add(r.image());
-                case Step.RenameInternal r -> written.add(r.image());
+                case Step.Rebase r -> written.putIfAbsent(r.image(), r.disk());
+                case Step.CreateOverlay o -> read.putIfAbsent(o.backing(), o.disk());
+                case Step.SnapshotOverlay o -> read.putIfAbsent(o.image(), o.disk());
                 default -> { }
             }
         }
-        for (Path p : written) {
-            try (BlockDevice d = Images.open(p, OpenOptions.readWrite().withOpenBacking(false))) {
-                // opened for writing and closed unchanged
-            } catch (IOException e) {
-                throw new ManagerException(diskName(plan, p) + p + ": cannot be opened for writing: "
-                        + e.getMessage() + " (nothing was changed)", e);
+        for (Map.Entry<Path, String> e : written.entrySet()) {
+            open(e.getKey(), e.getValue(), OpenOptions.readWrite().withOpenBacking(false), "opened for writing");
+        }
+        for (Map.Entry<Path, String> e : read.entrySet()) {
+            if (!written.containsKey(e.getKey())) {
+                open(e.getKey(), e.getValue(), OpenOptions.readOnlyOpen().withOpenBacking(false),
+                        "opened for reading");
+            }
+        }
+        Set<Path> discarded = new java.util.LinkedHashSet<>(ctx.before.currentTops());
+        discarded.addAll(ctx.mergedAway);
+        for (Step s : ctx.plan.steps()) {
+            if (s instanceof Step.RemoveFile r && discarded.contains(r.file()) && ImageFiles.inUse(r.file())) {
+                throw new ManagerException("disk " + r.disk() + ": " + r.file() + " is in use by another process"
+                        + " (it holds QEMU's lock on it), and this operation would remove it; stop that process"
+                        + " first (nothing was changed)");
             }
         }
     }
 
-    private static String diskName(Plan plan, Path p) {
-        for (Step s : plan.steps()) {
-            String disk = switch (s) {
-                case Step.ApplyInternal a when a.image().equals(p) -> a.disk();
-                case Step.DeleteInternal d when d.image().equals(p) -> d.disk();
-                case Step.Commit c when c.base().equals(p) || c.top().equals(p) -> c.disk();
-                case Step.Rebase r when r.image().equals(p) -> r.disk();
-                case Step.RenameInternal r when r.image().equals(p) -> r.disk();
-                default -> null;
-            };
-            if (disk != null) {
-                return "disk " + disk + ": ";
-            }
+    private static void open(Path p, String disk, OpenOptions options, String how) throws IOException {
+        try (BlockDevice d = Images.open(p, options)) {
+            // opened and closed unchanged
+        } catch (IOException e) {
+            throw new ManagerException("disk " + disk + ": " + p + ": cannot be " + how + ": " + reason(p, e)
+                    + " (nothing was changed)", e);
         }
-        return "";
+    }
+
+    /** The exception's message without the file name it may start with (the caller names it). */
+    private static String reason(Path p, IOException e) {
+        String m = e.getMessage() == null ? e.toString() : e.getMessage();
+        return m.startsWith(p + ": ") ? m.substring(p.toString().length() + 2) : m;
     }
 }

@@ -66,6 +66,9 @@ final class Recovery {
             for (Path f : family.get(d.target())) {
                 ImageGraph.Node n = g.node(f);
                 for (String name : n.internal) {
+                    if (!validName(name, "internal snapshot in " + f, notes)) {
+                        continue;
+                    }
                     Found x = found.computeIfAbsent(name, k -> new Found(k, n.internalDates.get(k)));
                     x.disks.put(d.target(), new SnapshotDisk(d.target(), SnapshotMode.INTERNAL, null, null));
                     x.imageAt.put(d.target(), f);
@@ -75,6 +78,9 @@ final class Recovery {
                     continue;
                 }
                 String name = externalName(f, deps);
+                if (!validName(name, "external snapshot of frozen image " + f, notes)) {
+                    continue;
+                }
                 // The snapshot's moment: when its first overlay was made.
                 Path overlay = deps.stream().map(o -> o.path).min(Comparator.comparingLong(Recovery::bornNanos))
                         .orElseThrow();
@@ -157,6 +163,24 @@ final class Recovery {
                 notes.add("disk " + d.target() + ": " + d.source() + " is a frozen image; its newest overlay "
                         + newest + " is taken as the current image");
             }
+        }
+    }
+
+    /**
+     * Names read from images were not checked by vmsnap: one that cannot be a snapshot name
+     * (a '/', a leading '.', a control character) is left out, with a note, never used as a
+     * file name in the state folder.
+     */
+    private static boolean validName(String name, String where, List<String> notes) {
+        try {
+            org.vmsnap.manager.xml.Names.checkSnapshotName(name);
+            return true;
+        } catch (InvalidInputException e) {
+            String shown = name.codePoints().mapToObj(c -> c < 0x20 || c == 0x7f ? String.format("\\x%02x", c)
+                    : Character.toString(c)).collect(java.util.stream.Collectors.joining());
+            notes.add(where + ": '" + shown + "' is not usable as a snapshot name (" + e.getMessage()
+                    + "); not recovered");
+            return false;
         }
     }
 
@@ -277,8 +301,8 @@ final class Recovery {
             return null;
         }
         try {
-            String s = Files.readString(mirror.resolve("current"), StandardCharsets.UTF_8).strip();
-            return s.isEmpty() ? null : s;
+            return org.vmsnap.manager.store.DomainStore.currentName(
+                    Files.readString(mirror.resolve("current"), StandardCharsets.UTF_8));
         } catch (IOException e) {
             return null;
         }

@@ -67,7 +67,8 @@ final class RevertPlanner {
                     target = target.withDisk(sd.name(), image, "qcow2");
                 } else {
                     Path copy = ctx.freshName(image, snap.name());
-                    ctx.plan.add(new Step.SnapshotOverlay(sd.name(), image, snap.name(), copy));
+                    ctx.plan.add(new Step.SnapshotOverlay(sd.name(), image, snap.name(), copy,
+                            ctx.partialFor(copy)));
                     ctx.graph.add(new ImageGraph.Node(copy, "qcow2", image, "qcow2", 0));
                     st.owned.add(copy);
                     target = target.withDisk(sd.name(), copy, "qcow2");
@@ -76,7 +77,8 @@ final class RevertPlanner {
             } else {
                 Path overlay = sd.source() != null && !Files.exists(sd.source()) && !ctx.graph.exists(sd.source())
                         ? sd.source() : ctx.freshName(image, snap.name());
-                ctx.plan.add(new Step.CreateOverlay(sd.name(), overlay, image, at.format(), false));
+                ctx.plan.add(new Step.CreateOverlay(sd.name(), overlay, image, at.format(), false,
+                        ctx.partialFor(overlay)));
                 ctx.graph.add(new ImageGraph.Node(overlay, "qcow2", image, at.format(), 0));
                 st.owned.add(overlay);
                 target = target.withDisk(sd.name(), overlay, "qcow2");

@@ -60,6 +60,7 @@ final class SnapshotEdit {
             ctx.after.current = newName;
         }
         ctx.emitMetadata();
+        Preflight.check(ctx);
         runner.run(ctx.plan);
         return now;
     }

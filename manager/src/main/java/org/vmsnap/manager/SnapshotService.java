@@ -3,6 +3,7 @@ package org.vmsnap.manager;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 import org.vmsnap.manager.plan.OfflineExecutor;
 import org.vmsnap.manager.plan.PlanRunner;
@@ -21,47 +22,77 @@ import org.vmsnap.manager.xml.SnapshotDef;
 public final class SnapshotService {
     private final DomainStore store;
     private final Clock clock;
+    private final Consumer<String> warnings;
 
     /** Seconds since the epoch (a seam for tests). */
     public interface Clock {
         long nowSec();
     }
 
-    SnapshotService(DomainStore store, Clock clock) {
+    SnapshotService(DomainStore store, Clock clock, Consumer<String> warnings) {
         this.store = store;
         this.clock = clock;
+        this.warnings = warnings;
     }
 
     private interface Body<T> {
         T run(DomainState state) throws IOException;
     }
 
+    /** For a change: an interrupted plan must be finished or undone first, or nothing happens. */
     private <T> T locked(Body<T> body) throws IOException {
         return locked(null, body);
     }
 
     private <T> T locked(List<String> damaged, Body<T> body) throws IOException {
         try (DomainLock lock = store.lock()) {
-            if (!store.exists()) {
-                throw new NotFoundException("Domain not found: no domain with matching name '" + store.name() + "'");
-            }
-            runner().recover();
+            checkExists();
+            note(runner().recover());
             return body.run(DomainState.load(store, damaged));
         }
     }
 
+    /**
+     * For a command that only shows: an interrupted plan that cannot be finished or undone now
+     * (an image locked by another process, say) does not stop it; it shows the stored state and
+     * says that a plan is pending.
+     */
+    private <T> T reading(Body<T> body) throws IOException {
+        try (DomainLock lock = store.lock()) {
+            checkExists();
+            try {
+                note(runner().recover());
+            } catch (IOException e) {
+                warnings.accept(e.getMessage() + "; what is shown is the state stored before it");
+            }
+            return body.run(DomainState.load(store, null));
+        }
+    }
+
+    private void checkExists() throws NotFoundException {
+        if (!store.exists()) {
+            throw new NotFoundException("Domain not found: no domain with matching name '" + store.name() + "'");
+        }
+    }
+
+    private void note(String recovered) {
+        if (recovered != null) {
+            warnings.accept(recovered);
+        }
+    }
+
     private PlanRunner runner() {
-        return new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor());
+        return new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor(warnings));
     }
 
     /** The domain's current definition. */
     public Domain domain() throws IOException {
-        return locked(s -> s.domain);
+        return reading(s -> s.domain);
     }
 
     /** All snapshots with metadata, and the current one. */
     public SnapshotTree tree() throws IOException {
-        return locked(DomainState::tree);
+        return reading(DomainState::tree);
     }
 
     /**
@@ -79,6 +110,7 @@ public final class SnapshotService {
             }
             PlanContext ctx = PlanContext.open(store, s, "snapshot-create of domain " + s.domain.name());
             SnapshotDef made = CreatePlanner.plan(ctx, request, flags, clock.nowSec());
+            Preflight.check(ctx);
             runner().run(ctx.plan);
             return made;
         });
@@ -146,7 +178,7 @@ public final class SnapshotService {
             SnapshotDef snap = s.tree().get(name);
             PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to " + name);
             RevertPlanner.plan(ctx, snap);
-            Preflight.checkWritable(ctx.plan);
+            Preflight.check(ctx);
             runner().run(ctx.plan);
             return null;
         });
@@ -172,7 +204,7 @@ public final class SnapshotService {
             }
             PlanContext ctx = PlanContext.open(store, s, "snapshot-delete of " + name);
             DeletePlanner.plan(ctx, names, metadataOnly);
-            Preflight.checkWritable(ctx.plan);
+            Preflight.check(ctx);
             runner().run(ctx.plan);
             return names;
         });

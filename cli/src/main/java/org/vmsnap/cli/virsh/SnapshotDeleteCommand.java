@@ -34,7 +34,7 @@ public final class SnapshotDeleteCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        SnapshotService service = target.service();
+        SnapshotService service = target.service(this);
         SnapshotDef s = target.lookup(service.tree(), current);
         if (children && childrenOnly) {
             throw new CliException("Failed to delete snapshot " + s.name()

@@ -37,7 +37,7 @@ public final class SnapshotEditCommand extends VirshSubcommand {
         if (rename == null && xml == null) {
             throw new CliException("snapshot-edit needs --rename NEW or --xml FILE (vmsnap starts no editor)");
         }
-        SnapshotService service = target.service();
+        SnapshotService service = target.service(this);
         SnapshotTree tree = service.tree();
         // With SNAPSHOT, --current means "also make it current" rather than "the current one".
         SnapshotDef old = target.lookup(tree, current && target.snapshot == null);

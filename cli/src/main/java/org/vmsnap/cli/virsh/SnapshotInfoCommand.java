@@ -21,7 +21,7 @@ public final class SnapshotInfoCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        SnapshotTree tree = target.service().tree();
+        SnapshotTree tree = target.service(this).tree();
         out().print(render(tree, target.lookup(tree, current), target.domain));
         return 0;
     }

@@ -22,7 +22,7 @@ public final class SnapshotParentCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        SnapshotTree tree = target.service().tree();
+        SnapshotTree tree = target.service(this).tree();
         SnapshotDef s = target.lookup(tree, current);
         if (s.parent() == null) {
             throw new CliException("snapshot '" + s.name() + "' has no parent");

@@ -33,7 +33,7 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        SnapshotService service = target.service();
+        SnapshotService service = target.service(this);
         SnapshotDef s = target.lookup(service.tree(), current);
         if (running || paused) {
             throw new CliException("Failed to revert snapshot " + s.name() + ": --" + (running ? "running" : "paused")

@@ -23,8 +23,8 @@ final class SnapshotTarget {
     String snapshot;
 
     /** The domain's snapshot service ("failed to get domain" when there is none). */
-    SnapshotService service() throws IOException {
-        return VirshSubcommand.snapshots(domain);
+    SnapshotService service(VirshSubcommand command) throws IOException {
+        return command.snapshots(domain);
     }
 
     /** The named snapshot, or with {@code current} the current one, as {@link Lookup#snapshot} checks. */

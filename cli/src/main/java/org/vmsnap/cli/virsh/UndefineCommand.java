@@ -2,9 +2,9 @@ package org.vmsnap.cli.virsh;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.manager.DomainService;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.xml.DiskDef;
 import org.vmsnap.manager.xml.Domain;
@@ -26,25 +26,33 @@ public final class UndefineCommand extends VirshSubcommand {
     @Option(names = "--snapshots-metadata", description = "Remove the snapshot metadata too (the images stay).")
     boolean snapshotsMetadata;
 
-    @Option(names = "--remove-all-storage", description = "Remove the disk images vmsnap manages for the domain.")
+    @Option(names = "--remove-all-storage", description = "Remove the disk images vmsnap made for the domain (its overlays); images vmsnap"
+            + " did not make are kept and named.")
     boolean removeAllStorage;
 
     @Override
     int execute() throws IOException {
         Domain d = snapshots(domain).domain();
-        List<Path> removed;
+        DomainService.UndefineResult result;
         try {
-            removed = domains().undefine(domain, snapshotsMetadata, removeAllStorage);
+            result = domains().undefine(domain, snapshotsMetadata, removeAllStorage);
         } catch (InvalidInputException e) {
             // virsh says this on two lines; vmsnap's errors are one.
             throw new CliException(1, "Failed to undefine domain '" + domain + "': " + e.getMessage(), e);
         }
+        // virsh names each volume it will not remove before saying the domain is gone.
+        result.kept().forEach((p, why) -> err().println("vmsnap: Storage volume '" + volume(d, p) + "'(" + p
+                + ") was not removed: " + why + ". Remove it manually."));
+        err().flush();
         out().print("Domain '" + domain + "' has been undefined\n");
-        for (Path p : removed) {
-            String volume = d.disks().stream().filter(x -> x.source().equals(p)).map(DiskDef::target).findFirst()
-                    .orElse(String.valueOf(p.getFileName()));
-            out().print("Volume '" + volume + "'(" + p + ") removed.\n");
+        for (Path p : result.removed()) {
+            out().print("Volume '" + volume(d, p) + "'(" + p + ") removed.\n");
         }
         return 0;
+    }
+
+    private static String volume(Domain d, Path p) {
+        return d.disks().stream().filter(x -> x.source().equals(p)).map(DiskDef::target).findFirst()
+                .orElse(String.valueOf(p.getFileName()));
     }
 }

@@ -44,13 +44,25 @@ abstract class VirshSubcommand implements Callable<Integer> {
     /** Runs the command; output goes to {@link #out()}. */
     abstract int execute() throws IOException;
 
-    /** The domains under {@link DomainService#defaultHome()} ({@code vmsnap.home}, then {@code $VMSNAP_HOME}). */
-    static DomainService domains() {
-        return new DomainService(DomainService.defaultHome());
+    PrintWriter err() {
+        return spec.commandLine().getErr();
+    }
+
+    /**
+     * The domains under {@link DomainService#defaultHome()} ({@code vmsnap.home}, then
+     * {@code $VMSNAP_HOME}); what the manager wants the user to know beyond the result (a file
+     * kept because another process holds it, an interrupted operation finished) goes to stderr.
+     */
+    DomainService domains() {
+        PrintWriter err = err();
+        return new DomainService(DomainService.defaultHome(), line -> {
+            err.println("vmsnap: " + line);
+            err.flush();
+        });
     }
 
     /** The snapshot service of a domain; a missing domain is virsh's "failed to get domain". */
-    static SnapshotService snapshots(String domain) throws IOException {
+    SnapshotService snapshots(String domain) throws IOException {
         try {
             return domains().snapshots(domain);
         } catch (NotFoundException e) {

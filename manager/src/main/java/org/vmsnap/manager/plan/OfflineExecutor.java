@@ -2,13 +2,19 @@ package org.vmsnap.manager.plan;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
 
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.store.AtomicFiles;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.ImageCommit;
+import org.vmsnap.qcow2.ImageFiles;
+import org.vmsnap.qcow2.ImageInUseException;
 import org.vmsnap.qcow2.ImageRebase;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
@@ -17,15 +23,25 @@ import org.vmsnap.qcow2.Qcow2CreateOptions;
 import org.vmsnap.qcow2.Qcow2Image;
 import org.vmsnap.qcow2.SnapshotInfo;
 
-/** Runs steps on the image files of a shut-off domain with the qcow2 engine. */
+/**
+ * Runs steps on the image files of a shut-off domain with the qcow2 engine. Files are removed
+ * only under the rule of {@link ImageFiles#deleteUnlessInUse}: a file another process holds is
+ * kept and a warning says so.
+ */
 public final class OfflineExecutor implements StepExecutor {
+    private final Consumer<String> warnings;
+
+    /** @param warnings receives one line per thing the user should know (a file kept, ...) */
+    public OfflineExecutor(Consumer<String> warnings) {
+        this.warnings = warnings;
+    }
 
     @Override
     public void run(Step step) throws IOException {
         switch (step) {
             case Step.PutFile p -> put(p.file(), p.content());
             case Step.CreateInternal c -> {
-                try (Qcow2Image img = openRw(c.image())) {
+                try (Qcow2Image img = notStarted(() -> openRw(c.image()))) {
                     if (!has(img, c.snapshot())) {
                         img.createSnapshot(c.snapshot());
                     }
@@ -40,7 +56,11 @@ public final class OfflineExecutor implements StepExecutor {
                     }
                 }
             }
-            case Step.RenameInternal r -> rename(r.image(), r.from(), r.to());
+            case Step.RenameInternal r -> {
+                try (Qcow2Image img = notStarted(() -> openRw(r.image()))) {
+                    rename(img, r.from(), r.to());
+                }
+            }
             case Step.ApplyInternal a -> {
                 try (Qcow2Image img = openRw(a.image())) {
                     img.applySnapshot(byName(img, a.snapshot()));
@@ -48,19 +68,23 @@ public final class OfflineExecutor implements StepExecutor {
             }
             case Step.CreateOverlay o -> createOverlay(o);
             case Step.SnapshotOverlay o -> {
+                if (MadeFiles.isOurs(o.target(), o.partial())) {
+                    return; // made before a crash
+                }
+                refuseTaken(o.target(), o.disk());
                 String id;
-                try (Qcow2Image img = Qcow2Image.open(o.image(), OpenOptions.readOnlyOpen().withOpenBacking(false))) {
+                try (Qcow2Image img = notStarted(() -> Qcow2Image.open(o.image(),
+                        OpenOptions.readOnlyOpen().withOpenBacking(false)))) {
                     id = byName(img, o.snapshot());
                 }
-                SnapshotOverlay.make(o.image(), id, o.target());
+                MadeFiles.dropPartial(o.partial()); // a half-made one of a crashed run of this plan
+                SnapshotOverlay.make(o.image(), id, o.partial());
+                MadeFiles.publish(o.partial(), o.target(), o.disk());
             }
             case Step.Commit c -> ImageCommit.commit(c.top(), "qcow2", c.base().toString(), true, Progress.NONE);
             case Step.Rebase r -> rebase(r);
-            case Step.RemoveFile r -> {
-                if (Files.deleteIfExists(r.file())) {
-                    AtomicFiles.syncFolder(r.file().toAbsolutePath().getParent());
-                }
-            }
+            case Step.RemoveFile r -> removeOwned(r);
+            case Step.DropLink d -> MadeFiles.dropPartial(d.partial());
         }
     }
 
@@ -79,21 +103,36 @@ public final class OfflineExecutor implements StepExecutor {
             }
             case Step.CreateOverlay o -> {
                 if (!o.reuse()) {
-                    remove(o.overlay());
+                    removeMade(o.overlay(), o.partial());
                 }
             }
-            case Step.SnapshotOverlay o -> remove(o.target());
-            case Step.RenameInternal r -> rename(r.image(), r.to(), r.from());
+            case Step.SnapshotOverlay o -> removeMade(o.target(), o.partial());
+            case Step.RenameInternal r -> {
+                try (Qcow2Image img = openRw(r.image())) {
+                    rename(img, r.to(), r.from());
+                }
+            }
             default -> throw new IllegalStateException("step cannot be undone: " + step.describe());
         }
     }
 
+    private interface Opener<T> {
+        T open() throws IOException;
+    }
+
+    /** Opening is where a step fails before it changes anything (locked, missing, read-only). */
+    private static <T> T notStarted(Opener<T> opener) throws IOException {
+        try {
+            return opener.open();
+        } catch (IOException e) {
+            throw new StepNotStartedException(e);
+        }
+    }
+
     /** Renames {@code from} to {@code to} unless that is done already (a rerun after a crash). */
-    private static void rename(Path image, String from, String to) throws IOException {
-        try (Qcow2Image img = openRw(image)) {
-            if (has(img, from) && !has(img, to)) {
-                img.renameSnapshot(byName(img, from), to);
-            }
+    private static void rename(Qcow2Image img, String from, String to) throws IOException {
+        if (has(img, from) && !has(img, to)) {
+            img.renameSnapshot(byName(img, from), to);
         }
     }
 
@@ -105,10 +144,51 @@ public final class OfflineExecutor implements StepExecutor {
         }
     }
 
-    private static void remove(Path file) throws IOException {
-        if (Files.deleteIfExists(file)) {
-            AtomicFiles.syncFolder(file.toAbsolutePath().getParent());
+    /** Removes a file a step made (proved by its partial link), then the link. */
+    private static void removeMade(Path file, Path partial) throws IOException {
+        if (MadeFiles.isOurs(file, partial)) {
+            ImageFiles.deleteUnlessInUse(file); // in use: the undo fails and is retried later
         }
+        MadeFiles.dropPartial(partial);
+    }
+
+    /** A name that is taken now was free when the plan was made: someone else's file. */
+    private static void refuseTaken(Path target, String disk) throws IOException {
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new StepNotStartedException(new ManagerException("disk " + disk + ": " + target
+                    + " already exists (it appeared after the operation was planned); it is not vmsnap's and is"
+                    + " left alone"));
+        }
+    }
+
+    private void removeOwned(Step.RemoveFile r) throws IOException {
+        try {
+            ImageFiles.deleteUnlessInUse(r.file());
+        } catch (ImageInUseException e) {
+            warnings.accept("kept " + r.file() + ": " + reason(e) + "; it is no longer needed, and a later"
+                    + " vmsnap command on the domain removes it once nothing holds it");
+            return;
+        }
+        String owned = AtomicFiles.readOrNull(r.ownedList());
+        if (owned != null) {
+            List<String> kept = new ArrayList<>();
+            for (String line : owned.split("\n", -1)) {
+                if (!line.isEmpty() && !line.equals(r.file().toString())) {
+                    kept.add(line);
+                }
+            }
+            String now = kept.isEmpty() ? "" : String.join("\n", kept) + "\n";
+            if (!now.equals(owned)) {
+                AtomicFiles.write(r.ownedList(), now);
+            }
+        }
+    }
+
+    /** The lock message without the file name it starts with. */
+    private static String reason(ImageInUseException e) {
+        String m = e.getMessage();
+        String prefix = e.file() + ": ";
+        return m.startsWith(prefix) ? m.substring(prefix.length()) : m;
     }
 
     private static Qcow2Image openRw(Path image) throws IOException {
@@ -131,22 +211,25 @@ public final class OfflineExecutor implements StepExecutor {
     }
 
     private static void createOverlay(Step.CreateOverlay o) throws IOException {
-        if (o.reuse() && Files.exists(o.overlay())) {
-            return; // checked by the planner: a qcow2 image over the right backing file
+        if (o.reuse()) {
+            return; // the planner checked it: a qcow2 image over the right backing file
         }
-        Files.deleteIfExists(o.overlay()); // a half-made overlay of a crashed run
+        if (MadeFiles.isOurs(o.overlay(), o.partial())) {
+            return; // made before a crash
+        }
+        refuseTaken(o.overlay(), o.disk());
         long size;
-        try (BlockDevice base = Images.open(o.backing(), OpenOptions.readOnlyOpen().withFormat(o.backingFormat())
-                .withOpenBacking(false))) {
+        try (BlockDevice base = notStarted(() -> Images.open(o.backing(), OpenOptions.readOnlyOpen()
+                .withFormat(o.backingFormat()).withOpenBacking(false)))) {
             size = base.size();
         }
-        Path tmp = o.overlay();
-        try (Qcow2Image img = Qcow2Image.create(tmp, Qcow2CreateOptions.ofSize(size)
+        MadeFiles.dropPartial(o.partial()); // a half-made one of a crashed run of this plan
+        try (Qcow2Image img = Qcow2Image.create(o.partial(), Qcow2CreateOptions.ofSize(size)
                 .withBacking(o.backing().toString(), o.backingFormat()))) {
             img.flush();
         }
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-        AtomicFiles.syncFolder(tmp.toAbsolutePath().getParent());
+        Files.setPosixFilePermissions(o.partial(), PosixFilePermissions.fromString("rw-------"));
+        MadeFiles.publish(o.partial(), o.overlay(), o.disk());
     }
 
     private static void rebase(Step.Rebase r) throws IOException {

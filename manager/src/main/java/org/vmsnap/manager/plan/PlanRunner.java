@@ -45,12 +45,14 @@ public final class PlanRunner {
 
     private void fail(String what, List<Step> steps, int done, Step failed, Exception cause) throws IOException {
         String reason = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-        if (irreversibleStarted(steps, done)) {
+        // A step that failed before changing anything is not undone: only the steps before it.
+        int last = cause instanceof StepNotStartedException ? done - 1 : done;
+        if (irreversibleStarted(steps, last)) {
             throw new PlanFailedException(what + " failed at " + failed.describe() + ": " + reason
                     + "; the operation stays journaled and the next command on the domain finishes it",
                     failed, false, List.of(), cause);
         }
-        List<String> problems = rollBack(steps, done);
+        List<String> problems = rollBack(steps, last);
         if (problems.isEmpty()) {
             journal.finish();
             throw new PlanFailedException(what + " failed at " + failed.describe() + ": " + reason
@@ -71,7 +73,7 @@ public final class PlanRunner {
         return false;
     }
 
-    /** Undoes steps done..0 (the one in progress first); returns what could not be undone. */
+    /** Undoes steps done..0 (the one in progress first; none when done is -1); returns what could not be undone. */
     private List<String> rollBack(List<Step> steps, int done) {
         List<String> problems = new ArrayList<>();
         for (int i = Math.min(done, steps.size() - 1); i >= 0; i--) {

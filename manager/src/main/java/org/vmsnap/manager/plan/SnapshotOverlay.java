@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 
-import org.vmsnap.manager.store.AtomicFiles;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.BlockStatus;
 import org.vmsnap.qcow2.OpenOptions;
@@ -28,8 +27,8 @@ final class SnapshotOverlay {
     private SnapshotOverlay() {
     }
 
+    /** Makes the overlay at {@code target}, which must not exist (a partial name of the plan). */
     static void make(Path image, String snapshot, Path target) throws IOException {
-        Files.deleteIfExists(target); // a half-made one of a crashed run
         try (Qcow2Image active = Qcow2Image.open(image, OpenOptions.readOnlyOpen())) {
             BlockDevice snap = active.readSnapshot(snapshot);
             Qcow2CreateOptions opts = Qcow2CreateOptions.ofSize(snap.size()).withClusterSize(active.clusterSize())
@@ -41,7 +40,6 @@ final class SnapshotOverlay {
             }
         }
         Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-------"));
-        AtomicFiles.syncFolder(target.toAbsolutePath().getParent());
     }
 
     private static void writeDifferences(BlockDevice snap, BlockDevice active, BlockDevice out) throws IOException {

@@ -37,8 +37,13 @@ public sealed interface Step {
         }
     }
 
-    /** Creates an empty qcow2 overlay (mode 0600) over {@code backing}; undo removes it unless reused. */
-    record CreateOverlay(String disk, Path overlay, Path backing, String backingFormat, boolean reuse)
+    /**
+     * Creates an empty qcow2 overlay (mode 0600) over {@code backing}; undo removes it unless
+     * reused. The file is made under {@code partial} (a hidden name unique to the plan) and then
+     * linked to its name, which must still be free: while the partial link exists it proves that
+     * the file under {@code overlay} is the one this plan made (see {@link DropLink}).
+     */
+    record CreateOverlay(String disk, Path overlay, Path backing, String backingFormat, boolean reuse, Path partial)
             implements Step {
         public boolean reversible() {
             return true;
@@ -51,9 +56,10 @@ public sealed interface Step {
 
     /**
      * A new qcow2 overlay over {@code image} that reads as {@code image}@{@code snapshot} (only
-     * what differs is written into it); undo removes it.
+     * what differs is written into it); undo removes it. Made under {@code partial} as
+     * {@link CreateOverlay} is.
      */
-    record SnapshotOverlay(String disk, Path image, String snapshot, Path target) implements Step {
+    record SnapshotOverlay(String disk, Path image, String snapshot, Path target, Path partial) implements Step {
         public boolean reversible() {
             return true;
         }
@@ -119,14 +125,32 @@ public sealed interface Step {
         }
     }
 
-    /** Removes an image file vmsnap no longer needs. */
-    record RemoveFile(String disk, Path file) implements Step {
+    /**
+     * Removes an image file vmsnap made and no longer needs, under QEMU's write lock; then drops
+     * it from the {@code owned} list. A file another process holds is kept (and stays owned, so
+     * a later command removes it once it is free).
+     */
+    record RemoveFile(String disk, Path file, Path ownedList) implements Step {
         public boolean reversible() {
             return false;
         }
 
         public String describe() {
             return "disk " + disk + ": remove " + file;
+        }
+    }
+
+    /**
+     * Removes the partial link of a file a step of this plan made, once the plan no longer
+     * needs to prove that the file is its own (nothing can undo the file any more).
+     */
+    record DropLink(Path partial) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "remove the temporary link " + partial;
         }
     }
 }

@@ -115,10 +115,18 @@ public final class DomainStore {
         return out;
     }
 
-    /** The current snapshot's name, or null. */
+    /** The current snapshot's name (exactly: names may begin or end with spaces), or null. */
     public String readCurrent() throws IOException {
-        String s = AtomicFiles.readOrNull(currentFile());
-        return s == null || s.isBlank() ? null : s.strip();
+        return currentName(AtomicFiles.readOrNull(currentFile()));
+    }
+
+    /** The name a {@code current} file holds: its text without the final newline; null if none. */
+    public static String currentName(String text) {
+        if (text == null) {
+            return null;
+        }
+        String name = text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
+        return name.isEmpty() ? null : name;
     }
 
     public Set<Path> readOwned() throws IOException {

@@ -28,8 +28,8 @@ public final class Domain {
         if (!"domain".equals(root.tag())) {
             throw new InvalidInputException("domain XML: root element is <" + root.tag() + ">, expected <domain>");
         }
-        this.name = root.childText("name");
-        if (name == null || name.isEmpty()) {
+        this.name = root.childTextExact("name");
+        if (name == null || name.isBlank()) {
             throw new InvalidInputException("domain XML: missing <name>");
         }
         Names.checkDomainName(name);

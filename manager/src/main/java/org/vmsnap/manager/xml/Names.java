@@ -27,6 +27,9 @@ public final class Names {
         if (name == null || name.isEmpty()) {
             throw new InvalidInputException(kind + " name is empty");
         }
+        if (name.isBlank()) {
+            throw new InvalidInputException(kind + " name '" + name + "' is only spaces");
+        }
         if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
             throw new InvalidInputException(kind + " name is longer than " + MAX_NAME_BYTES + " bytes");
         }

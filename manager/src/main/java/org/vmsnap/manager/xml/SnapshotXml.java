@@ -28,7 +28,7 @@ public final class SnapshotXml {
             throw new InvalidInputException("snapshot XML: root element is <" + root.tag()
                     + ">, expected <domainsnapshot>");
         }
-        String name = root.childText("name");
+        String name = root.childTextExact("name");
         if (name != null) {
             Names.checkSnapshotName(name);
         }
@@ -38,7 +38,7 @@ public final class SnapshotXml {
             throw new InvalidInputException("snapshot XML: invalid state '" + state + "'");
         }
         XmlElement parentEl = root.child("parent");
-        String parent = parentEl == null ? null : parentEl.childText("name");
+        String parent = parentEl == null ? null : parentEl.childTextExact("name");
         if (parent != null) {
             Names.checkSnapshotName(parent);
         }

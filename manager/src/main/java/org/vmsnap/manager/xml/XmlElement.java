@@ -120,6 +120,15 @@ final class XmlElement {
         return b.toString();
     }
 
+    /**
+     * The text of a child element exactly as written, or null when there is no such child: names
+     * keep their spaces (libvirt does not trim them, and " sp" is not "sp").
+     */
+    String childTextExact(String childTag) {
+        XmlElement e = child(childTag);
+        return e == null ? null : e.text();
+    }
+
     /** The text of a child element, stripped, or null when there is no such child. */
     String childText(String childTag) {
         XmlElement e = child(childTag);

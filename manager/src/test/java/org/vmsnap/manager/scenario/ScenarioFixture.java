@@ -238,6 +238,10 @@ final class ScenarioFixture {
         Domain before = domains.get(DOMAIN);
         Model after = afterCreate(name, flags, modes);
         usedNames.add(name);
+        Map<String, Path> overlays = new LinkedHashMap<>();
+        for (String t : targets) {
+            overlays.put(t, expectedOverlay(t, name));
+        }
         SnapshotDef made = service().create(request(name, targets, modes), flags);
         model = after;
         Map<String, SnapshotMode> expected = expectedModes(flags, modes);
@@ -249,9 +253,7 @@ final class ScenarioFixture {
             Path was = before.disk(t).orElseThrow().source();
             assertThat(made.domain().disk(t).orElseThrow().source()).as("image of %s in %s", t, name).isEqualTo(was);
             if (d.mode() == E) {
-                String stem = was.getFileName().toString();
-                stem = stem.contains(".") ? stem.substring(0, stem.lastIndexOf('.')) : stem;
-                Path overlay = was.resolveSibling(stem + "." + name);
+                Path overlay = overlays.get(t);
                 assertThat(d.source()).as("overlay of %s in %s", t, name).isEqualTo(overlay);
                 assertThat(domains.get(DOMAIN).disk(t).orElseThrow().source()).isEqualTo(overlay);
                 assertThat(Files.getPosixFilePermissions(overlay)).as("mode of %s", overlay)
@@ -268,6 +270,21 @@ final class ScenarioFixture {
             assertThat(made.state()).as("state of %s", name).isEqualTo("disk-snapshot");
         }
         return made;
+    }
+
+    /**
+     * The overlay a new external snapshot gets: the stem of the disk's own image (the user's file,
+     * whatever overlays are on it now) dot the snapshot name, with -N when that name is taken.
+     */
+    private Path expectedOverlay(String target, String name) {
+        Path user = userFiles.get(target);
+        String stem = user.getFileName().toString();
+        stem = stem.contains(".") ? stem.substring(0, stem.lastIndexOf('.')) : stem;
+        Path p = user.resolveSibling(stem + "." + name);
+        for (int n = 1; Files.exists(p); n++) {
+            p = user.resolveSibling(stem + "." + name + "-" + n);
+        }
+        return p;
     }
 
     void revert(String name) throws IOException {
