@@ -89,8 +89,12 @@ public final class DomainService {
         return d;
     }
 
-    /** What undefine did with the images: removed, and kept with the reason. */
-    public record UndefineResult(List<Path> removed, Map<Path, String> kept) {
+    /** An image of a disk ({@code disk} is its target, or "-" for an image no disk uses now). */
+    public record Volume(String disk, Path file, String keptBecause) {
+    }
+
+    /** What undefine did with the images: removed, and kept (with the reason). */
+    public record UndefineResult(List<Volume> removed, List<Volume> kept) {
     }
 
     /**
@@ -103,8 +107,8 @@ public final class DomainService {
     public UndefineResult undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage)
             throws IOException {
         DomainStore store = existing(name);
-        List<Path> removed = new ArrayList<>();
-        Map<Path, String> kept = new LinkedHashMap<>();
+        List<Volume> removed = new ArrayList<>();
+        List<Volume> kept = new ArrayList<>();
         try (DomainLock lock = store.lock()) {
             recoverOrFail(store);
             Domain d = store.readDomain();
@@ -115,18 +119,31 @@ public final class DomainService {
             }
             if (removeAllStorage) {
                 Set<Path> owned = store.readOwned();
+                // Each disk's images, top first: the user's own (a template, an installed system)
+                // are named and kept, as virsh keeps volumes libvirt does not manage.
+                Map<Path, String> diskOf = new LinkedHashMap<>();
+                ImageGraph graph = ImageGraph.read(d.disks().stream().map(DiskDef::source).toList());
                 for (DiskDef disk : d.disks()) {
-                    if (!disk.readOnly() && "disk".equals(disk.device()) && !owned.contains(disk.source())) {
-                        kept.put(disk.source(), "not managed by vmsnap (vmsnap did not create it)");
+                    if (!disk.readOnly() && "disk".equals(disk.device())) {
+                        for (Path p : graph.chain(disk.source().toAbsolutePath().normalize())) {
+                            diskOf.putIfAbsent(p, disk.target());
+                        }
+                    }
+                }
+                for (Map.Entry<Path, String> e : diskOf.entrySet()) {
+                    if (!owned.contains(e.getKey())) {
+                        kept.add(new Volume(e.getValue(), e.getKey(), "not managed by vmsnap (vmsnap did not create"
+                                + " it)"));
                     }
                 }
                 for (Path f : owned) {
+                    String disk = diskOf.getOrDefault(f, "-");
                     try {
                         if (ImageFiles.deleteUnlessInUse(f)) {
-                            removed.add(f);
+                            removed.add(new Volume(disk, f, null));
                         }
                     } catch (ImageInUseException e) {
-                        kept.put(f, e.getMessage());
+                        kept.add(new Volume(disk, f, e.getMessage()));
                     }
                 }
             }

@@ -19,7 +19,6 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
@@ -102,7 +101,14 @@ public final class MemoryStream {
         long start = System.nanoTime();
         long deadline = start + timeout.toNanos();
         Path socket = socketDir.resolve("migrate-out-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000 + ".sock");
-        Path partial = file.resolveSibling(file.getFileName() + ".partial");
+        // vmsnap never replaces a file: an existing target is refused before QEMU sends a byte,
+        // and the stream goes to a hidden name of its own until it is complete.
+        if (Files.exists(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new java.nio.file.FileAlreadyExistsException(file.toString(), null,
+                    "file exists; vmsnap does not overwrite it");
+        }
+        Path partial = file.toAbsolutePath().resolveSibling(".vmsnap-partial-"
+                + Long.toHexString(new java.security.SecureRandom().nextLong()));
         enableMigrationEvents(qmp);
         qmp.execute("migrate-set-parameters", QmpClient.arguments().put("max-bandwidth", MAX_BANDWIDTH), STEP_TIMEOUT);
         Files.deleteIfExists(socket);
@@ -118,8 +124,9 @@ public final class MemoryStream {
             qmp.execute("migrate", QmpClient.arguments().put("uri", "unix:" + socket), STEP_TIMEOUT);
             awaitMigration(qmp, events, deadline, "save to " + file);
             long[] counts = join(pump, deadline, "writing " + file);
-            Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            forceDirectory(file.toAbsolutePath().getParent()); // the rename itself survives a crash
+            Files.createLink(file, partial); // fails if the name was taken meanwhile: nothing is replaced
+            Files.delete(partial);
+            forceDirectory(file.toAbsolutePath().getParent()); // the new name itself survives a crash
             done = true;
             return new Figures(counts[0], counts[1], Duration.ofNanos(System.nanoTime() - start));
         } finally {
@@ -181,8 +188,9 @@ public final class MemoryStream {
     private static void receive(ServerSocketChannel server, AtomicReference<SocketChannel> accepted, Path partial,
                                 Compression compression, CompletableFuture<long[]> result) {
         try (SocketChannel from = server.accept();
-             FileChannel file = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                     StandardOpenOption.TRUNCATE_EXISTING)) {
+             FileChannel file = FileChannel.open(partial, java.util.Set.of(StandardOpenOption.CREATE_NEW,
+                     StandardOpenOption.WRITE), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                     java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")))) {
             accepted.set(from);
             file.write(ByteBuffer.wrap(header()));
             long streamBytes = 0;

@@ -49,11 +49,27 @@ class MemoryStreamIT {
         started.add(a);
         LiveGuests.awaitCounters(a.runFolder().serialLog(), 0, 3);
         Path memory = dir.resolve("state.vmsnap-mem");
+        // a user's file that happens to have the name an older vmsnap used for its partial stream
+        Path users = Files.writeString(dir.resolve("state.vmsnap-mem.partial"), "the user's own file");
         MemoryStream.Figures saved = MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, MemoryStream.DEFAULT, MIGRATION);
+        assertThat(users).hasContent("the user's own file");
+        Files.delete(users);
+        // an existing target is refused before QEMU is asked for anything, and left as it is
+        byte[] savedBytes = Files.readAllBytes(memory);
+        assertThatThrownBy(() -> MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, MemoryStream.DEFAULT,
+                MIGRATION)).isInstanceOf(java.nio.file.FileAlreadyExistsException.class)
+                .hasMessageContaining("state.vmsnap-mem");
+        assertThat(Files.readAllBytes(memory)).isEqualTo(savedBytes);
         assertThat(a.qmp().execute("query-status", null, T).path("status").asText()).isEqualTo("postmigrate");
         assertThat(saved.streamBytes()).isGreaterThan(1L << 20);
         assertThat(saved.fileBytes()).isEqualTo(Files.size(memory)).isLessThan(saved.streamBytes());
-        assertThat(dir.resolve("state.vmsnap-mem.partial")).doesNotExist();
+        try (var left = Files.list(dir)) {
+            assertThat(left.map(p -> p.getFileName().toString())).as("no partial stream left")
+                    .noneMatch(n -> n.startsWith(".vmsnap-partial-"));
+        }
+        assertThat(Files.getPosixFilePermissions(memory)).as("mode of the memory file (the guest's RAM)")
+                .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                        java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
         List<TestGuest.Counter> before = TestGuest.counters(TestGuest.readFrom(a.runFolder().serialLog(), 0));
         TestGuest.Counter last = before.getLast();
         assertThat(a.quit()).isEqualTo(QemuProcess.Stopped.QUIT);

@@ -1,13 +1,10 @@
 package org.vmsnap.cli.virsh;
 
 import java.io.IOException;
-import java.nio.file.Path;
 
 import org.vmsnap.cli.CliException;
 import org.vmsnap.manager.DomainService;
 import org.vmsnap.manager.InvalidInputException;
-import org.vmsnap.manager.xml.DiskDef;
-import org.vmsnap.manager.xml.Domain;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,7 +29,6 @@ public final class UndefineCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        Domain d = snapshots(domain).domain();
         DomainService.UndefineResult result;
         try {
             result = domains().undefine(domain, snapshotsMetadata, removeAllStorage);
@@ -41,18 +37,15 @@ public final class UndefineCommand extends VirshSubcommand {
             throw new CliException(1, "Failed to undefine domain '" + domain + "': " + e.getMessage(), e);
         }
         // virsh names each volume it will not remove before saying the domain is gone.
-        result.kept().forEach((p, why) -> err().println("vmsnap: Storage volume '" + volume(d, p) + "'(" + p
-                + ") was not removed: " + why + ". Remove it manually."));
+        for (DomainService.Volume v : result.kept()) {
+            err().println("vmsnap: Storage volume '" + v.disk() + "'(" + v.file() + ") was not removed: "
+                    + v.keptBecause() + ". Remove it manually.");
+        }
         err().flush();
         out().print("Domain '" + domain + "' has been undefined\n");
-        for (Path p : result.removed()) {
-            out().print("Volume '" + volume(d, p) + "'(" + p + ") removed.\n");
+        for (DomainService.Volume v : result.removed()) {
+            out().print("Volume '" + v.disk() + "'(" + v.file() + ") removed.\n");
         }
         return 0;
-    }
-
-    private static String volume(Domain d, Path p) {
-        return d.disks().stream().filter(x -> x.source().equals(p)).map(DiskDef::target).findFirst()
-                .orElse(String.valueOf(p.getFileName()));
     }
 }

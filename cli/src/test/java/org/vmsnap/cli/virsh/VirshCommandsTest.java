@@ -153,4 +153,86 @@ class VirshCommandsTest {
         assertThat(Files.exists(dir.resolve("sys.qcow2"))).as("images stay unless asked").isTrue();
         assertThat(ok("list", "--all").out()).isEqualTo(" Id   Name   State\n--------------------\n\n");
     }
+
+    @Test
+    void namesKeepTheirSpacesEverywhere() throws IOException {
+        assertThat(ok("snapshot-create-as", "vm", " sp").out()).isEqualTo("Domain snapshot  sp created\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo(" sp\n\n");
+        assertThat(ok("snapshot-current", "vm", "--name").out()).isEqualTo(" sp\n");
+        assertThat(ok("snapshot-dumpxml", "vm", " sp").out()).contains("<name> sp</name>");
+        assertThat(ok("snapshot-info", "vm", " sp").out()).contains("Name:            sp\n");
+        assertThat(fails("snapshot-info", "vm", "sp")).contains("sp");
+        assertThat(ok("snapshot-create-as", "vm", "sp").out()).isEqualTo("Domain snapshot sp created\n");
+        assertThat(ok("snapshot-parent", "vm", "sp").out()).isEqualTo(" sp\n");
+        ok("snapshot-edit", "vm", " sp", "--rename", "two  spaces ");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("sp\ntwo  spaces \n\n");
+        try (Qcow2Image img = Qcow2Image.open(dir.resolve("sys.qcow2"), org.vmsnap.qcow2.OpenOptions.readOnlyOpen())) {
+            assertThat(img.snapshots()).extracting(org.vmsnap.qcow2.SnapshotInfo::name)
+                    .containsExactly("two  spaces ", "sp");
+        }
+        Path saved = dir.resolve("y.xml");
+        Files.writeString(saved, ok("snapshot-dumpxml", "vm", "two  spaces ").out());
+        assertThat(ok("snapshot-delete", "vm", "two  spaces ", "--metadata").out())
+                .isEqualTo("Domain snapshot two  spaces  deleted\n\n");
+        ok("snapshot-create", "vm", saved.toString(), "--redefine");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("sp\ntwo  spaces \n\n");
+        assertThat(ok("snapshot-delete", "vm", "two  spaces ").out()).isEqualTo("Domain snapshot two  spaces  deleted\n\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("sp\n\n");
+        assertThat(fails("snapshot-create-as", "vm", "   ")).isEqualTo("vmsnap: snapshot name '   ' is only spaces\n");
+    }
+
+    @Test
+    void recoverTakesNamesFromImagesExactlyOrLeavesThemOut() throws IOException {
+        try (Qcow2Image img = Qcow2Image.open(dir.resolve("sys.qcow2"), org.vmsnap.qcow2.OpenOptions.readWrite())) {
+            img.createSnapshot(" z");
+            img.createSnapshot("a/b");
+            img.createSnapshot("..");
+        }
+        String out = ok("recover", "vm").out();
+        assertThat(out).startsWith("Domain 'vm': 1 snapshot recovered:  z\n");
+        assertThat(out).contains("'a/b' is not usable as a snapshot name").contains("'..' is not usable");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo(" z\n\n");
+        try (var files = Files.walk(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.equals("b.xml"));
+        }
+    }
+
+    @Test
+    void undefineRemovesOnlyTheImagesVmsnapMade() throws IOException {
+        ok("snapshot-create-as", "vm", "e1", "--disk-only");
+        Path overlay = dir.resolve("sys.e1");
+        Path mirror = dir.resolve(".vm.vmsnap");
+        Files.writeString(mirror.resolve("notes.txt"), "the user's notes\n");
+        Cli.Run r = Cli.run("undefine", "vm", "--snapshots-metadata", "--remove-all-storage");
+        assertThat(r.exitCode()).isZero();
+        assertThat(r.out()).isEqualTo("Domain 'vm' has been undefined\nVolume 'vda'(" + overlay + ") removed.\n\n");
+        assertThat(r.err()).contains("vmsnap: Storage volume 'vda'(" + dir.resolve("sys.qcow2")
+                + ") was not removed: not managed by vmsnap (vmsnap did not create it). Remove it manually.\n")
+                .contains("vmsnap: kept " + mirror + ": it holds files vmsnap did not write (notes.txt)\n");
+        assertThat(overlay).doesNotExist();
+        assertThat(dir.resolve("sys.qcow2")).exists();
+        assertThat(mirror.resolve("notes.txt")).hasContent("the user's notes\n");
+        assertThat(mirror.resolve("domain.xml")).doesNotExist();
+    }
+
+    @Test
+    void overlayNamesComeFromTheDisksOwnNameAfterRevertsAndDeletes() {
+        ok("snapshot-create-as", "vm", "d", "--disk-only");
+        ok("snapshot-create-as", "vm", "d.d lead", "--disk-only");
+        ok("snapshot-revert", "vm", "d");
+        ok("snapshot-create-as", "vm", "v1.0", "--disk-only");
+        ok("snapshot-delete", "vm", "d");
+        ok("snapshot-revert", "vm", "d.d lead");
+        ok("snapshot-create-as", "vm", "x", "--disk-only");
+        ok("snapshot-revert", "vm", "v1.0");
+        ok("snapshot-revert", "vm", "x");
+        String names = ok("domblklist", "vm").out();
+        assertThat(names).contains(dir.resolve("sys.x").toString());
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("sys.")).sorted())
+                    .allMatch(n -> n.matches("sys\\.(qcow2|d|d\\.d lead|v1\\.0|x)(-\\d+)?"));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }

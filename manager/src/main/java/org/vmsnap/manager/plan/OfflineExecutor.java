@@ -168,6 +168,10 @@ public final class OfflineExecutor implements StepExecutor {
             warnings.accept("kept " + r.file() + ": " + reason(e) + "; it is no longer needed, and a later"
                     + " vmsnap command on the domain removes it once nothing holds it");
             return;
+        } catch (java.nio.file.AccessDeniedException e) {
+            warnings.accept("kept " + r.file() + ": permission denied; it is no longer needed, and a later"
+                    + " vmsnap command on the domain removes it once it may");
+            return;
         }
         String owned = AtomicFiles.readOrNull(r.ownedList());
         if (owned != null) {

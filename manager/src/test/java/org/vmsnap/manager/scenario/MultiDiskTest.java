@@ -23,6 +23,7 @@ import org.vmsnap.manager.DeleteScope;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.scenario.ScenarioFixture.DiskSpec;
 import org.vmsnap.manager.xml.SnapshotMode;
+import org.vmsnap.testkit.QemuIoHolder;
 import org.vmsnap.testkit.QemuTools;
 
 /**
@@ -62,7 +63,13 @@ class MultiDiskTest {
             assertThatThrownBy(op).isInstanceOf(IOException.class)
                     .satisfies(e -> assertThat(e.getMessage()).as("error message").containsAnyOf("disk " + last,
                             lastFile.toString()));
-            assertThat(f.footprint()).as("files, internal snapshots and metadata after the failure").isEqualTo(before);
+            assertThat(f.footprint()).as("files, their bytes, internal snapshots and metadata after the failure")
+                    .isEqualTo(before);
+            // Nothing is left pending while the disk is still held: no journal, and the domain answers.
+            assertThat(f.home.resolve(ScenarioFixture.DOMAIN).resolve("journal")).as("journal after the failure")
+                    .doesNotExist();
+            f.reopen();
+            assertThat(f.service().tree().all()).hasSameSizeAs(f.model.snaps.values());
         } finally {
             if (holder != null) {
                 holder.close();

@@ -580,7 +580,9 @@ final class ScenarioFixture {
      * Everything a failed operation must leave as it was: the file names in the disk folders, the
      * internal snapshots of each qcow2 file, and every metadata file (state folder and mirror).
      */
-    record Footprint(Set<Path> files, Map<Path, List<String>> internal, Map<String, String> metadata) {
+    /** What is on disk: the files, their internal snapshots, a digest of each file's bytes, the metadata. */
+    record Footprint(Set<Path> files, Map<Path, List<String>> internal, Map<Path, String> digests,
+                     Map<String, String> metadata) {
     }
 
     Footprint footprint() throws IOException {
@@ -594,6 +596,15 @@ final class ScenarioFixture {
                         .map(SnapshotInfo::name).toList());
             }
         }
+        Map<Path, String> digests = new TreeMap<>();
+        for (Path p : files) {
+            try {
+                digests.put(p, java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                        .digest(Files.readAllBytes(p))));
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
         Map<String, String> metadata = new TreeMap<>();
         for (Path folder : folders) {
             Path mirror = folder.resolve("." + DOMAIN + ".vmsnap");
@@ -604,6 +615,6 @@ final class ScenarioFixture {
         if (Files.exists(owned)) {
             metadata.put("store/owned", Files.readString(owned));
         }
-        return new Footprint(files, internal, metadata);
+        return new Footprint(files, internal, digests, metadata);
     }
 }

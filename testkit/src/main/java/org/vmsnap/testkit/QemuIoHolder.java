@@ -1,4 +1,4 @@
-package org.vmsnap.manager.scenario;
+package org.vmsnap.testkit;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -10,20 +10,30 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-import org.vmsnap.testkit.QemuTools;
 
 /**
  * An interactive {@code qemu-io} holding an image open read-write, as a running QEMU would (it
  * takes QEMU's locks on the file); ready once it has answered a read.
  */
-final class QemuIoHolder implements AutoCloseable {
+public final class QemuIoHolder implements AutoCloseable {
     private static final long TIMEOUT_SECONDS = 30;
     private final Process process;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
 
-    QemuIoHolder(Path image, String format) throws IOException, InterruptedException {
-        process = new ProcessBuilder(QemuTools.qemuIo().toString(), "-f", format, image.toString())
-                .redirectErrorStream(true).start();
+    /** Holds {@code image} read-write. */
+    public QemuIoHolder(Path image, String format) throws IOException, InterruptedException {
+        this(image, format, false);
+    }
+
+    /** Holds {@code image} read-only ({@code qemu-io -r}) or read-write. */
+    public QemuIoHolder(Path image, String format, boolean readOnly) throws IOException, InterruptedException {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(QemuTools.qemuIo().toString(),
+                "-f", format));
+        if (readOnly) {
+            cmd.add("-r");
+        }
+        cmd.add(image.toString());
+        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         Thread.ofVirtual().start(() -> {
             try (BufferedReader r = new BufferedReader(
                     new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
@@ -54,6 +64,7 @@ final class QemuIoHolder implements AutoCloseable {
         throw new AssertionError("qemu-io " + image + " did not hold the image:\n" + seen);
     }
 
+    /** Ends qemu-io and waits for it (its locks are gone afterwards). */
     @Override
     public void close() {
         process.destroy();
