@@ -35,3 +35,6 @@ for c in "list --all" "list --all --name" "list" "domblklist vm2" "domblklist vm
     f="domain/$(echo "$c" | tr ' ' '_' | tr -d -).out"
     virsh -c test:///default "$dom; $c" | sed '1,/^@@$/d' >"$f"
 done
+# A running domain (the test driver gives it Id 2).
+virsh -c test:///default "destroy test; undefine test; define domain.xml; start vm2; echo @@; list" \
+    | sed '1,/^@@$/d' >domain/list_running.out

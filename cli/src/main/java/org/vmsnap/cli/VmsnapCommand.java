@@ -2,10 +2,16 @@ package org.vmsnap.cli;
 
 import org.vmsnap.cli.img.ImgCommand;
 import org.vmsnap.cli.virsh.DefineCommand;
+import org.vmsnap.cli.virsh.DestroyCommand;
+import org.vmsnap.cli.virsh.DomidCommand;
+import org.vmsnap.cli.virsh.DominfoCommand;
+import org.vmsnap.cli.virsh.DomstateCommand;
 import org.vmsnap.cli.virsh.DomblklistCommand;
 import org.vmsnap.cli.virsh.DumpxmlCommand;
 import org.vmsnap.cli.virsh.ListCommand;
+import org.vmsnap.cli.virsh.RebootCommand;
 import org.vmsnap.cli.virsh.RecoverCommand;
+import org.vmsnap.cli.virsh.ResumeCommand;
 import org.vmsnap.cli.virsh.SnapshotCreateAsCommand;
 import org.vmsnap.cli.virsh.SnapshotCreateCommand;
 import org.vmsnap.cli.virsh.SnapshotCurrentCommand;
@@ -15,7 +21,10 @@ import org.vmsnap.cli.virsh.SnapshotEditCommand;
 import org.vmsnap.cli.virsh.SnapshotInfoCommand;
 import org.vmsnap.cli.virsh.SnapshotListCommand;
 import org.vmsnap.cli.virsh.SnapshotParentCommand;
+import org.vmsnap.cli.virsh.ShutdownCommand;
 import org.vmsnap.cli.virsh.SnapshotRevertCommand;
+import org.vmsnap.cli.virsh.StartCommand;
+import org.vmsnap.cli.virsh.SuspendCommand;
 import org.vmsnap.cli.virsh.UndefineCommand;
 
 import picocli.CommandLine.Command;
@@ -28,6 +37,9 @@ import picocli.CommandLine.ScopeType;
         subcommands = {ImgCommand.class, DemoCommand.class, AotTrainingCommand.class,
                 // virsh's verbs, at top level as in virsh
                 DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,
+                StartCommand.class, ShutdownCommand.class, RebootCommand.class, DestroyCommand.class,
+                SuspendCommand.class, ResumeCommand.class, DomstateCommand.class, DomidCommand.class,
+                DominfoCommand.class,
                 DomblklistCommand.class, SnapshotCreateCommand.class, SnapshotCreateAsCommand.class,
                 SnapshotListCommand.class, SnapshotCurrentCommand.class, SnapshotInfoCommand.class,
                 SnapshotParentCommand.class, SnapshotDumpxmlCommand.class, SnapshotEditCommand.class,

@@ -12,6 +12,11 @@ import java.util.function.Consumer;
 import java.util.UUID;
 import java.util.stream.Stream;
 
+import org.vmsnap.manager.live.LiveInfo;
+import org.vmsnap.manager.live.LiveQemu;
+import org.vmsnap.manager.live.MachineBuilder;
+import org.vmsnap.manager.live.RunRecord;
+import org.vmsnap.manager.live.SimpleMachine;
 import org.vmsnap.manager.plan.Journal;
 import org.vmsnap.manager.plan.OfflineExecutor;
 import org.vmsnap.manager.plan.PlanRunner;
@@ -93,6 +98,10 @@ public final class DomainService {
     public record Volume(String disk, Path file, String keptBecause) {
     }
 
+    /** The files of a run folder, all vmsnap's: sockets, logs, pid and exit status of its QEMU. */
+    private static final List<String> RUN_FILES = List.of("qmp.sock", "qga.sock", "serial.log", "qemu.log", "qemu.pid",
+            "exit-status");
+
     /** What undefine did with the images: removed, and kept (with the reason). */
     public record UndefineResult(List<Volume> removed, List<Volume> kept) {
     }
@@ -111,6 +120,10 @@ public final class DomainService {
         List<Volume> kept = new ArrayList<>();
         try (DomainLock lock = store.lock()) {
             recoverOrFail(store);
+            if (lifecycle(store).probe().isPresent()) {
+                throw new InvalidInputException("Requested operation is not valid: domain " + name + " is running;"
+                        + " destroy it or shut it down first (vmsnap keeps no transient domains)");
+            }
             Domain d = store.readDomain();
             List<SnapshotDef> snapshots = store.readSnapshots();
             if (!snapshots.isEmpty() && !snapshotsMetadata) {
@@ -151,8 +164,11 @@ public final class DomainService {
                 Files.deleteIfExists(store.snapshotFile(s.name()));
             }
             removeOwnFolder(store.dir().resolve("snapshots"), List.of());
-            for (String f : List.of("domain.xml", "current", "owned", "journal")) {
+            for (String f : List.of("domain.xml", "current", "owned", "journal", "shutoff-reason")) {
                 Files.deleteIfExists(store.dir().resolve(f));
+            }
+            if (d.uuid() != null) {
+                removeOwnFolder(home.resolve(".run").resolve(d.uuid()), RUN_FILES);
             }
             Path mirror = mirrorFolder(d);
             if (mirror != null) {
@@ -161,6 +177,8 @@ public final class DomainService {
                 removeOwnFolder(mirror, files);
             }
         }
+        // The run folder's files are vmsnap's (sockets, logs, pid and exit status of its QEMUs).
+        removeOwnFolder(store.dir().resolve("run"), RUN_FILES);
         Files.deleteIfExists(store.lockFile());
         removeOwnFolder(store.dir(), List.of());
         return new UndefineResult(removed, kept);
@@ -225,6 +243,92 @@ public final class DomainService {
 
     public Domain get(String name) throws IOException {
         return snapshots(name).domain();
+    }
+
+    // ---------------------------------------------------------------- running domains
+
+    /** How QEMU is built from a domain's XML. */
+    private MachineBuilder machines = new SimpleMachine();
+
+    /** Replaces the machine builder (tests, and the full translation of the XML). */
+    public DomainService withMachines(MachineBuilder builder) {
+        this.machines = builder;
+        return this;
+    }
+
+    private Lifecycle lifecycle(DomainStore store) {
+        return new Lifecycle(home, store, machines, warnings);
+    }
+
+    /** virsh domstate: read without the domain's lock, so it answers while another command works. */
+    public DomainStatus status(String name) throws IOException {
+        return lifecycle(existing(name)).observe();
+    }
+
+    private interface LifecycleOp {
+        void run(Lifecycle l) throws IOException;
+    }
+
+    private void changeState(String name, LifecycleOp op) throws IOException {
+        DomainStore store = existing(name);
+        try (DomainLock lock = store.lock()) {
+            recoverOrFail(store);
+            op.run(lifecycle(store));
+        }
+    }
+
+    /** virsh start [--paused]. */
+    public void start(String name, boolean paused) throws IOException {
+        changeState(name, l -> l.start(paused));
+    }
+
+    /** virsh shutdown [--mode acpi|agent]: asks the guest to power off and returns at once. */
+    public void shutdown(String name, String mode) throws IOException {
+        changeState(name, l -> l.shutdown(mode));
+    }
+
+    /** virsh reboot [--mode acpi|agent]. */
+    public void reboot(String name, String mode) throws IOException {
+        changeState(name, l -> l.reboot(mode));
+    }
+
+    /** virsh destroy [--graceful]. */
+    public void destroy(String name, boolean graceful) throws IOException {
+        changeState(name, l -> l.destroy(graceful));
+    }
+
+    /** virsh suspend. */
+    public void suspend(String name) throws IOException {
+        changeState(name, Lifecycle::suspend);
+    }
+
+    /** virsh resume. */
+    public void resume(String name) throws IOException {
+        changeState(name, Lifecycle::resume);
+    }
+
+    /** What virsh dominfo shows beyond the definition. */
+    public record DomainInfo(Domain domain, DomainStatus status, double cpuTimeSec, long usedMemoryKiB) {
+    }
+
+    /** virsh dominfo. */
+    public DomainInfo info(String name) throws IOException {
+        DomainStore store = existing(name);
+        Domain d = store.readDomain();
+        DomainStatus status = lifecycle(store).observe();
+        double cpu = 0;
+        long used = d.currentMemoryKiB();
+        RunRecord r = RunRecord.read(store.runtimeFile());
+        if (status.active() && r != null) {
+            java.util.Optional<LiveQemu> q = LiveQemu.find(r);
+            if (q.isPresent()) {
+                try (LiveQemu live = q.get()) {
+                    cpu = LiveInfo.cpuTimeSec(live.pid());
+                    used = LiveInfo.balloonKiB(live).orElse(used);
+                }
+            }
+        }
+        return new DomainInfo(d, status, cpu, used);
     }
 
     /** The snapshot operations of one domain (finishes or undoes an interrupted operation first). */

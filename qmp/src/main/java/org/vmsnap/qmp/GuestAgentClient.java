@@ -262,6 +262,44 @@ public final class GuestAgentClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends a command that answers nothing when it succeeds ({@code guest-shutdown}): only an
+     * error comes back, and then only within a moment; silence is success.
+     */
+    public void callNoReply(String command, JsonNode arguments, Duration errorWindow) throws QmpException {
+        oneAtATime.lock();
+        try {
+            if (!synced) {
+                sync();
+            }
+            ObjectNode request = Json.object().put("execute", command);
+            if (arguments != null) {
+                request.set("arguments", arguments);
+            }
+            drain();
+            send(request);
+            synced = false; // whatever comes later is not an answer to a future call
+            Object frame;
+            try {
+                frame = frames.poll(errorWindow.toNanos(), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (frame instanceof Frames.Line line) {
+                ObjectNode answer = Json.parseObject(line.text(), peer);
+                if (answer.has("error")) {
+                    JsonNode error = answer.get("error");
+                    throw new QmpCommandException(command, error.path("class").asText("GenericError"),
+                            error.path("desc").asText("(no description)"));
+                }
+            }
+            // nothing, a disconnect (the guest is going down) or a stray frame: sent
+        } finally {
+            oneAtATime.unlock();
+        }
+    }
+
     /** Closes the connection; the reader thread is gone when this returns. */
     @Override
     public void close() {

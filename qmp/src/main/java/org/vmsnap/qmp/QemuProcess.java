@@ -51,7 +51,12 @@ public final class QemuProcess implements AutoCloseable {
 
     /** Starts QEMU for {@code spec} with its files in {@code runDir}, and connects to QMP. */
     public static QemuProcess start(VmSpec spec, Path runDir, Duration timeout) throws IOException {
-        return launch(spec, runDir, false, timeout);
+        return launch(spec, runDir, false, false, timeout);
+    }
+
+    /** Starts QEMU with its CPUs stopped ({@code -S}): the guest runs after {@code cont}. */
+    public static QemuProcess startPaused(VmSpec spec, Path runDir, Duration timeout) throws IOException {
+        return launch(spec, runDir, false, true, timeout);
     }
 
     /**
@@ -59,7 +64,7 @@ public final class QemuProcess implements AutoCloseable {
      * stopped): feed it with {@link MemoryStream#restore}, then {@code cont}.
      */
     public static QemuProcess startIncoming(VmSpec spec, Path runDir, Duration timeout) throws IOException {
-        return launch(spec, runDir, true, timeout);
+        return launch(spec, runDir, true, true, timeout);
     }
 
     /** The command line {@link #start} runs for {@code spec} (after {@code setsid}). */
@@ -68,7 +73,8 @@ public final class QemuProcess implements AutoCloseable {
         return QemuCommandLine.build(qemu, spec, new RunFolder(runDir), QemuCommandLine.useKvm(qemu, spec.accel()), incoming);
     }
 
-    private static QemuProcess launch(VmSpec spec, Path runDir, boolean incoming, Duration timeout) throws IOException {
+    private static QemuProcess launch(VmSpec spec, Path runDir, boolean incoming, boolean paused, Duration timeout)
+            throws IOException {
         RunFolder run = new RunFolder(runDir);
         Files.createDirectories(run.dir());
         if (Files.exists(run.pidFile())) {
@@ -78,12 +84,18 @@ public final class QemuProcess implements AutoCloseable {
             }
         }
         // Left-overs of a QEMU that is gone: QEMU would fail to bind a stale socket path.
-        for (Path stale : List.of(run.pidFile(), run.qmpSocket(), run.agentSocket())) {
+        for (Path stale : List.of(run.pidFile(), run.qmpSocket(), run.agentSocket(), run.exitStatus())) {
             Files.deleteIfExists(stale);
         }
         List<String> command = new ArrayList<>();
-        command.add("setsid");
+        // A shell in a session of its own waits for QEMU and writes its exit status: QEMU outlives
+        // vmsnap, and a later command still learns whether it crashed (the shell also reaps it at
+        // once; an orphan reaped by PID 1 lingers here for seconds).
+        command.addAll(List.of("setsid", "sh", "-c", "\"$@\"; s=$?; echo $s >\"$0\"; exit $s", run.exitStatus().toString()));
         command.addAll(commandLine(spec, runDir, incoming));
+        if (paused && !incoming) {
+            command.add("-S"); // the CPUs wait for "cont": vmsnap is connected before the guest runs
+        }
         Files.writeString(run.qemuLog(), "# " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         Process process = new ProcessBuilder(command)
@@ -95,7 +107,7 @@ public final class QemuProcess implements AutoCloseable {
         try {
             long pid = waitForPidAndSocket(run, process, deadline);
             QmpClient qmp = connectWhileStarting(run, process, deadline);
-            // setsid execs QEMU in place, so the pid file names our child; keep the child to reap it
+            // The pid file names QEMU, the shell's child; the JVM reaps the shell (our child) itself.
             Process child = process.pid() == pid ? process : null;
             ProcessHandle handle = ProcessHandle.of(pid).orElseThrow(() -> new QemuProcessException("QEMU exited right after start"));
             return new QemuProcess(run, pid, handle, child, qmp);
@@ -166,6 +178,49 @@ public final class QemuProcess implements AutoCloseable {
         ProcessHandle handle = runningQemu(run).orElseThrow();
         QmpClient qmp = QmpClient.connect(run.qmpSocket(), timeout);
         return new QemuProcess(run, handle.pid(), handle, null, qmp);
+    }
+
+    /**
+     * The pid of the QEMU that runs in {@code runDir}: its pid file names a live
+     * {@code qemu-system-*} process whose {@code -pidfile} is that file. Empty when there is no
+     * pid file or it is stale (the process is gone, or the pid was reused by another program).
+     */
+    public static java.util.OptionalLong runningPid(Path runDir) {
+        try {
+            return java.util.OptionalLong.of(runningQemu(new RunFolder(runDir)).orElseThrow().pid());
+        } catch (QemuProcessException | java.util.NoSuchElementException e) {
+            return java.util.OptionalLong.empty();
+        }
+    }
+
+    /**
+     * A live QEMU whose {@code -pidfile} is the pid file of {@code runDir}, found through /proc: a
+     * QEMU that is still starting up (it writes the pid file only after parsing its options).
+     */
+    public static java.util.OptionalLong startingPid(Path runDir) {
+        Path pidFile = new RunFolder(runDir).pidFile();
+        return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive).mapToLong(ProcessHandle::pid)
+                .filter(pid -> {
+                    List<String> argv = commandLineOf(pid);
+                    int flag = argv.indexOf("-pidfile");
+                    return !argv.isEmpty() && Path.of(argv.getFirst()).getFileName().toString().startsWith("qemu-system-")
+                            && flag >= 0 && flag + 1 < argv.size() && Path.of(argv.get(flag + 1)).toAbsolutePath()
+                            .equals(pidFile);
+                }).findFirst();
+    }
+
+    /** Whether {@code pid} is a live {@code qemu-system-*} process (for a QEMU vmsnap did not start). */
+    public static boolean isLiveQemu(long pid) {
+        if (ProcessHandle.of(pid).filter(ProcessHandle::isAlive).isEmpty()) {
+            return false;
+        }
+        List<String> argv = commandLineOf(pid);
+        return !argv.isEmpty() && Path.of(argv.getFirst()).getFileName().toString().startsWith("qemu-system-");
+    }
+
+    /** The command line of a process, from /proc (empty when it is gone). */
+    public static List<String> commandLine(long pid) {
+        return commandLineOf(pid);
     }
 
     /**

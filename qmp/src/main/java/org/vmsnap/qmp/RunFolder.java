@@ -31,4 +31,12 @@ public record RunFolder(Path dir) {
     public Path pidFile() {
         return dir.resolve("qemu.pid");
     }
+
+    /**
+     * QEMU's exit status, written by the shell that waits for it ({@code 0}: QEMU quit or the guest
+     * powered off; 128+N: killed by signal N): how a later command tells a crash from a shutdown.
+     */
+    public Path exitStatus() {
+        return dir.resolve("exit-status");
+    }
 }

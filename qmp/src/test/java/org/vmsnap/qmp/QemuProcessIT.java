@@ -80,12 +80,24 @@ class QemuProcessIT {
         started.add(found);
         assertThat(found.pid()).isEqualTo(pid);
         assertThat(found.isAlive()).as("QEMU survived the JVM that started it").isTrue();
-        // setsid made it the leader of its own session: a signal to our process group misses it
+        // setsid made its waiting shell (its parent) the leader of a session of its own: a signal to
+        // our process group misses it
         String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        assertThat(Long.parseLong(fields[3])).as("session id").isEqualTo(pid);
+        long parent = Long.parseLong(fields[1]);
+        assertThat(Long.parseLong(fields[3])).as("session id").isEqualTo(parent);
+        String ourStat = Files.readString(Path.of("/proc/self/stat"));
+        assertThat(fields[3]).as("not our session").isNotEqualTo(
+                ourStat.substring(ourStat.lastIndexOf(')') + 2).split(" ")[3]);
         assertThat(found.qmp().execute("query-status", null, T).path("status").asText()).isIn("running", "prelaunch");
         assertThat(found.quit()).isEqualTo(QemuProcess.Stopped.QUIT);
+        // the shell records how QEMU ended, for a later command that did not see it end
+        Path status = run.resolve("exit-status");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.exists(status) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(status).hasContent("0\n");
     }
 
     @Test

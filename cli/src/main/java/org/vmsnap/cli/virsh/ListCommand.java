@@ -5,15 +5,18 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
+import org.vmsnap.manager.DomainService;
+import org.vmsnap.manager.DomainStatus;
 import org.vmsnap.manager.xml.Domain;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code list [--all] [--inactive] [--name]}: virsh's domain table. Every vmsnap domain is shut
- * off (running VMs come later), so plain {@code list} shows only the header, as virsh does
- * when nothing runs.
+ * {@code list [--all] [--inactive] [--state-running] [--state-paused] [--state-shutoff]
+ * [--state-other] [--name]}: virsh's domain table, running domains first by Id, then the others
+ * by name. The state is read without taking any domain's lock, so list answers while another
+ * command works on a domain.
  */
 @Command(name = "list", description = "List domains (as virsh list).")
 public final class ListCommand extends VirshSubcommand {
@@ -24,28 +27,67 @@ public final class ListCommand extends VirshSubcommand {
     @Option(names = "--inactive", description = "List inactive domains.")
     boolean inactive;
 
+    @Option(names = "--state-running", description = "List domains in running state.")
+    boolean stateRunning;
+
+    @Option(names = "--state-paused", description = "List domains in paused state.")
+    boolean statePaused;
+
+    @Option(names = "--state-shutoff", description = "List domains in shut off state.")
+    boolean stateShutoff;
+
+    @Option(names = "--state-other", description = "List domains in other states.")
+    boolean stateOther;
+
     @Option(names = "--name", description = "List domain names only.")
     boolean name;
 
+    /** One row: the domain and its state. */
+    record Row(Domain domain, DomainStatus status) {
+    }
+
     @Override
     int execute() throws IOException {
-        List<Domain> shown = new ArrayList<>();
-        if (all || inactive) {
-            shown.addAll(domains().list());
+        DomainService service = domains();
+        List<Row> rows = new ArrayList<>();
+        for (Domain d : service.list()) {
+            DomainStatus s = service.status(d.name());
+            if (shown(s)) {
+                rows.add(new Row(d, s));
+            }
         }
-        shown.sort(Comparator.comparing(Domain::name, String.CASE_INSENSITIVE_ORDER));
-        out().print(render(shown, name));
+        rows.sort(Comparator.comparing((Row r) -> !r.status().active())
+                .thenComparingInt(r -> r.status().active() ? r.status().id() : 0)
+                .thenComparing(r -> r.domain().name(), String.CASE_INSENSITIVE_ORDER));
+        out().print(render(rows, name));
         return 0;
     }
 
-    static String render(List<Domain> domains, boolean namesOnly) {
+    private boolean shown(DomainStatus s) {
+        boolean anyState = stateRunning || statePaused || stateShutoff || stateOther;
+        if (anyState) {
+            return switch (s.state()) {
+                case RUNNING -> stateRunning;
+                case PAUSED -> statePaused;
+                case SHUTOFF -> stateShutoff;
+                default -> stateOther;
+            };
+        }
+        if (inactive && !all) {
+            return !s.active();
+        }
+        return all || s.active();
+    }
+
+    static String render(List<Row> rows, boolean namesOnly) {
         if (namesOnly) {
             StringBuilder b = new StringBuilder();
-            domains.forEach(d -> b.append(d.name()).append('\n'));
+            rows.forEach(r -> b.append(r.domain().name()).append('\n'));
             return b.toString();
         }
         VshTable t = new VshTable("Id", "Name", "State");
-        domains.forEach(d -> t.row("-", d.name(), "shut off"));
+        rows.forEach(r -> t.row(r.status().active() ? Integer.toString(r.status().id()) : "-", r.domain().name(),
+                r.status().state().words()));
         return t.render();
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import org.vmsnap.manager.DomainStatus;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.xml.Domain;
 
@@ -15,13 +16,20 @@ class DomainTablesTest {
         return Domain.parse(Fixtures.read("domain.xml"));
     }
 
+    private static ListCommand.Row shutOff() throws InvalidInputException {
+        return new ListCommand.Row(domain(), new DomainStatus(DomainStatus.State.SHUTOFF, "unknown", -1));
+    }
+
     @Test
     void listAllLikeVirsh() throws InvalidInputException {
-        assertThat(ListCommand.render(List.of(domain()), false) + "\n").isEqualTo(Fixtures.read("domain/list_all.out"));
-        assertThat(ListCommand.render(List.of(domain()), true) + "\n")
+        assertThat(ListCommand.render(List.of(shutOff()), false) + "\n").isEqualTo(Fixtures.read("domain/list_all.out"));
+        assertThat(ListCommand.render(List.of(shutOff()), true) + "\n")
                 .isEqualTo(Fixtures.read("domain/list_all_name.out"));
         assertThat(ListCommand.render(List.of(), false) + "\n").as("nothing runs").isEqualTo(
                 Fixtures.read("domain/list.out"));
+        ListCommand.Row running = new ListCommand.Row(domain(), new DomainStatus(DomainStatus.State.RUNNING, "booted", 2));
+        assertThat(ListCommand.render(List.of(running), false) + "\n").isEqualTo(
+                Fixtures.read("domain/list_running.out"));
     }
 
     @Test

@@ -26,13 +26,14 @@ import org.vmsnap.manager.store.AtomicFiles;
  * <pre>
  * vmsnap-journal 1
  * plan  &lt;what, url-encoded&gt;
- * step  &lt;Kind&gt; &lt;field&gt; ...      (fields url-encoded, ~ for null)
+ * step  &lt;Kind&gt; &lt;field&gt; ...      (fields by type: see {@link #encodeField}; ~ for null)
  * done  &lt;N&gt;
  * </pre>
  */
 public final class Journal {
     private static final String MAGIC = "vmsnap-journal 1";
     private static final String NULL = "~";
+    private static final String EMPTY_LIST = "[]";
 
     private final Path file;
 
@@ -112,9 +113,82 @@ public final class Journal {
             } catch (IllegalAccessException | InvocationTargetException e) {
                 throw new IllegalStateException(e);
             }
-            b.append(' ').append(v == null ? NULL : enc(v.toString()));
+            b.append(' ').append(encodeField(c.getType(), v));
         }
         return b.toString();
+    }
+
+    /**
+     * One field, by its declared type: text and paths url-encoded, booleans and numbers in
+     * decimal, a list of texts as its url-encoded items joined by commas (an empty list is "[]"),
+     * null as "~". Only these types may appear in a step (checked by {@link #checkEncodable}).
+     */
+    private static String encodeField(Class<?> type, Object v) {
+        if (v == null) {
+            return NULL;
+        }
+        if (type == List.class) {
+            List<?> items = (List<?>) v;
+            if (items.isEmpty()) {
+                return EMPTY_LIST;
+            }
+            StringBuilder b = new StringBuilder();
+            for (Object item : items) {
+                if (!b.isEmpty()) {
+                    b.append(',');
+                }
+                b.append(enc(String.valueOf(item)));
+            }
+            return b.toString();
+        }
+        return enc(v.toString());
+    }
+
+    private static Object decodeField(Class<?> type, String raw) {
+        if (raw.equals(NULL)) {
+            return type == boolean.class ? Boolean.FALSE : type == int.class ? 0 : type == long.class ? 0L : null;
+        }
+        if (type == List.class) {
+            if (raw.equals(EMPTY_LIST)) {
+                return List.of();
+            }
+            List<String> out = new ArrayList<>();
+            for (String item : raw.split(",", -1)) {
+                out.add(dec(item));
+            }
+            return List.copyOf(out);
+        }
+        String v = dec(raw);
+        if (type == String.class) {
+            return v;
+        }
+        if (type == Path.class) {
+            return Path.of(v);
+        }
+        if (type == boolean.class) {
+            return Boolean.parseBoolean(v);
+        }
+        if (type == int.class) {
+            return Integer.parseInt(v);
+        }
+        if (type == long.class) {
+            return Long.parseLong(v);
+        }
+        throw new IllegalStateException("no journal encoding for " + type);
+    }
+
+    /** The types a step's fields may have; a step with another type fails here, in every test. */
+    static void checkEncodable(Class<?> stepClass) {
+        for (RecordComponent c : stepClass.getRecordComponents()) {
+            Class<?> t = c.getType();
+            boolean ok = t == String.class || t == Path.class || t == boolean.class || t == int.class
+                    || t == long.class || t == List.class && c.getGenericType().getTypeName().equals(
+                    "java.util.List<java.lang.String>");
+            if (!ok) {
+                throw new IllegalStateException(stepClass.getSimpleName() + "." + c.getName()
+                        + ": no journal encoding for " + c.getGenericType());
+            }
+        }
     }
 
     private Step decode(String text, int lineNo) throws ManagerException {
@@ -129,26 +203,18 @@ public final class Journal {
             }
             Object[] args = new Object[comps.length];
             Class<?>[] types = new Class<?>[comps.length];
-            for (int i = 0; i < comps.length; i++) {
-                types[i] = comps[i].getType();
-                String raw = parts[i + 1];
-                String v = raw.equals(NULL) ? null : dec(raw);
-                args[i] = v == null ? null
-                        : types[i] == Path.class ? Path.of(v)
-                        : types[i] == boolean.class ? Boolean.parseBoolean(v)
-                        : v;
-                if (v == null && types[i] == boolean.class) {
-                    args[i] = false;
-                }
-            }
             try {
+                for (int i = 0; i < comps.length; i++) {
+                    types[i] = comps[i].getType();
+                    args[i] = decodeField(types[i], parts[i + 1]);
+                }
                 Constructor<?> ctor = k.getDeclaredConstructor(types);
                 return (Step) ctor.newInstance(args);
-            } catch (ReflectiveOperationException e) {
+            } catch (ReflectiveOperationException | RuntimeException e) {
                 break;
             }
         }
-        throw new ManagerException(file + ": line " + lineNo + ": unknown step '" + parts[0] + "'");
+        throw new ManagerException(file + ": line " + lineNo + ": unknown or damaged step '" + parts[0] + "'");
     }
 
     private static String enc(String s) {

@@ -66,6 +66,16 @@ public final class DomainStore {
         return dir.resolve("lock");
     }
 
+    /** While QEMU runs: the {@code RunRecord} of the domain's QEMU. */
+    public Path runtimeFile() {
+        return dir.resolve("runtime");
+    }
+
+    /** Why the domain last stopped, in libvirt's words (shutdown, destroyed, crashed, ...). */
+    public Path shutoffReasonFile() {
+        return dir.resolve("shutoff-reason");
+    }
+
     public DomainLock lock() throws IOException {
         return DomainLock.acquire(lockFile(), name);
     }

@@ -88,6 +88,13 @@ public final class Domain {
         return resources.currentVcpus();
     }
 
+    /** {@code <os><type>}: hvm unless the XML says otherwise. */
+    public String osType() {
+        XmlElement os = root.child("os");
+        String t = os == null ? null : os.childText("type");
+        return t == null || t.isEmpty() ? "hvm" : t;
+    }
+
     /** Direct kernel boot: {@code <os><kernel>}, or null. */
     public String kernel() {
         return resources.kernel();

@@ -1,0 +1,31 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+
+import org.vmsnap.manager.DomainService;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code start DOMAIN [--paused]}: QEMU runs detached, as under libvirt. */
+@Command(name = "start", description = "Start a defined, shut-off domain (as virsh start).")
+public final class StartCommand extends LifecycleCommand {
+
+    @Option(names = "--paused", description = "Leave the guest paused (resume starts it).")
+    boolean paused;
+
+    @Override
+    String failedVerb() {
+        return "start";
+    }
+
+    @Override
+    void change(DomainService domains) throws IOException {
+        domains.start(domain, paused);
+    }
+
+    @Override
+    String done() {
+        return "Domain '" + domain + "' started";
+    }
+}

@@ -1,0 +1,27 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+
+import org.vmsnap.manager.DomainService;
+
+import picocli.CommandLine.Command;
+
+/** {@code suspend DOMAIN}: the guest's CPUs stop. */
+@Command(name = "suspend", description = "Pause a running domain (as virsh suspend).")
+public final class SuspendCommand extends LifecycleCommand {
+
+    @Override
+    String failedVerb() {
+        return "suspend";
+    }
+
+    @Override
+    void change(DomainService domains) throws IOException {
+        domains.suspend(domain);
+    }
+
+    @Override
+    String done() {
+        return "Domain '" + domain + "' suspended";
+    }
+}

@@ -1,0 +1,416 @@
+package org.vmsnap.manager;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+import org.vmsnap.manager.live.DiskLayer;
+import org.vmsnap.manager.live.LiveQemu;
+import org.vmsnap.manager.live.MachineBuilder;
+import org.vmsnap.manager.live.RunRecord;
+import org.vmsnap.manager.store.AtomicFiles;
+import org.vmsnap.manager.store.DomainStore;
+import org.vmsnap.manager.xml.DiskDef;
+import org.vmsnap.manager.xml.Domain;
+import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.Images;
+import org.vmsnap.qcow2.OpenOptions;
+import org.vmsnap.qmp.GuestAgentClient;
+import org.vmsnap.qmp.QemuProcess;
+import org.vmsnap.qmp.QmpClient;
+import org.vmsnap.qmp.QmpException;
+import org.vmsnap.qmp.RunFolder;
+import org.vmsnap.qmp.VmSpec;
+
+/**
+ * Starting and stopping a domain's QEMU, and telling its state. QEMU runs detached (it outlives
+ * vmsnap, as under libvirt); what vmsnap needs to find it again is in the domain's runtime file
+ * ({@link RunRecord}), written before QEMU starts. A QEMU that ended while no vmsnap watched is
+ * noticed by the next command, which records why it ended (the exit status its waiting shell
+ * wrote, and any stop vmsnap had asked for) in libvirt's words.
+ */
+final class Lifecycle {
+    /** Start-up until QMP answers (TCG on 2 busy cores: seconds). */
+    static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    /** How long destroy waits after SIGTERM before SIGKILL (libvirt waits 10 s too). */
+    static final Duration TERM_TIMEOUT = Duration.ofSeconds(10);
+    /** How long to wait for QEMU to be gone after SIGKILL. */
+    static final Duration KILL_TIMEOUT = Duration.ofSeconds(10);
+    /** The agent answers a ping within this, or it is "not responding". */
+    static final Duration AGENT_TIMEOUT = Duration.ofSeconds(5);
+    /** sun_path holds 108 bytes with its NUL. */
+    private static final int MAX_SOCKET_PATH_BYTES = 107;
+
+    private final Path home;
+    private final DomainStore store;
+    private final MachineBuilder machines;
+    private final Consumer<String> warnings;
+
+    Lifecycle(Path home, DomainStore store, MachineBuilder machines, Consumer<String> warnings) {
+        this.home = home;
+        this.store = store;
+        this.machines = machines;
+        this.warnings = warnings;
+    }
+
+    // ---------------------------------------------------------------- state
+
+    /**
+     * The domain's QEMU if it runs. Under the domain's lock: a QEMU that ended meanwhile is
+     * noticed here, its reason recorded and its run folder cleaned.
+     */
+    Optional<LiveQemu> probe() throws IOException {
+        RunRecord r = RunRecord.read(store.runtimeFile());
+        if (r == null) {
+            return Optional.empty();
+        }
+        Optional<LiveQemu> q = LiveQemu.find(r);
+        if (q.isPresent()) {
+            return q;
+        }
+        AtomicFiles.write(store.shutoffReasonFile(), endReason(r) + "\n");
+        if (!r.adopted()) {
+            RunFolder run = new RunFolder(r.runDir());
+            for (Path p : List.of(run.qmpSocket(), run.agentSocket(), run.pidFile(), run.exitStatus())) {
+                Files.deleteIfExists(p); // the run folder is vmsnap's own; logs stay
+            }
+        }
+        AtomicFiles.delete(store.runtimeFile());
+        return Optional.empty();
+    }
+
+    /** The state without the lock and without changing anything (list, domstate, dominfo). */
+    DomainStatus observe() throws IOException {
+        RunRecord r = RunRecord.read(store.runtimeFile());
+        if (r == null) {
+            return DomainStatus.shutOff(storedReason());
+        }
+        Optional<LiveQemu> found = LiveQemu.find(r);
+        if (found.isEmpty()) {
+            return DomainStatus.shutOff(endReason(r));
+        }
+        try (LiveQemu q = found.get()) {
+            return statusOf(q);
+        }
+    }
+
+    /** The state of a running QEMU from its own run state and what vmsnap recorded. */
+    static DomainStatus statusOf(LiveQemu q) {
+        RunRecord r = q.record();
+        String s;
+        try {
+            s = q.qemuStatus();
+        } catch (QmpException e) {
+            return new DomainStatus(DomainStatus.State.RUNNING, "unknown", r.id());
+        }
+        return switch (s) {
+            case "running" -> new DomainStatus(DomainStatus.State.RUNNING, or(r.runReason(), "unknown"), r.id());
+            case "paused", "prelaunch" -> new DomainStatus(DomainStatus.State.PAUSED, or(r.pauseReason(), "unknown"),
+                    r.id());
+            case "postmigrate", "finish-migrate", "inmigrate" -> new DomainStatus(DomainStatus.State.PAUSED,
+                    or(r.pauseReason(), "migrating"), r.id());
+            case "io-error" -> new DomainStatus(DomainStatus.State.PAUSED, "I/O error", r.id());
+            case "watchdog" -> new DomainStatus(DomainStatus.State.PAUSED, "watchdog", r.id());
+            case "save-vm", "restore-vm" -> new DomainStatus(DomainStatus.State.PAUSED, "snapshot", r.id());
+            case "guest-panicked" -> new DomainStatus(DomainStatus.State.CRASHED, "panicked", r.id());
+            case "shutdown" -> new DomainStatus(DomainStatus.State.IN_SHUTDOWN, "user", r.id());
+            case "suspended" -> new DomainStatus(DomainStatus.State.PMSUSPENDED, "unknown", r.id());
+            default -> new DomainStatus(DomainStatus.State.RUNNING, "unknown", r.id());
+        };
+    }
+
+    private static String or(String a, String b) {
+        return a != null ? a : b;
+    }
+
+    private String storedReason() throws IOException {
+        String s = AtomicFiles.readOrNull(store.shutoffReasonFile());
+        return s == null || s.isBlank() ? "unknown" : s.strip();
+    }
+
+    /**
+     * Why a QEMU that is gone ended: the stop vmsnap asked for; else its exit status (0 after the
+     * guest powered off or after a SIGTERM, which QEMU logs; anything else a crash).
+     */
+    private static String endReason(RunRecord r) {
+        if (r.stopIntent() != null) {
+            return r.stopIntent();
+        }
+        if (r.adopted()) {
+            return "unknown";
+        }
+        RunFolder run = new RunFolder(r.runDir());
+        try {
+            String status = AtomicFiles.readOrNull(run.exitStatus());
+            if (status == null) {
+                return "unknown";
+            }
+            if (!status.strip().equals("0")) {
+                return "crashed";
+            }
+            String log = AtomicFiles.readOrNull(run.qemuLog());
+            return log != null && log.contains("terminating on signal") ? "destroyed" : "shutdown";
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    // ---------------------------------------------------------------- start
+
+    /** virsh start [--paused]. */
+    void start(boolean paused) throws IOException {
+        if (probe().isPresent()) {
+            throw new InvalidInputException("Requested operation is not valid: domain is already running");
+        }
+        Domain d = store.readDomain();
+        Map<String, List<DiskLayer>> chains = chains(d);
+        RunFolder run = runFolder(d);
+        VmSpec spec = machines.build(d, chains, run);
+        RunRecord record = new RunRecord(nextId(), run.dir(), run.qmpSocket(), run.agentSocket(), 0, false,
+                System.currentTimeMillis(), "booted", paused ? "user" : null, null);
+        AtomicFiles.write(store.runtimeFile(), record.encode());
+        QemuProcess qemu = null;
+        try {
+            qemu = QemuProcess.startPaused(spec, run.dir(), START_TIMEOUT);
+            if (!paused) {
+                qemu.qmp().execute("cont", null, LiveQemu.QMP_TIMEOUT);
+            }
+            qemu.close();
+        } catch (IOException | RuntimeException e) {
+            if (qemu != null) {
+                try {
+                    qemu.kill();
+                } catch (IOException ignored) {
+                    // it is gone or going: the record below says the domain is off
+                }
+            }
+            AtomicFiles.delete(store.runtimeFile());
+            throw new ManagerException(qemuError(e), e);
+        }
+    }
+
+    /**
+     * Every image of every file disk, top first, with node names numbered in order; each can be
+     * opened as QEMU will open it (the top for writing unless the disk is read-only, the rest for
+     * reading), so a disk another process holds is named before QEMU starts.
+     */
+    private Map<String, List<DiskLayer>> chains(Domain d) throws IOException {
+        List<Path> tops = new ArrayList<>();
+        for (DiskDef disk : d.disks()) {
+            if (!Files.isRegularFile(disk.source())) {
+                throw new ManagerException("Cannot access storage file '" + disk.source() + "': No such file or"
+                        + " directory");
+            }
+            tops.add(disk.source());
+        }
+        ImageGraph g = ImageGraph.read(tops);
+        Map<String, List<DiskLayer>> out = new LinkedHashMap<>();
+        int n = 1;
+        for (DiskDef disk : d.disks()) {
+            List<DiskLayer> layers = new ArrayList<>();
+            List<Path> chain = g.chain(disk.source().toAbsolutePath().normalize());
+            for (int i = 0; i < chain.size(); i++) {
+                Path p = chain.get(i);
+                String format = i == 0 ? disk.format() : g.node(p).format;
+                boolean write = i == 0 && !disk.readOnly() && "disk".equals(disk.device());
+                try (BlockDevice dev = Images.open(p, (write ? OpenOptions.readWrite() : OpenOptions.readOnlyOpen())
+                        .withFormat(format).withOpenBacking(false))) {
+                    // opened as QEMU will, and closed
+                } catch (IOException e) {
+                    throw new ManagerException("disk " + disk.target() + ": " + e.getMessage(), e);
+                }
+                layers.add(DiskLayer.numbered(p, format, n++));
+            }
+            out.put(disk.target(), layers);
+        }
+        return out;
+    }
+
+    /**
+     * The run folder (mode 0700): {@code <domain folder>/run}, or under {@code <home>/.run/<uuid>}
+     * when a socket path there would not fit in a UNIX socket address.
+     */
+    private RunFolder runFolder(Domain d) throws IOException {
+        Path dir = store.dir().resolve("run");
+        if (new RunFolder(dir).agentSocket().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8).length
+                > MAX_SOCKET_PATH_BYTES) {
+            dir = home.resolve(".run").resolve(d.uuid() == null ? store.name() : d.uuid());
+        }
+        Files.createDirectories(dir);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        return new RunFolder(dir);
+    }
+
+    /** The next domain Id (virsh's "Id"): one counter for the state folder, as libvirtd has one. */
+    private int nextId() throws IOException {
+        Files.createDirectories(home);
+        Path counter = home.resolve(".next-id");
+        try (FileChannel ch = FileChannel.open(home.resolve(".next-id.lock"), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {
+            String s = AtomicFiles.readOrNull(counter);
+            int id = 1;
+            try {
+                id = s == null ? 1 : Math.max(1, Integer.parseInt(s.strip()));
+            } catch (NumberFormatException e) {
+                id = 1;
+            }
+            AtomicFiles.write(counter, (id + 1) + "\n");
+            return id;
+        }
+    }
+
+    /** QEMU's own complaint (its last "qemu-system-...:" line), else the exception's first line. */
+    static String qemuError(Exception e) {
+        String m = e.getMessage() == null ? e.toString() : e.getMessage();
+        String best = null;
+        for (String line : m.split("\n")) {
+            if (line.startsWith("qemu-system-") && line.contains(": ")) {
+                best = line.substring(line.indexOf(": ") + 2).strip();
+            }
+        }
+        if (best != null) {
+            return "internal error: QEMU unexpectedly closed: " + best;
+        }
+        return m.lines().findFirst().orElse(m);
+    }
+
+    // ---------------------------------------------------------------- stop, pause
+
+    private LiveQemu running() throws IOException {
+        return probe().orElseThrow(() -> new InvalidInputException(
+                "Requested operation is not valid: domain is not running"));
+    }
+
+    private void record(RunRecord r) throws IOException {
+        AtomicFiles.write(store.runtimeFile(), r.encode());
+    }
+
+    /** virsh destroy [--graceful]: SIGTERM (QEMU flushes and quits), then SIGKILL unless graceful. */
+    void destroy(boolean graceful) throws IOException {
+        try (LiveQemu q = running()) {
+            record(q.record().withStopIntent("destroyed"));
+            q.close();
+            q.signal(false);
+            if (!q.awaitExit(TERM_TIMEOUT)) {
+                if (graceful) {
+                    record(q.record()); // the stop did not happen
+                    throw new ManagerException("Failed to terminate process " + q.pid() + " with SIGTERM: Device or"
+                            + " resource busy");
+                }
+                q.signal(true);
+                if (!q.awaitExit(KILL_TIMEOUT)) {
+                    throw new ManagerException("Failed to kill process " + q.pid() + ": it is still there after "
+                            + KILL_TIMEOUT.toSeconds() + " s");
+                }
+            }
+        }
+        probe();
+    }
+
+    /** virsh shutdown [--mode acpi|agent]: asks the guest to power off and returns. */
+    void shutdown(String mode) throws IOException {
+        try (LiveQemu q = running()) {
+            record(q.record().withStopIntent("shutdown"));
+            if ("agent".equals(mode)) {
+                try (GuestAgentClient agent = agent(q)) {
+                    agent.callNoReply("guest-shutdown", QmpClient.arguments().put("mode", "powerdown"),
+                            Duration.ofMillis(500));
+                }
+            } else if (mode == null || "acpi".equals(mode)) {
+                q.qmp().execute("system_powerdown", null, LiveQemu.QMP_TIMEOUT);
+            } else {
+                record(q.record());
+                throw new InvalidInputException("Unknown mode " + mode + " value, expecting 'acpi', 'agent',"
+                        + " 'initctl', 'signal' or 'paravirt'");
+            }
+        }
+    }
+
+    /**
+     * virsh reboot [--mode acpi|agent]: the agent reboots the guest; ACPI has QEMU keep the guest's
+     * power-off paused, then resets it (libvirt's "fake reboot"), so the command waits for it.
+     */
+    void reboot(String mode) throws IOException {
+        try (LiveQemu q = running()) {
+            if ("agent".equals(mode) || mode == null && q.record().agentSocket() != null && agentAnswers(q)) {
+                try (GuestAgentClient agent = agent(q)) {
+                    agent.callNoReply("guest-shutdown", QmpClient.arguments().put("mode", "reboot"),
+                            Duration.ofMillis(500));
+                }
+                return;
+            }
+            if (mode != null && !"acpi".equals(mode)) {
+                throw new InvalidInputException("Unknown mode " + mode + " value, expecting 'acpi', 'agent',"
+                        + " 'initctl', 'signal' or 'paravirt'");
+            }
+            QmpClient qmp = q.qmp();
+            qmp.execute("set-action", QmpClient.arguments().put("shutdown", "pause"), LiveQemu.QMP_TIMEOUT);
+            try (QmpClient.EventStream events = qmp.events(e -> e.name().equals("SHUTDOWN"))) {
+                qmp.execute("system_powerdown", null, LiveQemu.QMP_TIMEOUT);
+                events.next(Duration.ofSeconds(120));
+                qmp.execute("system_reset", null, LiveQemu.QMP_TIMEOUT);
+                qmp.execute("cont", null, LiveQemu.QMP_TIMEOUT);
+            } finally {
+                qmp.execute("set-action", QmpClient.arguments().put("shutdown", "poweroff"), LiveQemu.QMP_TIMEOUT);
+            }
+        }
+    }
+
+    /** virsh suspend: the CPUs stop (a paused domain stays paused). */
+    void suspend() throws IOException {
+        try (LiveQemu q = running()) {
+            q.qmp().execute("stop", null, LiveQemu.QMP_TIMEOUT);
+            record(q.record().withPauseReason("user"));
+        }
+    }
+
+    /** virsh resume: the CPUs run again (a running domain stays running). */
+    void resume() throws IOException {
+        try (LiveQemu q = running()) {
+            String s = q.qemuStatus();
+            if (s.equals("paused") || s.equals("prelaunch")) {
+                q.qmp().execute("cont", null, LiveQemu.QMP_TIMEOUT);
+                record(q.record().withRunReason("unpaused").withPauseReason(null));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- guest agent
+
+    /**
+     * A connection to the agent that has answered a ping, or libvirt's refusal: "not configured"
+     * without an agent channel, "not connected" when nothing answers in the guest.
+     */
+    static GuestAgentClient agent(LiveQemu q) throws ManagerException {
+        if (q.record().agentSocket() == null) {
+            throw new ManagerException("argument unsupported: QEMU guest agent is not configured");
+        }
+        try {
+            GuestAgentClient agent = q.agent(AGENT_TIMEOUT);
+            agent.ping();
+            return agent;
+        } catch (QmpException e) {
+            throw new ManagerException("Guest agent is not responding: QEMU guest agent is not connected", e);
+        }
+    }
+
+    private static boolean agentAnswers(LiveQemu q) {
+        try (GuestAgentClient a = agent(q)) {
+            return true;
+        } catch (ManagerException e) {
+            return false;
+        }
+    }
+}
