@@ -8,10 +8,16 @@ package org.vmsnap.manager;
  * @param noMetadata    make the snapshot's data but keep no metadata (recover or redefine bring it back)
  * @param diskOnly      disks only, no memory (the only kind for a shut-off domain: state disk-snapshot)
  * @param reuseExternal external overlay files may exist already and are reused (reformatted)
+ * @param quiesce       a running domain's guest agent freezes its filesystems around the snapshot
  */
 public record CreateFlags(boolean redefine, boolean current, boolean noMetadata, boolean diskOnly,
-        boolean reuseExternal) {
+        boolean reuseExternal, boolean quiesce) {
+
+    public CreateFlags(boolean redefine, boolean current, boolean noMetadata, boolean diskOnly, boolean reuseExternal) {
+        this(redefine, current, noMetadata, diskOnly, reuseExternal, false);
+    }
+
     public static CreateFlags none() {
-        return new CreateFlags(false, false, false, false, false);
+        return new CreateFlags(false, false, false, false, false, false);
     }
 }

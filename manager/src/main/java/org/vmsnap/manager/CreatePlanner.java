@@ -108,10 +108,8 @@ final class CreatePlanner {
                 throw new InvalidInputException("disk " + disk.target()
                         + ": snapshot='manual' is for running domains only");
             }
-            if (mode == SnapshotMode.INTERNAL && flags.diskOnly()) {
-                throw new InvalidInputException("disk " + disk.target()
-                        + ": an internal snapshot cannot be disk-only (use snapshot=external)");
-            }
+            // An internal disk-only snapshot is vmsnap's: libvirt refuses it, QEMU does it in one
+            // transaction with the external ones (blockdev-snapshot-internal-sync).
             if (asked.driverType() != null && !asked.driverType().equals("qcow2")) {
                 throw new InvalidInputException("disk " + disk.target() + ": external snapshot format '"
                         + asked.driverType() + "' is not supported (qcow2 only)");

@@ -12,6 +12,7 @@ import java.util.function.Consumer;
 import java.util.UUID;
 import java.util.stream.Stream;
 
+import org.vmsnap.manager.live.LiveExecutor;
 import org.vmsnap.manager.live.LiveInfo;
 import org.vmsnap.manager.live.LiveQemu;
 import org.vmsnap.manager.live.MachineBuilder;
@@ -333,12 +334,17 @@ public final class DomainService {
 
     /** The snapshot operations of one domain (finishes or undoes an interrupted operation first). */
     public SnapshotService snapshots(String name) throws IOException {
-        return new SnapshotService(existing(name), () -> System.currentTimeMillis() / 1000, warnings);
+        DomainStore store = existing(name);
+        return new SnapshotService(store, () -> System.currentTimeMillis() / 1000, warnings, lifecycle(store));
     }
 
     /** Finishes or undoes the plan an earlier process left; a change cannot go on when that fails. */
     private void recoverOrFail(DomainStore store) throws IOException {
-        String done = new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor(warnings)).recover();
+        String done;
+        try (LiveQemu q = lifecycle(store).probe().orElse(null)) {
+            done = new PlanRunner(new Journal(store.journalFile()),
+                    new LiveExecutor(new OfflineExecutor(warnings), q)).recover();
+        }
         if (done != null) {
             warnings.accept(done);
         }

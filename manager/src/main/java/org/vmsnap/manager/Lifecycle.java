@@ -111,9 +111,11 @@ final class Lifecycle {
         RunRecord r = q.record();
         String s;
         try {
-            s = q.qemuStatus();
+            s = q.statusQuestion();
         } catch (QmpException e) {
-            return new DomainStatus(DomainStatus.State.RUNNING, "unknown", r.id());
+            // QEMU does not answer now (busy, or another client holds its monitor): what vmsnap recorded
+            return r.pauseReason() != null ? new DomainStatus(DomainStatus.State.PAUSED, r.pauseReason(), r.id())
+                    : new DomainStatus(DomainStatus.State.RUNNING, or(r.runReason(), "unknown"), r.id());
         }
         return switch (s) {
             case "running" -> new DomainStatus(DomainStatus.State.RUNNING, or(r.runReason(), "unknown"), r.id());

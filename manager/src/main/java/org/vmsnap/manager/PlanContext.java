@@ -84,6 +84,13 @@ final class PlanContext {
         return p;
     }
 
+    /** A QEMU job id unique to this plan: {@code vmsnap-<kind>-<plan id>-<n>}. */
+    String jobId(String kind) {
+        return "vmsnap-" + kind + "-" + planId.substring(0, 8) + "-" + (++jobs);
+    }
+
+    private int jobs;
+
     /** Appends the steps that drop this plan's partial links (after every step that could undo a file). */
     void dropPartials() {
         for (Path p : partials) {

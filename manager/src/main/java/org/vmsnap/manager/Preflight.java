@@ -24,6 +24,14 @@ final class Preflight {
     }
 
     static void check(PlanContext ctx) throws IOException {
+        check(ctx, p -> false);
+    }
+
+    /**
+     * @param qemuHolds the files the running QEMU holds: the plan changes them through QEMU (live
+     *                  steps), so their locks are QEMU's and not checked here
+     */
+    static void check(PlanContext ctx, java.util.function.Predicate<Path> qemuHolds) throws IOException {
         Map<Path, String> written = new LinkedHashMap<>();
         Map<Path, String> read = new LinkedHashMap<>();
         for (Step s : ctx.plan.steps()) {
@@ -42,6 +50,8 @@ final class Preflight {
                 default -> { }
             }
         }
+        written.keySet().removeIf(qemuHolds);
+        read.keySet().removeIf(qemuHolds);
         for (Map.Entry<Path, String> e : written.entrySet()) {
             open(e.getKey(), e.getValue(), OpenOptions.readWrite().withOpenBacking(false), "opened for writing");
         }
@@ -54,7 +64,8 @@ final class Preflight {
         Set<Path> discarded = new java.util.LinkedHashSet<>(ctx.before.currentTops());
         discarded.addAll(ctx.mergedAway);
         for (Step s : ctx.plan.steps()) {
-            if (s instanceof Step.RemoveFile r && discarded.contains(r.file()) && ImageFiles.inUse(r.file())) {
+            if (s instanceof Step.RemoveFile r && discarded.contains(r.file()) && !qemuHolds.test(r.file())
+                    && ImageFiles.inUse(r.file())) {
                 throw new ManagerException("disk " + r.disk() + ": " + r.file() + " is in use by another process"
                         + " (it holds QEMU's lock on it), and this operation would remove it; stop that process"
                         + " first (nothing was changed)");

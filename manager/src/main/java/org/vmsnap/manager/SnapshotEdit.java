@@ -18,8 +18,13 @@ final class SnapshotEdit {
     private SnapshotEdit() {
     }
 
-    static SnapshotDef edit(DomainStore store, DomainState s, String name, SnapshotDef edited, PlanRunner runner)
-            throws IOException {
+    /** How a plan is made ready to run (for a running domain: turned into a live plan). */
+    interface Ready {
+        void prepare(PlanContext ctx) throws IOException;
+    }
+
+    static SnapshotDef edit(DomainStore store, DomainState s, String name, SnapshotDef edited, PlanRunner runner,
+            Ready ready) throws IOException {
         SnapshotDef old = s.tree().get(name);
         String newName = edited.name() == null ? name : edited.name();
         Names.checkSnapshotName(newName);
@@ -60,7 +65,7 @@ final class SnapshotEdit {
             ctx.after.current = newName;
         }
         ctx.emitMetadata();
-        Preflight.check(ctx);
+        ready.prepare(ctx);
         runner.run(ctx.plan);
         return now;
     }

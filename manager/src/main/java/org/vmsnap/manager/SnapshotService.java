@@ -5,6 +5,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
+import org.vmsnap.manager.live.LiveExecutor;
+import org.vmsnap.manager.live.LiveQemu;
+import org.vmsnap.manager.live.LiveView;
 import org.vmsnap.manager.plan.OfflineExecutor;
 import org.vmsnap.manager.plan.PlanRunner;
 import org.vmsnap.manager.plan.Journal;
@@ -13,26 +16,35 @@ import org.vmsnap.manager.store.DomainStore;
 import org.vmsnap.manager.xml.Domain;
 import org.vmsnap.manager.xml.Names;
 import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.manager.xml.SnapshotMode;
 
 /**
- * Snapshot operations of one domain (virsh snapshot-*), for a shut-off domain. Every call holds
- * the domain's lock, first finishes or undoes an operation an earlier process left in the
- * journal, then plans its own and runs it.
+ * Snapshot operations of one domain (virsh snapshot-*), shut off or running. Every call holds
+ * the domain's lock, notices whether its QEMU runs, first finishes or undoes an operation an
+ * earlier process left in the journal, then plans its own and runs it: through the offline
+ * executor on the files, or for a running domain through QEMU ({@link LivePlans}).
  */
 public final class SnapshotService {
     private final DomainStore store;
     private final Clock clock;
     private final Consumer<String> warnings;
+    private final Lifecycle lifecycle;
+    /** The domain's QEMU during a call, or null when it does not run. */
+    private LiveQemu live;
 
     /** Seconds since the epoch (a seam for tests). */
     public interface Clock {
         long nowSec();
     }
 
-    SnapshotService(DomainStore store, Clock clock, Consumer<String> warnings) {
+    /** What a revert leaves running (virsh snapshot-revert's --running / --paused). */
+    public enum After { SHUT_OFF, RUNNING, PAUSED }
+
+    SnapshotService(DomainStore store, Clock clock, Consumer<String> warnings, Lifecycle lifecycle) {
         this.store = store;
         this.clock = clock;
         this.warnings = warnings;
+        this.lifecycle = lifecycle;
     }
 
     private interface Body<T> {
@@ -47,8 +59,13 @@ public final class SnapshotService {
     private <T> T locked(List<String> damaged, Body<T> body) throws IOException {
         try (DomainLock lock = store.lock()) {
             checkExists();
-            note(runner().recover());
-            return body.run(DomainState.load(store, damaged));
+            live = lifecycle.probe().orElse(null);
+            try {
+                note(runner().recover());
+                return body.run(DomainState.load(store, damaged));
+            } finally {
+                closeLive();
+            }
         }
     }
 
@@ -61,11 +78,21 @@ public final class SnapshotService {
         try (DomainLock lock = store.lock()) {
             checkExists();
             try {
+                live = lifecycle.probe().orElse(null);
                 note(runner().recover());
             } catch (IOException e) {
                 warnings.accept(e.getMessage() + "; what is shown is the state stored before it");
+            } finally {
+                closeLive();
             }
             return body.run(DomainState.load(store, null));
+        }
+    }
+
+    private void closeLive() {
+        if (live != null) {
+            live.close();
+            live = null;
         }
     }
 
@@ -82,7 +109,19 @@ public final class SnapshotService {
     }
 
     private PlanRunner runner() {
-        return new PlanRunner(new Journal(store.journalFile()), new OfflineExecutor(warnings));
+        return new PlanRunner(new Journal(store.journalFile()),
+                new LiveExecutor(new OfflineExecutor(warnings), live));
+    }
+
+    /** For a running domain: the plan becomes a live one, and the preflight skips what QEMU holds. */
+    private void goLive(PlanContext ctx, java.nio.file.Path agentSocketToFreeze) throws IOException {
+        if (live == null) {
+            Preflight.check(ctx);
+            return;
+        }
+        LiveView view = LiveView.of(live);
+        LivePlans.convert(ctx, view, agentSocketToFreeze);
+        Preflight.check(ctx, view::holds);
     }
 
     /** The domain's current definition. */
@@ -108,9 +147,23 @@ public final class SnapshotService {
             if (flags.current()) {
                 throw new InvalidInputException("--current is only valid with --redefine");
             }
+            java.nio.file.Path freeze = null;
+            if (live == null && flags.quiesce()) {
+                throw new InvalidInputException("Requested operation is not valid: domain is not running (--quiesce"
+                        + " needs the guest agent of a running domain)");
+            }
+            if (live != null && !flags.diskOnly() && request.memoryMode() != SnapshotMode.NO) {
+                throw new InvalidInputException("domain " + s.domain.name() + " is running: a snapshot with its memory"
+                        + " (a checkpoint) is not supported yet; use --disk-only");
+            }
+            if (live != null && flags.quiesce()) {
+                try (var agent = Lifecycle.agent(live)) {
+                    freeze = live.record().agentSocket(); // it answered: freeze through it
+                }
+            }
             PlanContext ctx = PlanContext.open(store, s, "snapshot-create of domain " + s.domain.name());
             SnapshotDef made = CreatePlanner.plan(ctx, request, flags, clock.nowSec());
-            Preflight.check(ctx);
+            goLive(ctx, freeze);
             runner().run(ctx.plan);
             return made;
         });
@@ -169,17 +222,33 @@ public final class SnapshotService {
 
     /** snapshot-edit: replace the editable parts (name, description) of a snapshot's metadata. */
     public SnapshotDef edit(String name, SnapshotDef edited) throws IOException {
-        return locked(s -> SnapshotEdit.edit(store, s, name, edited, runner()));
+        return locked(s -> SnapshotEdit.edit(store, s, name, edited, runner(), ctx -> goLive(ctx, null)));
     }
 
-    /** snapshot-revert. */
+    /** snapshot-revert of a shut-off domain, which stays shut off. */
     public void revert(String name, boolean force) throws IOException {
+        revert(name, force, After.SHUT_OFF);
+    }
+
+    /**
+     * snapshot-revert. A running domain is stopped first (libvirt's semantics for disk-only
+     * snapshots: the guest's state since is lost anyway), the disks go back as offline, and the
+     * domain starts again only when {@code after} asks.
+     */
+    public void revert(String name, boolean force, After after) throws IOException {
         locked(s -> {
             SnapshotDef snap = s.tree().get(name);
+            if (live != null) {
+                closeLive();
+                lifecycle.destroy(false);
+            }
             PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to " + name);
             RevertPlanner.plan(ctx, snap);
             Preflight.check(ctx);
             runner().run(ctx.plan);
+            if (after != After.SHUT_OFF) {
+                lifecycle.start(after == After.PAUSED);
+            }
             return null;
         });
     }
@@ -204,7 +273,7 @@ public final class SnapshotService {
             }
             PlanContext ctx = PlanContext.open(store, s, "snapshot-delete of " + name);
             DeletePlanner.plan(ctx, names, metadataOnly);
-            Preflight.check(ctx);
+            goLive(ctx, null);
             runner().run(ctx.plan);
             return names;
         });

@@ -35,6 +35,28 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Creates a new qcow2 file (refusing to overwrite an existing one) and opens it read-write. */
     public static Qcow2Image create(Path file, Qcow2CreateOptions options) throws IOException {
+        Qcow2CreateOptions o = makeFile(file, options);
+        Qcow2Image img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
+                && Files.exists(BackingChain.resolve(file, o.backingFile()))));
+        if ("metadata".equals(o.preallocation())) {
+            img.engine.preallocateMetadata();
+        }
+        return img;
+    }
+
+    /**
+     * Creates a new, empty qcow2 file (refusing to overwrite an existing one) without opening it
+     * or its backing file afterwards: an overlay over an image a running QEMU holds is made this
+     * way. Returns the options with the size resolved.
+     */
+    public static Qcow2CreateOptions createFile(Path file, Qcow2CreateOptions options) throws IOException {
+        if ("metadata".equals(options.preallocation())) {
+            throw new IllegalArgumentException("preallocation=metadata needs the image opened: use create()");
+        }
+        return makeFile(file, options);
+    }
+
+    private static Qcow2CreateOptions makeFile(Path file, Qcow2CreateOptions options) throws IOException {
         Qcow2CreateOptions o = options;
         if (o.backingFile() != null) {
             BackingChain.checkName(file, o.backingFile());
@@ -65,12 +87,7 @@ public final class Qcow2Image implements BlockDevice {
             throw e;
         }
         store.close();
-        Qcow2Image img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
-                && Files.exists(BackingChain.resolve(file, o.backingFile()))));
-        if ("metadata".equals(o.preallocation())) {
-            img.engine.preallocateMetadata();
-        }
-        return img;
+        return o;
     }
 
     private static long backingSize(Path file, Qcow2CreateOptions o) throws IOException {

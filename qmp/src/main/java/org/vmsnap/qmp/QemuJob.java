@@ -45,48 +45,75 @@ public final class QemuJob {
         Instant deadline = Instant.now().plus(timeout);
         try (QmpClient.EventStream events = qmp.events(e -> isAbout(e, jobId))) {
             qmp.execute(command, arguments, STEP_TIMEOUT);
-            String blockJobError = null;
-            String status = "created";
-            while (!status.equals("concluded") && !status.equals("null")) {
-                QmpEvent event;
-                try {
-                    event = events.next(remaining(deadline));
-                } catch (QmpTimeoutException e) {
-                    cancelQuietly(qmp, jobId);
-                    throw new QmpTimeoutException(command + " job '" + jobId + "' did not end within " + timeout
-                            + " (last status: " + status + "); it was cancelled");
+            await(qmp, events, command, jobId, "created", finalizeByHand, deadline, timeout);
+        }
+    }
+
+    /**
+     * Follows a job that was started earlier (by a vmsnap process that died meanwhile) to its end
+     * as {@link #run} does: completes it when ready, dismisses it when concluded, and reports its
+     * error. Returns false when QEMU does not list the job (it ended and was dismissed).
+     */
+    public static boolean follow(QmpClient qmp, String jobId, Duration timeout) throws QmpException {
+        Instant deadline = Instant.now().plus(timeout);
+        try (QmpClient.EventStream events = qmp.events(e -> isAbout(e, jobId))) {
+            JsonNode job = listed(qmp, jobId);
+            if (job == null) {
+                return false;
+            }
+            String status = job.path("status").asText();
+            if (status.equals("ready")) {
+                qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+            }
+            await(qmp, events, job.path("type").asText("job"), jobId, status, false, deadline, timeout);
+            return true;
+        }
+    }
+
+    private static void await(QmpClient qmp, QmpClient.EventStream events, String command, String jobId,
+                              String initialStatus, boolean finalizeByHand, Instant deadline, Duration timeout)
+            throws QmpException {
+        String blockJobError = null;
+        String status = initialStatus;
+        while (!status.equals("concluded") && !status.equals("null")) {
+            QmpEvent event;
+            try {
+                event = events.next(remaining(deadline));
+            } catch (QmpTimeoutException e) {
+                cancelQuietly(qmp, jobId);
+                throw new QmpTimeoutException(command + " job '" + jobId + "' did not end within " + timeout
+                        + " (last status: " + status + "); it was cancelled");
+            }
+            switch (event.name()) {
+                case "JOB_STATUS_CHANGE" -> {
+                    status = event.text("status");
+                    if (status.equals("ready")) {
+                        qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+                    } else if (status.equals("pending") && finalizeByHand) {
+                        qmp.execute("job-finalize", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+                    }
                 }
-                switch (event.name()) {
-                    case "JOB_STATUS_CHANGE" -> {
-                        status = event.text("status");
-                        if (status.equals("ready")) {
-                            qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
-                        } else if (status.equals("pending") && finalizeByHand) {
-                            qmp.execute("job-finalize", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
-                        }
+                // Block jobs that dismiss themselves report their error only here.
+                case "BLOCK_JOB_COMPLETED", "BLOCK_JOB_ERROR" -> {
+                    if (event.data().hasNonNull("error")) {
+                        blockJobError = event.text("error");
                     }
-                    // Block jobs that dismiss themselves report their error only here.
-                    case "BLOCK_JOB_COMPLETED", "BLOCK_JOB_ERROR" -> {
-                        if (event.data().hasNonNull("error")) {
-                            blockJobError = event.text("error");
-                        }
-                    }
-                    default -> {
-                    }
+                }
+                default -> {
                 }
             }
-            String error = blockJobError;
-            if (status.equals("concluded")) {
-                // A job that dismisses itself (a block job's default) is gone by now.
-                JsonNode job = listed(qmp, jobId);
-                if (job != null) {
-                    error = job.hasNonNull("error") ? job.get("error").asText() : error;
-                    qmp.execute("job-dismiss", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
-                }
+        }
+        String error = blockJobError;
+        if (status.equals("concluded")) {
+            // A job that dismisses itself (a block job's default) is gone by now.
+            JsonNode job = listed(qmp, jobId);
+            if (job != null) {
+                error = job.hasNonNull("error") ? job.get("error").asText() : error;
+                qmp.execute("job-dismiss", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
             }
-            if (error != null) {
-                throw new QmpJobException(command, jobId, error);
-            }
+        }
+        if (error != null) {
+            throw new QmpJobException(command, jobId, error);
         }
     }
 

@@ -84,7 +84,8 @@ public final class QemuProcess implements AutoCloseable {
             }
         }
         // Left-overs of a QEMU that is gone: QEMU would fail to bind a stale socket path.
-        for (Path stale : List.of(run.pidFile(), run.qmpSocket(), run.agentSocket(), run.exitStatus())) {
+        for (Path stale : List.of(run.pidFile(), run.qmpSocket(), run.agentSocket(), run.statusSocket(),
+                run.exitStatus())) {
             Files.deleteIfExists(stale);
         }
         List<String> command = new ArrayList<>();
@@ -96,6 +97,8 @@ public final class QemuProcess implements AutoCloseable {
         if (paused && !incoming) {
             command.add("-S"); // the CPUs wait for "cont": vmsnap is connected before the guest runs
         }
+        command.addAll(List.of("-chardev", "socket,id=qmp-status,path=" + QemuCommandLine.escape(run.statusSocket())
+                + ",server=on,wait=off", "-mon", "chardev=qmp-status,mode=control"));
         Files.writeString(run.qemuLog(), "# " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         Process process = new ProcessBuilder(command)

@@ -20,6 +20,14 @@ public record RunFolder(Path dir) {
         return dir.resolve("qga.sock");
     }
 
+    /**
+     * A second QMP monitor for quick questions (the run state): QEMU serves one client per
+     * monitor, and a long job on the first (a block commit) must not make "list" wait.
+     */
+    public Path statusSocket() {
+        return dir.resolve("status.sock");
+    }
+
     public Path serialLog() {
         return dir.resolve("serial.log");
     }

@@ -16,11 +16,15 @@ final class CreateFlagOptions {
     @Option(names = "--reuse-external", description = "Reuse existing external files.")
     boolean reuseExternal;
 
-    @Option(names = "--atomic", description = "Accepted: every snapshot is atomic.")
+    @Option(names = "--atomic", description = "Accepted: every snapshot is atomic (one QEMU transaction).")
     boolean atomic;
+
+    @Option(names = "--quiesce", description = "The guest agent freezes the guest's filesystems around the snapshot"
+            + " (a running domain with a guest agent).")
+    boolean quiesce;
 
     /** These flags with snapshot-create's {@code --redefine} and {@code --current}. */
     CreateFlags flags(boolean redefine, boolean current) {
-        return new CreateFlags(redefine, current, noMetadata, diskOnly, reuseExternal);
+        return new CreateFlags(redefine, current, noMetadata, diskOnly, reuseExternal, quiesce);
     }
 }

@@ -12,7 +12,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code snapshot-revert DOMAIN {SNAPSHOT | --current} [--force]} for a shut-off domain. */
+/**
+ * {@code snapshot-revert DOMAIN {SNAPSHOT | --current} [--running | --paused] [--force]}: a running
+ * domain is stopped first, and runs again afterwards only with --running or --paused.
+ */
 @Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).")
 public final class SnapshotRevertCommand extends VirshSubcommand {
 
@@ -25,22 +28,23 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
     @Option(names = "--force", description = "Try harder on risky reverts.")
     boolean force;
 
-    @Option(names = "--running", description = "Start the domain after reverting (not yet: domains are shut off).")
+    @Option(names = "--running", description = "Start the domain after reverting.")
     boolean running;
 
-    @Option(names = "--paused", description = "Start the domain paused after reverting (not yet).")
+    @Option(names = "--paused", description = "Start the domain paused after reverting.")
     boolean paused;
 
     @Override
     int execute() throws IOException {
         SnapshotService service = target.service(this);
         SnapshotDef s = target.lookup(service.tree(), current);
-        if (running || paused) {
-            throw new CliException("Failed to revert snapshot " + s.name() + ": --" + (running ? "running" : "paused")
-                    + " needs a running domain, and vmsnap manages shut-off domains only (nothing was changed)");
+        if (running && paused) {
+            throw new CliException("Options --running and --paused are mutually exclusive");
         }
+        SnapshotService.After after = running ? SnapshotService.After.RUNNING
+                : paused ? SnapshotService.After.PAUSED : SnapshotService.After.SHUT_OFF;
         try {
-            service.revert(s.name(), force);
+            service.revert(s.name(), force, after);
         } catch (NotFoundException e) {
             throw e;
         } catch (ManagerException e) {

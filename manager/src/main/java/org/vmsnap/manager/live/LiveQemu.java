@@ -69,6 +69,24 @@ public final class LiveQemu implements AutoCloseable {
         return qmp().execute("query-status", null, QMP_TIMEOUT).path("status").asText();
     }
 
+    /** How long a status question may wait (another command may hold the monitor of an attached QEMU). */
+    static final Duration STATUS_TIMEOUT = Duration.ofSeconds(3);
+
+    /**
+     * The run state asked on the status monitor (a second QMP socket vmsnap's QEMUs have, free
+     * while another command holds the first), without touching the main connection.
+     */
+    public String statusQuestion() throws QmpException {
+        java.nio.file.Path socket = record.adopted() ? record.qmpSocket()
+                : new org.vmsnap.qmp.RunFolder(record.runDir()).statusSocket();
+        if (!Files.exists(socket)) {
+            socket = record.qmpSocket(); // a QEMU started before vmsnap had the status monitor
+        }
+        try (QmpClient c = QmpClient.connect(socket, STATUS_TIMEOUT)) {
+            return c.execute("query-status", null, STATUS_TIMEOUT).path("status").asText();
+        }
+    }
+
     /** A new connection to the guest agent, or null when the domain has no agent channel. */
     public GuestAgentClient agent(Duration timeout) throws QmpException {
         return record.agentSocket() == null ? null : GuestAgentClient.connect(record.agentSocket(), timeout);

@@ -85,7 +85,19 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.Rebase r -> rebase(r);
             case Step.RemoveFile r -> removeOwned(r);
             case Step.DropLink d -> MadeFiles.dropPartial(d.partial());
+            case Step.Freeze f -> throw liveOnly(f);
+            case Step.Thaw t -> throw liveOnly(t);
+            case Step.BlockdevAdd b -> throw liveOnly(b);
+            case Step.SnapshotTransaction t -> throw liveOnly(t);
+            case Step.BlockCommit c -> throw liveOnly(c);
+            case Step.BlockStream b -> throw liveOnly(b);
+            case Step.BlockdevDel b -> throw liveOnly(b);
+            case Step.LiveDeleteInternal d -> throw liveOnly(d);
         }
+    }
+
+    private static IllegalStateException liveOnly(Step s) {
+        return new IllegalStateException("a live step needs the live executor: " + s.describe());
     }
 
     @Override
@@ -223,15 +235,15 @@ public final class OfflineExecutor implements StepExecutor {
         }
         refuseTaken(o.overlay(), o.disk());
         long size;
+        // Only the virtual size is read, without locks: the backing may be a running QEMU's active
+        // image (a live snapshot); the plan's preflight checked the locks of a shut-off domain's.
         try (BlockDevice base = notStarted(() -> Images.open(o.backing(), OpenOptions.readOnlyOpen()
-                .withFormat(o.backingFormat()).withOpenBacking(false)))) {
+                .withFormat(o.backingFormat()).withOpenBacking(false).withForceShare(true)))) {
             size = base.size();
         }
         MadeFiles.dropPartial(o.partial()); // a half-made one of a crashed run of this plan
-        try (Qcow2Image img = Qcow2Image.create(o.partial(), Qcow2CreateOptions.ofSize(size)
-                .withBacking(o.backing().toString(), o.backingFormat()))) {
-            img.flush();
-        }
+        Qcow2Image.createFile(o.partial(), Qcow2CreateOptions.ofSize(size)
+                .withBacking(o.backing().toString(), o.backingFormat()));
         Files.setPosixFilePermissions(o.partial(), PosixFilePermissions.fromString("rw-------"));
         MadeFiles.publish(o.partial(), o.overlay(), o.disk());
     }

@@ -25,6 +25,12 @@ public final class Plan {
         return List.copyOf(steps);
     }
 
+    /** Replaces the steps (a planner turning an offline plan into a live one). */
+    public void replaceSteps(List<Step> newSteps) {
+        steps.clear();
+        steps.addAll(newSteps);
+    }
+
     public boolean isEmpty() {
         return steps.isEmpty();
     }

@@ -101,7 +101,17 @@ public final class PlanRunner {
             try {
                 for (int i = done; i < steps.size(); i++) {
                     CrashPoint.before(i + 1); // a crash while finishing: the next command goes on from here
-                    executor.run(steps.get(i));
+                    try {
+                        executor.run(steps.get(i));
+                    } catch (StepNotStartedException e) {
+                        // The step the crash interrupted proves it never happened (a QMP transaction
+                        // QEMU did not run): if it was the first that cannot be undone, the plan
+                        // can still be undone.
+                        if (i == done && !irreversibleStarted(steps, done - 1)) {
+                            return undo(entry, steps, done - 1);
+                        }
+                        throw e;
+                    }
                     journal.markDone(i + 1);
                 }
             } finally {
@@ -110,6 +120,10 @@ public final class PlanRunner {
             journal.finish();
             return "finished the interrupted " + entry.what();
         }
+        return undo(entry, steps, done);
+    }
+
+    private String undo(Journal.Entry entry, List<Step> steps, int done) throws IOException {
         List<String> problems = rollBack(steps, done);
         if (!problems.isEmpty()) {
             throw new PlanFailedException("undoing the interrupted " + entry.what() + " failed: "

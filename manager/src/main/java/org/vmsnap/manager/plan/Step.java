@@ -1,6 +1,7 @@
 package org.vmsnap.manager.plan;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * One step of a plan, as data: the journal records it, so that a later process can finish or
@@ -151,6 +152,112 @@ public sealed interface Step {
 
         public String describe() {
             return "remove the temporary link " + partial;
+        }
+    }
+
+    // ---------------------------------------------------------------- live steps (a running QEMU)
+    // Each names the QEMU it was planned for ({@code pid}): a QEMU that is gone (or another one)
+    // when the step runs again after a crash makes the live executor do the step's offline
+    // equivalent on the files, which no QEMU holds any more.
+
+    /** Freezes the guest's filesystems through the agent, within a time limit; undo thaws. */
+    record Freeze(long pid, Path agentSocket, long limitMillis) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "freeze the guest's filesystems";
+        }
+    }
+
+    /** Thaws the guest's filesystems (if frozen). */
+    record Thaw(long pid, Path agentSocket) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "thaw the guest's filesystems";
+        }
+    }
+
+    /**
+     * QEMU opens a new overlay file as a format node over a protocol node, with no backing node yet
+     * ({@code blockdev-snapshot} attaches it); undo deletes the node unless a device uses it.
+     */
+    record BlockdevAdd(long pid, String disk, Path file, String formatNode, String storageNode) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": QEMU opens " + file + " as node " + formatNode;
+        }
+    }
+
+    /**
+     * One QMP {@code transaction} over all disks: {@code actions} are
+     * {@code external|DISK|NODE|OVERLAY_NODE} (blockdev-snapshot) and
+     * {@code internal|DISK|NODE|NAME} (blockdev-snapshot-internal-sync). All or nothing.
+     */
+    record SnapshotTransaction(long pid, List<String> actions) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "QEMU snapshots " + actions.size() + (actions.size() == 1 ? " disk" : " disks") + " at one instant";
+        }
+    }
+
+    /**
+     * A {@code block-commit} job: {@code top}'s data into {@code base} (both in the disk's live
+     * chain); {@code active} when top is the disk's active image (the job is completed by hand and
+     * the disk then runs on base). Files name the images for the offline fallback.
+     */
+    record BlockCommit(long pid, String disk, String jobId, String topNode, String baseNode, boolean active,
+                       Path top, Path base, String baseFormat, Path above) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": QEMU commits " + top + " into " + base;
+        }
+    }
+
+    /** A {@code block-stream} job: what {@code base} holds is copied into {@code image}, which then reads base's backing. */
+    record BlockStream(long pid, String disk, String jobId, String node, String newBackingNode, Path image,
+                       Path base, Path newBacking, String newBackingFormat) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": QEMU pulls " + base + " into " + image;
+        }
+    }
+
+    /** QEMU closes a node no device uses any more (its file can then be removed). */
+    record BlockdevDel(long pid, String disk, String formatNode, Path file) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": QEMU closes " + file;
+        }
+    }
+
+    /** QEMU deletes an internal snapshot of a disk's active image. */
+    record LiveDeleteInternal(long pid, String disk, String node, Path image, String snapshot) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": QEMU deletes internal snapshot " + snapshot + " of " + image;
         }
     }
 }

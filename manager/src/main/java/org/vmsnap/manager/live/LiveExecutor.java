@@ -1,0 +1,348 @@
+package org.vmsnap.manager.live;
+
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.vmsnap.manager.ManagerException;
+import org.vmsnap.manager.plan.OfflineExecutor;
+import org.vmsnap.manager.plan.Step;
+import org.vmsnap.manager.plan.StepExecutor;
+import org.vmsnap.manager.plan.StepNotStartedException;
+import org.vmsnap.qcow2.OpenOptions;
+import org.vmsnap.qcow2.Qcow2Image;
+import org.vmsnap.qcow2.SnapshotInfo;
+import org.vmsnap.qmp.BlockGraph;
+import org.vmsnap.qmp.GuestAgentClient;
+import org.vmsnap.qmp.QemuJob;
+import org.vmsnap.qmp.QmpClient;
+import org.vmsnap.qmp.QmpCommandException;
+import org.vmsnap.qmp.QmpException;
+import org.vmsnap.qmp.QmpTimeoutException;
+
+/**
+ * Runs the steps of a running domain's plans: live steps through QMP and the guest agent, the
+ * rest (new files, metadata, images QEMU does not hold) through the {@link OfflineExecutor}.
+ *
+ * <p>Every live step can run again after a crash: it asks QEMU what is done already (is the
+ * overlay the disk's active node, does the job still run, is the node still there). When the
+ * QEMU a step was planned for is gone, the step does its offline equivalent on the files, which
+ * no process holds any more: a commit or pull with the engine, an internal snapshot deleted in
+ * the file; a freeze or thaw has nothing left to do. A snapshot transaction whose QEMU died
+ * before it ran is reported as never started, so the plan is undone.
+ */
+public final class LiveExecutor implements StepExecutor {
+    /** Block jobs copy at the disk's speed; a commit of a large image takes long, but not a day. */
+    static final Duration JOB_TIMEOUT = Duration.ofHours(24);
+    static final Duration THAW_TIMEOUT = Duration.ofSeconds(10);
+
+    private final OfflineExecutor files;
+    private final LiveQemu qemu;
+
+    /** @param qemu the domain's QEMU, or null when it does not run */
+    public LiveExecutor(OfflineExecutor files, LiveQemu qemu) {
+        this.files = files;
+        this.qemu = qemu;
+    }
+
+    /** One action of a snapshot transaction, as a journal field (parts url-encoded, joined by '|'). */
+    public record Action(boolean internal, String disk, String node, String overlayNodeOrName, Path image) {
+        public String encode() {
+            return String.join("|", internal ? "internal" : "external", enc(disk), enc(node), enc(overlayNodeOrName),
+                    enc(image.toString()));
+        }
+
+        public static Action decode(String s) {
+            String[] p = s.split("\\|", -1);
+            return new Action(p[0].equals("internal"), dec(p[1]), dec(p[2]), dec(p[3]), Path.of(dec(p[4])));
+        }
+
+        private static String enc(String s) {
+            return URLEncoder.encode(s, StandardCharsets.UTF_8);
+        }
+
+        private static String dec(String s) {
+            return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        }
+    }
+
+    @Override
+    public void run(Step step) throws IOException {
+        switch (step) {
+            case Step.Freeze f -> freeze(f);
+            case Step.Thaw t -> thaw(t.pid(), t.agentSocket());
+            case Step.BlockdevAdd b -> add(b);
+            case Step.SnapshotTransaction t -> transaction(t);
+            case Step.BlockCommit c -> commit(c);
+            case Step.BlockStream s -> stream(s);
+            case Step.BlockdevDel d -> del(d);
+            case Step.LiveDeleteInternal d -> deleteInternal(d);
+            default -> files.run(step);
+        }
+    }
+
+    @Override
+    public void undo(Step step) throws IOException {
+        switch (step) {
+            case Step.Freeze f -> thaw(f.pid(), f.agentSocket());
+            case Step.BlockdevAdd b -> {
+                QmpClient qmp = qmp(b.pid());
+                if (qmp != null) {
+                    BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
+                    if (g.node(b.formatNode()).isPresent() && !g.inUse(b.formatNode())) {
+                        qmp.execute("blockdev-del", QmpClient.arguments().put("node-name", b.formatNode()),
+                                LiveQemu.QMP_TIMEOUT);
+                    }
+                }
+            }
+            default -> files.undo(step);
+        }
+    }
+
+    /** The QMP connection to the QEMU a step was planned for, or null when that QEMU is gone. */
+    private QmpClient qmp(long pid) throws QmpException {
+        if (qemu == null || qemu.pid() != pid || !qemu.isAlive()) {
+            return null;
+        }
+        return qemu.qmp();
+    }
+
+    // ---------------------------------------------------------------- quiesce
+
+    /**
+     * guest-fsfreeze-freeze within the step's limit. An agent that does not finish in time (or
+     * fails) gets a thaw at once, and the error says what the thaw did.
+     */
+    private void freeze(Step.Freeze f) throws IOException {
+        if (qmp(f.pid()) == null) {
+            return; // the guest is gone: nothing to freeze
+        }
+        Duration limit = Duration.ofMillis(f.limitMillis());
+        try (GuestAgentClient agent = GuestAgentClient.connect(f.agentSocket(), limit)) {
+            agent.fsfreezeFreeze();
+        } catch (QmpException e) {
+            String reason = e instanceof QmpTimeoutException
+                    ? "the guest agent did not finish freezing the guest's filesystems within " + limit.toSeconds() + " s"
+                    : "the guest agent could not freeze the guest's filesystems: " + e.getMessage();
+            throw new ManagerException(reason + "; " + thawAfterFailure(f.agentSocket()), e);
+        }
+    }
+
+    private static String thawAfterFailure(Path agentSocket) {
+        try (GuestAgentClient agent = GuestAgentClient.connect(agentSocket, THAW_TIMEOUT)) {
+            agent.thawIfFrozen();
+            return "the guest was thawed";
+        } catch (QmpException e) {
+            return "thawing failed too (" + e.getMessage() + "): the next vmsnap command on the domain thaws it";
+        }
+    }
+
+    private void thaw(long pid, Path agentSocket) throws IOException {
+        if (qmp(pid) == null) {
+            return; // the guest is gone: nothing is frozen
+        }
+        try (GuestAgentClient agent = GuestAgentClient.connect(agentSocket, THAW_TIMEOUT)) {
+            agent.thawIfFrozen();
+        } catch (QmpException e) {
+            throw new ManagerException("thawing the guest's filesystems failed: " + e.getMessage()
+                    + " (the next vmsnap command on the domain tries again)", e);
+        }
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    private void add(Step.BlockdevAdd b) throws IOException {
+        QmpClient qmp = qmp(b.pid());
+        if (qmp == null) {
+            return; // its QEMU is gone: the file stays a plain file until the plan's end decides
+        }
+        if (BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT).node(b.formatNode()).isPresent()) {
+            return;
+        }
+        ObjectNode args = QmpClient.arguments().put("driver", "qcow2").put("node-name", b.formatNode());
+        args.set("file", QmpClient.arguments().put("driver", "file").put("node-name", b.storageNode())
+                .put("filename", b.file().toAbsolutePath().toString()));
+        args.putNull("backing"); // blockdev-snapshot attaches the disk's active node as its backing
+        try {
+            qmp.execute("blockdev-add", args, LiveQemu.QMP_TIMEOUT);
+        } catch (QmpCommandException e) {
+            throw new StepNotStartedException(new ManagerException("disk " + b.disk() + ": QEMU cannot open " + b.file()
+                    + ": " + e.getMessage(), e));
+        }
+    }
+
+    private void transaction(Step.SnapshotTransaction t) throws IOException {
+        List<Action> actions = t.actions().stream().map(Action::decode).toList();
+        QmpClient qmp = qmp(t.pid());
+        if (qmp == null) {
+            transactionWithoutQemu(actions);
+            return;
+        }
+        BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
+        int done = 0;
+        for (Action a : actions) {
+            done += happened(g, a) ? 1 : 0;
+        }
+        if (done == actions.size()) {
+            return; // ran before a crash
+        }
+        if (done > 0) {
+            throw new ManagerException("the snapshot transaction happened on " + done + " of " + actions.size()
+                    + " disks, which QEMU's transactions do not allow; look at the disks with query-block");
+        }
+        ArrayNode list = JsonNodeFactory.instance.arrayNode();
+        for (Action a : actions) {
+            ObjectNode data = QmpClient.arguments();
+            if (a.internal()) {
+                data.put("device", a.node()).put("name", a.overlayNodeOrName());
+            } else {
+                data.put("node", a.node()).put("overlay", a.overlayNodeOrName());
+            }
+            list.add(QmpClient.arguments().put("type", a.internal() ? "blockdev-snapshot-internal-sync"
+                    : "blockdev-snapshot").<ObjectNode>set("data", data));
+        }
+        try {
+            qmp.execute("transaction", QmpClient.arguments().set("actions", list), LiveQemu.QMP_TIMEOUT);
+        } catch (QmpCommandException e) {
+            // All or nothing: QEMU refused it, so nothing happened.
+            throw new StepNotStartedException(new ManagerException("QEMU refused the snapshot: " + e.getMessage(), e));
+        }
+    }
+
+    private static boolean happened(BlockGraph g, Action a) {
+        if (a.internal()) {
+            return g.node(a.node()).map(n -> n.snapshots().contains(a.overlayNodeOrName())).orElse(false);
+        }
+        return g.node(a.overlayNodeOrName()).map(n -> a.node().equals(n.backing())).orElse(false);
+    }
+
+    /**
+     * The QEMU died around the transaction: an internal snapshot in the image proves it ran (it is
+     * all or nothing); none proves it did not. With external disks only there is no proof either
+     * way, and the overlay is kept as the disk's image: it reads as its backing file plus whatever
+     * the guest wrote into it, so nothing is lost.
+     */
+    private static void transactionWithoutQemu(List<Action> actions) throws IOException {
+        for (Action a : actions) {
+            if (a.internal()) {
+                boolean present;
+                try (Qcow2Image img = Qcow2Image.open(a.image(), OpenOptions.readOnlyOpen().withOpenBacking(false))) {
+                    present = img.snapshots().stream().map(SnapshotInfo::name)
+                            .anyMatch(a.overlayNodeOrName()::equals);
+                }
+                if (!present) {
+                    throw new StepNotStartedException(new ManagerException("QEMU ended before the snapshot"
+                            + " transaction ran (no internal snapshot " + a.overlayNodeOrName() + " in " + a.image()
+                            + ")"));
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- merges
+
+    private void commit(Step.BlockCommit c) throws IOException {
+        QmpClient qmp = qmp(c.pid());
+        if (qmp == null) {
+            files.run(new Step.Commit(c.disk(), c.top(), c.base()));
+            if (c.above() != null) {
+                files.run(new Step.Rebase(c.disk(), c.above(), c.base(), c.baseFormat(), false));
+            }
+            return;
+        }
+        if (QemuJob.follow(qmp, c.jobId(), JOB_TIMEOUT)) {
+            return; // the job an earlier process started has ended now
+        }
+        BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
+        if (!g.inUse(c.topNode())) {
+            return; // committed before a crash: no device reads the top any more
+        }
+        String device = rootOf(g, c.topNode()).orElseThrow(() -> new ManagerException("disk " + c.disk()
+                + ": no device of QEMU reads node " + c.topNode()));
+        ObjectNode args = QmpClient.arguments().put("job-id", c.jobId()).put("device", device)
+                .put("base-node", c.baseNode()).put("auto-dismiss", false);
+        if (!c.active()) {
+            args.put("top-node", c.topNode());
+        }
+        QemuJob.run(qmp, "block-commit", args, JOB_TIMEOUT);
+    }
+
+    private void stream(Step.BlockStream s) throws IOException {
+        QmpClient qmp = qmp(s.pid());
+        if (qmp == null) {
+            files.run(new Step.Rebase(s.disk(), s.image(), s.newBacking(), s.newBackingFormat(), true));
+            return;
+        }
+        if (QemuJob.follow(qmp, s.jobId(), JOB_TIMEOUT)) {
+            return;
+        }
+        BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
+        String backing = g.node(s.node()).map(BlockGraph.Node::backing).orElse(null);
+        if (s.newBackingNode() == null ? backing == null : s.newBackingNode().equals(backing)) {
+            return; // pulled before a crash
+        }
+        ObjectNode args = QmpClient.arguments().put("job-id", s.jobId()).put("device", s.node())
+                .put("auto-dismiss", false);
+        if (s.newBackingNode() != null) {
+            args.put("base-node", s.newBackingNode());
+        }
+        QemuJob.run(qmp, "block-stream", args, JOB_TIMEOUT);
+    }
+
+    private void del(Step.BlockdevDel d) throws IOException {
+        QmpClient qmp = qmp(d.pid());
+        if (qmp == null) {
+            return; // its QEMU is gone, and with it the node
+        }
+        BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
+        if (g.node(d.formatNode()).isEmpty()) {
+            return;
+        }
+        if (g.inUse(d.formatNode())) {
+            throw new ManagerException("disk " + d.disk() + ": QEMU still reads " + d.file() + " (node "
+                    + d.formatNode() + ")");
+        }
+        qmp.execute("blockdev-del", QmpClient.arguments().put("node-name", d.formatNode()), LiveQemu.QMP_TIMEOUT);
+    }
+
+    private void deleteInternal(Step.LiveDeleteInternal d) throws IOException {
+        QmpClient qmp = qmp(d.pid());
+        if (qmp == null) {
+            files.run(new Step.DeleteInternal(d.disk(), d.image(), d.snapshot()));
+            return;
+        }
+        Optional<BlockGraph.Node> n = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT).node(d.node());
+        if (n.isEmpty() || !n.get().snapshots().contains(d.snapshot())) {
+            return; // deleted before a crash
+        }
+        qmp.execute("blockdev-snapshot-delete-internal-sync", QmpClient.arguments().put("device", d.node())
+                .put("name", d.snapshot()), LiveQemu.QMP_TIMEOUT);
+    }
+
+    /** The root node of the device whose chain holds {@code node}. */
+    private static Optional<String> rootOf(BlockGraph g, String node) {
+        for (BlockGraph.Backend b : g.backends()) {
+            if (b.root() != null && g.chain(b.root()).contains(node)) {
+                return Optional.of(b.root());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Encodes actions for {@link Step.SnapshotTransaction}. */
+    public static List<String> encode(List<Action> actions) {
+        List<String> out = new ArrayList<>();
+        actions.forEach(a -> out.add(a.encode()));
+        return out;
+    }
+}
