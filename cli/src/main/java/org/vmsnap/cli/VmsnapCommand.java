@@ -1,8 +1,12 @@
 package org.vmsnap.cli;
 
 import org.vmsnap.cli.img.ImgCommand;
+import org.vmsnap.cli.virsh.AttachCommand;
 import org.vmsnap.cli.virsh.DefineCommand;
 import org.vmsnap.cli.virsh.DestroyCommand;
+import org.vmsnap.cli.virsh.DomfsfreezeCommand;
+import org.vmsnap.cli.virsh.DomfsinfoCommand;
+import org.vmsnap.cli.virsh.DomfsthawCommand;
 import org.vmsnap.cli.virsh.DomidCommand;
 import org.vmsnap.cli.virsh.DominfoCommand;
 import org.vmsnap.cli.virsh.DomstateCommand;
@@ -39,7 +43,7 @@ import picocli.CommandLine.ScopeType;
                 DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,
                 StartCommand.class, ShutdownCommand.class, RebootCommand.class, DestroyCommand.class,
                 SuspendCommand.class, ResumeCommand.class, DomstateCommand.class, DomidCommand.class,
-                DominfoCommand.class,
+                DominfoCommand.class, AttachCommand.class, DomfsfreezeCommand.class, DomfsthawCommand.class, DomfsinfoCommand.class,
                 DomblklistCommand.class, SnapshotCreateCommand.class, SnapshotCreateAsCommand.class,
                 SnapshotListCommand.class, SnapshotCurrentCommand.class, SnapshotInfoCommand.class,
                 SnapshotParentCommand.class, SnapshotDumpxmlCommand.class, SnapshotEditCommand.class,

@@ -308,6 +308,67 @@ public final class DomainService {
         changeState(name, Lifecycle::resume);
     }
 
+    /** virsh domfsfreeze: how many filesystems the guest agent froze. */
+    public int fsFreeze(String name, List<String> mountpoints) throws IOException {
+        int[] n = new int[1];
+        changeState(name, l -> n[0] = l.fsFreeze(mountpoints));
+        return n[0];
+    }
+
+    /** virsh domfsthaw: how many filesystems the guest agent thawed. */
+    public int fsThaw(String name) throws IOException {
+        int[] n = new int[1];
+        changeState(name, l -> n[0] = l.fsThaw());
+        return n[0];
+    }
+
+    /** One row of virsh domfsinfo. */
+    public record FsInfo(String mountpoint, String name, String type, String targets) {
+    }
+
+    /** virsh domfsinfo. */
+    public List<FsInfo> fsInfo(String name) throws IOException {
+        List<FsInfo> out = new ArrayList<>();
+        changeState(name, l -> l.fsInfo().forEach(f -> out.add(new FsInfo(f.mountpoint(), f.name(), f.type(),
+                String.join(",", f.targets())))));
+        return out;
+    }
+
+    /**
+     * vmsnap attach: defines a domain for a QEMU vmsnap did not start, from what its QMP socket
+     * reports, and records it as running (never stopped by vmsnap unless asked).
+     */
+    public Domain attach(String name, Path qmpSocket, Path agentSocket) throws IOException {
+        Names.checkDomainName(name);
+        DomainStore store = new DomainStore(home, name);
+        if (store.exists()) {
+            throw new InvalidInputException("operation failed: domain '" + name + "' already exists");
+        }
+        Attach.Found found = Attach.inspect(name, qmpSocket.toAbsolutePath());
+        Domain d = Domain.parse(found.xml());
+        for (Domain other : list()) {
+            if (other.uuid() != null && other.uuid().equalsIgnoreCase(d.uuid())) {
+                throw new InvalidInputException("domain '" + other.name() + "' already exists with uuid " + d.uuid());
+            }
+        }
+        Files.createDirectories(store.dir());
+        try (DomainLock lock = store.lock()) {
+            RunRecord r = new RunRecord(0, store.dir().resolve("run"), qmpSocket.toAbsolutePath(),
+                    agentSocket == null ? null : agentSocket.toAbsolutePath(), found.pid(), true,
+                    System.currentTimeMillis(), "unknown", null, null);
+            AtomicFiles.write(store.domainFile(), d.toXml());
+            AtomicFiles.write(store.runtimeFile(), withId(r).encode());
+        }
+        return d;
+    }
+
+    /** An attached QEMU gets the next Id too. */
+    private RunRecord withId(RunRecord r) throws IOException {
+        int id = Lifecycle.nextId(home);
+        return new RunRecord(id, r.runDir(), r.qmpSocket(), r.agentSocket(), r.pid(), r.adopted(), r.startedMillis(),
+                r.runReason(), r.pauseReason(), r.stopIntent());
+    }
+
     /** What virsh dominfo shows beyond the definition. */
     public record DomainInfo(Domain domain, DomainStatus status, double cpuTimeSec, long usedMemoryKiB) {
     }

@@ -180,7 +180,7 @@ final class Lifecycle {
         Map<String, List<DiskLayer>> chains = chains(d);
         RunFolder run = runFolder(d);
         VmSpec spec = machines.build(d, chains, run);
-        RunRecord record = new RunRecord(nextId(), run.dir(), run.qmpSocket(), run.agentSocket(), 0, false,
+        RunRecord record = new RunRecord(nextId(home), run.dir(), run.qmpSocket(), run.agentSocket(), 0, false,
                 System.currentTimeMillis(), "booted", paused ? "user" : null, null);
         AtomicFiles.write(store.runtimeFile(), record.encode());
         QemuProcess qemu = null;
@@ -256,7 +256,7 @@ final class Lifecycle {
     }
 
     /** The next domain Id (virsh's "Id"): one counter for the state folder, as libvirtd has one. */
-    private int nextId() throws IOException {
+    static int nextId(Path home) throws IOException {
         Files.createDirectories(home);
         Path counter = home.resolve(".next-id");
         try (FileChannel ch = FileChannel.open(home.resolve(".next-id.lock"), StandardOpenOption.CREATE,
@@ -405,6 +405,46 @@ final class Lifecycle {
             return agent;
         } catch (QmpException e) {
             throw new ManagerException("Guest agent is not responding: QEMU guest agent is not connected", e);
+        }
+    }
+
+    /** virsh domfsfreeze [--mountpoint ...]: returns how many filesystems froze. */
+    int fsFreeze(List<String> mountpoints) throws IOException {
+        try (LiveQemu q = running(); GuestAgentClient agent = agent(q)) {
+            return mountpoints.isEmpty() ? agent.fsfreezeFreeze() : agent.fsfreezeFreezeList(mountpoints);
+        }
+    }
+
+    /** virsh domfsthaw: returns how many filesystems thawed. */
+    int fsThaw() throws IOException {
+        try (LiveQemu q = running(); GuestAgentClient agent = agent(q)) {
+            return agent.fsfreezeThaw();
+        }
+    }
+
+    /** One mounted filesystem of the guest (virsh domfsinfo): the disks' targets it lies on. */
+    record FsInfo(String mountpoint, String name, String type, List<String> targets) {
+    }
+
+    /** virsh domfsinfo: the guest's filesystems, each with the domain's disks under it. */
+    List<FsInfo> fsInfo() throws IOException {
+        Domain d = store.readDomain();
+        try (LiveQemu q = running(); GuestAgentClient agent = agent(q)) {
+            List<FsInfo> out = new ArrayList<>();
+            for (com.fasterxml.jackson.databind.JsonNode fs : agent.call("guest-get-fsinfo", null)) {
+                List<String> targets = new ArrayList<>();
+                for (com.fasterxml.jackson.databind.JsonNode disk : fs.path("disk")) {
+                    String dev = disk.path("dev").asText("");
+                    String base = dev.substring(dev.lastIndexOf('/') + 1);
+                    // The guest names virtio disks as the XML's targets (vda, vdb, ...) in bus order.
+                    if (d.disk(base).isPresent() && !targets.contains(base)) {
+                        targets.add(base);
+                    }
+                }
+                out.add(new FsInfo(fs.path("mountpoint").asText(), fs.path("name").asText(), fs.path("type").asText(),
+                        targets));
+            }
+            return out;
         }
     }
 

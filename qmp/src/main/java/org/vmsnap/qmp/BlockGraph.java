@@ -108,9 +108,11 @@ public record BlockGraph(Map<String, Node> nodes, List<Backend> backends) {
         }
         // Backends without a device model (a blockdev only) do not appear in query-block; the
         // graph's root edges cover the rest.
-        rootOfBackend.forEach((qdev, root) -> {
-            if (backends.stream().noneMatch(b -> b.qdev().equals(qdev))) {
-                backends.add(new Backend(qdev, "", root));
+        // The graph names a backend by its QOM path, or by its own name for -drive (then query-block
+        // has it under "device").
+        rootOfBackend.forEach((name, root) -> {
+            if (backends.stream().noneMatch(b -> b.qdev().equals(name) || b.device().equals(name))) {
+                backends.add(new Backend(name, "", root));
             }
         });
         return new BlockGraph(nodes, backends);
