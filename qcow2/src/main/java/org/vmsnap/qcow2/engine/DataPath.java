@@ -285,7 +285,8 @@ final class DataPath {
         ClusterMap.Run run = map.run(guestOffset, maxLength);
         long n = run.lengthBytes();
         return switch (run.first()) {
-            case Normal nd -> new BlockStatus(n, 0, true, false, true, false, run.hostOffset(), e.file());
+            case Normal nd -> e.preallocation().refine(
+                    new BlockStatus(n, 0, true, false, true, false, run.hostOffset(), e.file()));
             case Zero z -> new BlockStatus(n, 0, true, true, false, false, run.hostOffset(), e.file());
             case Compressed c -> new BlockStatus(n, 0, true, false, true, true, -1, e.file());
             case Unallocated u -> unallocatedStatus(guestOffset, n, run.hostOffset());

@@ -38,6 +38,7 @@ public final class Qcow2Engine {
     private final L2Cache l2Cache;
     private final ClusterMap map;
     private final DataPath data;
+    private final MetadataPreallocation preallocation;
     private final List<SnapshotEntry> snapshots;
     private Header header;
     private CompressionCodec codec;
@@ -66,6 +67,7 @@ public final class Qcow2Engine {
         });
         this.map = new ClusterMap(this);
         this.data = new DataPath(this, map);
+        this.preallocation = new MetadataPreallocation(store, g, refcounts);
         if (!readOnly) {
             guard.setMarker(this::markCorrupt);
         }
@@ -180,6 +182,10 @@ public final class Qcow2Engine {
 
     OverlapGuard guard() {
         return guard;
+    }
+
+    MetadataPreallocation preallocation() {
+        return preallocation;
     }
 
     public BlockDevice backing() {
