@@ -99,7 +99,7 @@ final class ChainView implements BlockDevice {
         for (; j <= last; j++) {
             if (j > 0 && guestOffset >= sizes[j]) {
                 remember(guestOffset, limit, j);
-                return new BlockStatus(limit - guestOffset, j - 1, false, true, false, false, -1, null);
+                return zerosOf(j - 1, guestOffset, limit);
             }
             limit = Math.min(limit, sizes[j]);
             if (j == last && lastAnswersBelow) {
@@ -120,7 +120,17 @@ final class ChainView implements BlockDevice {
         }
         // Unallocated in every layer: zeros, decided by the bottom layer.
         remember(guestOffset, limit, last + 1);
-        return new BlockStatus(limit - guestOffset, last, false, true, false, false, -1, null);
+        return zerosOf(last, guestOffset, limit);
+    }
+
+    /**
+     * Zeros that layer {@code j} decides (nothing below it there). QEMU keeps the host offset
+     * of an unallocated subcluster of an allocated cluster in that answer, so it does too.
+     */
+    private BlockStatus zerosOf(int j, long guestOffset, long limit) throws IOException {
+        BlockStatus own = ownRun(j, guestOffset);
+        long host = own.hostOffset() < 0 ? -1 : own.hostOffset() + (guestOffset - runStart[j]);
+        return new BlockStatus(limit - guestOffset, j, false, true, false, false, host, host < 0 ? null : own.file());
     }
 
     /**

@@ -27,6 +27,8 @@ public final class Qcow2Image implements BlockDevice {
     /** The last unallocated run of this file that {@link #blockStatus} found; empty: -1, -1. */
     private long ownRunStart = -1;
     private long ownRunEnd = -1;
+    /** Host offset of that run's first byte (unallocated subclusters of an allocated cluster), or -1. */
+    private long ownRunHost = -1;
 
     private Qcow2Image(Path path, Qcow2Engine engine) {
         this.path = path;
@@ -162,6 +164,9 @@ public final class Qcow2Image implements BlockDevice {
         BlockDevice backing = null;
         try {
             Header header = Qcow2Engine.readHeader(store);
+            if (!options.readOnly()) {
+                header.checkWritable(file); // before the dirty-image repair below writes anything
+            }
             if (!options.readOnly() && header.isDirty()) {
                 // As QEMU does: an image left dirty (lazy refcounts) gets its refcounts rebuilt first.
                 ImageChecker.check(store, RepairMode.ALL);
@@ -218,7 +223,7 @@ public final class Qcow2Image implements BlockDevice {
         String full = backing == null ? null : BackingChain.fullName(path, backing);
         ImageInfo.Qcow2Specific spec = new ImageInfo.Qcow2Specific(h.compat(),
                 h.compressionTypeName(), h.lazyRefcounts(), h.geometry().refcountBits(),
-                h.isCorrupt(), false);
+                h.isCorrupt(), h.hasExtendedL2());
         return new ImageInfo(path.toString(), "qcow2", h.size(), allocatedFileBytes(), h.geometry().clusterSize(),
                 h.isDirty(), backing, full, h.backingFormat(), snaps, spec);
     }
@@ -418,11 +423,14 @@ public final class Qcow2Image implements BlockDevice {
             }
             ownRunStart = guestOffset;
             ownRunEnd = guestOffset + own.lengthBytes();
+            ownRunHost = own.hostOffset();
         }
         long n = Math.min(maxLengthBytes, ownRunEnd - guestOffset);
         if (guestOffset >= backing.size()) {
-            // Past a short backing file the zeros are this image's own (qemu-img map: depth 0).
-            return new BlockStatus(n, 0, false, true, false, false, -1, null);
+            // Past a short backing file the zeros are this image's own (qemu-img map: depth 0),
+            // with the host offset of unallocated subclusters of an allocated cluster.
+            long host = ownRunHost < 0 ? -1 : ownRunHost + (guestOffset - ownRunStart);
+            return new BlockStatus(n, 0, false, true, false, false, host, host < 0 ? null : path);
         }
         BlockStatus b = backing.blockStatus(guestOffset, Math.min(n, backing.size() - guestOffset));
         return b.withDepthAndLength(b.depth() + 1, b.lengthBytes());
@@ -432,6 +440,7 @@ public final class Qcow2Image implements BlockDevice {
     private void changed() {
         ownRunStart = -1;
         ownRunEnd = -1;
+        ownRunHost = -1;
     }
 
     /**
@@ -447,7 +456,9 @@ public final class Qcow2Image implements BlockDevice {
         long cluster = clusterSize();
         long next = Math.ceilDiv(end, cluster) * cluster;
         if (next < ownRunEnd) {
-            ownRunStart = Math.max(ownRunStart, next); // what lay before the change is forgotten
+            long start = Math.max(ownRunStart, next); // what lay before the change is forgotten
+            ownRunHost = ownRunHost < 0 ? -1 : ownRunHost + (start - ownRunStart);
+            ownRunStart = start;
         } else {
             changed();
         }

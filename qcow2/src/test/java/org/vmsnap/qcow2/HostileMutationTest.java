@@ -95,6 +95,16 @@ class HostileMutationTest {
         QemuImg.createOverlay(overlay, Path.of("base.raw"), "raw", "cluster_size=4096", "compat=0.10");
         QemuIo.run(overlay, "qcow2", "write -P 0x78 4k 8k", "write -z 64k 4k", "write -P 0x79 900k 20k");
         add("overlay", overlay, Files.readAllBytes(base));
+
+        // Extended L2 entries (16 KiB clusters, 512-byte subclusters) over the raw file:
+        // subcluster data, zeros and holes, a compressed cluster, a snapshot sharing tables.
+        Path ext = dir.resolve("ext.qcow2");
+        QemuImg.createOverlay(ext, Path.of("base.raw"), "raw", "cluster_size=16k", "extended_l2=on");
+        QemuIo.run(ext, "qcow2", "write -P 0x81 1k 2k", "write -z 4k 1536", "write -c -P 0x82 32k 16k",
+                "write -z -u 64k 16k", "write -P 0x83 100k 40k", "discard 112k 16k");
+        QemuImg.snapshotCreate(ext, "s1");
+        QemuIo.run(ext, "qcow2", "write -P 0x84 1536 512", "write -P 0x85 900k 1k");
+        add("ext", ext, Files.readAllBytes(base));
     }
 
     private static void add(String name, Path file, byte[] backing) throws IOException {

@@ -274,7 +274,9 @@ final class CreateOptions {
                     + " and above (use version=v3 or greater)");
         }
         if (Boolean.TRUE.equals(boolOption("extended_l2"))) {
-            throw new CliException(file + ": extended_l2=on is not supported by vmsnap");
+            // vmsnap reads such images but never writes them, so it does not make them either.
+            throw new CliException(file + ": extended_l2=on is not supported by vmsnap: extended L2 entries"
+                    + " (subclusters) are supported read-only (qemu-img can create such an image)");
         }
         String backing = values.get("backing_file");
         if (backing != null && !prealloc.equals("off")) {

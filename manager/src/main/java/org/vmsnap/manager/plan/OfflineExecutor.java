@@ -105,7 +105,10 @@ public final class OfflineExecutor implements StepExecutor {
         switch (step) {
             case Step.PutFile p -> put(p.file(), p.previous());
             case Step.CreateInternal c -> {
-                if (Files.exists(c.image())) {
+                // Looked up read-only first: when the create failed before making the snapshot
+                // (an image vmsnap only reads, a locked one) there is nothing to undo, and
+                // opening it for writing would only fail again.
+                if (Files.exists(c.image()) && hasReadOnly(c.image(), c.snapshot())) {
                     try (Qcow2Image img = openRw(c.image())) {
                         if (has(img, c.snapshot())) {
                             img.deleteSnapshot(byName(img, c.snapshot()));
@@ -209,6 +212,12 @@ public final class OfflineExecutor implements StepExecutor {
 
     private static Qcow2Image openRw(Path image) throws IOException {
         return Qcow2Image.open(image, OpenOptions.readWrite().withOpenBacking(false));
+    }
+
+    private static boolean hasReadOnly(Path image, String name) throws IOException {
+        try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readOnlyOpen().withOpenBacking(false))) {
+            return has(img, name);
+        }
     }
 
     private static boolean has(Qcow2Image img, String name) {

@@ -5,18 +5,26 @@ import org.vmsnap.qcow2.CorruptImageException;
 import org.vmsnap.qcow2.format.ClusterDescriptor;
 import org.vmsnap.qcow2.format.Geometry;
 import org.vmsnap.qcow2.format.L1Entry;
+import org.vmsnap.qcow2.format.Limits;
 
 /**
  * Guest offset to cluster descriptor, through the active L1 table and the L2 cache; and
  * the L2 tables a write needs (allocated, or copied when shared with a snapshot).
+ *
+ * <p>With extended L2 entries a run ends where the state of a subcluster changes; the run
+ * says what its subclusters hold in the terms of a standard cluster (Normal, Zero,
+ * Unallocated), so readers never see a {@link ClusterDescriptor.Subclustered}.
  */
 final class ClusterMap {
 
     /**
      * A run of guest bytes with one kind of descriptor: {@code first} describes its first
-     * cluster; for Normal and allocated Zero runs the host clusters are contiguous.
+     * cluster (or, with extended L2 entries, its first subcluster); for Normal and allocated
+     * Zero runs the host clusters are contiguous.
      *
-     * @param hostOffset host byte of the run's first guest byte (Normal/allocated Zero), else -1
+     * @param hostOffset host byte of the run's first guest byte (Normal/allocated Zero, and
+     *                   unallocated subclusters of an allocated cluster, whose offset QEMU
+     *                   reports too), else -1
      */
     record Run(ClusterDescriptor first, long hostOffset, long lengthBytes) {
     }
@@ -39,13 +47,21 @@ final class ClusterMap {
         return l1.isAllocated() ? e.l2Cache().get(l1.l2Offset()) : null;
     }
 
+    /**
+     * The descriptor of the cluster holding {@code guestOffset} in the table {@code l2} (raw
+     * 64-bit words); an entry that breaks the spec is a corruption naming the entry's offset.
+     */
     ClusterDescriptor decode(long[] l2, long guestOffset) throws CorruptImageException {
         int idx = g.l2Index(guestOffset);
-        ClusterDescriptor d = ClusterDescriptor.decode(l2[idx], g, e.header().version());
+        ClusterDescriptor d = g.extendedL2()
+                ? ClusterDescriptor.decodeExtended(l2[2 * idx], l2[2 * idx + 1], g)
+                : ClusterDescriptor.decode(l2[idx], g, e.header().version());
         if (d instanceof ClusterDescriptor.Invalid inv) {
             long l2Offset = e.l1().get(g.l1Index(guestOffset)).l2Offset();
-            throw new CorruptImageException(e.file(), "L2 table", l2Offset + 8L * idx, inv.reason()
-                    + " (entry 0x" + Long.toHexString(inv.raw()) + ")");
+            String bitmap = g.extendedL2() ? ", subcluster bitmap 0x" + Long.toHexString(l2[2 * idx + 1]) : "";
+            throw new CorruptImageException(e.file(), "L2 table",
+                    Math.addExact(l2Offset, (long) g.l2EntryBytes() * idx), inv.reason()
+                    + " (entry 0x" + Long.toHexString(inv.raw()) + bitmap + ")");
         }
         return d;
     }
@@ -58,6 +74,9 @@ final class ClusterMap {
         long[] l2 = l2ForRead(guestOffset);
         if (l2 == null) {
             return new Run(ClusterDescriptor.UNALLOCATED, -1, limit - guestOffset);
+        }
+        if (g.extendedL2()) {
+            return subclusterRun(l2, guestOffset, limit);
         }
         ClusterDescriptor first = decode(l2, guestOffset);
         long firstHost = hostOf(first);
@@ -90,6 +109,62 @@ final class ClusterMap {
     }
 
     /**
+     * What a stretch of subclusters holds, as a standard cluster would say it.
+     *
+     * @param hostCluster the host cluster of the subclusters (0: none)
+     * @param count       subclusters from the first one in this state (to the cluster's end at most)
+     */
+    private record Piece(ClusterDescriptor kind, long hostCluster, int count) {
+    }
+
+    /** The subclusters of cluster descriptor {@code d} from {@code index} that share one state. */
+    private static Piece piece(ClusterDescriptor d, int index) {
+        return switch (d) {
+            case ClusterDescriptor.Unallocated u -> new Piece(u, 0, Limits.SUBCLUSTERS_PER_CLUSTER - index);
+            case ClusterDescriptor.Compressed c -> new Piece(c, 0, Limits.SUBCLUSTERS_PER_CLUSTER - index);
+            case ClusterDescriptor.Subclustered s -> {
+                ClusterDescriptor kind = switch (s.state(index)) {
+                    case ALLOCATED -> new ClusterDescriptor.Normal(s.hostOffset(), s.copied());
+                    case ZERO -> new ClusterDescriptor.Zero(s.hostOffset(), s.copied());
+                    case UNALLOCATED -> ClusterDescriptor.UNALLOCATED;
+                };
+                yield new Piece(kind, s.hostOffset(), s.sameStateFrom(index));
+            }
+            default -> throw new IllegalStateException("not an extended L2 descriptor: " + d);
+        };
+    }
+
+    /**
+     * The run of subclusters from {@code guestOffset} to at most {@code limit} (QEMU's
+     * count_contiguous_subclusters): it goes on into the next cluster only where the state
+     * reaches the end of a cluster and the next cluster starts in the same state, with its
+     * host cluster (if any) right after this one's. A compressed cluster is a run of its own.
+     */
+    private Run subclusterRun(long[] l2, long guestOffset, long limit) throws CorruptImageException {
+        long clusterStart = g.clusterStart(guestOffset);
+        Piece first = piece(decode(l2, guestOffset), g.subclusterIndex(guestOffset));
+        long end = clusterStart + ((long) (g.subclusterIndex(guestOffset) + first.count()) << g.subclusterBits());
+        boolean contiguous = !(first.kind() instanceof ClusterDescriptor.Compressed);
+        long expectedHost = first.hostCluster();
+        while (contiguous && end < limit && g.isClusterAligned(end)) {
+            Piece next = piece(decode(l2, end), 0);
+            if (next.kind().getClass() != first.kind().getClass() || (expectedHost == 0) != (next.hostCluster() == 0)) {
+                break;
+            }
+            if (expectedHost != 0) {
+                expectedHost += g.clusterSize();
+                if (next.hostCluster() != expectedHost) {
+                    break;
+                }
+            }
+            end += (long) next.count() << g.subclusterBits();
+        }
+        long runEnd = Math.min(end, limit);
+        long hostByte = first.hostCluster() == 0 ? -1 : first.hostCluster() + g.offsetInCluster(guestOffset);
+        return new Run(first.kind(), hostByte, runEnd - guestOffset);
+    }
+
+    /**
      * The L2 table for a write at {@code guestOffset}: allocates an empty one, or copies a
      * table shared with a snapshot (COPIED flag clear) to a new cluster. The copy keeps
      * its entries; the data clusters' refcounts already count both tables.
@@ -100,7 +175,7 @@ final class ClusterMap {
         if (l1.isAllocated() && l1.copied()) {
             return new WritableL2(l1.l2Offset(), e.l2Cache().get(l1.l2Offset()));
         }
-        long[] entries = l1.isAllocated() ? e.l2Cache().get(l1.l2Offset()).clone() : new long[g.l2Entries()];
+        long[] entries = l1.isAllocated() ? e.l2Cache().get(l1.l2Offset()).clone() : new long[g.l2TableWords()];
         long newOffset = e.allocator().allocate(1);
         e.guard().addL2Table(newOffset);
         e.l2Cache().putNew(newOffset, entries);
@@ -126,6 +201,7 @@ final class ClusterMap {
                     e.allocator().deferFree(z.hostOffset() >>> g.clusterBits(), 1);
             case ClusterDescriptor.Compressed c ->
                     e.allocator().deferFree(c.firstCluster(g), c.lastCluster(g) - c.firstCluster(g) + 1);
+            case ClusterDescriptor.Subclustered s -> throw new IllegalStateException("extended L2 entries are read-only");
             default -> {
             }
         }

@@ -60,6 +60,7 @@ final class DataPath {
                     part.put(cluster, g.offsetInCluster(pos), n);
                 }
                 case ClusterDescriptor.Invalid inv -> throw new IllegalStateException("decoded invalid entry");
+                case ClusterDescriptor.Subclustered s -> throw new IllegalStateException("runs resolve subclusters");
             }
             dst.position(dst.position() + n);
             pos += n;
@@ -284,22 +285,30 @@ final class DataPath {
         ClusterMap.Run run = map.run(guestOffset, maxLength);
         long n = run.lengthBytes();
         return switch (run.first()) {
-            case Normal nd -> new BlockStatus(n, 0, true, false, true, false, run.hostOffset(), e.file());
+            case Normal nd -> e.preallocation().refine(
+                    new BlockStatus(n, 0, true, false, true, false, run.hostOffset(), e.file()));
             case Zero z -> new BlockStatus(n, 0, true, true, false, false, run.hostOffset(), e.file());
             case Compressed c -> new BlockStatus(n, 0, true, false, true, true, -1, e.file());
-            case Unallocated u -> unallocatedStatus(guestOffset, n);
+            case Unallocated u -> unallocatedStatus(guestOffset, n, run.hostOffset());
             case ClusterDescriptor.Invalid inv -> throw new IllegalStateException("decoded invalid entry");
+            case ClusterDescriptor.Subclustered s -> throw new IllegalStateException("runs resolve subclusters");
         };
     }
 
-    private BlockStatus unallocatedStatus(long guestOffset, long n) throws IOException {
+    /**
+     * Where this file holds nothing: the backing file's answer, or zeros of this layer. An
+     * unallocated subcluster of an allocated cluster ({@code hostOffset} not -1) keeps its
+     * offset in the zeros answer, as QEMU reports it (qemu-img map prints it).
+     */
+    private BlockStatus unallocatedStatus(long guestOffset, long n, long hostOffset) throws IOException {
         BlockDevice backing = e.backing();
+        java.nio.file.Path file = hostOffset >= 0 ? e.file() : null;
         if (backing == null) {
-            return new BlockStatus(n, 0, false, true, false, false, -1, null);
+            return new BlockStatus(n, 0, false, true, false, false, hostOffset, file);
         }
         if (guestOffset >= backing.size()) {
             // Past a short backing file the zeros are this layer's own (qemu-img map: depth 0 here).
-            return new BlockStatus(n, 0, false, true, false, false, -1, null);
+            return new BlockStatus(n, 0, false, true, false, false, hostOffset, file);
         }
         BlockStatus b = backing.blockStatus(guestOffset, Math.min(n, backing.size() - guestOffset));
         return b.withDepthAndLength(b.depth() + 1, b.lengthBytes());

@@ -49,6 +49,10 @@ public final class ImageChecker {
         if (mode != RepairMode.NONE && store.isReadOnly()) {
             throw new IllegalArgumentException("repairing " + store.path() + " needs a store open for writing");
         }
+        if (mode != RepairMode.NONE) {
+            // A repair writes: refused, before anything is written, for features vmsnap only reads.
+            Pass.open(store, mode, new Messages()).header.checkWritable(store.path());
+        }
         Messages messages = new Messages();
         Tally first = runPass(store, mode, messages);
         if (mode == RepairMode.NONE || first.failed || (first.corruptionsFixed == 0 && first.leaksFixed == 0)) {
@@ -243,6 +247,8 @@ public final class ImageChecker {
             };
             long[] l1 = p.activeL1();
             int l2Entries = p.geometry.l2Entries();
+            // Extended L2 entries: the standard entry, then its subcluster bitmap.
+            int stride = p.geometry.l2EntryBytes() / 8;
             int bits = p.geometry.clusterBits();
             // An L2 table named by several L1 entries gives the same findings each time; read it once.
             Map<Long, List<String>> seen = new HashMap<>();
@@ -284,11 +290,11 @@ public final class ImageChecker {
                 if (l2Offset >= p.fileSize) {
                     continue; // reads as zeros: no allocated entries
                 }
-                long[] l2 = p.readTable(l2Offset, l2Entries);
+                long[] l2 = p.readTable(l2Offset, p.geometry.l2TableWords());
                 List<Integer> dirty = new ArrayList<>();
                 for (int j = 0; j < l2Entries; j++) {
-                    long e = l2[j];
-                    ReferenceWalker.Kind kind = ReferenceWalker.kind(e);
+                    long e = l2[stride * j];
+                    ReferenceWalker.Kind kind = ReferenceWalker.kind(e, p.geometry.extendedL2());
                     if (kind != ReferenceWalker.Kind.NORMAL && kind != ReferenceWalker.Kind.ZERO_ALLOC) {
                         continue;
                     }
@@ -304,8 +310,8 @@ public final class ImageChecker {
                         p.messages.add(msg);
                         found.add(msg);
                         if (repair) {
-                            l2[j] = rc == 1 ? e | ClusterDescriptor.COPIED : e & ~ClusterDescriptor.COPIED;
-                            dirty.add(j);
+                            l2[stride * j] = rc == 1 ? e | ClusterDescriptor.COPIED : e & ~ClusterDescriptor.COPIED;
+                            dirty.add(stride * j);
                         }
                     }
                 }
@@ -315,8 +321,8 @@ public final class ImageChecker {
                         res.checkErrors++;
                         throw new CheckFailed();
                     }
-                    for (int j : dirty) {
-                        p.writeLong(l2Offset + 8L * j, l2[j]);
+                    for (int word : dirty) {
+                        p.writeLong(l2Offset + 8L * word, l2[word]);
                     }
                     res.corruptions -= dirty.size();
                     res.corruptionsFixed += dirty.size();

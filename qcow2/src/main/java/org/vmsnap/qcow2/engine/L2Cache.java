@@ -11,7 +11,8 @@ import org.vmsnap.qcow2.format.Geometry;
 import org.vmsnap.qcow2.io.BlockStore;
 
 /**
- * LRU cache of L2 tables (raw entries), keyed by host offset. A dirty table may only be
+ * LRU cache of L2 tables (raw 64-bit words: one per entry, or two with extended L2
+ * entries), keyed by host offset. A dirty table may only be
  * written after the refcounts of the clusters it references are durable, so eviction of a
  * dirty table first runs the {@code beforeWrite} hook (which flushes refcounts).
  */
@@ -43,7 +44,7 @@ final class L2Cache {
     long[] get(long offset) throws IOException {
         long[] t = tables.get(offset);
         if (t == null) {
-            t = new long[g.l2Entries()];
+            t = new long[g.l2TableWords()];
             ByteBuffer buf = ByteBuffer.allocate(g.clusterSize());
             store.read(offset, buf);
             buf.flip();

@@ -38,6 +38,7 @@ public final class Qcow2Engine {
     private final L2Cache l2Cache;
     private final ClusterMap map;
     private final DataPath data;
+    private final MetadataPreallocation preallocation;
     private final List<SnapshotEntry> snapshots;
     private Header header;
     private CompressionCodec codec;
@@ -66,6 +67,7 @@ public final class Qcow2Engine {
         });
         this.map = new ClusterMap(this);
         this.data = new DataPath(this, map);
+        this.preallocation = new MetadataPreallocation(store, g, refcounts);
         if (!readOnly) {
             guard.setMarker(this::markCorrupt);
         }
@@ -78,6 +80,9 @@ public final class Qcow2Engine {
     public static Qcow2Engine open(BlockStore store, Header header, boolean readOnly, BlockDevice backing)
             throws IOException {
         Path file = store.path();
+        if (!readOnly) {
+            header.checkWritable(file);
+        }
         if (!readOnly && header.isCorrupt()) {
             throw new CorruptImageException(file, "header", 0x48, "the image is marked corrupt; "
                     + "it can only be opened read-only (repair it with 'vmsnap img check -r all')");
@@ -179,6 +184,10 @@ public final class Qcow2Engine {
         return guard;
     }
 
+    MetadataPreallocation preallocation() {
+        return preallocation;
+    }
+
     public BlockDevice backing() {
         return backing;
     }
@@ -244,14 +253,17 @@ public final class Qcow2Engine {
      * This file's own answer, without asking the backing file: a run unallocated here comes
      * back not present, not zero, at depth 0, as long as it is unallocated here (within one
      * L2 table). Lets a caller that walks the disk remember the run instead of having every
-     * status lookup scan the same unallocated entries again.
+     * status lookup scan the same unallocated entries again. Unallocated subclusters of an
+     * allocated cluster come back with their host offset (QEMU reports it where they read as
+     * zeros).
      */
     public BlockStatus ownBlockStatus(long guestOffset, long maxLength) throws IOException {
         checkOpen();
         checkRange(guestOffset, maxLength);
         ClusterMap.Run run = map.run(guestOffset, maxLength);
         if (run.first() instanceof ClusterDescriptor.Unallocated) {
-            return new BlockStatus(run.lengthBytes(), 0, false, false, false, false, -1, null);
+            return new BlockStatus(run.lengthBytes(), 0, false, false, false, false, run.hostOffset(),
+                    run.hostOffset() >= 0 ? file : null);
         }
         return data.blockStatus(guestOffset, run.lengthBytes());
     }

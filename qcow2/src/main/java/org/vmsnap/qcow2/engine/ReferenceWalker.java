@@ -39,13 +39,16 @@ final class ReferenceWalker {
     /** QEMU's cluster types for a standard L2 entry. */
     enum Kind { UNALLOCATED, ZERO_PLAIN, ZERO_ALLOC, NORMAL, COMPRESSED }
 
-    /** QEMU's qcow2_get_cluster_type (without subclusters); bit 0 means zero in v2 images too. */
-    static Kind kind(long e) {
+    /**
+     * QEMU's qcow2_get_cluster_type: bit 0 means zero in v2 images too, and nothing with
+     * extended L2 entries (whose subclusters say what reads as zeros).
+     */
+    static Kind kind(long e, boolean extendedL2) {
         if ((e & ClusterDescriptor.COMPRESSED) != 0) {
             return Kind.COMPRESSED;
         }
         boolean hasOffset = (e & ClusterDescriptor.OFFSET_MASK) != 0;
-        if ((e & ClusterDescriptor.ZERO) != 0) {
+        if ((e & ClusterDescriptor.ZERO) != 0 && !extendedL2) {
             return hasOffset ? Kind.ZERO_ALLOC : Kind.ZERO_PLAIN;
         }
         return hasOffset ? Kind.NORMAL : Kind.UNALLOCATED;
@@ -247,15 +250,19 @@ final class ReferenceWalker {
             return; // reads as zeros: nothing allocated
         }
         int entries = p.geometry.l2Entries();
-        charge(entries, "L2 table", l2Offset);
-        long[] l2 = p.readTable(l2Offset, entries);
+        boolean extended = p.geometry.extendedL2();
+        int words = p.geometry.l2TableWords();
+        charge(words, "L2 table", l2Offset);
+        long[] l2 = p.readTable(l2Offset, words);
         long nextContiguous = 0;
         int offsetBits = p.geometry.compressedOffsetBits();
         long compressedOffsetMask = (1L << offsetBits) - 1;
         long sectorsMask = (1L << (clusterBits - 8)) - 1;
         for (int i = 0; i < entries; i++) {
-            long e = l2[i];
-            Kind kind = kind(e);
+            long e = extended ? l2[2 * i] : l2[i];
+            // The subcluster bitmap of an extended entry; standard entries have none.
+            long bitmap = extended ? l2[2 * i + 1] : 0;
+            Kind kind = kind(e, extended);
             if (kind != Kind.COMPRESSED && (e & ClusterDescriptor.RESERVED_MASK) != 0) {
                 p.messages.add("ERROR found l2 entry with reserved bits set: " + Long.toHexString(e), times);
                 res.corruptions += times;
@@ -266,6 +273,14 @@ final class ReferenceWalker {
                         p.messages.add("ERROR: coffset=0x" + Long.toHexString(e & compressedOffsetMask)
                                 + ": copied flag must never be set for compressed clusters", times);
                         res.corruptions += times;
+                        e &= ~ClusterDescriptor.COPIED;
+                    }
+                    if (bitmap != 0) {
+                        // QEMU neither counts nor references such a cluster: its clusters leak.
+                        p.messages.add("ERROR compressed cluster " + i + " with non-zero subcluster allocation"
+                                + " bitmap, entry=0x" + Long.toHexString(e), times);
+                        res.corruptions += times;
+                        continue;
                     }
                     long hostOffset = e & compressedOffsetMask;
                     long sectors = ((e >>> offsetBits) & sectorsMask) + 1;
@@ -280,9 +295,17 @@ final class ReferenceWalker {
                 }
                 case NORMAL, ZERO_ALLOC -> {
                     long offset = e & ClusterDescriptor.OFFSET_MASK;
+                    if (((bitmap >>> 32) & bitmap) != 0) {
+                        p.messages.add("ERROR offset=" + Long.toHexString(offset)
+                                + ": Allocated cluster has corrupted subcluster allocation bitmap", times);
+                        res.corruptions += times;
+                    }
                     if (!p.geometry.isClusterAligned(offset)) {
                         res.corruptions += times;
-                        if (kind == Kind.ZERO_ALLOC) {
+                        // Whether the entry holds data: any allocated subcluster, or not a zero cluster.
+                        boolean containsData = extended ? (bitmap & ClusterDescriptor.SUBCLUSTER_ALLOCATED_MASK) != 0
+                                : kind != Kind.ZERO_ALLOC;
+                        if (!containsData) {
                             boolean repair = fix == RepairMode.ALL;
                             p.messages.add((repair ? "Repairing" : "ERROR") + " offset=" + Long.toHexString(offset)
                                     + ": Preallocated cluster is not properly aligned; L2 entry corrupted.",
@@ -307,7 +330,13 @@ final class ReferenceWalker {
                     }
                     inc(offset, clusterSize, times);
                 }
-                case ZERO_PLAIN, UNALLOCATED -> {
+                case UNALLOCATED -> {
+                    if ((bitmap & ClusterDescriptor.SUBCLUSTER_ALLOCATED_MASK) != 0) {
+                        p.messages.add("ERROR: Unallocated cluster has non-zero subcluster allocation map", times);
+                        res.corruptions += times;
+                    }
+                }
+                case ZERO_PLAIN -> {
                 }
             }
         }
@@ -319,6 +348,9 @@ final class ReferenceWalker {
      * @return true when repaired
      */
     private boolean fixByZero(long l2Offset, int index, boolean active) throws IOException, ImageChecker.CheckFailed {
+        if (p.geometry.extendedL2()) {
+            throw new IllegalStateException("images with extended L2 entries are never repaired");
+        }
         long at = l2Offset + 8L * index;
         if (!p.guardMetadataWrite(at, 8, active ? ImageChecker.Pass.Skip.ACTIVE_L2 : ImageChecker.Pass.Skip.INACTIVE_L2)) {
             p.messages.add("ERROR: Overlap check failed");

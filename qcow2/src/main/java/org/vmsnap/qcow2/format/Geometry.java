@@ -1,13 +1,15 @@
 package org.vmsnap.qcow2.format;
 
 /**
- * Sizes derived from cluster_bits and refcount_order: one place for the shifts, so no
- * caller re-derives them.
+ * Sizes derived from cluster_bits, refcount_order and the L2 entry width: one place for
+ * the shifts, so no caller re-derives them.
  *
  * @param clusterBits   log2 of the cluster size (9..21)
  * @param refcountOrder log2 of the refcount width in bits (0..6)
+ * @param extendedL2    L2 entries are 128 bits: a standard entry and a subcluster bitmap
+ *                      (incompatible feature bit 4)
  */
-public record Geometry(int clusterBits, int refcountOrder) {
+public record Geometry(int clusterBits, int refcountOrder, boolean extendedL2) {
 
     public Geometry {
         if (clusterBits < Limits.MIN_CLUSTER_BITS || clusterBits > Limits.MAX_CLUSTER_BITS) {
@@ -17,20 +19,57 @@ public record Geometry(int clusterBits, int refcountOrder) {
         if (refcountOrder < 0 || refcountOrder > 6) {
             throw new IllegalArgumentException("refcount_order " + refcountOrder + " outside 0..6");
         }
+        if (extendedL2 && clusterBits < Limits.MIN_EXTENDED_L2_CLUSTER_BITS) {
+            throw new IllegalArgumentException("extended L2 entries need cluster_bits of at least "
+                    + Limits.MIN_EXTENDED_L2_CLUSTER_BITS + ", not " + clusterBits);
+        }
+    }
+
+    /** Standard (64-bit) L2 entries. */
+    public Geometry(int clusterBits, int refcountOrder) {
+        this(clusterBits, refcountOrder, false);
     }
 
     public int clusterSize() {
         return 1 << clusterBits;
     }
 
-    /** L2 entries per L2 table (a table is one cluster of 8-byte entries). */
+    /** Bytes of one L2 entry: 8, or 16 with extended L2 entries. */
+    public int l2EntryBytes() {
+        return extendedL2 ? 16 : 8;
+    }
+
+    /** L2 entries per L2 table (a table is one cluster of entries). */
     public int l2Entries() {
+        return 1 << (clusterBits - l2EntryBits());
+    }
+
+    /** 64-bit words in one L2 table (a cluster), whatever the entry width. */
+    public int l2TableWords() {
         return 1 << (clusterBits - 3);
     }
 
     /** log2 of the guest bytes one L2 table maps. */
     public int l2CoverageBits() {
-        return clusterBits + clusterBits - 3;
+        return clusterBits + clusterBits - l2EntryBits();
+    }
+
+    private int l2EntryBits() {
+        return extendedL2 ? 4 : 3;
+    }
+
+    /** log2 of the subcluster size: a cluster has 32 subclusters with extended L2 entries, else one. */
+    public int subclusterBits() {
+        return extendedL2 ? clusterBits - Integer.numberOfTrailingZeros(Limits.SUBCLUSTERS_PER_CLUSTER) : clusterBits;
+    }
+
+    public int subclusterSize() {
+        return 1 << subclusterBits();
+    }
+
+    /** Index of the subcluster that holds {@code offset} within its cluster (0 without subclusters). */
+    public int subclusterIndex(long offset) {
+        return offsetInCluster(offset) >>> subclusterBits();
     }
 
     public int refcountBits() {

@@ -42,7 +42,22 @@ public record Header(int version, long backingFileOffset, int backingFileSize, i
     }
 
     public Geometry geometry() {
-        return new Geometry(clusterBits, refcountOrder);
+        return new Geometry(clusterBits, refcountOrder, hasExtendedL2());
+    }
+
+    /** L2 entries are 128 bits wide, with a subcluster bitmap (incompatible feature bit 4). */
+    public boolean hasExtendedL2() {
+        return (incompatibleFeatures & INCOMPAT_EXTENDED_L2) != 0;
+    }
+
+    /**
+     * Refuses to write an image that uses a feature vmsnap only reads. Called by every open
+     * for writing (and by repairs) before anything is written, so the file stays as it was.
+     */
+    public void checkWritable(Path file) throws UnsupportedFeatureException {
+        if (hasExtendedL2()) {
+            throw new UnsupportedFeatureException(file, "extended L2 entries (subclusters) are supported read-only");
+        }
     }
 
     public boolean isDirty() {
@@ -162,7 +177,6 @@ public record Header(int version, long backingFileOffset, int backingFileSize, i
         if (size < 0 || size > Limits.MAX_VIRTUAL_SIZE_BYTES) {
             throw corrupt(file, 24, "virtual size " + Long.toUnsignedString(size) + " bytes is too large");
         }
-        Geometry g = new Geometry(clusterBits, refcountOrder);
         int cryptMethod = b.getInt(32);
         int l1Size = b.getInt(36);
         long l1TableOffset = b.getLong(40);
@@ -191,8 +205,12 @@ public record Header(int version, long backingFileOffset, int backingFileSize, i
         if ((incompatible & INCOMPAT_DATA_FILE) != 0) {
             throw new UnsupportedFeatureException(file, "images with an external data file are not supported");
         }
-        if ((incompatible & INCOMPAT_EXTENDED_L2) != 0) {
-            throw new UnsupportedFeatureException(file, "images with extended L2 entries (subclusters) are not supported");
+        boolean extendedL2 = (incompatible & INCOMPAT_EXTENDED_L2) != 0;
+        if (extendedL2 && clusterBits < Limits.MIN_EXTENDED_L2_CLUSTER_BITS) {
+            // QEMU refuses to open these too ("Unsupported subcluster size").
+            throw new UnsupportedFeatureException(file, "unsupported subcluster size: " + (clusterSize
+                    / Limits.SUBCLUSTERS_PER_CLUSTER) + " bytes (extended L2 entries need cluster_bits at 0x14 of at least "
+                    + Limits.MIN_EXTENDED_L2_CLUSTER_BITS + ", not " + clusterBits + ")");
         }
         if (compressionType != COMPRESSION_ZLIB && compressionType != COMPRESSION_ZSTD) {
             throw new UnsupportedFeatureException(file, "compression type " + compressionType + " at 0x68 is not supported");
@@ -202,6 +220,7 @@ public record Header(int version, long backingFileOffset, int backingFileSize, i
                     + " does not match the compression-type incompatible bit");
         }
 
+        Geometry g = new Geometry(clusterBits, refcountOrder, extendedL2);
         // Tables: aligned, within the limits, inside the file.
         long l1Bytes = Integer.toUnsignedLong(l1Size) * 8;
         if (l1Bytes > Limits.MAX_L1_TABLE_BYTES) {

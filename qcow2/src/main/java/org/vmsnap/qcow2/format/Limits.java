@@ -13,6 +13,14 @@ public final class Limits {
     /** Largest cluster: 2 MiB (cluster_bits 21), QEMU's maximum. */
     public static final int MAX_CLUSTER_BITS = 21;
 
+    /** Extended L2 entries split each standard cluster into this many subclusters (qcow2 spec). */
+    public static final int SUBCLUSTERS_PER_CLUSTER = 32;
+    /**
+     * Smallest cluster with extended L2 entries: 16 KiB (cluster_bits 14), so that a
+     * subcluster is at least one 512-byte sector (QEMU refuses smaller ones).
+     */
+    public static final int MIN_EXTENDED_L2_CLUSTER_BITS = MIN_CLUSTER_BITS + 5;
+
     /** QEMU's QCOW_MAX_L1_SIZE: the L1 table is held in memory, 32 MiB at most. */
     public static final long MAX_L1_TABLE_BYTES = 32L * 1024 * 1024;
     /** QEMU's QCOW_MAX_REFTABLE_SIZE: 8 MiB of refcount table entries. */

@@ -82,4 +82,75 @@ class ClusterDescriptorTest {
         RefcountEntries.set(b, 0, 4, 0x0102);
         assertThat(b).containsExactly(1, 2);
     }
+
+    // ---- extended L2 entries: the entries below are ones qemu-io 7.2 wrote (64 KiB clusters,
+    // 2 KiB subclusters): "write -P 0xaa 4k 2k; write -z 16k 6k" on an empty cluster gave
+    // 8000000000050000 0000070000000004 ----------------------------------------------------
+
+    private final Geometry ext64k = new Geometry(16, 4, true);
+
+    @Test
+    void extendedEntryOfQemuWritesSaysWhatEachSubclusterHolds() {
+        ClusterDescriptor d = ClusterDescriptor.decodeExtended(0x8000000000050000L, 0x0000070000000004L, ext64k);
+        ClusterDescriptor.Subclustered s = (ClusterDescriptor.Subclustered) d;
+        assertThat(s.hostOffset()).isEqualTo(0x50000);
+        assertThat(s.copied()).isTrue();
+        assertThat(s.state(0)).isEqualTo(ClusterDescriptor.Subclustered.State.UNALLOCATED);
+        assertThat(s.state(2)).isEqualTo(ClusterDescriptor.Subclustered.State.ALLOCATED);
+        assertThat(s.state(8)).isEqualTo(ClusterDescriptor.Subclustered.State.ZERO);
+        assertThat(s.state(10)).isEqualTo(ClusterDescriptor.Subclustered.State.ZERO);
+        assertThat(s.state(11)).isEqualTo(ClusterDescriptor.Subclustered.State.UNALLOCATED);
+        assertThat(s.sameStateFrom(0)).isEqualTo(2);
+        assertThat(s.sameStateFrom(2)).isEqualTo(1);
+        assertThat(s.sameStateFrom(3)).isEqualTo(5);
+        assertThat(s.sameStateFrom(8)).isEqualTo(3);
+        assertThat(s.sameStateFrom(9)).isEqualTo(2);
+        assertThat(s.sameStateFrom(11)).isEqualTo(21);
+        assertThat(s.sameStateFrom(31)).isEqualTo(1);
+    }
+
+    @Test
+    void extendedEntriesWithoutAHostCluster() {
+        assertThat(ClusterDescriptor.decodeExtended(0, 0, ext64k)).isEqualTo(ClusterDescriptor.UNALLOCATED);
+        // "write -z 512k 64k" on an unallocated cluster: every subcluster reads as zeros.
+        assertThat(ClusterDescriptor.decodeExtended(0, 0xffffffff00000000L, ext64k))
+                .isEqualTo(new ClusterDescriptor.Subclustered(0, false, 0, -1));
+        ClusterDescriptor.Subclustered all = new ClusterDescriptor.Subclustered(0x70000, true, -1, 0);
+        assertThat(ClusterDescriptor.decodeExtended(0x8000000000070000L, 0xffffffffL, ext64k)).isEqualTo(all);
+        assertThat(all.sameStateFrom(0)).isEqualTo(32);
+        assertThat(all.sameStateFrom(5)).isEqualTo(27);
+    }
+
+    /** Bit 0 is the zero flag of standard entries only; QEMU ignores it with extended entries. */
+    @Test
+    void bitZeroMeansNothingInExtendedEntries() {
+        assertThat(ClusterDescriptor.decodeExtended(0x50000L | 1, 0x1L, ext64k))
+                .isEqualTo(new ClusterDescriptor.Subclustered(0x50000, false, 1, 0));
+        assertThat(ClusterDescriptor.decodeExtended(1, 0, ext64k)).isEqualTo(ClusterDescriptor.UNALLOCATED);
+    }
+
+    @Test
+    void compressedExtendedEntriesHaveNoBitmap() {
+        long raw = 0x4000000000060000L;   // qemu-io "write -c" of a 64 KiB cluster of 0xcc
+        assertThat(ClusterDescriptor.decodeExtended(raw, 0, ext64k)).isEqualTo(ClusterDescriptor.decode(raw, ext64k, 3));
+        assertThat(ClusterDescriptor.decodeExtended(raw, 1, ext64k))
+                .isInstanceOfSatisfying(ClusterDescriptor.Invalid.class,
+                        i -> assertThat(i.reason()).contains("compressed cluster with a non-zero subcluster bitmap"));
+    }
+
+    /** The bitmap corruptions QEMU's check reports are invalid entries, not guesses. */
+    @Test
+    void badBitmapsAreInvalid() {
+        assertThat(ClusterDescriptor.decodeExtended(0x50000L, 0x0000000400000004L, ext64k))
+                .isInstanceOfSatisfying(ClusterDescriptor.Invalid.class,
+                        i -> assertThat(i.reason()).contains("both allocated and reading as zeros"));
+        assertThat(ClusterDescriptor.decodeExtended(0, 0xffffffff00000001L, ext64k))
+                .isInstanceOfSatisfying(ClusterDescriptor.Invalid.class,
+                        i -> assertThat(i.reason()).contains("unallocated cluster with allocated subclusters"));
+        assertThat(ClusterDescriptor.decodeExtended(0x50200L, 0x4L, ext64k))
+                .isInstanceOfSatisfying(ClusterDescriptor.Invalid.class, i -> assertThat(i.reason()).contains("aligned"));
+        assertThat(ClusterDescriptor.decodeExtended(0x50000L | 0x2, 0x4L, ext64k)).isInstanceOf(ClusterDescriptor.Invalid.class);
+        assertThat(ClusterDescriptor.decodeExtended(ClusterDescriptor.COPIED, 0, ext64k))
+                .isInstanceOf(ClusterDescriptor.Invalid.class);
+    }
 }

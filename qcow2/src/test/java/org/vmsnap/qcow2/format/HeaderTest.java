@@ -184,13 +184,52 @@ class HeaderTest {
     }
 
     @Test
-    void encryptionAndDataFileAndExtendedL2AreUnsupported() {
+    void encryptionAndDataFileAreUnsupported() {
         assertThatThrownBy(() -> decode(b -> b.putInt(32, 1)))
                 .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("encrypted");
         assertThatThrownBy(() -> decode(b -> b.putLong(72, Header.INCOMPAT_DATA_FILE)))
                 .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("external data file");
+    }
+
+    /**
+     * Extended L2 entries are 16 bytes, so an L2 table maps half as much: 1 GiB with 64 KiB
+     * clusters needs 4 L1 entries instead of 2 (as qemu-img creates it).
+     */
+    @Test
+    void extendedL2EntriesHalveWhatAnL2TableMaps() throws Exception {
+        Header h = decode(b -> b.putLong(72, Header.INCOMPAT_EXTENDED_L2).putInt(36, 4));
+        assertThat(h.hasExtendedL2()).isTrue();
+        Geometry g = h.geometry();
+        assertThat(g.extendedL2()).isTrue();
+        assertThat(g.l2EntryBytes()).isEqualTo(16);
+        assertThat(g.l2Entries()).isEqualTo(4096);
+        assertThat(g.l2TableWords()).isEqualTo(8192);
+        assertThat(g.l2CoverageBits()).isEqualTo(28);
+        assertThat(g.subclusterSize()).isEqualTo(2048);
+        assertThat(g.subclusterIndex(0x10000 + 3 * 2048 + 5)).isEqualTo(3);
+        assertThat(valid().geometry().l2Entries()).isEqualTo(8192);
         assertThatThrownBy(() -> decode(b -> b.putLong(72, Header.INCOMPAT_EXTENDED_L2)))
-                .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("extended L2");
+                .isInstanceOf(CorruptImageException.class).hasMessageContaining("L1 table too small: l1_size 2")
+                .hasMessageContaining("needs 4");
+    }
+
+    /** QEMU refuses subclusters smaller than a sector: extended L2 entries need 16 KiB clusters. */
+    @Test
+    void extendedL2NeedsClustersOfAtLeast16KiB() throws Exception {
+        assertThatThrownBy(() -> decode(b -> b.putLong(72, Header.INCOMPAT_EXTENDED_L2).putInt(20, 13)))
+                .isInstanceOf(UnsupportedFeatureException.class)
+                .hasMessageContaining("unsupported subcluster size: 256 bytes").hasMessageContaining("cluster_bits at 0x14");
+        Header h = decode(b -> b.putLong(72, Header.INCOMPAT_EXTENDED_L2).putInt(20, 14).putInt(36, 64));
+        assertThat(h.geometry().subclusterSize()).isEqualTo(512);
+    }
+
+    /** Every open for writing asks the header first; extended L2 images are read-only. */
+    @Test
+    void extendedL2ImagesAreNotWritable() throws Exception {
+        Header h = decode(b -> b.putLong(72, Header.INCOMPAT_EXTENDED_L2).putInt(36, 4));
+        assertThatThrownBy(() -> h.checkWritable(FILE)).isInstanceOf(UnsupportedFeatureException.class)
+                .hasMessage("test.qcow2: extended L2 entries (subclusters) are supported read-only");
+        valid().checkWritable(FILE);
     }
 
     @Test
