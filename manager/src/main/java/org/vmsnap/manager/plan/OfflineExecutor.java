@@ -215,7 +215,10 @@ public final class OfflineExecutor implements StepExecutor {
     }
 
     private static boolean hasReadOnly(Path image, String name) throws IOException {
-        try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readOnlyOpen().withOpenBacking(false))) {
+        // Without locks: only the snapshot table is read, and a process that holds the image must
+        // not make the question fail.
+        try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readOnlyOpen().withOpenBacking(false)
+                .withForceShare(true))) {
             return has(img, name);
         }
     }
