@@ -321,52 +321,83 @@ final class Lifecycle {
         probe();
     }
 
-    /** virsh shutdown [--mode acpi|agent]: asks the guest to power off and returns. */
+    /**
+     * virsh shutdown [--mode acpi|agent]: asks the guest to power off and returns. Without a mode
+     * it is libvirt's choice: the agent when it answers, else (or when the agent's request fails)
+     * the ACPI power button.
+     */
     void shutdown(String mode) throws IOException {
+        checkMode(mode);
         try (LiveQemu q = running()) {
             record(q.record().withStopIntent("shutdown"));
-            if ("agent".equals(mode)) {
-                try (GuestAgentClient agent = agent(q)) {
-                    agent.callNoReply("guest-shutdown", QmpClient.arguments().put("mode", "powerdown"),
-                            Duration.ofMillis(500));
+            try {
+                if (!agentRequest(q, mode, "powerdown")) {
+                    q.qmp().execute("system_powerdown", null, LiveQemu.QMP_TIMEOUT);
                 }
-            } else if (mode == null || "acpi".equals(mode)) {
-                q.qmp().execute("system_powerdown", null, LiveQemu.QMP_TIMEOUT);
-            } else {
-                record(q.record());
-                throw new InvalidInputException("Unknown mode " + mode + " value, expecting 'acpi', 'agent',"
-                        + " 'initctl', 'signal' or 'paravirt'");
+            } catch (IOException | RuntimeException e) {
+                record(q.record()); // nothing was asked of the guest
+                throw e;
             }
         }
     }
 
     /**
      * virsh reboot [--mode acpi|agent]: the agent reboots the guest; ACPI has QEMU keep the guest's
-     * power-off paused, then resets it (libvirt's "fake reboot"), so the command waits for it.
+     * power-off paused, then resets it (libvirt's "fake reboot"), so that waits for the guest.
+     * Without a mode: the agent when it answers, else ACPI.
      */
     void reboot(String mode) throws IOException {
+        checkMode(mode);
         try (LiveQemu q = running()) {
-            if ("agent".equals(mode) || mode == null && q.record().agentSocket() != null && agentAnswers(q)) {
-                try (GuestAgentClient agent = agent(q)) {
-                    agent.callNoReply("guest-shutdown", QmpClient.arguments().put("mode", "reboot"),
-                            Duration.ofMillis(500));
-                }
+            if (agentRequest(q, mode, "reboot")) {
                 return;
             }
-            if (mode != null && !"acpi".equals(mode)) {
-                throw new InvalidInputException("Unknown mode " + mode + " value, expecting 'acpi', 'agent',"
-                        + " 'initctl', 'signal' or 'paravirt'");
-            }
             QmpClient qmp = q.qmp();
-            qmp.execute("set-action", QmpClient.arguments().put("shutdown", "pause"), LiveQemu.QMP_TIMEOUT);
-            try (QmpClient.EventStream events = qmp.events(e -> e.name().equals("SHUTDOWN"))) {
+            // While the guest powers off, QEMU pauses instead of exiting, and a reset is a reset
+            // (not the shutdown that -no-reboot makes of it); both go back to the domain's own.
+            qmp.execute("set-action", QmpClient.arguments().put("shutdown", "pause").put("reboot", "reset"),
+                    LiveQemu.QMP_TIMEOUT);
+            try (QmpClient.EventStream events = qmp.events(e -> e.name().equals("SHUTDOWN"));
+                 QmpClient.EventStream resets = qmp.events(e -> e.name().equals("RESET"))) {
                 qmp.execute("system_powerdown", null, LiveQemu.QMP_TIMEOUT);
                 events.next(Duration.ofSeconds(120));
                 qmp.execute("system_reset", null, LiveQemu.QMP_TIMEOUT);
+                resets.next(LiveQemu.QMP_TIMEOUT); // the reset happens in QEMU's main loop, after the reply
                 qmp.execute("cont", null, LiveQemu.QMP_TIMEOUT);
             } finally {
-                qmp.execute("set-action", QmpClient.arguments().put("shutdown", "poweroff"), LiveQemu.QMP_TIMEOUT);
+                qmp.execute("set-action", QmpClient.arguments().put("shutdown", "poweroff")
+                        .put("reboot", restartsOnReboot() ? "reset" : "shutdown"), LiveQemu.QMP_TIMEOUT);
             }
+        }
+    }
+
+    /** The domain's {@code <on_reboot>}: restart (libvirt's default) unless it says destroy. */
+    private boolean restartsOnReboot() throws IOException {
+        return !"destroy".equals(store.readDomain().lifecycleAction("on_reboot"));
+    }
+
+    private static void checkMode(String mode) throws InvalidInputException {
+        if (mode != null && !mode.equals("acpi") && !mode.equals("agent")) {
+            throw new InvalidInputException("Unknown mode " + mode + " value, expecting 'acpi' or 'agent'");
+        }
+    }
+
+    /**
+     * guest-shutdown with {@code guestMode} when the agent is asked for (mode agent: it must work)
+     * or chosen (no mode: it answers); false when ACPI is to be used instead.
+     */
+    private static boolean agentRequest(LiveQemu q, String mode, String guestMode) throws IOException {
+        if ("acpi".equals(mode) || mode == null && (q.record().agentSocket() == null || !agentAnswers(q))) {
+            return false;
+        }
+        try (GuestAgentClient agent = agent(q)) {
+            agent.callNoReply("guest-shutdown", QmpClient.arguments().put("mode", guestMode), Duration.ofMillis(500));
+            return true;
+        } catch (QmpException e) {
+            if ("agent".equals(mode)) {
+                throw new ManagerException("the guest agent could not " + guestMode + " the guest: " + e.getMessage(), e);
+            }
+            return false; // libvirt falls back to ACPI when the agent's request fails and no mode was forced
         }
     }
 

@@ -88,6 +88,12 @@ public final class Domain {
         return resources.currentVcpus();
     }
 
+    /** {@code <on_poweroff>}, {@code <on_reboot>} or {@code <on_crash>} as written, or null. */
+    public String lifecycleAction(String element) {
+        String t = root.childText(element);
+        return t == null || t.isEmpty() ? null : t;
+    }
+
     /** {@code <os><type>}: hvm unless the XML says otherwise. */
     public String osType() {
         XmlElement os = root.child("os");

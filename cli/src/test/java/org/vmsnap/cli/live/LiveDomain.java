@@ -1,0 +1,166 @@
+package org.vmsnap.cli.live;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.vmsnap.cli.Cli;
+import org.vmsnap.testkit.TestGuest;
+
+/**
+ * The test guest as a vmsnap domain, driven only through vmsnap's command line (in this process,
+ * with its own state folder): its XML (direct kernel boot, ext4 data disks on virtio, the guest
+ * agent channel), waiting for what the guest prints on its serial console, and a clean-up that
+ * destroys every QEMU the test left running and checks that none is left.
+ */
+final class LiveDomain implements AutoCloseable {
+    /** A boot under TCG on 2 busy cores takes 6-20 s. */
+    static final Duration BOOT = Duration.ofSeconds(120);
+
+    final Path dir;
+    final Path home;
+    final String name;
+    final List<Path> disks = new ArrayList<>();
+
+    private LiveDomain(Path dir, String name) {
+        this.dir = dir;
+        this.home = dir.resolve("home");
+        this.name = name;
+    }
+
+    /** A domain {@code name} with {@code diskCount} ext4 data disks (vda, vdb, ...) of 64 MiB, defined. */
+    static LiveDomain define(Path dir, String name, int diskCount) throws IOException {
+        LiveDomain d = new LiveDomain(dir, name);
+        System.setProperty("vmsnap.home", d.home.toString());
+        TestGuest guest = TestGuest.get();
+        StringBuilder disks = new StringBuilder();
+        for (int i = 0; i < diskCount; i++) {
+            Path disk = dir.resolve("data" + i + ".qcow2");
+            TestGuest.createDataDisk(disk, 64);
+            d.disks.add(disk);
+            disks.append("""
+                        <disk type='file' device='disk'>
+                          <driver name='qemu' type='qcow2'/>
+                          <source file='%s'/>
+                          <target dev='vd%c' bus='virtio'/>
+                        </disk>
+                    """.formatted(disk, (char) ('a' + i)));
+        }
+        Path xml = dir.resolve(name + ".xml");
+        Files.writeString(xml, """
+                <domain type='kvm'>
+                  <name>%s</name>
+                  <memory unit='MiB'>256</memory>
+                  <vcpu>1</vcpu>
+                  <os>
+                    <type arch='x86_64' machine='pc'>hvm</type>
+                    <kernel>%s</kernel>
+                    <initrd>%s</initrd>
+                    <cmdline>%s</cmdline>
+                  </os>
+                  <devices>
+                %s    <channel type='unix'>
+                      <target type='virtio' name='org.qemu.guest_agent.0'/>
+                    </channel>
+                  </devices>
+                </domain>
+                """.formatted(name, guest.kernel(), guest.initrd(), TestGuest.KERNEL_ARGS, disks));
+        ok("define", xml.toString());
+        return d;
+    }
+
+    /** Runs a vmsnap command that must succeed; returns what it printed. */
+    static String ok(String... args) {
+        Cli.Run r = Cli.run(args);
+        assertThat(r.exitCode()).as("vmsnap %s: %s", String.join(" ", args), r.err()).isZero();
+        return r.out();
+    }
+
+    /** Runs a vmsnap command that must fail with one line; returns that line. */
+    static String fails(String... args) {
+        Cli.Run r = Cli.run(args);
+        assertThat(r.exitCode()).as("vmsnap %s should fail; printed %s", String.join(" ", args), r.out()).isNotZero();
+        assertThat(r.err().lines()).as("one line: %s", r.err()).hasSize(1);
+        return r.err().strip();
+    }
+
+    Path serialLog() {
+        return home.resolve(name).resolve("run").resolve("serial.log");
+    }
+
+    Path pidFile() {
+        return home.resolve(name).resolve("run").resolve("qemu.pid");
+    }
+
+    long pid() throws IOException {
+        return Long.parseLong(Files.readString(pidFile()).strip());
+    }
+
+    /** Starts the domain and waits until the guest's writer runs. */
+    void startAndAwaitReady() {
+        long from = logSize();
+        assertThat(ok("start", name)).isEqualTo("Domain '" + name + "' started\n\n");
+        awaitSerial(from, TestGuest.READY_LINE);
+    }
+
+    long logSize() {
+        try {
+            return Files.exists(serialLog()) ? Files.size(serialLog()) : 0;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    String awaitSerial(long from, String needle) {
+        return TestGuest.awaitSerial(serialLog(), from, needle, BOOT);
+    }
+
+    /** Waits until the domain is in {@code state} (domstate --reason), at most {@code timeout}. */
+    void awaitState(String state, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String now = "";
+        while (System.nanoTime() < deadline) {
+            now = ok("domstate", name, "--reason").strip();
+            if (now.equals(state)) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("domain " + name + " is '" + now + "', not '" + state + "', after " + timeout);
+    }
+
+    /** Records on disk {@code i} once the domain is shut off (checksummed, numbered by the guest). */
+    TestGuest.Records records(Path image) {
+        return TestGuest.readRecords(image, "qcow2");
+    }
+
+    /** Destroys what runs, then checks that no QEMU of this folder is left. */
+    @Override
+    public void close() {
+        Cli.run("destroy", name);
+        System.clearProperty("vmsnap.home");
+        assertThat(qemusUnder(dir)).as("QEMU processes left under " + dir).isEmpty();
+    }
+
+    static List<Long> qemusUnder(Path dir) {
+        List<Long> found = new ArrayList<>();
+        ProcessHandle.allProcesses().filter(ProcessHandle::isAlive).forEach(p -> {
+            try {
+                String cmdline = new String(Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline")),
+                        StandardCharsets.UTF_8);
+                if (cmdline.contains("qemu-system") && cmdline.contains(dir.toAbsolutePath().toString())) {
+                    found.add(p.pid());
+                }
+            } catch (IOException ignored) {
+                // gone meanwhile
+            }
+        });
+        return found;
+    }
+}
