@@ -86,7 +86,9 @@ public final class QemuProcess implements AutoCloseable {
         command.addAll(commandLine(spec, runDir, incoming));
         Files.writeString(run.qemuLog(), "# " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-        Process process = new ProcessBuilder(command)
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().putAll(spec.env()); // <qemu:env>: QEMU's own environment
+        Process process = builder
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(run.qemuLog().toFile()))
                 .redirectErrorStream(true)
