@@ -71,8 +71,11 @@ final class DiskTranslation {
             case "cdrom" -> Disk.Media.CDROM;
             default -> refuse.add("<disk device='" + d.device() + "'> " + target + " is not supported: use disk or cdrom");
         };
+        if (media == null) {
+            return null;
+        }
         Disk.Bus bus = bus(d);
-        if (media == null || bus == null) {
+        if (bus == null) {
             return null;
         }
         if (d.driverName() != null && !d.driverName().equals("qemu")) {
@@ -174,6 +177,9 @@ final class DiskTranslation {
             return List.of();
         }
         List<BlockLayer> chain = chains.get(target);
+        if ((chain == null || chain.isEmpty()) && refuse.any()) {
+            return null; // the domain is refused anyway; the caller may have skipped its images
+        }
         if (chain == null || chain.isEmpty()) {
             throw new IllegalArgumentException("no image chain given for disk " + target);
         }

@@ -71,7 +71,7 @@ public final class DomainSupport {
         allow("devices/emulator");
         device("disk", "type", "device", "snapshot");
         allow("devices/disk/driver", "name", "type", "cache", "discard", "io", "detect_zeroes");
-        allow("devices/disk/source", "file", "index");
+        allow("devices/disk/source", "file", "dev", "index");
         allow("devices/disk/target", "dev", "bus", "tray");
         allow("devices/disk/readonly");
         allow("devices/disk/serial");
@@ -97,12 +97,12 @@ public final class DomainSupport {
         allow("devices/channel/target", "type", "name", "state");
         device("input", "type", "bus");
         device("graphics", "type", "port", "autoport", "listen");
-        allow("devices/graphics/listen", "type", "address", "socket");
+        allow("devices/graphics/listen", "type", "address", "socket", "network");
         device("video");
         allow("devices/video/model", "type", "heads", "primary", "ram", "vram", "vram64", "vgamem");
         device("memballoon", "model");
         device("rng", "model");
-        allow("devices/rng/backend", "model");
+        allow("devices/rng/backend", "model", "type");
         allow("devices/rng/rate", "bytes", "period");
         allow("qemu:commandline");
         allow("qemu:commandline/qemu:arg", "value");
