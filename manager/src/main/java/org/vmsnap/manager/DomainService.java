@@ -17,7 +17,7 @@ import org.vmsnap.manager.live.LiveInfo;
 import org.vmsnap.manager.live.LiveQemu;
 import org.vmsnap.manager.live.MachineBuilder;
 import org.vmsnap.manager.live.RunRecord;
-import org.vmsnap.manager.live.SimpleMachine;
+import org.vmsnap.manager.live.TranslatedMachine;
 import org.vmsnap.manager.plan.Journal;
 import org.vmsnap.manager.plan.OfflineExecutor;
 import org.vmsnap.manager.plan.PlanRunner;
@@ -249,7 +249,7 @@ public final class DomainService {
     // ---------------------------------------------------------------- running domains
 
     /** How QEMU is built from a domain's XML. */
-    private MachineBuilder machines = new SimpleMachine();
+    private MachineBuilder machines = new TranslatedMachine();
 
     /** Replaces the machine builder (tests, and the full translation of the XML). */
     public DomainService withMachines(MachineBuilder builder) {

@@ -180,12 +180,20 @@ final class Lifecycle {
         Map<String, List<DiskLayer>> chains = chains(d);
         RunFolder run = runFolder(d);
         VmSpec spec = machines.build(d, chains, run);
-        RunRecord record = new RunRecord(nextId(home), run.dir(), run.qmpSocket(), run.agentSocket(), 0, false,
+        Path agentSocket = spec.agent() == null ? null
+                : spec.agent().socket() != null ? spec.agent().socket() : run.agentSocket();
+        RunRecord record = new RunRecord(nextId(home), run.dir(), run.qmpSocket(), agentSocket, 0, false,
                 System.currentTimeMillis(), "booted", paused ? "user" : null, null);
+        makeNvram(spec);
         AtomicFiles.write(store.runtimeFile(), record.encode());
         QemuProcess qemu = null;
         try {
             qemu = QemuProcess.startPaused(spec, run.dir(), START_TIMEOUT);
+            if (spec.memory().ballooned()) {
+                // QEMU starts with the maximum; the balloon takes the guest to <currentMemory>
+                qemu.qmp().execute("balloon", QmpClient.arguments().put("value", spec.memory().currentMiB() << 20),
+                        LiveQemu.QMP_TIMEOUT);
+            }
             if (!paused) {
                 qemu.qmp().execute("cont", null, LiveQemu.QMP_TIMEOUT);
             }
@@ -200,6 +208,21 @@ final class Lifecycle {
             }
             AtomicFiles.delete(store.runtimeFile());
             throw new ManagerException(qemuError(e), e);
+        }
+    }
+
+    /**
+     * A UEFI domain's variable store ({@code <nvram>}) is made from its template when it does not
+     * exist yet, as libvirt does; an existing one is the guest's and is never replaced.
+     */
+    private static void makeNvram(VmSpec spec) throws IOException {
+        if (spec.boot().firmware() instanceof org.vmsnap.qmp.hw.Firmware.Uefi uefi && !Files.exists(uefi.vars())) {
+            if (uefi.varsTemplate() == null) {
+                throw new ManagerException("UEFI variable store " + uefi.vars() + " does not exist and the domain"
+                        + " names no template to make it from");
+            }
+            Files.createDirectories(uefi.vars().toAbsolutePath().getParent());
+            Files.copy(uefi.varsTemplate(), uefi.vars()); // no REPLACE_EXISTING: never over a file
         }
     }
 

@@ -101,7 +101,9 @@ public final class QemuProcess implements AutoCloseable {
                 + ",server=on,wait=off", "-mon", "chardev=qmp-status,mode=control"));
         Files.writeString(run.qemuLog(), "# " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-        Process process = new ProcessBuilder(command)
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().putAll(spec.env()); // <qemu:env>: QEMU's own environment
+        Process process = builder
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(run.qemuLog().toFile()))
                 .redirectErrorStream(true)

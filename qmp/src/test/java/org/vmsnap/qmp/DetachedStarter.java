@@ -3,7 +3,6 @@ package org.vmsnap.qmp;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.vmsnap.testkit.TestGuest;
 
 /**
  * Run in a child JVM by {@link QemuProcessIT}: starts QEMU, prints its pid, and exits
@@ -15,9 +14,8 @@ final class DetachedStarter {
     }
 
     public static void main(String[] args) throws Exception {
-        TestGuest guest = TestGuest.get();
-        VmSpec spec = new VmSpec("detached", 128, 1, guest.kernel(), guest.initrd(), TestGuest.KERNEL_ARGS,
-                List.of(VmSpec.Disk.qcow2("data", Path.of(args[1]))), VmSpec.Accel.valueOf(args[2]));
+        VmSpec spec = LiveGuests.spec("detached", 128, "", List.of(LiveGuests.disk("data", Path.of(args[1]))))
+                .toBuilder().accel(VmSpec.Accel.valueOf(args[2])).build();
         try (QemuProcess qemu = QemuProcess.start(spec, Path.of(args[0]), Duration.ofSeconds(60))) {
             System.out.println(qemu.pid());
         }

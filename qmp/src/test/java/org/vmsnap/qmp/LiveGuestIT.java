@@ -46,7 +46,7 @@ class LiveGuestIT {
         scratch = dir.resolve("scratch.qcow2");
         TestGuest.createDataDisk(data, 64);
         QemuImg.create(scratch, "qcow2", 16L << 20);
-        VmSpec spec = LiveGuests.spec("live", 256, "", List.of(VmSpec.Disk.qcow2("data", data), VmSpec.Disk.qcow2("scratch", scratch)));
+        VmSpec spec = LiveGuests.spec("live", 256, "", List.of(LiveGuests.disk("data", data), LiveGuests.disk("scratch", scratch)));
         qemu = LiveGuests.startAndAwaitReady(spec, runDir);
     }
 

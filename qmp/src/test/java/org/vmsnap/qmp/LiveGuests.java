@@ -9,6 +9,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.vmsnap.qmp.hw.AgentChannel;
+import org.vmsnap.qmp.hw.BlockLayer;
+import org.vmsnap.qmp.hw.Disk;
+import org.vmsnap.qmp.hw.DiskTuning;
+import org.vmsnap.qmp.hw.Lifecycle;
+import org.vmsnap.qmp.hw.Serial;
 import org.vmsnap.testkit.TestGuest;
 
 /** Starting the test guest under QEMU, and checking that nothing is left running. */
@@ -27,10 +33,23 @@ final class LiveGuests {
         return forced == null || forced.isBlank() ? VmSpec.Accel.AUTO : VmSpec.Accel.valueOf(forced.toUpperCase());
     }
 
-    static VmSpec spec(String name, int memoryMiB, String extraKernelArgs, List<VmSpec.Disk> disks) {
+    /**
+     * The test guest: direct kernel boot, the disks on virtio in order (the first is its data
+     * disk), the agent in the run folder, the serial console in the run folder's log, and a
+     * guest reboot (a kernel panic, with {@code panic=-1}) ends QEMU.
+     */
+    static VmSpec spec(String name, int memoryMiB, String extraKernelArgs, List<Disk> disks) {
         TestGuest guest = TestGuest.get();
         String args = TestGuest.KERNEL_ARGS + (extraKernelArgs.isEmpty() ? "" : " " + extraKernelArgs);
-        return new VmSpec(name, memoryMiB, 1, guest.kernel(), guest.initrd(), args, disks, accel());
+        return VmSpec.builder(name).memoryMiB(memoryMiB).kernel(guest.kernel(), guest.initrd(), args).disks(disks)
+                .accel(accel()).lifecycle(Lifecycle.NO_REBOOT).serial(new Serial(0, new Serial.RunLog()))
+                .agent(AgentChannel.IN_RUN_FOLDER).build();
+    }
+
+    /** A writable qcow2 virtio disk whose format node is {@code node} over the file node {@code node-file}. */
+    static Disk disk(String node, Path qcow2) {
+        return new Disk("vd" + node, Disk.Bus.VIRTIO, Disk.Media.DISK, false, DiskTuning.DEFAULT,
+                List.of(new BlockLayer(qcow2, BlockLayer.Format.QCOW2, node, node + "-file")), null, null, null, null);
     }
 
     /** Starts QEMU and waits until the guest's writer runs; kills QEMU if that fails. */

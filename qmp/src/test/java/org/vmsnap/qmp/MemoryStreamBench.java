@@ -48,9 +48,8 @@ public final class MemoryStreamBench {
         Path data = work.resolve("data.qcow2");
         Files.deleteIfExists(data);
         TestGuest.createDataDisk(data, 64);
-        TestGuest guest = TestGuest.get();
-        VmSpec spec = new VmSpec("bench", memoryMiB, 1, guest.kernel(), guest.initrd(),
-                TestGuest.KERNEL_ARGS + " vmsnap.fill=" + fillMiB, List.of(VmSpec.Disk.qcow2("data", data)), VmSpec.Accel.AUTO);
+        VmSpec spec = LiveGuests.spec("bench", memoryMiB, "vmsnap.fill=" + fillMiB, List.of(LiveGuests.disk("data", data)))
+                .toBuilder().accel(VmSpec.Accel.AUTO).build();
         Path run = work.resolve("src");
         Files.deleteIfExists(run.resolve("serial.log"));
         System.err.println("bench: booting a " + memoryMiB + " MiB guest, filling " + fillMiB + " MiB (accel "

@@ -43,7 +43,7 @@ class MemoryStreamIT {
     void aRestoredGuestContinuesItsCounterWhereTheSaveLeftIt() throws Exception {
         Path data = dir.resolve("data.qcow2");
         TestGuest.createDataDisk(data, 64);
-        VmSpec spec = LiveGuests.spec("mem", 256, "", List.of(VmSpec.Disk.qcow2("data", data)));
+        VmSpec spec = LiveGuests.spec("mem", 256, "", List.of(LiveGuests.disk("data", data)));
 
         QemuProcess a = LiveGuests.startAndAwaitReady(spec, dir.resolve("a"));
         started.add(a);
@@ -127,7 +127,7 @@ class MemoryStreamIT {
     void aDamagedStreamIsRejectedByQemuAndReported() throws Exception {
         Path data = dir.resolve("data.qcow2");
         TestGuest.createDataDisk(data, 16);
-        VmSpec spec = LiveGuests.spec("cut", 128, "", List.of(VmSpec.Disk.qcow2("data", data)));
+        VmSpec spec = LiveGuests.spec("cut", 128, "", List.of(LiveGuests.disk("data", data)));
         // a valid header and zstd frame around bytes that are not a migration stream
         Path bogusStream = dir.resolve("garbage.vmsnap-mem");
         byte[] header = java.nio.ByteBuffer.allocate(16).put("VMSNAPMS".getBytes()).putInt(1).putInt(0).array();

@@ -50,7 +50,7 @@ class QemuProcessIT {
     private VmSpec spec(String name) {
         Path data = dir.resolve(name + ".qcow2");
         TestGuest.createDataDisk(data, 16);
-        return LiveGuests.spec(name, 128, "", List.of(VmSpec.Disk.qcow2("data", data)));
+        return LiveGuests.spec(name, 128, "", List.of(LiveGuests.disk("data", data)));
     }
 
     private QemuProcess start(VmSpec spec, Path runDir) throws Exception {
@@ -149,7 +149,7 @@ class QemuProcessIT {
     @Test
     void qemuThatCannotStartIsReportedWithTheEndOfItsLog() throws Exception {
         VmSpec broken = LiveGuests.spec("broken", 128, "",
-                List.of(VmSpec.Disk.qcow2("data", dir.resolve("missing-disk.qcow2"))));
+                List.of(LiveGuests.disk("data", dir.resolve("missing-disk.qcow2"))));
         assertThatThrownBy(() -> QemuProcess.start(broken, dir.resolve("run"), T))
                 .isInstanceOf(QemuProcessException.class)
                 .hasMessageContaining("exited with status 1")

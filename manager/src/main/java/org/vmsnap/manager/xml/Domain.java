@@ -116,6 +116,19 @@ public final class Domain {
         return resources.cmdline();
     }
 
+    /**
+     * Every line of the domain XML that vmsnap cannot start (elements and attributes outside
+     * {@link DomainSupport}'s allow-list), in document order; empty when it can.
+     */
+    public List<String> unsupportedElements() {
+        return DomainSupport.problems(root, name);
+    }
+
+    /** The hardware the domain describes, for starting it (values as written; judged by the translator). */
+    public DomainHardware hardware() throws InvalidInputException {
+        return HardwareReader.read(root, name, resources);
+    }
+
     /** A copy with the disk {@code target}'s image replaced (source file and driver type). */
     public Domain withDisk(String target, Path source, String format) {
         XmlElement copy = root.deepCopy();
