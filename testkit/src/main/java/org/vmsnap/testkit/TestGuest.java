@@ -61,6 +61,9 @@ public final class TestGuest {
     /** Printed by init, before {@link #READY_LINE}, when it mounted an ext4 vdb on /data2. */
     public static final String SECOND_DISK_LINE = "vmsnap-guest: second data disk mounted";
 
+    /** Guest RAM of {@link #domainXml(String, List, Path)}. */
+    public static final int DEFAULT_MEMORY_MIB = 256;
+
     private static final Pattern COUNTER = Pattern.compile("^COUNTER (\\d+) boot=([0-9a-f]+)\\s*$", Pattern.MULTILINE);
     private static final Pattern RECORD = Pattern.compile("REC (\\d+) ([0-9a-f]+) ([0-9a-f]{8})");
 
@@ -125,6 +128,23 @@ public final class TestGuest {
 
     public Path initrd() {
         return dir.resolve("initrd.cpio");
+    }
+
+    /**
+     * The libvirt domain XML that runs this guest (see {@link GuestDomainXml}) with
+     * {@link #DEFAULT_MEMORY_MIB} of RAM: the same XML serves libvirt ({@code virsh define}) and
+     * vmsnap ({@code vmsnap define}).
+     *
+     * @param qcow2Disks the data disks, in order: vda, vdb, ...
+     * @param serialLog  the file the serial console is appended to (counters, {@link #READY_LINE})
+     */
+    public String domainXml(String name, List<Path> qcow2Disks, Path serialLog) {
+        return domainXml(name, DEFAULT_MEMORY_MIB, qcow2Disks, serialLog);
+    }
+
+    /** {@link #domainXml(String, List, Path)} with {@code memoryMiB} of guest RAM. */
+    public String domainXml(String name, int memoryMiB, List<Path> qcow2Disks, Path serialLog) {
+        return GuestDomainXml.of(name, memoryMiB, kernel(), initrd(), KERNEL_ARGS, qcow2Disks, serialLog);
     }
 
     /**
