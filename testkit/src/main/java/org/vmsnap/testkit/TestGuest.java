@@ -35,6 +35,20 @@ import java.util.regex.Pattern;
  * The boot id is new at every boot: the same id after a restore means the memory was
  * restored, not the guest rebooted. The ACPI power button ({@code system_powerdown}) stops
  * the writer, unmounts {@code /data} and powers off.
+ *
+ * <p>Two data disks: when {@code /dev/vdb} holds ext4 too ({@link #createDataDisk}), init mounts
+ * it on {@code /data2} ({@link #SECOND_DISK_LINE}) and the writer appends each record to
+ * {@code /data/records}, then the same record to {@code /data2/records}, each append fsync'd
+ * before the next. So the disks of one atomic snapshot are in lockstep
+ * ({@link DiskPair#inLockstep()}), while snapshots of the two disks taken apart are not. A vdb
+ * without ext4 (a blank scratch disk) is left alone: the guest then behaves as with one disk.
+ *
+ * <p>Oracles for snapshots (the VM stopped, or the image read with QEMU's lock shared):
+ * {@link #readRecords}, {@link #readDiskPair}, {@link #fsck} and {@link #needsRecovery}. A
+ * snapshot taken while the guest's file systems were frozen ({@code guest-fsfreeze-freeze}) is
+ * clean for {@code e2fsck -fn}, has no {@code needs_recovery}, and its records are contiguous; a
+ * copy taken while the guest writes always has {@code needs_recovery} (ext4 sets it at mount and
+ * clears it only on freeze and unmount).
  */
 public final class TestGuest {
 
@@ -43,6 +57,12 @@ public final class TestGuest {
 
     /** Printed by init once the writer runs: the guest is up. */
     public static final String READY_LINE = "vmsnap-guest: writer started";
+
+    /** Printed by init, before {@link #READY_LINE}, when it mounted an ext4 vdb on /data2. */
+    public static final String SECOND_DISK_LINE = "vmsnap-guest: second data disk mounted";
+
+    /** Guest RAM of {@link #domainXml(String, List, Path)}. */
+    public static final int DEFAULT_MEMORY_MIB = 256;
 
     private static final Pattern COUNTER = Pattern.compile("^COUNTER (\\d+) boot=([0-9a-f]+)\\s*$", Pattern.MULTILINE);
     private static final Pattern RECORD = Pattern.compile("REC (\\d+) ([0-9a-f]+) ([0-9a-f]{8})");
@@ -111,6 +131,23 @@ public final class TestGuest {
     }
 
     /**
+     * The libvirt domain XML that runs this guest (see {@link GuestDomainXml}) with
+     * {@link #DEFAULT_MEMORY_MIB} of RAM: the same XML serves libvirt ({@code virsh define}) and
+     * vmsnap ({@code vmsnap define}).
+     *
+     * @param qcow2Disks the data disks, in order: vda, vdb, ...
+     * @param serialLog  the file the serial console is appended to (counters, {@link #READY_LINE})
+     */
+    public String domainXml(String name, List<Path> qcow2Disks, Path serialLog) {
+        return domainXml(name, DEFAULT_MEMORY_MIB, qcow2Disks, serialLog);
+    }
+
+    /** {@link #domainXml(String, List, Path)} with {@code memoryMiB} of guest RAM. */
+    public String domainXml(String name, int memoryMiB, List<Path> qcow2Disks, Path serialLog) {
+        return GuestDomainXml.of(name, memoryMiB, kernel(), initrd(), KERNEL_ARGS, qcow2Disks, serialLog);
+    }
+
+    /**
      * Makes the guest's data disk: an ext4 file system ({@code mkfs.ext4}, from e2fsprogs)
      * of {@code sizeMiB}, converted to qcow2 at {@code qcow2}.
      */
@@ -144,34 +181,78 @@ public final class TestGuest {
         public long last() {
             return valid.isEmpty() ? 0 : valid.getLast().n();
         }
+
+        /** Records 1..last, each once, in order, and no torn or corrupt line. */
+        public boolean isContiguous() {
+            for (int i = 0; i < valid.size(); i++) {
+                if (valid.get(i).n() != i + 1) {
+                    return false;
+                }
+            }
+            return invalid.isEmpty();
+        }
+    }
+
+    /** The records of the two data disks of one snapshot: {@code first} from vda, {@code second} from vdb. */
+    public record DiskPair(Records first, Records second) {
+
+        /**
+         * Whether both disks come from one instant: the writer appends record n to vda, then to
+         * vdb, so {@code second.last <= first.last <= second.last + 1}, and vdb holds the same
+         * records as vda up to its last.
+         */
+        public boolean inLockstep() {
+            long ahead = first.last() - second.last();
+            return (ahead == 0 || ahead == 1) && second.valid().size() <= first.valid().size()
+                    && first.valid().subList(0, second.valid().size()).equals(second.valid());
+        }
+    }
+
+    /** What {@code e2fsck -fn} said about a copy of a data disk: exit code 0 means clean. */
+    public record Fsck(int exitCode, String output) {
+
+        public boolean clean() {
+            return exitCode == 0;
+        }
     }
 
     /**
-     * Reads {@code /records} from the data disk {@code image} (qcow2 or raw, the VM must be
-     * stopped) through {@code qemu-img convert} and {@code debugfs}, checking every
-     * record's checksum.
+     * Reads {@code /records} from the data disk {@code image} (qcow2 or raw; the VM stopped, or
+     * running when a snapshot was just copied out of it) as the guest would see it after a
+     * mount: on a copy ({@code qemu-img convert -U}) whose journal is replayed, then
+     * {@code debugfs}; every record's checksum is checked. The second disk (the guest's
+     * {@code /data2/records}) reads the same way.
      */
     public static Records readRecords(Path image, String format) {
-        Path raw = image.resolveSibling(image.getFileName() + ".read.raw");
-        try {
-            QemuTools.run(List.of(QemuTools.qemuImg().toString(), "convert", "-U", "-f", format, "-O", "raw",
-                    image.toString(), raw.toString())).requireSuccess();
-            QemuTools.Result cat = QemuTools.run(List.of(QemuTools.find("debugfs", "e2fsprogs").toString(),
-                    "-R", "cat /records", raw.toString())).requireSuccess();
-            List<Record> valid = new ArrayList<>();
-            List<String> invalid = new ArrayList<>();
-            for (String line : cat.stdout().lines().toList()) {
-                Matcher m = RECORD.matcher(line);
-                if (m.matches() && md5Prefix("REC " + m.group(1) + " " + m.group(2)).equals(m.group(3))) {
-                    valid.add(new Record(Long.parseLong(m.group(1)), m.group(2)));
-                } else {
-                    invalid.add(line);
-                }
+        List<Record> valid = new ArrayList<>();
+        List<String> invalid = new ArrayList<>();
+        for (String line : Ext4Image.readFile(image, format, "/records").lines().toList()) {
+            Matcher m = RECORD.matcher(line);
+            if (m.matches() && md5Prefix("REC " + m.group(1) + " " + m.group(2)).equals(m.group(3))) {
+                valid.add(new Record(Long.parseLong(m.group(1)), m.group(2)));
+            } else {
+                invalid.add(line);
             }
-            return new Records(valid, invalid);
-        } finally {
-            deleteQuietly(raw);
         }
+        return new Records(valid, invalid);
+    }
+
+    /** The records of both data disks of one snapshot (vda's {@code /data}, vdb's {@code /data2}). */
+    public static DiskPair readDiskPair(Path first, Path second, String format) {
+        return new DiskPair(readRecords(first, format), readRecords(second, format));
+    }
+
+    /** {@code e2fsck -fn} of a copy of {@code image}: whether the file system is clean as it is, without journal replay. */
+    public static Fsck fsck(Path image, String format) {
+        return Ext4Image.fsck(image, format);
+    }
+
+    /**
+     * Whether the ext4 superblock of {@code image} has {@code needs_recovery} ({@code dumpe2fs -h}):
+     * true for a copy taken while the guest wrote, false after a freeze or an unmount.
+     */
+    public static boolean needsRecovery(Path image, String format) {
+        return Ext4Image.needsRecovery(image, format);
     }
 
     /** A counter line the writer printed on the serial console. */

@@ -8,7 +8,10 @@
  *       in-memory disk model and seeded, replayable model-based runs;</li>
  *   <li>{@link org.vmsnap.testkit.BadImages}: hostile qcow2 images, one broken field each;</li>
  *   <li>{@link org.vmsnap.testkit.TestGuest}: a small real guest (Debian kernel, busybox,
- *       qemu-guest-agent, a record writer) built from Debian packages for the live tests.</li>
+ *       qemu-guest-agent, a record writer on one or two disks) built from Debian packages for the
+ *       live tests, its libvirt domain XML, and the oracles that read its disks (records, lockstep,
+ *       e2fsck, needs_recovery);</li>
+ *   <li>{@link org.vmsnap.testkit.Libvirt}: a private libvirt 9.0 daemon to compare vmsnap with.</li>
  * </ul>
  */
 package org.vmsnap.testkit;

@@ -24,7 +24,7 @@ class TestGuestIT {
                 .contains("ext4").contains("crc32c_generic");
         String listing = QemuTools.run(List.of("bash", "-c", "busybox cpio -t < '" + guest.initrd() + "'"))
                 .requireSuccess().stdout();
-        assertThat(listing.lines()).contains("init", "bin/writer", "bin/busybox", "usr/sbin/qemu-ga",
+        assertThat(listing.lines()).contains("init", "bin/writer", "bin/busybox", "usr/sbin/qemu-ga", "data", "data2",
                 "lib/modules/virtio_blk.ko", "etc/modules.list", "etc/acpi/PWRF/00000080");
         assertThat(TestGuest.get()).as("built once per JVM").isSameAs(guest);
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the vmsnap test guest: a Debian kernel and a busybox initramfs with the virtio
-# modules, qemu-guest-agent and a record writer. Prints the folder that holds it.
+# modules, qemu-guest-agent and a record writer (one or two ext4 data disks). Prints the folder
+# that holds it.
 #
 #   build-guest.sh CACHE_ROOT
 #
@@ -89,7 +90,7 @@ for m in $wanted; do add_module "$m"; done
 
 # --- initramfs tree --------------------------------------------------------------------------
 root=$work/root
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,run,tmp,data,etc/acpi/PWRF,lib/modules,usr/sbin}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,run,tmp,data,data2,etc/acpi/PWRF,lib/modules,usr/sbin}
 cp "$busybox" "$root/bin/busybox"
 : >"$root/etc/modules.list"
 for p in "${order[@]}"; do
@@ -106,7 +107,7 @@ done
 
 cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
-# vmsnap test guest init: modules, guest agent, data disk, record writer.
+# vmsnap test guest init: modules, guest agent, data disks, record writer.
 /bin/busybox --install -s /bin
 export PATH=/bin:/usr/sbin
 mount -t proc proc /proc
@@ -150,6 +151,13 @@ say "acpid started"
 
 for i in $(seq 1 50); do [ -b /dev/vda ] && break; usleep 100000; done
 if mount -t ext4 /dev/vda /data; then say "data disk mounted"; else say "data disk not mounted"; fi
+# A second data disk only when /dev/vdb holds ext4 (its magic 0xEF53 at byte 1080): a blank
+# scratch disk stays untouched, and the guest behaves as with one data disk.
+if [ -e /sys/block/vdb ]; then
+  for i in $(seq 1 50); do [ -b /dev/vdb ] && break; usleep 100000; done
+  magic=$(dd if=/dev/vdb bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')
+  if [ "$magic" = 53ef ] && mount -t ext4 /dev/vdb /data2; then say "second data disk mounted"; fi
+fi
 
 # vmsnap.fill=N: N MiB of memory filled with a mix of random and file data (benchmarks).
 fill=$(sed -n 's/.*vmsnap\.fill=\([0-9]*\).*/\1/p' /proc/cmdline)
@@ -178,16 +186,38 @@ cat >"$root/bin/writer" <<'WRITER'
 # a memory restore (same id, counter continues).
 #   record:  REC <n> <boot> <first 8 hex digits of md5("REC <n> <boot>")>
 #   console: COUNTER <n> boot=<boot>
+# With a second data disk on /data2, each record goes to /data/records, then the same record
+# to /data2/records: an atomic snapshot of both disks holds B.last <= A.last <= B.last + 1.
+# Each append is fsync'd (busybox "sync FILE") before the next write, so the disks, not only
+# the page cache, keep that order, and COUNTER n means record n is on every disk. The writes
+# are plain appends that block while the file system is frozen (guest-fsfreeze-freeze).
 f=/data/records
+g=""
+grep -q " /data2 " /proc/mounts && g=/data2/records
 boot=$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')
-n=0
-if [ -s "$f" ]; then n=$(tail -n 1 "$f" | cut -d' ' -f2); fi
-case "$n" in ''|*[!0-9]*) n=0 ;; esac
+last() {
+  n=0
+  if [ -s "$1" ]; then n=$(tail -n 1 "$1" | cut -d' ' -f2); fi
+  case "$n" in ''|*[!0-9]*) n=0 ;; esac
+  echo "$n"
+}
+n=$(last "$f")
+# The second disk catches up with the first (a new disk, or a stop between the two appends),
+# so both go on with the same numbers.
+if [ -n "$g" ]; then
+  m=$(last "$g")
+  [ "$m" -lt "$n" ] && awk -v m="$m" '$2 > m' "$f" >>"$g" && sync "$g"
+fi
 while true; do
   n=$((n + 1))
   body="REC $n $boot"
   sum=$(echo -n "$body" | md5sum | cut -c1-8)
   echo "$body $sum" >>"$f"
+  sync "$f"
+  if [ -n "$g" ]; then
+    echo "$body $sum" >>"$g"
+    sync "$g"
+  fi
   echo "COUNTER $n boot=$boot"
   usleep 200000
 done
@@ -200,6 +230,7 @@ exec >/dev/console 2>&1   # acpid sends our output to its log file
 echo "vmsnap-guest: power button"
 kill "$(cat /run/writer.pid)" 2>/dev/null
 sync
+if grep -q " /data2 " /proc/mounts; then umount /data2 && echo "vmsnap-guest: second data disk unmounted"; fi
 umount /data && echo "vmsnap-guest: data disk unmounted"
 poweroff -f
 POWER
