@@ -46,7 +46,7 @@ class QuiesceOracleIT {
         vdb = dir.resolve("vdb.qcow2");
         TestGuest.createDataDisk(vda, 32);
         TestGuest.createDataDisk(vdb, 32);
-        VmSpec spec = LiveGuests.spec("quiesce", 256, "", List.of(VmSpec.Disk.qcow2("vda", vda), VmSpec.Disk.qcow2("vdb", vdb)));
+        VmSpec spec = LiveGuests.spec("quiesce", 256, "", List.of(LiveGuests.disk("vda", vda), LiveGuests.disk("vdb", vdb)));
         qemu = LiveGuests.startAndAwaitReady(spec, dir.resolve("run"));
         assertThat(TestGuest.readFrom(serial(), 0)).contains(TestGuest.SECOND_DISK_LINE);
         LiveGuests.awaitCounters(serial(), 0, 3);

@@ -11,8 +11,9 @@ import java.util.List;
  *
  * <p>Type {@code qemu} (TCG): the CI machines have no KVM, and libvirt refuses type {@code kvm}
  * without {@code /dev/kvm}. {@code <acpi/>} lets the power button ({@code virsh shutdown}) reach
- * the guest (libvirt passes {@code -no-acpi} without it); {@code on_reboot destroy} matches
- * vmsnap's {@code -no-reboot}, so a guest panic ({@code panic=-1}) stops the VM.
+ * the guest (libvirt passes {@code -no-acpi} without it). A reboot restarts the guest (libvirt's
+ * default), so {@code virsh reboot} and {@code vmsnap reboot} reboot it; a guest panic
+ * ({@code panic=-1}) reboots it too.
  */
 final class GuestDomainXml {
 
@@ -43,7 +44,7 @@ final class GuestDomainXml {
                 .append("  </os>\n")
                 .append("  <features>\n    <acpi/>\n  </features>\n")
                 .append("  <on_poweroff>destroy</on_poweroff>\n")
-                .append("  <on_reboot>destroy</on_reboot>\n")
+                .append("  <on_reboot>restart</on_reboot>\n")
                 .append("  <on_crash>destroy</on_crash>\n")
                 .append("  <devices>\n");
         for (int i = 0; i < qcow2Disks.size(); i++) {

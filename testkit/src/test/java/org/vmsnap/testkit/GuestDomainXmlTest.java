@@ -34,7 +34,7 @@ class GuestDomainXmlTest {
                 List.of(dir.resolve("a.qcow2"), dir.resolve("b.qcow2")), dir.resolve("serial.log"));
         assertThat(xml).contains("<domain type='qemu'>", "<name>g1</name>", "<memory unit='MiB'>512</memory>",
                 "<kernel>/cache/guest-1/vmlinuz</kernel>", "<initrd>/cache/guest-1/initrd.cpio</initrd>",
-                "<cmdline>console=ttyS0 quiet panic=-1</cmdline>", "<acpi/>", "<on_reboot>destroy</on_reboot>",
+                "<cmdline>console=ttyS0 quiet panic=-1</cmdline>", "<acpi/>", "<on_reboot>restart</on_reboot>",
                 "<serial type='file'>", "<source path='" + dir.resolve("serial.log") + "' append='on'/>",
                 "<target type='virtio' name='org.qemu.guest_agent.0'/>");
         assertThat(xml.indexOf("<source file='" + dir.resolve("a.qcow2") + "'/>\n      <target dev='vda' bus='virtio'/>"))

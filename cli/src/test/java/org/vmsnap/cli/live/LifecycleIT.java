@@ -54,15 +54,14 @@ class LifecycleIT {
             assertThat(ok("domfsthaw", "g")).isEqualTo("Thawed 1 filesystem(s)\n\n");
 
             // Reboot through the agent: the guest boots again (a new boot id on its console).
-            String bootBefore = TestGuest.counters(TestGuest.readFrom(d.serialLog(), 0)).getLast().boot();
+            String bootBefore = d.bootId();
             long beforeReboot = d.logSize();
             assertThat(ok("reboot", "g")).isEqualTo("Domain 'g' is being rebooted\n\n");
-            d.awaitSerial(beforeReboot, TestGuest.READY_LINE);
-            String after = d.awaitSerial(beforeReboot, "COUNTER");
-            assertThat(TestGuest.counters(after).getLast().boot()).isNotEqualTo(bootBefore);
+            assertThat(d.awaitBoot(beforeReboot)).isNotEqualTo(bootBefore);
+            assertThat(TestGuest.readFrom(d.serialLog(), beforeReboot)).contains("vmsnap-guest: agent reboot");
             assertThat(ok("domid", "g").strip()).as("same QEMU, same Id").isEqualTo(id);
 
-            assertThat(ok("shutdown", "g")).isEqualTo("Domain 'g' is being shutdown\n\n");
+            assertThat(ok("shutdown", "g", "--mode", "agent")).isEqualTo("Domain 'g' is being shutdown\n\n");
             d.awaitState("shut off (shutdown)", Duration.ofSeconds(60));
             assertThat(ok("list", "--all")).contains(" -    g      shut off\n");
             TestGuest.Records records = d.records(d.disks.getFirst());
@@ -71,6 +70,13 @@ class LifecycleIT {
 
             d.startAndAwaitReady();
             assertThat(ok("domid", "g").strip()).as("a new start, a new Id").isNotEqualTo(id);
+            // The ACPI reboot: the power button, QEMU holds the powered-off guest, then resets it.
+            String bootBeforeAcpi = d.bootId();
+            long beforeAcpi = d.logSize();
+            assertThat(ok("reboot", "g", "--mode", "acpi")).isEqualTo("Domain 'g' is being rebooted\n\n");
+            assertThat(d.awaitBoot(beforeAcpi)).isNotEqualTo(bootBeforeAcpi);
+            assertThat(TestGuest.readFrom(d.serialLog(), beforeAcpi)).contains("vmsnap-guest: power button");
+            assertThat(ok("domstate", "g", "--reason")).startsWith("running (");
             assertThat(ok("shutdown", "g", "--mode", "acpi")).isEqualTo("Domain 'g' is being shutdown\n\n");
             d.awaitState("shut off (shutdown)", Duration.ofSeconds(60));
 

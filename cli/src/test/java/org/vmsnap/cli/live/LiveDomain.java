@@ -34,43 +34,20 @@ final class LiveDomain implements AutoCloseable {
         this.name = name;
     }
 
-    /** A domain {@code name} with {@code diskCount} ext4 data disks (vda, vdb, ...) of 64 MiB, defined. */
+    /**
+     * A domain {@code name} with {@code diskCount} ext4 data disks (vda, vdb, ...) of 64 MiB,
+     * defined from the test guest's XML (the same XML libvirt gets in the comparisons).
+     */
     static LiveDomain define(Path dir, String name, int diskCount) throws IOException {
         LiveDomain d = new LiveDomain(dir, name);
         System.setProperty("vmsnap.home", d.home.toString());
-        TestGuest guest = TestGuest.get();
-        StringBuilder disks = new StringBuilder();
         for (int i = 0; i < diskCount; i++) {
             Path disk = dir.resolve("data" + i + ".qcow2");
             TestGuest.createDataDisk(disk, 64);
             d.disks.add(disk);
-            disks.append("""
-                        <disk type='file' device='disk'>
-                          <driver name='qemu' type='qcow2'/>
-                          <source file='%s'/>
-                          <target dev='vd%c' bus='virtio'/>
-                        </disk>
-                    """.formatted(disk, (char) ('a' + i)));
         }
         Path xml = dir.resolve(name + ".xml");
-        Files.writeString(xml, """
-                <domain type='kvm'>
-                  <name>%s</name>
-                  <memory unit='MiB'>256</memory>
-                  <vcpu>1</vcpu>
-                  <os>
-                    <type arch='x86_64' machine='pc'>hvm</type>
-                    <kernel>%s</kernel>
-                    <initrd>%s</initrd>
-                    <cmdline>%s</cmdline>
-                  </os>
-                  <devices>
-                %s    <channel type='unix'>
-                      <target type='virtio' name='org.qemu.guest_agent.0'/>
-                    </channel>
-                  </devices>
-                </domain>
-                """.formatted(name, guest.kernel(), guest.initrd(), TestGuest.KERNEL_ARGS, disks));
+        Files.writeString(xml, TestGuest.get().domainXml(name, d.disks, d.serialLog()));
         ok("define", xml.toString());
         return d;
     }
@@ -91,7 +68,7 @@ final class LiveDomain implements AutoCloseable {
     }
 
     Path serialLog() {
-        return home.resolve(name).resolve("run").resolve("serial.log");
+        return dir.resolve(name + "-serial.log");
     }
 
     Path pidFile() {
@@ -119,6 +96,19 @@ final class LiveDomain implements AutoCloseable {
 
     String awaitSerial(long from, String needle) {
         return TestGuest.awaitSerial(serialLog(), from, needle, BOOT);
+    }
+
+    /** The boot id of the guest's last counter line. */
+    String bootId() {
+        return TestGuest.counters(TestGuest.readFrom(serialLog(), 0)).getLast().boot();
+    }
+
+    /** Waits for a new boot after byte {@code from} (its ready line, then a counter); returns its boot id. */
+    String awaitBoot(long from) {
+        String text = awaitSerial(from, TestGuest.READY_LINE);
+        long ready = from + text.getBytes(StandardCharsets.UTF_8).length
+                - text.substring(text.indexOf(TestGuest.READY_LINE)).getBytes(StandardCharsets.UTF_8).length;
+        return TestGuest.counters(awaitSerial(ready, "COUNTER")).getFirst().boot();
     }
 
     /** Waits until the domain is in {@code state} (domstate --reason), at most {@code timeout}. */

@@ -223,18 +223,36 @@ while true; do
 done
 WRITER
 
-cat >"$root/etc/acpi/PWRF/00000080" <<'POWER'
+cat >"$root/bin/stop-guest" <<'STOP'
 #!/bin/sh
-# ACPI power button (QMP system_powerdown): stop the writer, flush, unmount, power off.
-exec >/dev/console 2>&1   # acpid sends our output to its log file
-echo "vmsnap-guest: power button"
+# stop-guest poweroff|reboot: stop the writer, flush, unmount the data disks, then power off or
+# reboot at once (busybox has no init scripts to run).
+exec >/dev/console 2>&1
 kill "$(cat /run/writer.pid)" 2>/dev/null
 sync
 if grep -q " /data2 " /proc/mounts; then umount /data2 && echo "vmsnap-guest: second data disk unmounted"; fi
 umount /data && echo "vmsnap-guest: data disk unmounted"
-poweroff -f
+if [ "$1" = reboot ]; then reboot -f; else poweroff -f; fi
+STOP
+
+cat >"$root/etc/acpi/PWRF/00000080" <<'POWER'
+#!/bin/sh
+# ACPI power button (QMP system_powerdown).
+exec >/dev/console 2>&1   # acpid sends our output to its log file
+echo "vmsnap-guest: power button"
+exec /bin/stop-guest poweroff
 POWER
-chmod +x "$root/init" "$root/bin/writer" "$root/etc/acpi/PWRF/00000080"
+
+# qemu-ga's guest-shutdown runs "/sbin/shutdown -P|-H|-r +0 MESSAGE" (powerdown, halt, reboot).
+cat >"$root/sbin/shutdown" <<'SHUTDOWN'
+#!/bin/sh
+mode=poweroff
+for a in "$@"; do [ "$a" = -r ] && mode=reboot; done
+echo "vmsnap-guest: agent $mode" >/dev/console
+/bin/stop-guest "$mode" &
+exit 0
+SHUTDOWN
+chmod +x "$root/init" "$root/bin/writer" "$root/bin/stop-guest" "$root/etc/acpi/PWRF/00000080" "$root/sbin/shutdown"
 
 # --- result ----------------------------------------------------------------------------------
 mkdir -p "$work/out"
