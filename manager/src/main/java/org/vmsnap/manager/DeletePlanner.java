@@ -52,7 +52,10 @@ final class DeletePlanner {
             }
             if (d.mode() == SnapshotMode.INTERNAL) {
                 ImageGraph.Node n = ctx.graph.node(image);
-                if (n.internal.remove(name)) {
+                if (ctx.mustDefer(image)) {
+                    // Stays in the image (so it is not merged or removed) until no QEMU holds it.
+                    st.pending.add(new org.vmsnap.manager.store.DomainStore.PendingDelete(image, name));
+                } else if (n.internal.remove(name)) {
                     ctx.plan.add(new Step.DeleteInternal(d.name(), image, name));
                 }
             } else if (d.mode() == SnapshotMode.EXTERNAL) {

@@ -31,6 +31,8 @@ final class DomainState {
     final Map<String, SnapshotDef> snapshots = new LinkedHashMap<>();
     String current;
     final Set<Path> owned = new LinkedHashSet<>();
+    /** Internal snapshots deleted from the metadata whose image QEMU still held (see {@link DomainStore#pendingFile}). */
+    final Set<DomainStore.PendingDelete> pending = new LinkedHashSet<>();
 
     static DomainState load(DomainStore store) throws IOException {
         return load(store, null);
@@ -48,6 +50,7 @@ final class DomainState {
             s.current = null;
         }
         s.owned.addAll(store.readOwned());
+        s.pending.addAll(store.readPending());
         return s;
     }
 
@@ -57,6 +60,7 @@ final class DomainState {
         c.snapshots.putAll(snapshots);
         c.current = current;
         c.owned.addAll(owned);
+        c.pending.addAll(pending);
         return c;
     }
 
@@ -170,6 +174,10 @@ final class DomainState {
                 before.current == null ? null : before.current + "\n", current == null ? null : current + "\n");
         putIfChanged(plan, store.ownedFile(), null, DomainStore.ownedText(before.owned),
                 DomainStore.ownedText(owned));
+        // In the mirror too: recover must not bring back a snapshot whose deletion only waits.
+        putIfChanged(plan, store.pendingFile(), mirrorOf(mirror, "pending-deletes"),
+                before.pending.isEmpty() ? null : DomainStore.pendingText(before.pending),
+                pending.isEmpty() ? null : DomainStore.pendingText(pending));
     }
 
     private static Path mirrorOf(Path mirror, String file) {

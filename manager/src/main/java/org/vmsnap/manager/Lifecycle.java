@@ -176,6 +176,7 @@ final class Lifecycle {
         if (probe().isPresent()) {
             throw new InvalidInputException("Requested operation is not valid: domain is already running");
         }
+        finishPendingDeletes();
         Domain d = store.readDomain();
         Map<String, List<DiskLayer>> chains = chains(d);
         RunFolder run = runFolder(d);
@@ -208,6 +209,25 @@ final class Lifecycle {
             }
             AtomicFiles.delete(store.runtimeFile());
             throw new ManagerException(qemuError(e), e);
+        }
+    }
+
+    /**
+     * Internal snapshots deleted while the domain ran wait in images QEMU held; while it is shut
+     * off they go, with the images nothing needs any more, before QEMU holds them again.
+     */
+    private void finishPendingDeletes() throws IOException {
+        if (store.readPending().isEmpty()) {
+            return;
+        }
+        DomainState s = DomainState.load(store);
+        PlanContext ctx = PlanContext.open(store, s, "the deletes that waited for domain " + s.domain.name()
+                + " to stop");
+        ctx.finishWithMetadata();
+        if (!ctx.plan.isEmpty()) {
+            Preflight.check(ctx);
+            new org.vmsnap.manager.plan.PlanRunner(new org.vmsnap.manager.plan.Journal(store.journalFile()),
+                    new org.vmsnap.manager.plan.OfflineExecutor(warnings)).run(ctx.plan);
         }
     }
 

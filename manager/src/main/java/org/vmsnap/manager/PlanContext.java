@@ -62,7 +62,40 @@ final class PlanContext {
         for (Path p : removed) {
             plan.add(new Step.RemoveFile(diskOf(p), p, store.ownedFile()));
         }
+        finishPendingDeletes();
         dropPartials();
+    }
+
+    /**
+     * Files QEMU holds, and which of them are a disk's active image (QEMU changes internal
+     * snapshots only there); none while the domain is shut off.
+     */
+    java.util.function.Predicate<Path> qemuHolds = p -> false;
+    /** The running QEMU's view, or null while the domain is shut off. */
+    org.vmsnap.manager.live.LiveView live;
+    java.util.function.Predicate<Path> qemuActive = p -> false;
+
+    /**
+     * An internal snapshot to delete that lies below a running disk's active image cannot be
+     * deleted now (QEMU holds the image and cannot delete it there): it waits in the pending list.
+     */
+    boolean mustDefer(Path image) {
+        return qemuHolds.test(image) && !qemuActive.test(image);
+    }
+
+    /** The pending internal snapshots whose image no QEMU holds now are deleted at the plan's end. */
+    void finishPendingDeletes() {
+        Path mirror = mirror(after);
+        for (org.vmsnap.manager.store.DomainStore.PendingDelete p : List.copyOf(after.pending)) {
+            ImageGraph.Node n = graph.node(p.image());
+            if (n == null || !n.internal.contains(p.snapshot())) {
+                continue; // gone already: the next metadata write drops it
+            }
+            if (!qemuHolds.test(p.image())) {
+                plan.add(new Step.DeletePending(diskOf(p.image()), p.image(), p.snapshot(), store.pendingFile(),
+                        mirror == null ? null : mirror.resolve("pending-deletes")));
+            }
+        }
     }
 
     /** Files this plan would remove: the current images it discards and the images it merges away. */

@@ -55,6 +55,17 @@ final class Recovery {
         DomainState st = ctx.after;
         List<String> notes = new ArrayList<>();
         Map<String, SnapshotDef> mirror = readMirror(PlanContext.mirror(st), notes);
+        // Snapshots deleted while the domain ran whose internal part still waits in an image are
+        // not brought back (the mirror keeps that list too).
+        Path mirrorPending = PlanContext.mirror(st) == null ? null : PlanContext.mirror(st).resolve("pending-deletes");
+        String pendingText = mirrorPending == null ? null : org.vmsnap.manager.store.AtomicFiles.readOrNull(mirrorPending);
+        if (pendingText != null) {
+            for (String line : pendingText.split("\n")) {
+                if (line.indexOf(' ') > 0) {
+                    st.pending.add(org.vmsnap.manager.store.DomainStore.PendingDelete.parse(line));
+                }
+            }
+        }
         ImageGraph g = ctx.graph;
         adoptCurrentImages(st, g, notes);
         Map<String, Set<Path>> family = new LinkedHashMap<>();
@@ -66,7 +77,8 @@ final class Recovery {
             for (Path f : family.get(d.target())) {
                 ImageGraph.Node n = g.node(f);
                 for (String name : n.internal) {
-                    if (!validName(name, "internal snapshot in " + f, notes)) {
+                    if (st.pending.contains(new org.vmsnap.manager.store.DomainStore.PendingDelete(f, name))
+                            || !validName(name, "internal snapshot in " + f, notes)) {
                         continue;
                     }
                     Found x = found.computeIfAbsent(name, k -> new Found(k, n.internalDates.get(k)));

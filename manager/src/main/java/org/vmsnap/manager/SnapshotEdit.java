@@ -23,7 +23,12 @@ final class SnapshotEdit {
         void prepare(PlanContext ctx) throws IOException;
     }
 
-    static SnapshotDef edit(DomainStore store, DomainState s, String name, SnapshotDef edited, PlanRunner runner,
+    /** Makes the plan context (with what the running QEMU holds). */
+    interface Opener {
+        PlanContext open(String what) throws IOException;
+    }
+
+    static SnapshotDef edit(DomainState s, String name, SnapshotDef edited, PlanRunner runner, Opener opener,
             Ready ready) throws IOException {
         SnapshotDef old = s.tree().get(name);
         String newName = edited.name() == null ? name : edited.name();
@@ -38,7 +43,7 @@ final class SnapshotEdit {
             throw new InvalidInputException("snapshot '" + name + "': only the name and the description can be edited");
         }
         SnapshotDef now = old.withName(newName).withDescription(edited.description());
-        PlanContext ctx = PlanContext.open(store, s, "snapshot-edit of " + name);
+        PlanContext ctx = opener.open("snapshot-edit of " + name);
         if (!newName.equals(name)) {
             // Internal snapshots are found by name inside the images: they are renamed there too.
             for (SnapshotDisk d : old.disks()) {

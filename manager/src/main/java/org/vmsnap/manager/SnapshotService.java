@@ -113,15 +113,30 @@ public final class SnapshotService {
                 new LiveExecutor(new OfflineExecutor(warnings), live));
     }
 
+    /**
+     * A plan context that knows which files the running QEMU holds (and which are the disks'
+     * active images), so planners can tell what must wait for QEMU to let go.
+     */
+    private PlanContext open(DomainState s, String what) throws IOException {
+        PlanContext ctx = PlanContext.open(store, s, what);
+        if (live != null) {
+            LiveView view = LiveView.of(live);
+            ctx.live = view;
+            ctx.qemuHolds = view::holds;
+            ctx.qemuActive = p -> view.nodeOf(p).map(n -> view.graph().backends().stream()
+                    .anyMatch(b -> n.equals(b.root()))).orElse(false);
+        }
+        return ctx;
+    }
+
     /** For a running domain: the plan becomes a live one, and the preflight skips what QEMU holds. */
     private void goLive(PlanContext ctx, java.nio.file.Path agentSocketToFreeze) throws IOException {
-        if (live == null) {
+        if (ctx.live == null) {
             Preflight.check(ctx);
             return;
         }
-        LiveView view = LiveView.of(live);
-        LivePlans.convert(ctx, view, agentSocketToFreeze);
-        Preflight.check(ctx, view::holds);
+        LivePlans.convert(ctx, ctx.live, agentSocketToFreeze);
+        Preflight.check(ctx, ctx.live::holds);
     }
 
     /** The domain's current definition. */
@@ -161,7 +176,7 @@ public final class SnapshotService {
                     freeze = live.record().agentSocket(); // it answered: freeze through it
                 }
             }
-            PlanContext ctx = PlanContext.open(store, s, "snapshot-create of domain " + s.domain.name());
+            PlanContext ctx = open(s, "snapshot-create of domain " + s.domain.name());
             SnapshotDef made = CreatePlanner.plan(ctx, request, flags, clock.nowSec());
             goLive(ctx, freeze);
             runner().run(ctx.plan);
@@ -222,7 +237,7 @@ public final class SnapshotService {
 
     /** snapshot-edit: replace the editable parts (name, description) of a snapshot's metadata. */
     public SnapshotDef edit(String name, SnapshotDef edited) throws IOException {
-        return locked(s -> SnapshotEdit.edit(store, s, name, edited, runner(), ctx -> goLive(ctx, null)));
+        return locked(s -> SnapshotEdit.edit(s, name, edited, runner(), what -> open(s, what), ctx -> goLive(ctx, null)));
     }
 
     /** snapshot-revert of a shut-off domain, which stays shut off. */
@@ -271,7 +286,7 @@ public final class SnapshotService {
             if (scope != DeleteScope.CHILDREN_ONLY) {
                 names.add(name);
             }
-            PlanContext ctx = PlanContext.open(store, s, "snapshot-delete of " + name);
+            PlanContext ctx = open(s, "snapshot-delete of " + name);
             DeletePlanner.plan(ctx, names, metadataOnly);
             goLive(ctx, null);
             runner().run(ctx.plan);

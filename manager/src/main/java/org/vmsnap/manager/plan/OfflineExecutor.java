@@ -85,6 +85,7 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.Rebase r -> rebase(r);
             case Step.RemoveFile r -> removeOwned(r);
             case Step.DropLink d -> MadeFiles.dropPartial(d.partial());
+            case Step.DeletePending d -> deletePending(d);
             case Step.Freeze f -> throw liveOnly(f);
             case Step.Thaw t -> throw liveOnly(t);
             case Step.BlockdevAdd b -> throw liveOnly(b);
@@ -199,6 +200,28 @@ public final class OfflineExecutor implements StepExecutor {
             String now = kept.isEmpty() ? "" : String.join("\n", kept) + "\n";
             if (!now.equals(owned)) {
                 AtomicFiles.write(r.ownedList(), now);
+            }
+        }
+    }
+
+    private void deletePending(Step.DeletePending d) throws IOException {
+        run(new Step.DeleteInternal(d.disk(), d.image(), d.snapshot()));
+        String line = new org.vmsnap.manager.store.DomainStore.PendingDelete(d.image(), d.snapshot()).line();
+        for (Path list : new Path[] {d.pendingList(), d.mirrorList()}) {
+            String text = list == null ? null : AtomicFiles.readOrNull(list);
+            if (text == null) {
+                continue;
+            }
+            List<String> kept = new ArrayList<>();
+            for (String l : text.split("\n")) {
+                if (!l.isEmpty() && !l.equals(line)) {
+                    kept.add(l);
+                }
+            }
+            if (kept.isEmpty()) {
+                AtomicFiles.delete(list);
+            } else {
+                AtomicFiles.write(list, String.join("\n", kept) + "\n");
             }
         }
     }

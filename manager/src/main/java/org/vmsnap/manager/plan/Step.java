@@ -142,6 +142,21 @@ public sealed interface Step {
     }
 
     /**
+     * Deletes an internal snapshot whose metadata went earlier, while QEMU held its image (see the
+     * store's pending list), then drops it from that list (both files, state folder and mirror).
+     */
+    record DeletePending(String disk, Path image, String snapshot, Path pendingList, Path mirrorList) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "disk " + disk + ": delete internal snapshot " + snapshot + " of " + image + " (deleted while"
+                    + " the domain ran)";
+        }
+    }
+
+    /**
      * Removes the partial link of a file a step of this plan made, once the plan no longer
      * needs to prove that the file is its own (nothing can undo the file any more).
      */

@@ -152,6 +152,49 @@ public final class DomainStore {
         return out;
     }
 
+    /**
+     * Internal snapshots whose metadata is gone but which could not be deleted yet: they lie in an
+     * image the running QEMU holds below a disk's active image, where QEMU cannot delete them.
+     * One {@code <url-encoded path> <url-encoded name>} per line; vmsnap deletes them once no
+     * QEMU holds the image.
+     */
+    public Path pendingFile() {
+        return dir.resolve("pending-deletes");
+    }
+
+    /** One internal snapshot whose deletion waits: the image and the snapshot's name. */
+    public record PendingDelete(Path image, String snapshot) {
+        public String line() {
+            return java.net.URLEncoder.encode(image.toString(), StandardCharsets.UTF_8) + " "
+                    + java.net.URLEncoder.encode(snapshot, StandardCharsets.UTF_8);
+        }
+
+        public static PendingDelete parse(String line) {
+            int sp = line.indexOf(' ');
+            return new PendingDelete(Path.of(java.net.URLDecoder.decode(line.substring(0, sp), StandardCharsets.UTF_8)),
+                    java.net.URLDecoder.decode(line.substring(sp + 1), StandardCharsets.UTF_8));
+        }
+    }
+
+    public Set<PendingDelete> readPending() throws IOException {
+        String s = AtomicFiles.readOrNull(pendingFile());
+        Set<PendingDelete> out = new LinkedHashSet<>();
+        if (s != null) {
+            for (String line : s.split("\n")) {
+                if (line.indexOf(' ') > 0) {
+                    out.add(PendingDelete.parse(line));
+                }
+            }
+        }
+        return out;
+    }
+
+    public static String pendingText(Set<PendingDelete> pending) {
+        StringBuilder b = new StringBuilder();
+        pending.forEach(p -> b.append(p.line()).append('\n'));
+        return b.toString();
+    }
+
     public static String ownedText(Set<Path> owned) {
         StringBuilder b = new StringBuilder();
         for (Path p : owned) {
