@@ -303,9 +303,22 @@ public final class DomainService {
         changeState(name, Lifecycle::suspend);
     }
 
-    /** virsh resume. */
+    /**
+     * virsh resume. A plan interrupted while the guest was paused may need the guest to run (a
+     * thaw needs its agent): then the guest resumes first and the plan is settled right after.
+     */
     public void resume(String name) throws IOException {
-        changeState(name, Lifecycle::resume);
+        DomainStore store = existing(name);
+        try (DomainLock lock = store.lock()) {
+            try {
+                recoverOrFail(store);
+            } catch (IOException waitsForTheGuest) {
+                lifecycle(store).resume();
+                recoverOrFail(store);
+                return;
+            }
+            lifecycle(store).resume();
+        }
     }
 
     /** virsh domfsfreeze: how many filesystems the guest agent froze. */

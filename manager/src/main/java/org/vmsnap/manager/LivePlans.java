@@ -33,8 +33,10 @@ final class LivePlans {
     private LivePlans() {
     }
 
-    /** How long the guest agent may take to freeze the guest's filesystems. */
-    static final long FREEZE_LIMIT_MILLIS = Long.getLong("vmsnap.freezeLimitMillis", 60_000);
+    /** How long the guest agent may take to freeze the guest's filesystems (the property: for tests). */
+    static long freezeLimitMillis() {
+        return Long.getLong("vmsnap.freezeLimitMillis", 60_000);
+    }
 
     static void convert(PlanContext ctx, LiveView view, Path agentSocketToFreeze) throws ManagerException {
         long pid = view.pid();
@@ -123,7 +125,7 @@ final class LivePlans {
             Path agentSocket) {
         out.addAll(opened);
         if (agentSocket != null) {
-            out.add(new Step.Freeze(pid, agentSocket, FREEZE_LIMIT_MILLIS));
+            out.add(new Step.Freeze(pid, agentSocket, freezeLimitMillis()));
         }
         out.add(new Step.SnapshotTransaction(pid, LiveExecutor.encode(actions)));
         if (agentSocket != null) {

@@ -22,8 +22,25 @@ public final class CrashPoint {
         armedStep = step;
     }
 
+    private static volatile int actionStep;
+    private static volatile Runnable action;
+
+    /**
+     * Runs {@code r} once, right before step {@code step} of the next plan (a test pausing the
+     * guest between the agent's ping and the freeze, say); null disarms.
+     */
+    public static void armAction(int step, Runnable r) {
+        actionStep = step;
+        action = r;
+    }
+
     /** Called by the plan runner before running step {@code step} (1-based). */
     static void before(int step) {
+        Runnable r = action;
+        if (r != null && actionStep == step) {
+            action = null;
+            r.run();
+        }
         if (armedStep > 0 && armedStep == step) {
             armedStep = 0;
             throw new SimulatedCrash("simulated crash before step " + step);

@@ -146,7 +146,17 @@ public final class Journal {
 
     private static Object decodeField(Class<?> type, String raw) {
         if (raw.equals(NULL)) {
-            return type == boolean.class ? Boolean.FALSE : type == int.class ? 0 : type == long.class ? 0L : null;
+            // (not one conditional expression: its numeric promotion would unbox the null)
+            if (type == boolean.class) {
+                return Boolean.FALSE;
+            }
+            if (type == int.class) {
+                return Integer.valueOf(0);
+            }
+            if (type == long.class) {
+                return Long.valueOf(0);
+            }
+            return null;
         }
         if (type == List.class) {
             if (raw.equals(EMPTY_LIST)) {
