@@ -202,8 +202,9 @@ public final class Qcow2Image implements BlockDevice {
         ImageInfo.Qcow2Specific spec = new ImageInfo.Qcow2Specific(h.compat(),
                 h.compressionTypeName(), h.lazyRefcounts(), h.geometry().refcountBits(),
                 h.isCorrupt(), false);
+        // The backing format only comes with a backing file name, as qemu-img info shows it.
         return new ImageInfo(path.toString(), "qcow2", h.size(), allocatedFileBytes(), h.geometry().clusterSize(),
-                h.isDirty(), backing, full, h.backingFormat(), snaps, spec);
+                h.isDirty(), backing, full, backing == null ? null : h.backingFormat(), snaps, spec);
     }
 
     // ---- internal snapshots ------------------------------------------------------------------
