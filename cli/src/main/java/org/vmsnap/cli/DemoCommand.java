@@ -79,7 +79,7 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
                 }
                 out.println("$ vmsnap " + String.join(" ", step));
                 out.flush();
-                int code = Main.run(out, spec.commandLine().getErr(), false, step);
+                int code = Main.run(out, spec.commandLine().getErr(), step);
                 if (code != 0) {
                     out.flush();
                     throw new CliException(code, "demo stopped: 'vmsnap " + String.join(" ", step)

@@ -18,8 +18,7 @@ public final class Main {
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
-        java.io.Console console = System.console();
-        int code = run(out, err, console != null && console.isTerminal(), args);
+        int code = run(out, err, args);
         out.flush();
         err.flush();
         System.exit(code);
@@ -28,15 +27,14 @@ public final class Main {
     /**
      * Runs one vmsnap command line in this process.
      *
-     * @param terminal stdout is a terminal (progress bars are drawn only then)
      * @return the exit code
      */
-    public static int run(PrintWriter out, PrintWriter err, boolean terminal, String... args) {
-        return commandLine(out, err, terminal, isDebug(args)).execute(args);
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        return commandLine(out, err, isDebug(args)).execute(args);
     }
 
-    static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean terminal, boolean debug) {
-        VmsnapCommand root = new VmsnapCommand(terminal);
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean debug) {
+        VmsnapCommand root = new VmsnapCommand();
         CommandLine cl = new CommandLine(root);
         // "resize FILE -1G": a negative size is an argument, as in qemu-img.
         cl.getSubcommands().get("img").getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);

@@ -34,23 +34,12 @@ import picocli.CommandLine.ScopeType;
                 SnapshotRevertCommand.class, SnapshotDeleteCommand.class, RecoverCommand.class})
 public final class VmsnapCommand implements Runnable {
 
-    private final boolean terminal;
-
     @Option(names = "--debug", scope = ScopeType.INHERIT,
             description = "Show stack traces of errors.")
     boolean debug;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
-
-    VmsnapCommand(boolean terminal) {
-        this.terminal = terminal;
-    }
-
-    /** Standard output is a terminal: progress bars may be drawn. */
-    public boolean terminal() {
-        return terminal;
-    }
 
     @Override
     public void run() {

@@ -169,12 +169,12 @@ class RawCommandsTest {
     }
 
     @Test
-    void convertDrawsProgressOnlyOnATerminal() throws IOException {
+    void convertDrawsProgressIntoAnyOutputUnlessQuiet() throws IOException {
         String src = rawWith("p.raw", 3 << 20, (byte) 1, 0);
-        Cli.Run quiet = Cli.run(false, "img", "convert", "-p", "-O", "raw", src, file("p1.raw"));
-        assertThat(quiet.out()).isEmpty();
-        Cli.Run shown = Cli.run(true, "img", "convert", "-p", "-O", "raw", src, file("p2.raw"));
+        Cli.Run shown = Cli.run("img", "convert", "-p", "-O", "raw", src, file("p1.raw"));
         assertThat(shown.out()).startsWith("    (0.00/100%)\r").endsWith("    (100.00/100%)\r\n");
+        Cli.Run quiet = Cli.run("img", "convert", "-q", "-p", "-O", "raw", src, file("p2.raw"));
+        assertThat(quiet.out()).isEmpty();
     }
 
     @Test

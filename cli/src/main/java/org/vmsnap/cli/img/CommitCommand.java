@@ -37,7 +37,7 @@ final class CommitCommand extends ImgSubcommand {
 
     @Override
     public Integer call() throws IOException {
-        Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
+        Progress bar = ProgressBar.of(progress && !quiet, out());
         ImageCommit.commit(path(file), format, base, drop || base != null, bar);
         ProgressBar.finish(bar);
         if (!quiet) {

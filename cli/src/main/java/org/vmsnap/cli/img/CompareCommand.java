@@ -46,18 +46,20 @@ final class CompareCommand extends ImgSubcommand {
     @Override
     public Integer call() throws IOException {
         try (BlockDevice first = open(file1, format1); BlockDevice second = open(file2, format2)) {
-            Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
+            Progress bar = ProgressBar.of(progress && !quiet, ProgressBar.WIDE_STEP_PERCENT, out());
             ImageCompare.Result result;
             try {
                 result = ImageCompare.compare(first, second, strict, bar);
             } catch (IOException e) {
+                ProgressBar.end(bar);
                 throw new CliException(EXIT_IO_ERROR, ErrorMessages.of(e), e);
             }
-            ProgressBar.finish(bar);
             if (!quiet) {
                 out().print(message(result));
-                out().flush();
             }
+            // qemu-img ends the bar's line after the verdict, not before it.
+            ProgressBar.end(bar);
+            out().flush();
             return result.exitCode();
         }
     }

@@ -97,7 +97,7 @@ final class ConvertCommand extends ImgSubcommand {
         try (BlockDevice opened = openReadOnly(input, inputFormat, forceShare);
              BlockDevice source = snapshotParam == null ? opened : snapshotOf(opened)) {
             long size = source.size();
-            Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
+            Progress bar = ProgressBar.of(progress && !quiet, out());
             ImageCopy.CopyOptions copy = hasBacking ? ImageCopy.CopyOptions.topLayerOntoBackedImage()
                     : ImageCopy.CopyOptions.wholeChainToNewImage();
             if (noCreate) {

@@ -46,7 +46,7 @@ final class RebaseCommand extends ImgSubcommand {
         if (backing == null && !unsafe) {
             throw new CliException("Must specify backing file (-b) or use unsafe mode (-u)");
         }
-        Progress bar = ProgressBar.of(progress && !quiet && !unsafe, terminal(), out());
+        Progress bar = ProgressBar.of(progress && !quiet && !unsafe, ProgressBar.WIDE_STEP_PERCENT, out());
         ImageRebase.rebase(path(file), format, backing, backingFormat, unsafe, bar);
         ProgressBar.finish(bar);
         return 0;

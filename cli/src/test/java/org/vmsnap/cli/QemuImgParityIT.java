@@ -1,0 +1,63 @@
+package org.vmsnap.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What a qemu-img user notices, next to qemu-img 7.2: -p progress into a pipe. */
+class QemuImgParityIT {
+
+    @TempDir
+    Path dir;
+
+    private Path p(String name) {
+        return dir.resolve(name);
+    }
+
+    /**
+     * qemu-img -p output with the steps between 0% and 100% left out (they depend on each
+     * tool's chunk sizes) and repeats joined: where the bar starts and ends, and where the
+     * newline and the messages go, must be qemu-img's.
+     */
+    private static String progressShape(String out) {
+        return out.replaceAll(" {4}\\((?!0\\.00/)(?!100\\.00/)[0-9.]+/100%\\)\\r", "")
+                .replaceAll("( {4}\\((?:0|100)\\.00/100%\\)\\r)\\1+", "$1");
+    }
+
+    /** The same command by each tool; "@" in an argument stands for "q" (qemu-img) or "v" (vmsnap). */
+    private void sameProgress(String... args) {
+        Cli.Run qemu = QemuImg.run(java.util.Arrays.stream(args).map(a -> a.replace("@", "q")).toArray(String[]::new));
+        Cli.Run ours = Cli.run(Differential.prepend("img",
+                java.util.Arrays.stream(args).map(a -> a.replace("@", "v")).toArray(String[]::new)));
+        assertThat(ours.exitCode()).as("%s: %s", List.of(args), ours.err()).isEqualTo(qemu.exitCode());
+        assertThat(qemu.out()).as("qemu-img prints a bar into a pipe").startsWith("    (0.00/100%)\r");
+        assertThat(progressShape(ours.out())).as("progress of %s", List.of(args)).isEqualTo(progressShape(qemu.out()));
+    }
+
+    @Test
+    void progressGoesIntoPipesAsQemuImgPrintsIt() {
+        Path src = p("src.qcow2");
+        QemuImg.ok("create", "-q", "-f", "qcow2", src.toString(), "8M");
+        QemuImg.io(src, "qcow2", "write -P 0x11 0 3M", "write -P 0x22 5M 1M");
+        sameProgress("convert", "-p", "-O", "raw", src.toString(), p("@.raw").toString());
+        sameProgress("compare", "-p", p("q.raw").toString(), p("v.raw").toString());
+        QemuImg.io(p("v.raw"), "raw", "write -P 0x33 6M 4k");
+        sameProgress("compare", "-p", p("q.raw").toString(), p("v.raw").toString());
+        for (String tool : List.of("q", "v")) {
+            Path top = p(tool + "-top.qcow2");
+            QemuImg.ok("create", "-q", "-f", "qcow2", "-b", src.toString(), "-F", "qcow2", top.toString());
+            QemuImg.io(top, "qcow2", "write -P 0x44 1M 1M");
+        }
+        // Same chain shape for both; each tool commits its own copy.
+        Cli.Run qemuCommit = QemuImg.run("commit", "-p", "-d", p("q-top.qcow2").toString());
+        Cli.Run ourCommit = Cli.run("img", "commit", "-p", "-d", p("v-top.qcow2").toString());
+        assertThat(progressShape(ourCommit.out())).isEqualTo(progressShape(qemuCommit.out()));
+        Cli.Run qemuRebase = QemuImg.run("rebase", "-p", "-b", "", p("q-top.qcow2").toString());
+        Cli.Run ourRebase = Cli.run("img", "rebase", "-p", "-b", "", p("v-top.qcow2").toString());
+        assertThat(progressShape(ourRebase.out())).isEqualTo(progressShape(qemuRebase.out()));
+    }
+}
