@@ -22,13 +22,16 @@ import picocli.CommandLine.Model.CommandSpec;
  * in this process.
  */
 @Command(name = "demo", description = "Walk through the img commands on a sample disk, then the snapshot"
-        + " commands on a small VM with two disks (takes a few seconds).")
+        + " commands on a small VM with two disks (takes a few seconds).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap demo", "  vmsnap demo --dir /tmp/vmsnap-demo     # keep the files"})
 public final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
     /** Size of the sample disk: small enough to be instant, big enough to show a sparse map. */
     static final long DISK_BYTES = 16L << 20;
 
-    @Option(names = "--dir", paramLabel = "DIR", description = "Work in DIR and keep the files (default: a temporary folder, removed afterwards).")
+    @Option(names = "--dir", paramLabel = "DIR",
+            description = "Work in DIR and keep the files (default: a temporary folder, removed afterwards).")
     Path dir;
 
     @Spec

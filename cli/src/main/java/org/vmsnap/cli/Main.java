@@ -4,12 +4,14 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
+import org.vmsnap.cli.img.ImgCommand;
+
 import picocli.CommandLine;
 
 /**
  * vmsnap's entry point. Parses with picocli and prints; errors become one line on stderr
- * ({@code vmsnap: message}) and exit code 1 or the command's own code; {@code --debug}
- * adds the stack trace.
+ * ({@code vmsnap: message}), possibly followed by the nearest command names, and exit code 1
+ * or the command's own code; {@code --debug} adds the stack trace.
  */
 public final class Main {
     private Main() {
@@ -30,34 +32,42 @@ public final class Main {
      * @return the exit code
      */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        return commandLine(out, err, isDebug(args)).execute(args);
+        return commandLine(out, err, isDebug(args)).execute(HelpCommand.imgHelp(args));
     }
 
     static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean debug) {
         VmsnapCommand root = new VmsnapCommand();
         CommandLine cl = new CommandLine(root);
+        CommandLine img = cl.getSubcommands().get("img");
         // "resize FILE -1G": a negative size is an argument, as in qemu-img.
-        cl.getSubcommands().get("img").getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
+        img.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
+        ImgCommand.useQemuImgHelp(img);
+        // Plain text, as qemu-img and virsh print it; this also spares picocli's terminal probe
+        // (System.console()), which costs start-up time.
+        cl.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, args) -> {
-            if (debug) {
-                ex.printStackTrace(err);
-            }
-            err.println("vmsnap: " + ErrorMessages.of(ex));
-            err.flush();
+            report(err, ex, ex, debug);
             return 1;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
-            if (debug) {
-                ex.printStackTrace(err);
-            }
             out.flush();
-            err.println("vmsnap: " + ErrorMessages.of(ex));
-            err.flush();
+            report(err, ex, ex, debug);
             return ex instanceof CliException ce ? ce.exitCode() : 1;
         });
         return cl;
+    }
+
+    private static void report(PrintWriter err, Exception shown, Exception cause, boolean debug) {
+        if (debug) {
+            cause.printStackTrace(err);
+        }
+        err.println("vmsnap: " + ErrorMessages.of(shown));
+        if (shown instanceof CliException ce) {
+            err.print(ce.hint());
+        }
+        err.flush();
     }
 
     /** --debug anywhere before a "--" end-of-options marker. */

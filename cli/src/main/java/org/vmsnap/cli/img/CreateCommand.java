@@ -7,6 +7,7 @@ import java.util.List;
 
 import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.ErrorMessages;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.cli.format.SizeArg;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.Images;
@@ -21,25 +22,36 @@ import picocli.CommandLine.Parameters;
  * {@code img create}: a new qcow2 or raw image, announced with qemu-img's "Formatting"
  * line. Unlike qemu-img it never overwrites an existing file.
  */
-@Command(name = "create", description = "Create a new image (as qemu-img create).")
+@Command(name = "create", description = "Create a new image (as qemu-img create).",
+        customSynopsis = {"vmsnap img create [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u]",
+                "                         [-o options] filename [size]"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img create -f qcow2 disk.qcow2 10G",
+                "  vmsnap img create -f qcow2 -o cluster_size=4k,refcount_bits=64 disk.qcow2 10G",
+                "  vmsnap img create -f qcow2 -b disk.qcow2 -F qcow2 overlay.qcow2",
+                "  vmsnap img create -f qcow2 -o help        # the options of a format"})
 final class CreateCommand extends ImgSubcommand {
 
-    @Option(names = {"-f", "--format"}, paramLabel = "fmt", defaultValue = "raw")
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt", defaultValue = "raw",
+            description = "Format of the new image: raw (default) or qcow2.")
     String format;
 
-    @Option(names = {"-b", "--backing"}, paramLabel = "backing_file")
+    @Option(names = {"-b", "--backing"}, paramLabel = "backing_file",
+            description = "Backing file of the new image (relative to its folder).")
     String backingFile;
 
-    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt")
+    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt",
+            description = "Format of the backing file (required with -b).")
     String backingFormat;
 
-    @Option(names = {"-o", "--options"}, paramLabel = "options")
+    @Option(names = {"-o", "--options"}, paramLabel = "options",
+            description = "Format options, name=value,...; '-o help' lists them.")
     List<String> optionLists = new ArrayList<>();
 
     @Option(names = {"-u"}, description = "Do not open the backing file (it need not exist yet).")
     boolean unsafe;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Parameters(index = "0", paramLabel = "filename", arity = "0..1")

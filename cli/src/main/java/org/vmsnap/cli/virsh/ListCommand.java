@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.xml.Domain;
 
 import picocli.CommandLine.Command;
@@ -15,7 +16,10 @@ import picocli.CommandLine.Option;
  * off (running VMs come later), so plain {@code list} shows only the header, as virsh does
  * when nothing runs.
  */
-@Command(name = "list", description = "List domains (as virsh list).")
+@Command(name = "list", description = "List domains (as virsh list).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap list --all",
+                "  vmsnap list --all --name"})
 public final class ListCommand extends VirshSubcommand {
 
     @Option(names = "--all", description = "List inactive and active domains.")

@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
 import org.vmsnap.manager.SnapshotService;
@@ -13,7 +14,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code snapshot-revert DOMAIN {SNAPSHOT | --current} [--force]} for a shut-off domain. */
-@Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).")
+@Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-revert vm1 installed",
+                "  vmsnap snapshot-revert vm1 --current"})
 public final class SnapshotRevertCommand extends VirshSubcommand {
 
     @Mixin

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.xml.DiskDef;
 import org.vmsnap.manager.xml.Domain;
@@ -17,7 +18,9 @@ import picocli.CommandLine.Parameters;
  * {@code undefine DOMAIN [--snapshots-metadata] [--remove-all-storage]}: refuses while the
  * domain has snapshots unless their metadata may go too; removes images only when asked.
  */
-@Command(name = "undefine", description = "Undefine a domain (as virsh undefine).")
+@Command(name = "undefine", description = "Undefine a domain (as virsh undefine).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap undefine vm1 --snapshots-metadata"})
 public final class UndefineCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")
