@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 import org.vmsnap.cli.img.ImgCommand;
+import org.vmsnap.cli.virsh.VirshWords;
 
 import picocli.CommandLine;
 
@@ -32,12 +33,15 @@ public final class Main {
      * @return the exit code
      */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        return commandLine(out, err, isDebug(args)).execute(HelpCommand.imgHelp(args));
+        CommandLine cl = commandLine(out, err, isDebug(args));
+        return cl.execute(VirshWords.apply(cl, HelpCommand.imgHelp(args)));
     }
 
-    static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean debug) {
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean debugWord) {
         VmsnapCommand root = new VmsnapCommand();
         CommandLine cl = new CommandLine(root);
+        // As getopt (qemu-img) and virsh: an option's value is the next word, even "-l" or "--x".
+        cl.setAllowOptionsAsOptionParameters(true);
         CommandLine img = cl.getSubcommands().get("img");
         // "resize FILE -1G": a negative size is an argument, as in qemu-img.
         img.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
@@ -48,12 +52,13 @@ public final class Main {
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, args) -> {
-            report(err, ex, ex, debug);
+            // The command line did not parse, so the word is all there is to go by.
+            report(err, ex, ex, debugWord);
             return 1;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             out.flush();
-            report(err, ex, ex, debug);
+            report(err, ex, ex, root.debug);
             return ex instanceof CliException ce ? ce.exitCode() : 1;
         });
         return cl;

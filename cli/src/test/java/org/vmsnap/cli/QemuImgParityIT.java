@@ -8,7 +8,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** What a qemu-img user notices, next to qemu-img 7.2: -p progress into a pipe. */
+/**
+ * What a qemu-img user notices, next to qemu-img 7.2: -p progress into a pipe, and snapshot
+ * names that begin with '-' as qemu-img's getopt takes them.
+ */
 class QemuImgParityIT {
 
     @TempDir
@@ -59,5 +62,36 @@ class QemuImgParityIT {
         Cli.Run qemuRebase = QemuImg.run("rebase", "-p", "-b", "", p("q-top.qcow2").toString());
         Cli.Run ourRebase = Cli.run("img", "rebase", "-p", "-b", "", p("v-top.qcow2").toString());
         assertThat(progressShape(ourRebase.out())).isEqualTo(progressShape(qemuRebase.out()));
+    }
+
+    @Test
+    void snapshotNamesThatBeginWithADashAsQemuImgsGetoptTakesThem() {
+        List<List<String>> runs = List.of(List.of("-c", "-x"), List.of("-c", "-l"), List.of("-c", "-y", "--"),
+                List.of("-c-z"), List.of("-d", "-x"), List.of("-l", "--"));
+        for (String tool : List.of("q", "v")) {
+            QemuImg.ok("create", "-q", "-f", "qcow2", p(tool + ".qcow2").toString(), "1M");
+        }
+        for (List<String> args : runs) {
+            String[] q = Differential.prepend("snapshot", Differential.prepend(args.get(0), args.subList(1, args.size())
+                    .toArray(String[]::new)));
+            Cli.Run qemu = QemuImg.run(append(q, p("q.qcow2").toString()));
+            Cli.Run ours = Cli.run(Differential.prepend("img", append(q, p("v.qcow2").toString())));
+            assertThat(ours.exitCode()).as("snapshot %s: %s / %s", args, ours.err(), qemu.err())
+                    .isEqualTo(qemu.exitCode());
+        }
+        assertThat(names(QemuImg.ok("snapshot", "-l", p("v.qcow2").toString())))
+                .isEqualTo(names(QemuImg.ok("snapshot", "-l", p("q.qcow2").toString())))
+                .contains("-l", "-y", "-z");
+    }
+
+    private static String[] append(String[] args, String last) {
+        String[] out = java.util.Arrays.copyOf(args, args.length + 1);
+        out[args.length] = last;
+        return out;
+    }
+
+    /** The TAG column of qemu-img snapshot -l. */
+    private static List<String> names(String table) {
+        return table.lines().skip(2).map(l -> l.substring(10).split("\\s+")[0]).toList();
     }
 }

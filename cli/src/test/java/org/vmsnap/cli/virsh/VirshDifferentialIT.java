@@ -134,6 +134,26 @@ class VirshDifferentialIT {
     }
 
     @Test
+    void namesThatBeginWithADashLikeVirsh() throws IOException, InterruptedException {
+        defineTestDomain();
+        c("snapshot-create-as", "test", "--", "-x");
+        c("snapshot-create-as", "test", "--name", "-y");
+        c("snapshot-create-as", "test", "-z", "--", "--desc");
+        c("snapshot-create-as", "test", "--name", "--print-xml");
+        c("snapshot-list", "test", "--name");
+        c("snapshot-info", "test", "--", "-x");
+        c("snapshot-info", "test", "-z");
+        c("snapshot-current", "test", "--name");
+        c("snapshot-revert", "test", "-x");
+        c("snapshot-current", "test", "--name");
+        c("snapshot-parent", "test", "--", "-y");
+        c("snapshot-delete", "test", "--", "-y");
+        c("snapshot-delete", "test", "--", "--print-xml");
+        c("snapshot-list", "test", "--tree");
+        compare();
+    }
+
+    @Test
     void domainVerbsLikeVirsh() throws IOException, InterruptedException {
         defineTestDomain();
         c("list", "--all");
