@@ -53,7 +53,7 @@ public final class Main {
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, args) -> {
             // The command line did not parse, so the word is all there is to go by.
-            report(err, ex, ex, debugWord);
+            report(err, UsageErrors.of(ex), ex, debugWord);
             return 1;
         });
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
