@@ -71,10 +71,11 @@ class RawCommandsTest {
     }
 
     @Test
-    void createRawRefusesPreallocationAfterFormatting() {
+    void createRawRefusesPreallocationBeforeFormatting() {
         Cli.Run r = Cli.run("img", "create", "-o", "preallocation=metadata", file("x.raw"), "1M");
-        assertThat(r.out()).isEqualTo("Formatting '" + file("x.raw") + "', fmt=raw size=1048576 preallocation=metadata\n");
+        assertThat(r.out()).as("nothing announced before a refusal").isEmpty();
         assertError(r, 1, "Unsupported preallocation mode: metadata");
+        assertThat(Files.exists(dir.resolve("x.raw"))).isFalse();
     }
 
     @Test

@@ -1,6 +1,7 @@
 package org.vmsnap.cli.img;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -106,6 +107,9 @@ final class ConvertCommand extends ImgSubcommand {
         }
         try (BlockDevice opened = openReadOnly(input, inputFormat, forceShare);
              BlockDevice source = snapshotParam == null ? opened : snapshotOf(opened)) {
+            if (!noCreate) {
+                target().checkCreatable();
+            }
             long size = source.size();
             Progress bar = ProgressBar.of(progress && !quiet, out());
             ImageCopy.CopyOptions copy = hasBacking ? ImageCopy.CopyOptions.topLayerOntoBackedImage()
@@ -134,7 +138,12 @@ final class ConvertCommand extends ImgSubcommand {
      */
     private void copyToNew(BlockDevice source, CreateOptions options, long size, ImageCopy.CopyOptions copy,
             Progress bar) throws IOException {
-        BlockDevice target = createTarget(options, size); // refuses an existing output: nothing to clean up
+        BlockDevice target;
+        try {
+            target = createTarget(options, size); // refuses an existing output: nothing to clean up
+        } catch (FileSystemException e) {
+            throw target().creating(e);
+        }
         try {
             try (target) {
                 ImageCopy.copy(source, target, copy, bar);
@@ -149,6 +158,11 @@ final class ConvertCommand extends ImgSubcommand {
             }
             throw e;
         }
+    }
+
+    /** The output file, with qemu-img's words for failing to create it. */
+    private TargetFile target() {
+        return new TargetFile(output, "error while converting " + outputFormat + ": ");
     }
 
     /** {@code -n}: the existing target, opened read-write in the -O format. */
