@@ -1,16 +1,24 @@
 package org.vmsnap.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.vmsnap.cli.Differential.assertSame;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.vmsnap.testkit.QemuTools;
 
 /**
- * What a qemu-img user notices, next to qemu-img 7.2: -p progress into a pipe, and snapshot
- * names that begin with '-' as qemu-img's getopt takes them.
+ * What a qemu-img user notices, next to qemu-img 7.2: an image left dirty, a header whose
+ * backing file name has an offset but no length, -p progress into a pipe, and snapshot names
+ * that begin with '-' as qemu-img's getopt takes them.
  */
 class QemuImgParityIT {
 
@@ -19,6 +27,44 @@ class QemuImgParityIT {
 
     private Path p(String name) {
         return dir.resolve(name);
+    }
+
+    @Test
+    void anImageLeftDirtyIsShownAsQemuImgShowsIt() {
+        Path image = p("dirty.qcow2");
+        QemuImg.ok("create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", image.toString(), "1M");
+        // qemu-io dies by SIGKILL after the write: the dirty bit stays set.
+        QemuTools.Result killed = QemuTools.run(List.of(QemuTools.qemuIo().toString(), "-f", "qcow2",
+                "-c", "write -P 0x33 0 64k", "-c", "sigraise 9", image.toString()));
+        assertThat(killed.exitCode()).isNotZero();
+        assertThat(QemuImg.ok("info", image.toString())).contains("cleanly shut down: no\n");
+        assertSame("info", image.toString());
+        assertSame("info", "--output=json", image.toString());
+    }
+
+    @Test
+    void aBackingNameOfLengthZeroIsNoBackingFile() throws IOException {
+        QemuImg.ok("create", "-q", "-f", "raw", p("base.raw").toString(), "1M");
+        Path overlay = p("overlay.qcow2");
+        QemuImg.ok("create", "-q", "-f", "qcow2", "-b", "base.raw", "-F", "raw", overlay.toString());
+        QemuImg.io(overlay, "qcow2", "write -P 0x5a 64k 64k");
+        try (FileChannel ch = FileChannel.open(overlay, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(4), 16); // backing_file_size = 0; backing_file_offset stays
+        }
+        String before = Files.readString(overlay, java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertSame("info", overlay.toString());
+        assertSame("info", "--output=json", overlay.toString());
+        assertSame("info", "--backing-chain", overlay.toString());
+        assertSame("map", "--output=json", overlay.toString());
+        assertSame("check", overlay.toString());
+        assertThat(QemuImg.run("convert", "-O", "raw", overlay.toString(), p("q.raw").toString()).exitCode()).isZero();
+        assertThat(Cli.run("img", "convert", "-O", "raw", overlay.toString(), p("v.raw").toString()).exitCode())
+                .isZero();
+        assertThat(Files.mismatch(p("q.raw"), p("v.raw"))).isEqualTo(-1);
+        assertThat(Files.readString(overlay, java.nio.charset.StandardCharsets.ISO_8859_1)).isEqualTo(before);
+        // And it can be written, as QEMU writes it.
+        assertThat(Cli.run("img", "snapshot", "-c", "s1", overlay.toString()).exitCode()).isZero();
+        assertThat(QemuImg.run("check", overlay.toString()).exitCode()).isZero();
     }
 
     /**
