@@ -25,8 +25,8 @@ import picocli.CommandLine.ScopeType;
 /** The root command: {@code vmsnap [--debug] [--version] COMMAND ...}. */
 @Command(name = "vmsnap", versionProvider = Version.class,
         description = "Snapshots for QEMU/KVM virtual machines, with a pure-Java qcow2 engine.",
-        footerHeading = "%n", footer = {"'vmsnap help' lists the commands by group; 'vmsnap help COMMAND' or"
-                + " 'vmsnap COMMAND --help' shows a command's options and examples."},
+        footerHeading = "%n", footer = {"'vmsnap help' lists the commands by group; 'vmsnap help COMMAND' or",
+                "'vmsnap COMMAND --help' shows a command's options and examples."},
         subcommands = {ImgCommand.class, HelpCommand.class, DemoCommand.class, CompletionCommand.class,
                 AotTrainingCommand.class,
                 // virsh's verbs, at top level as in virsh
