@@ -43,7 +43,7 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
             };
             int worst = 0;
             for (String[] step : steps) {
-                worst = Math.max(worst, Main.run(sink, sink, false, step));
+                worst = Math.max(worst, Main.run(sink, sink, step));
             }
             // The VM commands (define, snapshot-*, ...) on the demo's own state folder.
             new VmDemo(sink, sink, Files.createDirectories(work.resolve("vm"))).run();

@@ -21,21 +21,35 @@ import picocli.CommandLine.Model.CommandSpec;
  * commands ({@link VmDemo}), each command printed as "$ vmsnap ..." before its output and run
  * in this process.
  */
-@Command(name = "demo", description = "Walk through the img commands on a sample disk, then the snapshot"
-        + " commands on a small VM with two disks (takes a few seconds).")
+@Command(name = "demo", description = "Walk through the img commands on a sample disk, the snapshot commands on"
+        + " a small shut-off VM with two disks, then a running VM snapshotted and merged live (about a minute; the"
+        + " running VM is built from Debian packages on first use).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap demo", "  vmsnap demo --dir /tmp/vmsnap-demo     # keep the files",
+                "  vmsnap demo --no-live                  # without the running VM"})
 public final class DemoCommand implements java.util.concurrent.Callable<Integer> {
 
     /** Size of the sample disk: small enough to be instant, big enough to show a sparse map. */
     static final long DISK_BYTES = 16L << 20;
 
-    @Option(names = "--dir", paramLabel = "DIR", description = "Work in DIR and keep the files (default: a temporary folder, removed afterwards).")
+    @Option(names = "--dir", paramLabel = "DIR",
+            description = "Work in DIR and keep the files (default: a temporary folder, removed afterwards).")
     Path dir;
+
+    @Option(names = "--no-live", description = "Leave out the running VM (it needs QEMU and a minute).")
+    boolean noLive;
+
+    @Option(names = "--live-only", description = "Show only the running VM.")
+    boolean liveOnly;
 
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
+        if (liveOnly) {
+            return live();
+        }
         PrintWriter out = spec.commandLine().getOut();
         boolean keep = dir != null;
         Path work = keep ? Files.createDirectories(dir) : Files.createTempDirectory("vmsnap-demo-");
@@ -79,7 +93,7 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
                 }
                 out.println("$ vmsnap " + String.join(" ", step));
                 out.flush();
-                int code = Main.run(out, spec.commandLine().getErr(), false, step);
+                int code = Main.run(out, spec.commandLine().getErr(), step);
                 if (code != 0) {
                     out.flush();
                     throw new CliException(code, "demo stopped: 'vmsnap " + String.join(" ", step)
@@ -87,6 +101,9 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
                 }
             }
             new VmDemo(out, spec.commandLine().getErr(), Files.createDirectories(work.resolve("vm"))).run();
+            if (!noLive) {
+                runLive(Files.createDirectories(work.resolve("live")));
+            }
             out.println();
             out.println(keep ? "# The files are in " + work : "# Done; the temporary folder " + work + " is removed.");
             return 0;
@@ -94,6 +111,37 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             if (!keep) {
                 deleteTree(work);
             }
+        }
+    }
+
+    /** Only the running VM, in its own folder (kept with --dir). */
+    private int live() throws IOException {
+        boolean keep = dir != null;
+        Path work = keep ? Files.createDirectories(dir) : Files.createTempDirectory("vmsnap-demo-");
+        try {
+            runLive(work);
+            return 0;
+        } finally {
+            if (!keep) {
+                deleteTree(work);
+            }
+        }
+    }
+
+    private void runLive(Path work) throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        java.util.List<String> missing = LiveDemo.missing();
+        if (!missing.isEmpty()) {
+            out.println();
+            out.println("# Skipping the running VM: it needs the Debian packages " + String.join(" ", missing)
+                    + " (as root: apt-get install " + String.join(" ", missing) + "; ./vmsnap-test installs them)");
+            return;
+        }
+        try {
+            new LiveDemo(out, spec.commandLine().getErr(), work).run();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException(1, "demo interrupted");
         }
     }
 

@@ -9,6 +9,9 @@ import picocli.CommandLine;
 
 /** Turns any failure into the one line the user sees after "vmsnap: ". */
 public final class ErrorMessages {
+    /** strerror(EISDIR), the reason the engine gives for a directory where a file should be. */
+    private static final String IS_A_DIRECTORY = "Is a directory";
+
     private ErrorMessages() {
     }
 
@@ -19,6 +22,9 @@ public final class ErrorMessages {
             case AccessDeniedException e -> "Could not open '" + e.getFile() + "': Permission denied";
             case FileAlreadyExistsException e -> e.getFile()
                     + ": file exists; vmsnap does not overwrite images (remove it first)";
+            // qemu-img's words for opening a directory as an image (it opens it read-only first).
+            case FileSystemException e when IS_A_DIRECTORY.equals(e.getReason()) -> "Could not open '" + e.getFile()
+                    + "': 'file' driver requires '" + e.getFile() + "' to be a regular file";
             case FileSystemException e -> e.getReason() == null ? e.getMessage()
                     : e.getFile() + ": " + e.getReason();
             case CommandLine.ParameterException e -> e.getMessage();

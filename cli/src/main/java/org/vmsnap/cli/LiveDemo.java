@@ -64,7 +64,7 @@ final class LiveDemo {
         try {
             steps();
         } finally {
-            Main.run(new PrintWriter(java.io.Writer.nullWriter()), new PrintWriter(java.io.Writer.nullWriter()), false,
+            Main.run(new PrintWriter(java.io.Writer.nullWriter()), new PrintWriter(java.io.Writer.nullWriter()),
                     "destroy", "live"); // whatever happened, no QEMU of the demo is left running
             if (previous == null) {
                 System.clearProperty("vmsnap.home");
@@ -142,7 +142,7 @@ final class LiveDemo {
         out.println("$ vmsnap " + String.join(" ", java.util.Arrays.stream(args)
                 .map(a -> a.contains(" ") ? "\"" + a + "\"" : a).toList()));
         out.flush();
-        int code = Main.run(out, err, false, args);
+        int code = Main.run(out, err, args);
         if (code != 0) {
             out.flush();
             throw new CliException(code, "demo stopped: 'vmsnap " + String.join(" ", args) + "' exited with " + code);

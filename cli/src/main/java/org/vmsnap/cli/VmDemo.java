@@ -156,7 +156,7 @@ final class VmDemo {
         out.println("$ vmsnap " + String.join(" ", java.util.Arrays.stream(args)
                 .map(a -> a.contains(" ") ? "\"" + a + "\"" : a).toList()));
         out.flush();
-        int code = Main.run(out, err, false, args);
+        int code = Main.run(out, err, args);
         if (code != 0) {
             out.flush();
             throw new CliException(code, "demo stopped: 'vmsnap " + String.join(" ", args) + "' exited with " + code);

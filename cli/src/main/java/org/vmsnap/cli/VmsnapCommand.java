@@ -36,9 +36,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
 /** The root command: {@code vmsnap [--debug] [--version] COMMAND ...}. */
-@Command(name = "vmsnap", mixinStandardHelpOptions = true, versionProvider = Version.class,
+@Command(name = "vmsnap", versionProvider = Version.class,
         description = "Snapshots for QEMU/KVM virtual machines, with a pure-Java qcow2 engine.",
-        subcommands = {ImgCommand.class, DemoCommand.class, AotTrainingCommand.class,
+        footerHeading = "%n", footer = {"'vmsnap help' lists the commands by group; 'vmsnap help COMMAND' or",
+                "'vmsnap COMMAND --help' shows a command's options and examples."},
+        subcommands = {ImgCommand.class, HelpCommand.class, DemoCommand.class, CompletionCommand.class,
+                AotTrainingCommand.class,
                 // virsh's verbs, at top level as in virsh
                 DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,
                 StartCommand.class, ShutdownCommand.class, RebootCommand.class, DestroyCommand.class,
@@ -50,27 +53,25 @@ import picocli.CommandLine.ScopeType;
                 SnapshotRevertCommand.class, SnapshotDeleteCommand.class, RecoverCommand.class})
 public final class VmsnapCommand implements Runnable {
 
-    private final boolean terminal;
-
     @Option(names = "--debug", scope = ScopeType.INHERIT,
             description = "Show stack traces of errors.")
     boolean debug;
 
+    // Every command's help: one option inherited by all (picocli copies it, which is cheaper at
+    // start-up than an annotated option per command).
+    @Option(names = {"-h", "--help"}, usageHelp = true, scope = ScopeType.INHERIT,
+            description = "Show this help and exit.")
+    boolean help;
+
+    @Option(names = {"-V", "--version"}, versionHelp = true, description = "Print the version and exit.")
+    boolean version;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
-
-    VmsnapCommand(boolean terminal) {
-        this.terminal = terminal;
-    }
-
-    /** Standard output is a terminal: progress bars may be drawn. */
-    public boolean terminal() {
-        return terminal;
-    }
 
     @Override
     public void run() {
         throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                "missing command (try 'vmsnap --help')");
+                "missing command (try 'vmsnap help')");
     }
 }

@@ -14,14 +14,9 @@ public final class Cli {
     }
 
     public static Run run(String... args) {
-        return run(false, args);
-    }
-
-    /** @param terminal pretend standard output is a terminal (progress bars) */
-    public static Run run(boolean terminal, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out), new PrintWriter(err), terminal, args);
+        int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
         return new Run(code, out.toString(), err.toString());
     }
 }

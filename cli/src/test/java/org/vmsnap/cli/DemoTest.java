@@ -16,7 +16,7 @@ class DemoTest {
     @Test
     void demoShowsTheTreeTheBranchAndTheDeleteInsideTheTree() throws Exception {
         String before = System.getProperty("vmsnap.home");
-        Cli.Run r = Cli.run("demo", "--dir", dir.toString());
+        Cli.Run r = Cli.run("demo", "--no-live", "--dir", dir.toString());
         assertThat(r.err()).isEmpty();
         assertThat(r.exitCode()).isZero();
         String out = r.out();

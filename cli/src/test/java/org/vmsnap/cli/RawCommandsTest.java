@@ -71,10 +71,11 @@ class RawCommandsTest {
     }
 
     @Test
-    void createRawRefusesPreallocationAfterFormatting() {
+    void createRawRefusesPreallocationBeforeFormatting() {
         Cli.Run r = Cli.run("img", "create", "-o", "preallocation=metadata", file("x.raw"), "1M");
-        assertThat(r.out()).isEqualTo("Formatting '" + file("x.raw") + "', fmt=raw size=1048576 preallocation=metadata\n");
+        assertThat(r.out()).as("nothing announced before a refusal").isEmpty();
         assertError(r, 1, "Unsupported preallocation mode: metadata");
+        assertThat(Files.exists(dir.resolve("x.raw"))).isFalse();
     }
 
     @Test
@@ -169,12 +170,12 @@ class RawCommandsTest {
     }
 
     @Test
-    void convertDrawsProgressOnlyOnATerminal() throws IOException {
+    void convertDrawsProgressIntoAnyOutputUnlessQuiet() throws IOException {
         String src = rawWith("p.raw", 3 << 20, (byte) 1, 0);
-        Cli.Run quiet = Cli.run(false, "img", "convert", "-p", "-O", "raw", src, file("p1.raw"));
-        assertThat(quiet.out()).isEmpty();
-        Cli.Run shown = Cli.run(true, "img", "convert", "-p", "-O", "raw", src, file("p2.raw"));
+        Cli.Run shown = Cli.run("img", "convert", "-p", "-O", "raw", src, file("p1.raw"));
         assertThat(shown.out()).startsWith("    (0.00/100%)\r").endsWith("    (100.00/100%)\r\n");
+        Cli.Run quiet = Cli.run("img", "convert", "-q", "-p", "-O", "raw", src, file("p2.raw"));
+        assertThat(quiet.out()).isEmpty();
     }
 
     @Test

@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import org.vmsnap.qcow2.io.FileBlockStore;
 
 /** Entry points that work on any format: open with probing, info, raw create. */
 public final class Images {
@@ -34,6 +35,7 @@ public final class Images {
      * a short or empty file is raw).
      */
     public static String probeFormat(Path file) throws IOException {
+        FileBlockStore.refuseDirectory(file);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer magic = ByteBuffer.allocate(4);
             while (magic.hasRemaining() && ch.read(magic, magic.position()) > 0) {

@@ -35,6 +35,19 @@ public final class Qcow2Image implements BlockDevice {
         this.engine = engine;
     }
 
+    /**
+     * The checks {@link #create} makes before it touches any file (the options, the backing
+     * file's name), so that a caller can refuse before it announces the new image.
+     *
+     * @param options with the size resolved (not -1)
+     */
+    public static void checkCreate(Path file, Qcow2CreateOptions options) throws BackingChainException {
+        if (options.backingFile() != null) {
+            BackingChain.checkName(file, options.backingFile());
+        }
+        ImageCreator.validate(options);
+    }
+
     /** Creates a new qcow2 file (refusing to overwrite an existing one) and opens it read-write. */
     public static Qcow2Image create(Path file, Qcow2CreateOptions options) throws IOException {
         Qcow2CreateOptions o = makeFile(file, options);
@@ -224,8 +237,9 @@ public final class Qcow2Image implements BlockDevice {
         ImageInfo.Qcow2Specific spec = new ImageInfo.Qcow2Specific(h.compat(),
                 h.compressionTypeName(), h.lazyRefcounts(), h.geometry().refcountBits(),
                 h.isCorrupt(), h.hasExtendedL2());
+        // The backing format only comes with a backing file name, as qemu-img info shows it.
         return new ImageInfo(path.toString(), "qcow2", h.size(), allocatedFileBytes(), h.geometry().clusterSize(),
-                h.isDirty(), backing, full, h.backingFormat(), snaps, spec);
+                h.isDirty(), backing, full, backing == null ? null : h.backingFormat(), snaps, spec);
     }
 
     // ---- internal snapshots ------------------------------------------------------------------

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.cli.format.CFormat;
 import org.vmsnap.cli.format.QemuJson;
 import org.vmsnap.qcow2.CheckResult;
@@ -20,25 +21,32 @@ import picocli.CommandLine.Parameters;
  * 2 corruptions, 3 leaks only, 63 format without checks). The findings, one per line,
  * go to stderr as qemu-img prints them there.
  */
-@Command(name = "check", description = "Check an image for consistency (as qemu-img check).")
+@Command(name = "check", description = "Check an image for consistency (as qemu-img check).",
+        customSynopsis = {"vmsnap img check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U]",
+                "                        filename"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img check disk.qcow2      # exit 0 clean, 2 corrupt, 3 leaks, 1 failed",
+                "  vmsnap img check -r leaks disk.qcow2   # give leaked clusters back"})
 final class CheckCommand extends ImgSubcommand {
 
     /** qemu-img check's exit code for a format that has no consistency check (raw). */
     static final int EXIT_NOT_SUPPORTED = 63;
 
-    @Option(names = {"-f", "--format"}, paramLabel = "fmt")
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt",
+            description = "Image format (qcow2 or raw); probed when absent.")
     String format;
 
     @Option(names = {"-r", "--repair"}, paramLabel = "leaks|all", description = "Repair leaks, or all errors.")
     String repair;
 
-    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human")
+    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human",
+            description = "human (default) or json.")
     String output;
 
-    @Option(names = {"-U", "--force-share"})
+    @Option(names = {"-U", "--force-share"}, description = "Open without locks (the image may be in use); read-only.")
     boolean forceShare;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Parameters(paramLabel = "filename")

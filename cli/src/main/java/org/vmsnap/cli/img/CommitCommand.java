@@ -2,6 +2,7 @@ package org.vmsnap.cli.img;
 
 import java.io.IOException;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.qcow2.ImageCommit;
 import org.vmsnap.qcow2.Progress;
 
@@ -13,7 +14,11 @@ import picocli.CommandLine.Parameters;
  * {@code img commit}: writes an overlay's data into its backing file (or into {@code -b
  * BASE} further down, which implies {@code -d}) and empties the overlay unless {@code -d}.
  */
-@Command(name = "commit", description = "Commit an overlay's data into its backing file (as qemu-img commit).")
+@Command(name = "commit", description = "Commit an overlay's data into its backing file (as qemu-img commit).",
+        customSynopsis = "vmsnap img commit [-q] [-f fmt] [-b base] [-d] [-p] filename",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img commit -p overlay.qcow2     # into its backing file, then empty it",
+                "  vmsnap img commit -b base.qcow2 top.qcow2"})
 final class CommitCommand extends ImgSubcommand {
 
     @Option(names = {"-f", "--format"}, paramLabel = "fmt", description = "Format of the overlay; probed when absent.")
@@ -29,7 +34,7 @@ final class CommitCommand extends ImgSubcommand {
     @Option(names = {"-p", "--progress"}, description = "Show progress.")
     boolean progress;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Parameters(paramLabel = "filename")
@@ -37,7 +42,7 @@ final class CommitCommand extends ImgSubcommand {
 
     @Override
     public Integer call() throws IOException {
-        Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
+        Progress bar = ProgressBar.of(progress && !quiet, out());
         ImageCommit.commit(path(file), format, base, drop || base != null, bar);
         ProgressBar.finish(bar);
         if (!quiet) {

@@ -4,6 +4,7 @@ import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.ErrorMessages;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.ImageCompare;
 import org.vmsnap.qcow2.Progress;
@@ -13,7 +14,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code img compare}: exit 0 identical, 1 different, 2 an image could not be opened, 4 an I/O error. */
-@Command(name = "compare", description = "Check whether two images read the same (as qemu-img compare).")
+@Command(name = "compare", description = "Check whether two images read the same (as qemu-img compare).",
+        customSynopsis = {"vmsnap img compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U]",
+                "                          filename1 filename2"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img compare disk.qcow2 copy.raw   # exit 0 identical, 1 different",
+                "  vmsnap img compare -s a.qcow2 b.qcow2"})
 final class CompareCommand extends ImgSubcommand {
 
     static final int EXIT_OPEN_FAILED = 2;
@@ -28,13 +34,13 @@ final class CompareCommand extends ImgSubcommand {
     @Option(names = {"-s"}, description = "Strict: sizes and allocation must match too.")
     boolean strict;
 
-    @Option(names = {"-U", "--force-share"})
+    @Option(names = {"-U", "--force-share"}, description = "Open without locks (the image may be in use); read-only.")
     boolean forceShare;
 
     @Option(names = {"-p"}, description = "Show progress.")
     boolean progress;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Parameters(index = "0", paramLabel = "filename1")
@@ -46,18 +52,20 @@ final class CompareCommand extends ImgSubcommand {
     @Override
     public Integer call() throws IOException {
         try (BlockDevice first = open(file1, format1); BlockDevice second = open(file2, format2)) {
-            Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
+            Progress bar = ProgressBar.of(progress && !quiet, ProgressBar.WIDE_STEP_PERCENT, out());
             ImageCompare.Result result;
             try {
                 result = ImageCompare.compare(first, second, strict, bar);
             } catch (IOException e) {
+                ProgressBar.end(bar);
                 throw new CliException(EXIT_IO_ERROR, ErrorMessages.of(e), e);
             }
-            ProgressBar.finish(bar);
             if (!quiet) {
                 out().print(message(result));
-                out().flush();
             }
+            // qemu-img ends the bar's line after the verdict, not before it.
+            ProgressBar.end(bar);
+            out().flush();
             return result.exitCode();
         }
     }

@@ -1,18 +1,20 @@
 package org.vmsnap.cli.img;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.util.ArrayList;
 import java.util.List;
 
 import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.ErrorMessages;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.ImageCopy;
 import org.vmsnap.qcow2.ImageFiles;
 import org.vmsnap.qcow2.Images;
+import org.vmsnap.qcow2.OpenOptions;
 import org.vmsnap.qcow2.Progress;
 import org.vmsnap.qcow2.Qcow2Image;
-import org.vmsnap.qcow2.OpenOptions;
 import org.vmsnap.qcow2.RawImage;
 
 import picocli.CommandLine.Command;
@@ -25,16 +27,25 @@ import picocli.CommandLine.Parameters;
  * input's own top layer is copied (the backing file must hold what the input's backing
  * chain holds: qemu-img has the same rule and does not check it either).
  */
-@Command(name = "convert", description = "Convert an image to another format (as qemu-img convert).")
+@Command(name = "convert", description = "Convert an image to another format (as qemu-img convert).",
+        customSynopsis = {"vmsnap img convert [-U] [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt]",
+                "                          [-B backing_file [-F backing_fmt]] [-o options]",
+                "                          [-l snapshot_param] filename output_filename"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img convert -p -O qcow2 disk.raw disk.qcow2",
+                "  vmsnap img convert -c -O qcow2 -o compression_type=zstd disk.qcow2 z.qcow2",
+                "  vmsnap img convert -l before-upgrade -O raw disk.qcow2 then.raw"})
 final class ConvertCommand extends ImgSubcommand {
 
     @Option(names = {"-f"}, paramLabel = "fmt", description = "Input format; probed when absent.")
     String inputFormat;
 
-    @Option(names = {"-O"}, paramLabel = "output_fmt", defaultValue = "raw")
+    @Option(names = {"-O"}, paramLabel = "output_fmt", defaultValue = "raw",
+            description = "Output format: raw (default) or qcow2.")
     String outputFormat;
 
-    @Option(names = {"-o"}, paramLabel = "options")
+    @Option(names = {"-o"}, paramLabel = "options",
+            description = "Options of the output format, name=value,...; '-o help' lists them.")
     List<String> optionLists = new ArrayList<>();
 
     @Option(names = {"-c"}, description = "Compress the output clusters (qcow2).")
@@ -43,7 +54,7 @@ final class ConvertCommand extends ImgSubcommand {
     @Option(names = {"-p"}, description = "Show progress.")
     boolean progress;
 
-    @Option(names = {"-U", "--force-share"})
+    @Option(names = {"-U", "--force-share"}, description = "Open without locks (the image may be in use); read-only.")
     boolean forceShare;
 
     @Option(names = {"-B"}, paramLabel = "backing_file", description = "Backing file of the output.")
@@ -52,7 +63,7 @@ final class ConvertCommand extends ImgSubcommand {
     @Option(names = {"-F"}, paramLabel = "backing_fmt", description = "Format of the output's backing file.")
     String backingFormat;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Option(names = {"-n"}, description = "Skip the creation of the target image: write into an existing one.")
@@ -96,8 +107,11 @@ final class ConvertCommand extends ImgSubcommand {
         }
         try (BlockDevice opened = openReadOnly(input, inputFormat, forceShare);
              BlockDevice source = snapshotParam == null ? opened : snapshotOf(opened)) {
+            if (!noCreate) {
+                target().checkCreatable();
+            }
             long size = source.size();
-            Progress bar = ProgressBar.of(progress && !quiet, terminal(), out());
+            Progress bar = ProgressBar.of(progress && !quiet, out());
             ImageCopy.CopyOptions copy = hasBacking ? ImageCopy.CopyOptions.topLayerOntoBackedImage()
                     : ImageCopy.CopyOptions.wholeChainToNewImage();
             if (noCreate) {
@@ -124,7 +138,12 @@ final class ConvertCommand extends ImgSubcommand {
      */
     private void copyToNew(BlockDevice source, CreateOptions options, long size, ImageCopy.CopyOptions copy,
             Progress bar) throws IOException {
-        BlockDevice target = createTarget(options, size); // refuses an existing output: nothing to clean up
+        BlockDevice target;
+        try {
+            target = createTarget(options, size); // refuses an existing output: nothing to clean up
+        } catch (FileSystemException e) {
+            throw target().creating(e);
+        }
         try {
             try (target) {
                 ImageCopy.copy(source, target, copy, bar);
@@ -139,6 +158,11 @@ final class ConvertCommand extends ImgSubcommand {
             }
             throw e;
         }
+    }
+
+    /** The output file, with qemu-img's words for failing to create it. */
+    private TargetFile target() {
+        return new TargetFile(output, "error while converting " + outputFormat + ": ");
     }
 
     /** {@code -n}: the existing target, opened read-write in the -O format. */

@@ -1,16 +1,20 @@
 package org.vmsnap.cli.img;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.ErrorMessages;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.cli.format.SizeArg;
+import org.vmsnap.qcow2.BackingChainException;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
+import org.vmsnap.qcow2.Qcow2CreateOptions;
 import org.vmsnap.qcow2.Qcow2Image;
 
 import picocli.CommandLine.Command;
@@ -19,27 +23,39 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code img create}: a new qcow2 or raw image, announced with qemu-img's "Formatting"
- * line. Unlike qemu-img it never overwrites an existing file.
+ * line. Unlike qemu-img it never overwrites an existing file, and it prints that line only
+ * once every check passed (qemu-img prints it before checking the option values).
  */
-@Command(name = "create", description = "Create a new image (as qemu-img create).")
+@Command(name = "create", description = "Create a new image (as qemu-img create).",
+        customSynopsis = {"vmsnap img create [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u]",
+                "                         [-o options] filename [size]"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img create -f qcow2 disk.qcow2 10G",
+                "  vmsnap img create -f qcow2 -o cluster_size=4k,refcount_bits=64 disk.qcow2 10G",
+                "  vmsnap img create -f qcow2 -b disk.qcow2 -F qcow2 overlay.qcow2",
+                "  vmsnap img create -f qcow2 -o help        # the options of a format"})
 final class CreateCommand extends ImgSubcommand {
 
-    @Option(names = {"-f", "--format"}, paramLabel = "fmt", defaultValue = "raw")
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt", defaultValue = "raw",
+            description = "Format of the new image: raw (default) or qcow2.")
     String format;
 
-    @Option(names = {"-b", "--backing"}, paramLabel = "backing_file")
+    @Option(names = {"-b", "--backing"}, paramLabel = "backing_file",
+            description = "Backing file of the new image (relative to its folder).")
     String backingFile;
 
-    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt")
+    @Option(names = {"-F", "--backing-format"}, paramLabel = "backing_fmt",
+            description = "Format of the backing file (required with -b).")
     String backingFormat;
 
-    @Option(names = {"-o", "--options"}, paramLabel = "options")
+    @Option(names = {"-o", "--options"}, paramLabel = "options",
+            description = "Format options, name=value,...; '-o help' lists them.")
     List<String> optionLists = new ArrayList<>();
 
     @Option(names = {"-u"}, description = "Do not open the backing file (it need not exist yet).")
     boolean unsafe;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Parameters(index = "0", paramLabel = "filename", arity = "0..1")
@@ -84,7 +100,7 @@ final class CreateCommand extends ImgSubcommand {
                 throw new CliException(file + ": Backing file not supported for file format 'raw'");
             }
             if (backing == null) {
-                throw new CliException(file + ": backing_fmt given without backing_file");
+                throw new CliException(file + ": Backing format cannot be used without backing file");
             }
             if (options.get("backing_fmt") == null) {
                 throw new CliException(file + ": Backing file specified without backing format");
@@ -97,19 +113,42 @@ final class CreateCommand extends ImgSubcommand {
         if (size < 0) {
             throw new CliException(file + ": Image creation needs a size parameter");
         }
+        Qcow2CreateOptions qcow2 = "raw".equals(format) ? null : checked(options.toQcow2(size));
+        if (qcow2 == null) {
+            options.checkRaw();
+        }
+        TargetFile target = new TargetFile(file, "");
+        target.checkCreatable();
+        // Only now, when nothing is left to refuse: qemu-img announces the image before it
+        // checks the option values, and then fails after "Formatting ...".
         if (!quiet) {
             out().println(options.formattingLine(size));
             out().flush();
         }
-        if ("raw".equals(format)) {
-            options.checkRaw();
-            Images.createRaw(path(file), size);
-        } else {
-            try (Qcow2Image image = Qcow2Image.create(path(file), options.toQcow2(size))) {
-                image.flush();
+        try {
+            if (qcow2 == null) {
+                Images.createRaw(path(file), size);
+            } else {
+                try (Qcow2Image image = Qcow2Image.create(path(file), qcow2)) {
+                    image.flush();
+                }
             }
+        } catch (FileSystemException e) {
+            throw target.creating(e);
         }
         return 0;
+    }
+
+    /** The engine's own checks of the options and the backing file name, before anything is printed. */
+    private Qcow2CreateOptions checked(Qcow2CreateOptions options) {
+        try {
+            Qcow2Image.checkCreate(path(file), options);
+            return options;
+        } catch (IllegalArgumentException e) {
+            throw new CliException(1, file + ": " + e.getMessage(), e);
+        } catch (BackingChainException e) {
+            throw new CliException(1, ErrorMessages.of(e), e);
+        }
     }
 
     /** Opens the backing file (named relative to the new image's folder) for its size. */

@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 import org.vmsnap.cli.CliException;
-import org.vmsnap.cli.VmsnapCommand;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
@@ -26,10 +25,6 @@ abstract class ImgSubcommand implements Callable<Integer> {
 
     PrintWriter err() {
         return spec.commandLine().getErr();
-    }
-
-    boolean terminal() {
-        return spec.root().userObject() instanceof VmsnapCommand root && root.terminal();
     }
 
     /** qemu-img's --output check: true for json, false for human. */

@@ -86,7 +86,8 @@ final class InfoFormat {
             sb.append("cluster_size: ").append(info.clusterSizeBytes()).append('\n');
         }
         if (info.dirtyFlag()) {
-            sb.append("dirty flag: yes\n");
+            // QEMU's words for the dirty bit (JSON: "dirty-flag": true).
+            sb.append("cleanly shut down: no\n");
         }
         if (info.backingFilename() != null) {
             sb.append("backing file: ").append(info.backingFilename());

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.cli.format.CFormat;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.BlockStatus;
@@ -18,22 +19,30 @@ import picocli.CommandLine.Parameters;
  * layout lists only ranges backed by plain data and refuses compressed ones, because it
  * cannot name a host offset for them; JSON lists everything.
  */
-@Command(name = "map", description = "Show the allocation map of an image (as qemu-img map).")
+@Command(name = "map", description = "Show the allocation map of an image (as qemu-img map).",
+        customSynopsis = {"vmsnap img map [-f fmt] [--start-offset=offset] [--max-length=len]",
+                "                      [--output=ofmt] [-U] filename"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img map disk.qcow2",
+                "  vmsnap img map --output=json --start-offset=1M --max-length=64k disk.qcow2"})
 final class MapCommand extends ImgSubcommand {
 
-    @Option(names = {"-f", "--format"}, paramLabel = "fmt")
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt",
+            description = "Image format (qcow2 or raw); probed when absent.")
     String format;
 
-    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human")
+    @Option(names = "--output", paramLabel = "human|json", defaultValue = "human",
+            description = "human (default) or json.")
     String output;
 
-    @Option(names = {"-U", "--force-share"})
+    @Option(names = {"-U", "--force-share"}, description = "Open without locks (the image may be in use); read-only.")
     boolean forceShare;
 
-    @Option(names = "--start-offset", paramLabel = "offset", defaultValue = "0")
+    @Option(names = "--start-offset", paramLabel = "offset", defaultValue = "0",
+            description = "Map from this guest offset (default 0).")
     String startOffset;
 
-    @Option(names = "--max-length", paramLabel = "len")
+    @Option(names = "--max-length", paramLabel = "len", description = "Map at most this many bytes.")
     String maxLength;
 
     @Parameters(paramLabel = "filename")

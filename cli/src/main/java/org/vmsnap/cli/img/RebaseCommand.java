@@ -3,6 +3,7 @@ package org.vmsnap.cli.img;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.qcow2.ImageRebase;
 import org.vmsnap.qcow2.Progress;
 
@@ -15,7 +16,13 @@ import picocli.CommandLine.Parameters;
  * whatever the old and new backing chains show differently, so the guest sees the same
  * disk; {@code -u} only rewrites the header; {@code -b ""} flattens the image.
  */
-@Command(name = "rebase", description = "Change the backing file of an image (as qemu-img rebase).")
+@Command(name = "rebase", description = "Change the backing file of an image (as qemu-img rebase).",
+        customSynopsis = {"vmsnap img rebase [-q] [-f fmt] [-p] [-u] -b backing_file",
+                "                         [-F backing_fmt] filename"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img rebase -b new-base.qcow2 -F qcow2 overlay.qcow2",
+                "  vmsnap img rebase -u -b renamed-base.qcow2 -F qcow2 overlay.qcow2",
+                "  vmsnap img rebase -b \"\" overlay.qcow2          # flatten: no backing file"})
 final class RebaseCommand extends ImgSubcommand {
 
     @Option(names = {"-f", "--format"}, paramLabel = "fmt", description = "Format of the image; probed when absent.")
@@ -35,7 +42,7 @@ final class RebaseCommand extends ImgSubcommand {
     @Option(names = {"-p", "--progress"}, description = "Show progress.")
     boolean progress;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Parameters(paramLabel = "filename")
@@ -46,7 +53,7 @@ final class RebaseCommand extends ImgSubcommand {
         if (backing == null && !unsafe) {
             throw new CliException("Must specify backing file (-b) or use unsafe mode (-u)");
         }
-        Progress bar = ProgressBar.of(progress && !quiet && !unsafe, terminal(), out());
+        Progress bar = ProgressBar.of(progress && !quiet && !unsafe, ProgressBar.WIDE_STEP_PERCENT, out());
         ImageRebase.rebase(path(file), format, backing, backingFormat, unsafe, bar);
         ProgressBar.finish(bar);
         return 0;

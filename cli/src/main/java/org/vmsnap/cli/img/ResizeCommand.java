@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.cli.format.SizeArg;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.Images;
@@ -19,16 +20,21 @@ import picocli.CommandLine.Parameters;
  * {@code img resize FILE [+|-]SIZE}: grows an image, or shrinks it with {@code --shrink}.
  * A size starting with a minus sign is a size, not an option (as in qemu-img).
  */
-@Command(name = "resize", description = "Change the virtual size of an image (as qemu-img resize).")
+@Command(name = "resize", description = "Change the virtual size of an image (as qemu-img resize).",
+        customSynopsis = "vmsnap img resize [-f fmt] [-q] [--shrink] filename [+ | -]size",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img resize disk.qcow2 +1G",
+                "  vmsnap img resize --shrink disk.qcow2 -512M"})
 final class ResizeCommand extends ImgSubcommand {
 
-    @Option(names = {"-f", "--format"}, paramLabel = "fmt")
+    @Option(names = {"-f", "--format"}, paramLabel = "fmt",
+            description = "Image format (qcow2 or raw); probed when absent.")
     String format;
 
     @Option(names = "--shrink", description = "Allow making the image smaller (data past the new end is lost).")
     boolean shrink;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Parameters(index = "0", paramLabel = "filename")

@@ -6,6 +6,7 @@ import java.time.ZoneId;
 import java.util.List;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.cli.format.QemuJson;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
@@ -24,7 +25,14 @@ import picocli.CommandLine.Parameters;
  * (qemu-img accepts it, and {@code -a} then picks one of the two), and {@code -l} also has
  * {@code --output=json} (the snapshot objects of {@code qemu-img info --output=json}).
  */
-@Command(name = "snapshot", description = "List, create, apply or delete internal snapshots (as qemu-img snapshot).")
+@Command(name = "snapshot", description = "List, create, apply or delete internal snapshots (as qemu-img snapshot).",
+        customSynopsis = {"vmsnap img snapshot [-U] [-q] [-l | -a snapshot | -c snapshot |",
+                "                           -d snapshot] [--output=ofmt] filename"},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap img snapshot -c before-upgrade disk.qcow2",
+                "  vmsnap img snapshot -l disk.qcow2",
+                "  vmsnap img snapshot -a before-upgrade disk.qcow2",
+                "  vmsnap img snapshot -c -x disk.qcow2         # a name may start with '-'"})
 final class SnapshotCommand extends ImgSubcommand {
 
     @Option(names = "-l", description = "List the snapshots.")
@@ -33,7 +41,8 @@ final class SnapshotCommand extends ImgSubcommand {
     @Option(names = "-c", paramLabel = "snapshot", description = "Create a snapshot of the disk as it is now.")
     String create;
 
-    @Option(names = "-a", paramLabel = "snapshot", description = "Apply a snapshot (by id, else by name): the disk reverts to it.")
+    @Option(names = "-a", paramLabel = "snapshot",
+            description = "Apply a snapshot (by id, else by name): the disk reverts to it.")
     String apply;
 
     @Option(names = "-d", paramLabel = "snapshot", description = "Delete the snapshot with this name.")
@@ -42,7 +51,7 @@ final class SnapshotCommand extends ImgSubcommand {
     @Option(names = {"-U", "--force-share"}, description = "Open without locks (the image may be in use); -l only.")
     boolean forceShare;
 
-    @Option(names = {"-q", "--quiet"})
+    @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
     @Option(names = "--output", paramLabel = "human|json", defaultValue = "human", description = "Format of -l.")

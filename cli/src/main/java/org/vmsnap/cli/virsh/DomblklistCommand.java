@@ -2,6 +2,7 @@ package org.vmsnap.cli.virsh;
 
 import java.io.IOException;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.xml.Domain;
 import org.vmsnap.manager.xml.SafeXml;
@@ -13,7 +14,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code domblklist DOMAIN [--details]}: every {@code <disk>} of the definition, as virsh lists them. */
-@Command(name = "domblklist", description = "List the block devices of a domain (as virsh domblklist).")
+@Command(name = "domblklist", description = "List the block devices of a domain (as virsh domblklist).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap domblklist vm1 --details"})
 public final class DomblklistCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.DomainService;
 import org.vmsnap.manager.DomainStatus;
 import org.vmsnap.manager.xml.Domain;
@@ -18,7 +19,10 @@ import picocli.CommandLine.Option;
  * by name. The state is read without taking any domain's lock, so list answers while another
  * command works on a domain.
  */
-@Command(name = "list", description = "List domains (as virsh list).")
+@Command(name = "list", description = "List domains (as virsh list).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap list --all",
+                "  vmsnap list --all --name"})
 public final class ListCommand extends VirshSubcommand {
 
     @Option(names = "--all", description = "List inactive and active domains.")

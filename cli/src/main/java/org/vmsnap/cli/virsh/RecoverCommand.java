@@ -2,6 +2,7 @@ package org.vmsnap.cli.virsh;
 
 import java.io.IOException;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.RecoverReport;
 
 import picocli.CommandLine.Command;
@@ -11,7 +12,9 @@ import picocli.CommandLine.Parameters;
  * {@code recover DOMAIN}: rebuilds the snapshot metadata from the images (internal snapshot
  * tables, backing chains, the XML mirror kept beside the first disk).
  */
-@Command(name = "recover", description = "Rebuild a domain's snapshot metadata from its disk images.")
+@Command(name = "recover", description = "Rebuild a domain's snapshot metadata from its disk images.",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap recover vm1          # after the state folder was lost"})
 public final class RecoverCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")

@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.xml.SnapshotDef;
 import org.vmsnap.manager.xml.SnapshotDisk;
@@ -20,7 +21,13 @@ import picocli.CommandLine.Parameters;
  * [--print-xml] [--no-metadata] [--reuse-external] [--atomic]}.
  */
 @Command(name = "snapshot-create-as",
-        description = "Create a snapshot from a set of args (as virsh snapshot-create-as).")
+        description = "Create a snapshot from a set of args (as virsh snapshot-create-as).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-create-as vm1 installed \"fresh install\"   # internal",
+                "  vmsnap snapshot-create-as vm1 upgraded --disk-only          # external",
+                "  vmsnap snapshot-create-as vm1 mixed --diskspec vda,snapshot=internal \\",
+                "      --diskspec vdb,snapshot=external",
+                "  vmsnap snapshot-create-as vm1 -- -x        # a name that starts with '-'"})
 public final class SnapshotCreateAsCommand extends VirshSubcommand {
 
     @Parameters(index = "0", paramLabel = "DOMAIN")

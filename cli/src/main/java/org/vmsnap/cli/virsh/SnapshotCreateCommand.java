@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 import java.util.List;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.xml.SnapshotDef;
 import org.vmsnap.manager.xml.SnapshotXml;
@@ -16,7 +17,10 @@ import picocli.CommandLine.Parameters;
  * {@code snapshot-create DOMAIN [FILE.xml] [--redefine [--current]] [--no-metadata] [--disk-only]
  * [--reuse-external] [--atomic]}.
  */
-@Command(name = "snapshot-create", description = "Create a snapshot from XML (as virsh snapshot-create).")
+@Command(name = "snapshot-create", description = "Create a snapshot from XML (as virsh snapshot-create).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-create vm1 snap.xml",
+                "  vmsnap snapshot-create vm1 snap.xml --redefine --current"})
 public final class SnapshotCreateCommand extends VirshSubcommand {
 
     @Parameters(index = "0", paramLabel = "DOMAIN")

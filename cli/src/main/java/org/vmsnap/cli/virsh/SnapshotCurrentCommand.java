@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.SnapshotTree;
 import org.vmsnap.manager.xml.SnapshotXml;
@@ -12,7 +13,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code snapshot-current DOMAIN [--name] [SNAPSHOT]}: show the current snapshot, or make one current. */
-@Command(name = "snapshot-current", description = "Get or set the current snapshot (as virsh snapshot-current).")
+@Command(name = "snapshot-current", description = "Get or set the current snapshot (as virsh snapshot-current).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-current vm1 --name",
+                "  vmsnap snapshot-current vm1 installed   # make it current"})
 public final class SnapshotCurrentCommand extends VirshSubcommand {
 
     @Parameters(index = "0", paramLabel = "DOMAIN")

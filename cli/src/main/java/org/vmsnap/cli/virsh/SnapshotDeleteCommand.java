@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.DeleteScope;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
@@ -14,7 +15,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code snapshot-delete DOMAIN {SNAPSHOT | --current} [--metadata] [--children | --children-only]}. */
-@Command(name = "snapshot-delete", description = "Delete a snapshot (as virsh snapshot-delete).")
+@Command(name = "snapshot-delete", description = "Delete a snapshot (as virsh snapshot-delete).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-delete vm1 upgraded",
+                "  vmsnap snapshot-delete vm1 installed --children"})
 public final class SnapshotDeleteCommand extends VirshSubcommand {
 
     @Mixin

@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.SnapshotTree;
 import org.vmsnap.manager.xml.SnapshotDef;
@@ -17,7 +18,10 @@ import picocli.CommandLine.Option;
  * editor on the snapshot's XML; vmsnap takes the edited XML from a file, or just the new name.
  * Only the name and the description can change (the images say what the rest is).
  */
-@Command(name = "snapshot-edit", description = "Edit the XML of a snapshot: rename it or change its description.")
+@Command(name = "snapshot-edit", description = "Edit the XML of a snapshot: rename it or change its description.",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-edit vm1 installed --rename base",
+                "  vmsnap snapshot-edit vm1 --current --xml edited.xml"})
 public final class SnapshotEditCommand extends VirshSubcommand {
 
     @Mixin

@@ -2,6 +2,7 @@ package org.vmsnap.cli.virsh;
 
 import java.io.IOException;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.SnapshotTree;
 import org.vmsnap.manager.xml.SnapshotDef;
 
@@ -10,7 +11,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code snapshot-info DOMAIN {SNAPSHOT | --current}}. */
-@Command(name = "snapshot-info", description = "Basic information about a snapshot (as virsh snapshot-info).")
+@Command(name = "snapshot-info", description = "Basic information about a snapshot (as virsh snapshot-info).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-info vm1 installed",
+                "  vmsnap snapshot-info vm1 --current"})
 public final class SnapshotInfoCommand extends VirshSubcommand {
 
     @Mixin

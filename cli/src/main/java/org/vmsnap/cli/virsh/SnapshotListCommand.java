@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 import java.time.ZoneId;
 
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.SnapshotTree;
 
 import picocli.CommandLine.Command;
@@ -10,7 +11,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code snapshot-list DOMAIN [filters] [--tree | --name | --parent]}: virsh's table, names or tree. */
-@Command(name = "snapshot-list", description = "List the snapshots of a domain (as virsh snapshot-list).")
+@Command(name = "snapshot-list", description = "List the snapshots of a domain (as virsh snapshot-list).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-list vm1 --tree",
+                "  vmsnap snapshot-list vm1 --parent --external"})
 public final class SnapshotListCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")

@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.SnapshotTree;
 import org.vmsnap.manager.xml.SnapshotDef;
 
@@ -11,7 +12,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code snapshot-parent DOMAIN {SNAPSHOT | --current}}: the parent's name. */
-@Command(name = "snapshot-parent", description = "The name of the parent of a snapshot (as virsh snapshot-parent).")
+@Command(name = "snapshot-parent", description = "The name of the parent of a snapshot (as virsh snapshot-parent).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-parent vm1 upgraded"})
 public final class SnapshotParentCommand extends VirshSubcommand {
 
     @Mixin

@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
 import org.vmsnap.manager.SnapshotService;
@@ -16,7 +17,10 @@ import picocli.CommandLine.Option;
  * {@code snapshot-revert DOMAIN {SNAPSHOT | --current} [--running | --paused] [--force]}: a running
  * domain is stopped first, and runs again afterwards only with --running or --paused.
  */
-@Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).")
+@Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap snapshot-revert vm1 installed",
+                "  vmsnap snapshot-revert vm1 --current --running"})
 public final class SnapshotRevertCommand extends VirshSubcommand {
 
     @Mixin

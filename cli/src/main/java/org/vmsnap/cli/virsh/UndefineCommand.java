@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.DomainService;
 import org.vmsnap.manager.InvalidInputException;
 
@@ -14,7 +15,9 @@ import picocli.CommandLine.Parameters;
  * {@code undefine DOMAIN [--snapshots-metadata] [--remove-all-storage]}: refuses while the
  * domain has snapshots unless their metadata may go too; removes images only when asked.
  */
-@Command(name = "undefine", description = "Undefine a domain (as virsh undefine).")
+@Command(name = "undefine", description = "Undefine a domain (as virsh undefine).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap undefine vm1 --snapshots-metadata"})
 public final class UndefineCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")

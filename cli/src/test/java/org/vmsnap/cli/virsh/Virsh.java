@@ -63,6 +63,26 @@ final class Virsh {
         return runs;
     }
 
+    /**
+     * One command given as virsh's own arguments, for commands that do not parse: virsh refuses
+     * a whole command line when one of its commands has a usage error, so these cannot share a
+     * session.
+     */
+    static Cli.Run once(List<String> args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("virsh", "-c", "test:///default"));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("LC_ALL", "C");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("virsh did not finish");
+        }
+        return new Cli.Run(p.exitValue(), out, err);
+    }
+
     /** virsh's error lines as vmsnap's one line: "error: A" + "error: B" is "A: B". */
     static String oneLine(String virshErr) {
         return String.join(": ", virshErr.lines().map(l -> l.substring("error: ".length())).toList());

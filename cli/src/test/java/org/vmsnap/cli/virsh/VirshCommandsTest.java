@@ -81,6 +81,42 @@ class VirshCommandsTest {
     }
 
     @Test
+    void namesThatBeginWithADashWorkEndToEnd() throws IOException {
+        // As virsh reads words: "-x" is data, "--" ends the options, an option's value is the next word.
+        ok("snapshot-create-as", "vm", "-x");
+        ok("snapshot-create-as", "vm", "--disk-only", "--", "-e");
+        ok("snapshot-create-as", "vm", "--name", "--i");
+        assertThat(Files.exists(dir.resolve("sys.-e"))).as("the overlay of the external snapshot").isTrue();
+        assertThat(ok("snapshot-list", "vm", "--parent").out()).contains(" -x ").contains(" -e ").contains(" --i ");
+        assertThat(ok("snapshot-info", "vm", "-e").out()).contains("Name:           -e\n")
+                .contains("Location:       external\n").contains("Parent:         -x\n");
+        assertThat(ok("snapshot-parent", "vm", "--", "--i").out()).isEqualTo("-e\n");
+        assertThat(ok("snapshot-edit", "vm", "-x", "--rename", "-renamed").out()).isEqualTo("\n");
+        try (var files = Files.walk(dir.resolve("home").resolve("vm").resolve("snapshots"))) {
+            for (Path p : files.filter(Files::isRegularFile).toList()) {
+                Files.delete(p);
+            }
+        }
+        assertThat(ok("recover", "vm").out()).startsWith("Domain 'vm': 3 snapshots recovered: -renamed, -e, --i\n");
+        assertThat(ok("snapshot-revert", "vm", "-renamed").out()).isEqualTo("Domain snapshot -renamed reverted\n\n");
+        assertThat(ok("snapshot-delete", "vm", "--", "--i").out()).isEqualTo("Domain snapshot --i deleted\n\n");
+        assertThat(ok("snapshot-delete", "vm", "-e").out()).isEqualTo("Domain snapshot -e deleted\n\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("-renamed\n\n");
+    }
+
+    @Test
+    void debugIsAnOptionOnlyBeforeTheEndOfOptions() {
+        Cli.Run named = Cli.run("snapshot-info", "vm", "--", "--debug");
+        assertThat(named.err()).isEqualTo("vmsnap: Domain snapshot not found: no domain snapshot with matching name"
+                + " '--debug'\n");
+        Cli.Run debug = Cli.run("snapshot-info", "vm", "nosuch", "--debug");
+        assertThat(debug.err()).contains("\tat ").endsWith("vmsnap: Domain snapshot not found: no domain snapshot"
+                + " with matching name 'nosuch'\n");
+        Cli.Run value = Cli.run("snapshot-create-as", "vm", "--name", "--debug", "--disk-only", "--diskspec", "vdz");
+        assertThat(value.err()).as("--debug is the name here").startsWith("vmsnap: ").doesNotContain("\tat ");
+    }
+
+    @Test
     void diskspecChoosesTheModeAndFile() {
         Path overlay = dir.resolve("over.qcow2");
         ok("snapshot-create-as", "vm", "x", "--diskspec", "vda,snapshot=external,file=" + overlay);

@@ -134,6 +134,44 @@ class VirshDifferentialIT {
     }
 
     @Test
+    void namesThatBeginWithADashLikeVirsh() throws IOException, InterruptedException {
+        defineTestDomain();
+        c("snapshot-create-as", "test", "--", "-x");
+        c("snapshot-create-as", "test", "--name", "-y");
+        c("snapshot-create-as", "test", "-z", "--", "--desc");
+        c("snapshot-create-as", "test", "--name", "--print-xml");
+        c("snapshot-list", "test", "--name");
+        c("snapshot-info", "test", "--", "-x");
+        c("snapshot-info", "test", "-z");
+        c("snapshot-current", "test", "--name");
+        c("snapshot-revert", "test", "-x");
+        c("snapshot-current", "test", "--name");
+        c("snapshot-parent", "test", "--", "-y");
+        c("snapshot-delete", "test", "--", "-y");
+        c("snapshot-delete", "test", "--", "--print-xml");
+        c("snapshot-list", "test", "--tree");
+        compare();
+    }
+
+    @Test
+    void usageErrorsLikeVirsh() throws IOException, InterruptedException {
+        for (List<String> cmd : List.of(List.of("snapshot-list", "test", "--bogus"),
+                List.of("snapshot-delete", "test", "--print-xml"), List.of("snapshot-list", "test", "--name", "--name"),
+                List.of("snapshot-info"), List.of("snapshot-info", "test", "-x", "more"))) {
+            assertSameRun(cmd, Virsh.once(cmd), Cli.run(cmd.toArray(String[]::new)), "");
+        }
+        soft.assertAll();
+        // An unknown command: virsh's line, then the nearest names.
+        for (List<String> cmd : List.of(List.of("snapshot-lst", "test"), List.of("help", "snapshot-lst"))) {
+            Cli.Run virsh = Virsh.once(cmd);
+            Cli.Run ours = Cli.run(cmd.toArray(String[]::new));
+            assertThat(ours.exitCode()).isEqualTo(virsh.exitCode()).isEqualTo(1);
+            assertThat(ours.err()).startsWith("vmsnap: " + Virsh.oneLine(virsh.err()) + "\n")
+                    .endsWith("\n\tsnapshot-list\n");
+        }
+    }
+
+    @Test
     void domainVerbsLikeVirsh() throws IOException, InterruptedException {
         defineTestDomain();
         c("list", "--all");

@@ -72,6 +72,22 @@ public final class ImageChecker {
         return second.toResult(messages);
     }
 
+    /**
+     * The read-only check a read-write open makes: the findings, and how many of the
+     * corruptions are COPIED flags that only a leak or a missing flag explains (a write then
+     * copies a cluster it could have changed in place, or changes in place a cluster nothing
+     * else uses), which writing can live with.
+     */
+    static WriteCheck checkBeforeWriting(BlockStore store) throws IOException {
+        Messages messages = new Messages();
+        Tally t = runPass(store, RepairMode.NONE, messages);
+        return new WriteCheck(t.toResult(messages), t.harmlessCopiedFlags);
+    }
+
+    /** What {@link #checkBeforeWriting} found. */
+    record WriteCheck(CheckResult result, long harmlessCorruptions) {
+    }
+
     private static Tally runPass(BlockStore store, RepairMode mode, Messages messages) throws IOException {
         Pass p = Pass.open(store, mode, messages);
         Tally res = new Tally();
@@ -177,7 +193,7 @@ public final class ImageChecker {
                 p.store.flush();
             }
 
-            checkOflagCopied(res);
+            checkOflagCopied(res, imrt);
             res.imageEndOffsetBytes = Math.multiplyExact(highest + 1, (long) p.geometry.clusterSize());
         }
 
@@ -238,7 +254,7 @@ public final class ImageChecker {
          * Checks that COPIED is set exactly on the active L1 and L2 entries whose cluster has
          * refcount 1 (QEMU's check_oflag_copied), with the refcounts as stored after repairs.
          */
-        private void checkOflagCopied(Tally res) throws IOException, CheckFailed {
+        private void checkOflagCopied(Tally res, ReferenceCounter imrt) throws IOException, CheckFailed {
             boolean repair = switch (p.mode) {
                 case ALL -> true;
                 // Only when the refcounts are now known to be right.
@@ -261,6 +277,7 @@ public final class ImageChecker {
                 long refcount = stored.get(l2Offset >>> bits);
                 if (refcount >= 0 && (refcount == 1) != ((l1Entry & L1Entry.COPIED) != 0)) {
                     res.corruptions++;
+                    countHarmless(res, imrt, l2Offset >>> bits, (l1Entry & L1Entry.COPIED) != 0, refcount);
                     p.messages.add((repair ? "Repairing" : "ERROR") + " OFLAG_COPIED L2 cluster: l1_index=" + i
                             + " l1_entry=" + Long.toHexString(l1Entry) + " refcount=" + Long.toUnsignedString(refcount));
                     if (repair) {
@@ -305,6 +322,7 @@ public final class ImageChecker {
                     }
                     if ((rc == 1) != ((e & ClusterDescriptor.COPIED) != 0)) {
                         res.corruptions++;
+                        countHarmless(res, imrt, dataOffset >>> bits, (e & ClusterDescriptor.COPIED) != 0, rc);
                         String msg = (repair ? "Repairing" : "ERROR") + " OFLAG_COPIED data cluster: l2_entry="
                                 + Long.toHexString(e) + " refcount=" + Long.toUnsignedString(rc);
                         p.messages.add(msg);
@@ -331,6 +349,18 @@ public final class ImageChecker {
             if (repair) {
                 p.store.flush();
             }
+        }
+    }
+
+    /**
+     * A COPIED flag that disagrees with the refcount is harmless to write through when the
+     * flag is clear (a write copies the cluster first) or when it is set on a cluster that
+     * only this entry uses and whose refcount is merely too high (a leak). Set on a cluster
+     * that something else uses too, an in-place write would change that other user's data.
+     */
+    private static void countHarmless(Tally res, ReferenceCounter imrt, long cluster, boolean copied, long refcount) {
+        if (!copied || refcount > 1 && cluster < imrt.size() && imrt.get(cluster) <= 1) {
+            res.harmlessCopiedFlags++;
         }
     }
 
@@ -549,6 +579,8 @@ public final class ImageChecker {
         long allocatedClusters;
         long fragmentedClusters;
         long compressedClusters;
+        /** COPIED mismatches among the corruptions that writing can live with (see countHarmless). */
+        long harmlessCopiedFlags;
         /** The pass stopped early (qemu-img: "Check failed"); not copied by {@link #set}. */
         boolean failed;
 
@@ -569,6 +601,7 @@ public final class ImageChecker {
             allocatedClusters = o.allocatedClusters;
             fragmentedClusters = o.fragmentedClusters;
             compressedClusters = o.compressedClusters;
+            harmlessCopiedFlags = o.harmlessCopiedFlags;
         }
 
         CheckResult toResult(Messages messages) {

@@ -99,13 +99,17 @@ public final class Qcow2Engine {
     /**
      * Before the first write (after the tables were found not to overlap): a cluster in use
      * whose refcount is too low would be handed out again by the allocator and its data
-     * overwritten. QEMU does not look; vmsnap walks the metadata once (leaks are harmless
-     * and allowed) and refuses to write such an image.
+     * overwritten. QEMU does not look; vmsnap walks the metadata once and refuses to write
+     * such an image. Leaks are harmless and allowed, as QEMU writes them too: also a refcount
+     * too high on a cluster in use, which makes its COPIED flag look wrong.
      */
     private void refuseInconsistentRefcounts() throws IOException {
-        org.vmsnap.qcow2.CheckResult r = ImageChecker.check(store, org.vmsnap.qcow2.RepairMode.NONE);
-        if (r.corruptions() > 0 || r.failed()) {
-            String first = r.messages().isEmpty() ? "" : r.messages().getFirst();
+        ImageChecker.WriteCheck check = ImageChecker.checkBeforeWriting(store);
+        org.vmsnap.qcow2.CheckResult r = check.result();
+        if (r.corruptions() > check.harmlessCorruptions() || r.failed()) {
+            // The first finding that is not a leak names the cause.
+            String first = r.messages().stream().filter(l -> l.startsWith("ERROR")).findFirst()
+                    .orElse(r.messages().isEmpty() ? "" : r.messages().getFirst());
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster (\\d+) ").matcher(first);
             if (m.find()) {
                 // Name the real cause when the doubly used cluster is metadata.

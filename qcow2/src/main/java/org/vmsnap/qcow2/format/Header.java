@@ -248,7 +248,9 @@ public record Header(int version, long backingFileOffset, int backingFileSize, i
         }
 
         String backingFileName = null;
-        if (backingFileOffset != 0) {
+        // A zero-length name is no backing file, wherever it points: QEMU reads an empty
+        // string there and treats the image as having none.
+        if (backingFileOffset != 0 && backingFileSize != 0) {
             if (Integer.toUnsignedLong(backingFileSize) > Limits.MAX_BACKING_FILE_NAME_BYTES) {
                 throw corrupt(file, 16, "backing file name too long: " + Integer.toUnsignedString(backingFileSize)
                         + " bytes (at most " + Limits.MAX_BACKING_FILE_NAME_BYTES + ")");

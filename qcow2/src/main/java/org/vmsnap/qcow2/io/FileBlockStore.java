@@ -3,6 +3,7 @@ package org.vmsnap.qcow2.io;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -58,6 +59,7 @@ public final class FileBlockStore implements BlockStore {
 
     private static FileBlockStore openStore(Path path, boolean readOnly, boolean forceShare, boolean createNew)
             throws IOException {
+        refuseDirectory(path);
         NativeFile nativeFile = null;
         FileChannel channel = null;
         try {
@@ -78,6 +80,16 @@ public final class FileBlockStore implements BlockStore {
             closeQuietly(channel, e);
             closeQuietly(nativeFile, e);
             throw e;
+        }
+    }
+
+    /**
+     * A directory opens read-only like a file on Linux and fails only at the first read, with
+     * a message that names nothing; say so up front, naming it.
+     */
+    public static void refuseDirectory(Path path) throws FileSystemException {
+        if (Files.isDirectory(path)) {
+            throw new FileSystemException(path.toString(), null, "Is a directory");
         }
     }
 

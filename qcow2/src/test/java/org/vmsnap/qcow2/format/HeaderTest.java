@@ -254,6 +254,19 @@ class HeaderTest {
     }
 
     @Test
+    void aZeroLengthBackingNameIsNoBackingFileWhereverItPoints() throws Exception {
+        // QEMU reads backing_file_size bytes at backing_file_offset: none is an empty name,
+        // which it treats as no backing file (the CLI's QemuImgParityIT compares with qemu-img).
+        Header h = valid().withBacking("base.qcow2", "qcow2");
+        ByteBuffer b = cluster(h.encode());
+        b.putInt(16, 0);
+        assertThat(Header.decode(FILE, b, FILE_SIZE).backingFileName()).isNull();
+        ByteBuffer far = cluster(h.encode());
+        far.putInt(16, 0).putLong(8, 1L << 40);
+        assertThat(Header.decode(FILE, far, FILE_SIZE).backingFileName()).isNull();
+    }
+
+    @Test
     void virtualSizeTooLarge() {
         assertThatThrownBy(() -> decode(b -> b.putLong(24, -1L)))
                 .isInstanceOf(CorruptImageException.class).hasMessageContaining("virtual size");
