@@ -90,7 +90,7 @@ class HelpTest {
         Cli.Run r = Cli.run("help");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).startsWith("Grouped commands:\n\n Domain Management (help keyword 'domain'):\n"
-                + "    define   ");
+                + "    attach   ");
         for (String c : commands()) {
             long lines = r.out().lines().filter(l -> l.startsWith(String.format("    %-30s ", c))).count();
             assertThat(lines).as("%s listed once", c).isEqualTo(1);

@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -16,7 +17,9 @@ import picocli.CommandLine.Parameters;
  * snapshot verbs work on it; vmsnap never stops it unless asked.
  */
 @Command(name = "attach", description = "Define a domain for a running QEMU that vmsnap did not start, from its QMP"
-        + " socket; the snapshot verbs then work on it.")
+        + " socket; the snapshot verbs then work on it.",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap attach scratch --qmp /run/scratch/qmp.sock --agent /run/scratch/qga.sock"})
 public final class AttachCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "NAME", description = "The name of the new domain.")

@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,7 +11,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code domfsfreeze DOMAIN [--mountpoint M]...}: the guest agent freezes filesystems (until domfsthaw). */
-@Command(name = "domfsfreeze", description = "Freeze the guest's filesystems through its agent (as virsh domfsfreeze).")
+@Command(name = "domfsfreeze", description = "Freeze the guest's filesystems through its agent (as virsh domfsfreeze).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap domfsfreeze vm1", "  vmsnap domfsfreeze vm1 --mountpoint /data"})
 public final class DomfsfreezeCommand extends LifecycleCommand {
 
     @Option(names = "--mountpoint", paramLabel = "MOUNTPOINT", description = "Freeze only this mounted filesystem.")

@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 import java.util.List;
 
@@ -8,7 +9,9 @@ import org.vmsnap.manager.DomainService;
 import picocli.CommandLine.Command;
 
 /** {@code domfsinfo DOMAIN}: the guest's mounted filesystems and the disks under them. */
-@Command(name = "domfsinfo", description = "Show the guest's mounted filesystems (as virsh domfsinfo).")
+@Command(name = "domfsinfo", description = "Show the guest's mounted filesystems (as virsh domfsinfo).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap domfsinfo vm1"})
 public final class DomfsinfoCommand extends LifecycleCommand {
 
     private String table;

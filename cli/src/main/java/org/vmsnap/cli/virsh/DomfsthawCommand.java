@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.manager.DomainService;
@@ -7,7 +8,9 @@ import org.vmsnap.manager.DomainService;
 import picocli.CommandLine.Command;
 
 /** {@code domfsthaw DOMAIN}: the guest agent thaws its filesystems. */
-@Command(name = "domfsthaw", description = "Thaw the guest's filesystems through its agent (as virsh domfsthaw).")
+@Command(name = "domfsthaw", description = "Thaw the guest's filesystems through its agent (as virsh domfsthaw).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap domfsthaw vm1"})
 public final class DomfsthawCommand extends LifecycleCommand {
 
     private int thawed;

@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
@@ -10,7 +11,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /** {@code domid DOMAIN}: the Id while it runs, "-" otherwise. */
-@Command(name = "domid", description = "Show a domain's Id (as virsh domid).")
+@Command(name = "domid", description = "Show a domain's Id (as virsh domid).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap domid vm1"})
 public final class DomidCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")

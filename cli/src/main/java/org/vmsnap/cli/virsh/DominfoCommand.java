@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 import java.util.Locale;
 
@@ -11,7 +12,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
 /** {@code dominfo DOMAIN}: virsh's key/value table (no security driver: model none, DOI 0). */
-@Command(name = "dominfo", description = "Show basic information about a domain (as virsh dominfo).")
+@Command(name = "dominfo", description = "Show basic information about a domain (as virsh dominfo).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap dominfo vm1"})
 public final class DominfoCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")

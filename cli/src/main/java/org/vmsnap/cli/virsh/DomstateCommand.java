@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
@@ -11,7 +12,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code domstate DOMAIN [--reason]}: "running", or "running (booted)". */
-@Command(name = "domstate", description = "Show a domain's state (as virsh domstate).")
+@Command(name = "domstate", description = "Show a domain's state (as virsh domstate).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap domstate vm1 --reason"})
 public final class DomstateCommand extends VirshSubcommand {
 
     @Parameters(paramLabel = "DOMAIN")

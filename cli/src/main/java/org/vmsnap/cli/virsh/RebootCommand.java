@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.manager.DomainService;
@@ -8,7 +9,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code reboot DOMAIN [--mode acpi|agent]}. */
-@Command(name = "reboot", description = "Reboot a running domain's guest (as virsh reboot).")
+@Command(name = "reboot", description = "Reboot a running domain's guest (as virsh reboot).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap reboot vm1", "  vmsnap reboot vm1 --mode acpi"})
 public final class RebootCommand extends LifecycleCommand {
 
     @Option(names = "--mode", paramLabel = "acpi|agent",

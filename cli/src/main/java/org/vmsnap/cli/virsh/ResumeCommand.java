@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.manager.DomainService;
@@ -7,7 +8,9 @@ import org.vmsnap.manager.DomainService;
 import picocli.CommandLine.Command;
 
 /** {@code resume DOMAIN}: the guest's CPUs run again. */
-@Command(name = "resume", description = "Resume a paused domain (as virsh resume).")
+@Command(name = "resume", description = "Resume a paused domain (as virsh resume).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap resume vm1"})
 public final class ResumeCommand extends LifecycleCommand {
 
     @Override

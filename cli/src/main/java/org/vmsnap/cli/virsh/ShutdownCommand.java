@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.manager.DomainService;
@@ -8,7 +9,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code shutdown DOMAIN [--mode acpi|agent]}: asks the guest to power off and returns. */
-@Command(name = "shutdown", description = "Ask a running domain's guest to shut down (as virsh shutdown).")
+@Command(name = "shutdown", description = "Ask a running domain's guest to shut down (as virsh shutdown).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap shutdown vm1", "  vmsnap shutdown vm1 --mode agent"})
 public final class ShutdownCommand extends LifecycleCommand {
 
     @Option(names = "--mode", paramLabel = "acpi|agent",

@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.manager.DomainService;
@@ -8,7 +9,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code start DOMAIN [--paused]}: QEMU runs detached, as under libvirt. */
-@Command(name = "start", description = "Start a defined, shut-off domain (as virsh start).")
+@Command(name = "start", description = "Start a defined, shut-off domain (as virsh start).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap start vm1", "  vmsnap start vm1 --paused"})
 public final class StartCommand extends LifecycleCommand {
 
     @Option(names = "--paused", description = "Leave the guest paused (resume starts it).")

@@ -1,5 +1,6 @@
 package org.vmsnap.cli.virsh;
 
+import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
 import org.vmsnap.manager.DomainService;
@@ -7,7 +8,9 @@ import org.vmsnap.manager.DomainService;
 import picocli.CommandLine.Command;
 
 /** {@code suspend DOMAIN}: the guest's CPUs stop. */
-@Command(name = "suspend", description = "Pause a running domain (as virsh suspend).")
+@Command(name = "suspend", description = "Pause a running domain (as virsh suspend).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap suspend vm1"})
 public final class SuspendCommand extends LifecycleCommand {
 
     @Override

@@ -177,9 +177,8 @@ class VirshCommandsTest {
         ok("snapshot-create-as", "vm", "s1");
         assertThat(fails("undefine", "vm")).isEqualTo("vmsnap: Failed to undefine domain 'vm': Requested operation"
                 + " is not valid: cannot delete inactive domain with 1 snapshots\n");
-        assertThat(fails("snapshot-revert", "vm", "s1", "--running"))
-                .startsWith("vmsnap: Failed to revert snapshot s1: "
-                + "--running needs a running domain");
+        assertThat(fails("snapshot-revert", "vm", "s1", "--running", "--paused"))
+                .isEqualTo("vmsnap: Options --running and --paused are mutually exclusive\n");
         assertThat(fails("snapshot-list", "nosuch")).isEqualTo("vmsnap: failed to get domain 'nosuch'\n");
         assertThat(fails("snapshot-create", "vm", dir.resolve("missing.xml").toString()))
                 .isEqualTo("vmsnap: Failed to open file '" + dir.resolve("missing.xml")
