@@ -183,6 +183,12 @@ final class Lifecycle {
         VmSpec spec = machines.build(d, chains, run);
         Path agentSocket = spec.agent() == null ? null
                 : spec.agent().socket() != null ? spec.agent().socket() : run.agentSocket();
+        if (agentSocket != null && !agentSocket.startsWith(run.dir()) && Files.exists(agentSocket,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS) && !isSocket(agentSocket)) {
+            // QEMU unlinks whatever is at a socket path before it binds: never a user's file.
+            throw new InvalidInputException("the guest agent channel's <source path='" + agentSocket + "'> names a"
+                    + " file that is not a socket; QEMU would remove it: name a free path or remove it yourself");
+        }
         RunRecord record = new RunRecord(nextId(home), run.dir(), run.qmpSocket(), agentSocket, 0, false,
                 System.currentTimeMillis(), "booted", paused ? "user" : null, null);
         makeNvram(spec);
@@ -210,6 +216,11 @@ final class Lifecycle {
             AtomicFiles.delete(store.runtimeFile());
             throw new ManagerException(qemuError(e), e);
         }
+    }
+
+    private static boolean isSocket(Path p) throws IOException {
+        int mode = (Integer) Files.getAttribute(p, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return (mode & 0170000) == 0140000;
     }
 
     /**

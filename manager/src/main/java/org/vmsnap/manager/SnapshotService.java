@@ -31,6 +31,13 @@ public final class SnapshotService {
     private final Lifecycle lifecycle;
     /** The domain's QEMU during a call, or null when it does not run. */
     private LiveQemu live;
+    private org.vmsnap.manager.live.JobProgress progress = org.vmsnap.manager.live.JobProgress.NONE;
+
+    /** Where long QEMU jobs (the block commits of a live delete) report their progress. */
+    public SnapshotService withProgress(org.vmsnap.manager.live.JobProgress p) {
+        this.progress = p;
+        return this;
+    }
 
     /** Seconds since the epoch (a seam for tests). */
     public interface Clock {
@@ -110,7 +117,7 @@ public final class SnapshotService {
 
     private PlanRunner runner() {
         return new PlanRunner(new Journal(store.journalFile()),
-                new LiveExecutor(new OfflineExecutor(warnings), live));
+                new LiveExecutor(new OfflineExecutor(warnings), live, progress));
     }
 
     /**

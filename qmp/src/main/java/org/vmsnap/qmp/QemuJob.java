@@ -34,6 +34,21 @@ public final class QemuJob {
      * @throws QmpDisconnectedException when QEMU went away during the job
      */
     public static void run(QmpClient qmp, String command, ObjectNode arguments, Duration timeout) throws QmpException {
+        run(qmp, command, arguments, timeout, null);
+    }
+
+    /** Reports a running job's progress: bytes done and bytes in all (QEMU's units), about twice a second. */
+    @FunctionalInterface
+    public interface ProgressListener {
+        void update(long done, long total);
+    }
+
+    /** How often a job's progress is asked for while no event comes. */
+    private static final Duration PROGRESS_POLL = Duration.ofMillis(500);
+
+    /** {@link #run}, reporting progress to {@code progress} (null: none). */
+    public static void run(QmpClient qmp, String command, ObjectNode arguments, Duration timeout,
+                           ProgressListener progress) throws QmpException {
         Objects.requireNonNull(arguments, "arguments");
         String jobId = arguments.path("job-id").asText("");
         if (jobId.isEmpty()) {
@@ -45,7 +60,7 @@ public final class QemuJob {
         Instant deadline = Instant.now().plus(timeout);
         try (QmpClient.EventStream events = qmp.events(e -> isAbout(e, jobId))) {
             qmp.execute(command, arguments, STEP_TIMEOUT);
-            await(qmp, events, command, jobId, "created", finalizeByHand, deadline, timeout);
+            await(qmp, events, command, jobId, "created", finalizeByHand, deadline, timeout, progress);
         }
     }
 
@@ -55,6 +70,12 @@ public final class QemuJob {
      * error. Returns false when QEMU does not list the job (it ended and was dismissed).
      */
     public static boolean follow(QmpClient qmp, String jobId, Duration timeout) throws QmpException {
+        return follow(qmp, jobId, timeout, null);
+    }
+
+    /** {@link #follow}, reporting progress to {@code progress} (null: none). */
+    public static boolean follow(QmpClient qmp, String jobId, Duration timeout, ProgressListener progress)
+            throws QmpException {
         Instant deadline = Instant.now().plus(timeout);
         try (QmpClient.EventStream events = qmp.events(e -> isAbout(e, jobId))) {
             JsonNode job = listed(qmp, jobId);
@@ -65,21 +86,29 @@ public final class QemuJob {
             if (status.equals("ready")) {
                 qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
             }
-            await(qmp, events, job.path("type").asText("job"), jobId, status, false, deadline, timeout);
+            await(qmp, events, job.path("type").asText("job"), jobId, status, false, deadline, timeout, progress);
             return true;
         }
     }
 
     private static void await(QmpClient qmp, QmpClient.EventStream events, String command, String jobId,
-                              String initialStatus, boolean finalizeByHand, Instant deadline, Duration timeout)
-            throws QmpException {
+                              String initialStatus, boolean finalizeByHand, Instant deadline, Duration timeout,
+                              ProgressListener progress) throws QmpException {
         String blockJobError = null;
         String status = initialStatus;
         while (!status.equals("concluded") && !status.equals("null")) {
             QmpEvent event;
             try {
-                event = events.next(remaining(deadline));
+                Duration left = remaining(deadline);
+                event = events.next(progress == null || left.compareTo(PROGRESS_POLL) < 0 ? left : PROGRESS_POLL);
             } catch (QmpTimeoutException e) {
+                if (Instant.now().isBefore(deadline)) {
+                    JsonNode job = listed(qmp, jobId);
+                    if (job != null && progress != null) {
+                        progress.update(job.path("current-progress").asLong(), job.path("total-progress").asLong());
+                    }
+                    continue; // only a progress poll
+                }
                 cancelQuietly(qmp, jobId);
                 throw new QmpTimeoutException(command + " job '" + jobId + "' did not end within " + timeout
                         + " (last status: " + status + "); it was cancelled");

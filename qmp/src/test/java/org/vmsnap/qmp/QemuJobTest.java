@@ -211,4 +211,33 @@ class QemuJobTest {
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("job-id");
         }
     }
+
+    @Test
+    void aRunningJobReportsItsProgressUntilItEnds() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            java.util.List<long[]> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CompletableFuture<Void> job = CompletableFuture.runAsync(() -> {
+                try {
+                    QemuJob.run(qmp, "block-commit", QmpClient.arguments().put("job-id", "c1"), T,
+                            (done, total) -> seen.add(new long[] {done, total}));
+                } catch (QmpException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            JsonNode start = peer.receive();
+            peer.reply(start, "{}");
+            status(peer, "c1", "running");
+            // no event for a while: the job is asked how far it is
+            JsonNode poll = peer.receive();
+            assertThat(poll.path("execute").asText()).isEqualTo("query-jobs");
+            peer.reply(poll, "[{\"id\": \"c1\", \"type\": \"commit\", \"status\": \"running\","
+                    + " \"current-progress\": 300, \"total-progress\": 1000}]");
+            status(peer, "c1", "concluded");
+            JsonNode query = peer.receive();
+            peer.reply(query, "[]"); // dismissed itself
+            assertThat(job).succeedsWithin(10, TimeUnit.SECONDS);
+            assertThat(seen).extracting(a -> a[0] + "/" + a[1]).contains("300/1000");
+        }
+    }
 }

@@ -36,6 +36,10 @@ public final class SnapshotDeleteCommand extends VirshSubcommand {
     @Option(names = "--metadata", description = "Delete only the metadata, leave the images as they are.")
     boolean metadata;
 
+    @Option(names = "--verbose", description = "Show the progress of the QEMU jobs that merge the images of a"
+            + " running domain (as virsh blockcommit --verbose; on a terminal it is shown anyway, on stderr).")
+    boolean verbose;
+
     @Override
     int execute() throws IOException {
         SnapshotService service = target.service(this);
@@ -47,6 +51,7 @@ public final class SnapshotDeleteCommand extends VirshSubcommand {
         }
         DeleteScope scope = children ? DeleteScope.CHILDREN : childrenOnly ? DeleteScope.CHILDREN_ONLY
                 : DeleteScope.SNAPSHOT;
+        service.withProgress(JobBar.of(verbose, out(), err()));
         try {
             service.delete(s.name(), scope, metadata);
         } catch (NotFoundException e) {

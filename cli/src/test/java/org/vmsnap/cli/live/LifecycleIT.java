@@ -106,6 +106,17 @@ class LifecycleIT {
                 assertThat(ok("domstate", "h")).isEqualTo("shut off\n\n");
                 assertThat(LiveDomain.qemusUnder(dir)).isEmpty();
             }
+            // QEMU unlinks whatever sits at a socket path before binding it: a user's file there is refused.
+            Path notes = java.nio.file.Files.writeString(dir.resolve("notes.txt"), "the user's notes\n");
+            Path xml = dir.resolve("h2.xml");
+            java.nio.file.Files.writeString(xml, TestGuest.get().domainXml("h2", List.of(d.disks.getFirst()),
+                    dir.resolve("h2.log")).replace("<target type='virtio' name='org.qemu.guest_agent.0'/>",
+                    "<source mode='bind' path='" + notes + "'/>\n      <target type='virtio' name='org.qemu.guest_agent.0'/>"));
+            ok("define", xml.toString());
+            assertThat(fails("start", "h2")).contains(notes.toString()).contains("not a socket");
+            assertThat(notes).hasContent("the user's notes\n");
+            ok("undefine", "h2");
+
             d.startAndAwaitReady();
             assertThat(ok("destroy", "h")).isEqualTo("Domain 'h' destroyed\n\n");
             assertThat(ok("undefine", "h")).isEqualTo("Domain 'h' has been undefined\n\n");

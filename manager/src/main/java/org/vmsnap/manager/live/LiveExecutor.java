@@ -48,11 +48,26 @@ public final class LiveExecutor implements StepExecutor {
 
     private final OfflineExecutor files;
     private final LiveQemu qemu;
+    private final JobProgress progress;
 
     /** @param qemu the domain's QEMU, or null when it does not run */
     public LiveExecutor(OfflineExecutor files, LiveQemu qemu) {
+        this(files, qemu, JobProgress.NONE);
+    }
+
+    public LiveExecutor(OfflineExecutor files, LiveQemu qemu, JobProgress progress) {
         this.files = files;
         this.qemu = qemu;
+        this.progress = progress;
+    }
+
+    /** Runs a block job with its progress shown. */
+    private void job(QmpClient qmp, String label, String command, ObjectNode args) throws IOException {
+        try {
+            QemuJob.run(qmp, command, args, JOB_TIMEOUT, (done, total) -> progress.update(label, done, total));
+        } finally {
+            progress.finish(label);
+        }
     }
 
     /** One action of a snapshot transaction, as a journal field (parts url-encoded, joined by '|'). */
@@ -260,7 +275,9 @@ public final class LiveExecutor implements StepExecutor {
             }
             return;
         }
-        if (QemuJob.follow(qmp, c.jobId(), JOB_TIMEOUT)) {
+        if (QemuJob.follow(qmp, c.jobId(), JOB_TIMEOUT,
+                (done, total) -> progress.update("Block commit", done, total))) {
+            progress.finish("Block commit");
             return; // the job an earlier process started has ended now
         }
         BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
@@ -274,7 +291,7 @@ public final class LiveExecutor implements StepExecutor {
         if (!c.active()) {
             args.put("top-node", c.topNode());
         }
-        QemuJob.run(qmp, "block-commit", args, JOB_TIMEOUT);
+        job(qmp, "Block commit", "block-commit", args);
     }
 
     private void stream(Step.BlockStream s) throws IOException {
@@ -283,7 +300,8 @@ public final class LiveExecutor implements StepExecutor {
             files.run(new Step.Rebase(s.disk(), s.image(), s.newBacking(), s.newBackingFormat(), true));
             return;
         }
-        if (QemuJob.follow(qmp, s.jobId(), JOB_TIMEOUT)) {
+        if (QemuJob.follow(qmp, s.jobId(), JOB_TIMEOUT, (done, total) -> progress.update("Block pull", done, total))) {
+            progress.finish("Block pull");
             return;
         }
         BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
@@ -296,7 +314,7 @@ public final class LiveExecutor implements StepExecutor {
         if (s.newBackingNode() != null) {
             args.put("base-node", s.newBackingNode());
         }
-        QemuJob.run(qmp, "block-stream", args, JOB_TIMEOUT);
+        job(qmp, "Block pull", "block-stream", args);
     }
 
     private void del(Step.BlockdevDel d) throws IOException {
