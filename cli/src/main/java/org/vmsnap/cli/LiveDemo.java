@@ -107,8 +107,10 @@ final class LiveDemo {
         note("vda's part of 'after-upgrade' is internal (inside vda's active image), vdb's external: one transaction"
                 + " (libvirt 9.0 refuses internal disk-only snapshots of a running VM)");
         cmd("snapshot-list", "live", "--tree");
-        note("Delete 'before-upgrade' while the guest runs: QEMU commits its overlays into the images below"
-                + " (block-commit), then vmsnap removes them");
+        note("Delete 'before-upgrade' while the guest runs. On vdb its overlay is merged away: QEMU commits"
+                + " live-vdb.before-upgrade into live-vdb.qcow2 below it (block-commit), then vmsnap removes the file."
+                + " On vda it stays: it holds the internal part of 'after-upgrade', and vmsnap never writes the"
+                + " user's own image below it");
         cmd("snapshot-delete", "live", "before-upgrade");
         cmd("snapshot-list", "live", "--tree");
         cmd("domblklist", "live");
