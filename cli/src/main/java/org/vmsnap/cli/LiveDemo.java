@@ -109,8 +109,8 @@ final class LiveDemo {
         cmd("snapshot-list", "live", "--tree");
         note("Delete 'before-upgrade' while the guest runs. On vdb its overlay is merged away: QEMU commits"
                 + " live-vdb.before-upgrade into live-vdb.qcow2 below it (block-commit), then vmsnap removes the file."
-                + " On vda it stays: it holds the internal part of 'after-upgrade', and vmsnap never writes the"
-                + " user's own image below it");
+                + " On vda it stays vda's image: it holds the internal part of 'after-upgrade' (so it is not"
+                + " committed away), and pulling live-vda.qcow2 into it would remove the user's own file");
         cmd("snapshot-delete", "live", "before-upgrade");
         cmd("snapshot-list", "live", "--tree");
         cmd("domblklist", "live");
