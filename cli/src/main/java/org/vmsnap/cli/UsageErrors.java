@@ -26,7 +26,12 @@ final class UsageErrors {
         String verb = verb(cmd);
         if (ex instanceof UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
             String first = u.getUnmatched().getFirst();
-            if (first.startsWith("-") && first.length() > 1) {
+            // After "--" a word is data, whatever it looks like (virsh: "unexpected data '--x'").
+            java.util.List<String> all = ex.getCommandLine().getParseResult() == null ? java.util.List.of()
+                    : ex.getCommandLine().getParseResult().originalArgs();
+            int end = all.indexOf("--");
+            boolean afterEnd = end >= 0 && all.subList(end + 1, all.size()).contains(first);
+            if (first.startsWith("-") && first.length() > 1 && !afterEnd) {
                 String hint = Suggestions.block("option", Suggestions.nearest(first.replaceFirst("=.*", ""),
                         optionNames(cmd)));
                 return new CliException(1, isImg(cmd) ? verb + ": unrecognized option '" + first + "'"

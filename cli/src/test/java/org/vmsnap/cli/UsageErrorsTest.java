@@ -75,4 +75,10 @@ class UsageErrorsTest {
         assertThat(Suggestions.nearest("xyzzy", names)).isEmpty();
         assertThat(Suggestions.distance("ab", "ba")).isEqualTo(1);
     }
+
+    @Test
+    void afterTheEndOfOptionsAWordThatLooksLikeAnOptionIsData() {
+        fails(Cli.run("snapshot-create-as", "--", "vm", "name", "description", "--quiesce"),
+                "vmsnap: unexpected data '--quiesce'\n");
+    }
 }
