@@ -120,4 +120,13 @@ class FileRemovalIT {
             assertThat(left).isEmpty();
         }
     }
+
+    @Test
+    void aRawCreateThatFailsAfterMakingTheFileRemovesOnlyThatFile() throws IOException {
+        // No file system takes a file of nearly 8 EiB: the length is refused after the file exists.
+        Path p = dir.resolve("huge.raw");
+        assertThatThrownBy(() -> Images.createRaw(p, Long.MAX_VALUE - 4096)).isInstanceOf(IOException.class)
+                .hasMessageContaining("huge.raw");
+        assertThat(p).as("the file the failed call created").doesNotExist();
+    }
 }
