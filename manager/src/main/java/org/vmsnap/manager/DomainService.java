@@ -81,7 +81,8 @@ public final class DomainService {
         Files.createDirectories(store.dir());
         try (DomainLock lock = store.lock()) {
             recoverOrFail(store);
-            if (store.exists()) {
+            boolean existed = store.exists();
+            if (existed) {
                 Domain old = store.readDomain();
                 if (parsed.uuid() == null) {
                     d = parsed.withUuid(old.uuid());
@@ -91,8 +92,30 @@ public final class DomainService {
                 }
             }
             AtomicFiles.write(store.domainFile(), d.toXml());
+            mirrorDefinition(d, existed);
         }
         return d;
+    }
+
+    /**
+     * The mirror beside the images follows a redefinition; a new definition (the state folder was
+     * lost, say) never replaces a mirror's copy: that copy is what {@code recover} restores.
+     * Best effort: the next plan writes the whole mirror when it finds it missing or stale.
+     */
+    private static void mirrorDefinition(Domain d, boolean existed) {
+        Path mirror = mirrorFolder(d);
+        if (mirror == null) {
+            return;
+        }
+        try {
+            Path file = mirror.resolve("domain.xml");
+            if (existed || AtomicFiles.readOrNull(file) == null) {
+                Files.createDirectories(mirror);
+                AtomicFiles.write(file, d.toXml());
+            }
+        } catch (IOException e) {
+            // a folder vmsnap may not write: the first plan says so
+        }
     }
 
     /** An image of a disk ({@code disk} is its target, or "-" for an image no disk uses now). */
@@ -165,7 +188,8 @@ public final class DomainService {
                 Files.deleteIfExists(store.snapshotFile(s.name()));
             }
             removeOwnFolder(store.dir().resolve("snapshots"), List.of());
-            for (String f : List.of("domain.xml", "current", "owned", "journal", "shutoff-reason")) {
+            for (String f : List.of("domain.xml", "current", "owned", "journal", "shutoff-reason", "pending-deletes",
+                    "retired")) {
                 Files.deleteIfExists(store.dir().resolve(f));
             }
             if (d.uuid() != null) {
@@ -173,7 +197,8 @@ public final class DomainService {
             }
             Path mirror = mirrorFolder(d);
             if (mirror != null) {
-                List<String> files = new ArrayList<>(List.of("domain.xml", "current"));
+                List<String> files = new ArrayList<>(List.of("domain.xml", "current", "owned", "pending-deletes",
+                        "retired"));
                 snapshots.forEach(s -> files.add(s.name() + ".xml"));
                 removeOwnFolder(mirror, files);
             }

@@ -33,13 +33,15 @@ final class DomainState {
     final Set<Path> owned = new LinkedHashSet<>();
     /** Internal snapshots deleted from the metadata whose image QEMU still held (see {@link DomainStore#pendingFile}). */
     final Set<DomainStore.PendingDelete> pending = new LinkedHashSet<>();
+    /** What the images hold that is no snapshot any more (see {@link DomainStore#retiredFile}). */
+    final Set<DomainStore.Retired> retired = new LinkedHashSet<>();
 
     static DomainState load(DomainStore store) throws IOException {
         return load(store, null);
     }
 
     /** With {@code damaged} non-null, unreadable snapshot files are skipped and listed there. */
-    static DomainState load(DomainStore store, List<String> damaged) throws IOException {
+    static DomainState load(DomainStore store, List<DomainStore.Damaged> damaged) throws IOException {
         DomainState s = new DomainState();
         s.domain = store.readDomain();
         for (SnapshotDef d : store.readSnapshots(damaged)) {
@@ -51,6 +53,7 @@ final class DomainState {
         }
         s.owned.addAll(store.readOwned());
         s.pending.addAll(store.readPending());
+        s.retired.addAll(store.readRetired());
         return s;
     }
 
@@ -61,6 +64,7 @@ final class DomainState {
         c.current = current;
         c.owned.addAll(owned);
         c.pending.addAll(pending);
+        c.retired.addAll(retired);
         return c;
     }
 
@@ -156,39 +160,106 @@ final class DomainState {
         return out;
     }
 
-    /** Appends the file writes that turn {@code before} (as stored) into this state. */
-    void emitChanges(DomainState before, DomainStore store, Path mirror, Plan plan) throws IOException {
-        putIfChanged(plan, store.domainFile(), mirrorOf(mirror, "domain.xml"), before.domain.toXml(),
-                domain.toXml());
+    /**
+     * Appends the file writes that turn {@code before} (as stored) into this state, in the state
+     * folder and in the mirror. The mirror is written whole when it is not the one {@code
+     * before} wrote to (the first disk moved to another folder) or does not hold {@code before}'s
+     * definition (lost or never written): recover needs all of it, not the changes.
+     */
+    void emitChanges(DomainState before, DomainStore store, Path mirror, Plan plan, Set<Path> removing)
+            throws IOException {
+        retire(before, removing);
+        Path beforeMirror = PlanContext.mirror(before);
+        boolean whole = mirror != null && (!mirror.equals(beforeMirror)
+                || !before.domain.toXml().equals(AtomicFiles.readOrNull(mirror.resolve("domain.xml"))));
+        DomainState old = whole ? new DomainState() : before;
+        if (whole) {
+            old.domain = before.domain;
+        }
+        putIfChanged(plan, store.domainFile(), before.domain.toXml(), mirrorOf(mirror, "domain.xml"),
+                old.domain.toXml(), whole, domain.toXml());
         for (String name : before.snapshots.keySet()) {
             if (!snapshots.containsKey(name)) {
                 put(plan, store.snapshotFile(name), mirrorOf(mirror, name + ".xml"), null);
             }
         }
         for (SnapshotDef s : snapshots.values()) {
-            SnapshotDef old = before.snapshots.get(s.name());
-            putIfChanged(plan, store.snapshotFile(s.name()), mirrorOf(mirror, s.name() + ".xml"),
-                    old == null ? null : SnapshotXml.format(old), SnapshotXml.format(s));
+            SnapshotDef was = before.snapshots.get(s.name());
+            putIfChanged(plan, store.snapshotFile(s.name()), was == null ? null : SnapshotXml.format(was),
+                    mirrorOf(mirror, s.name() + ".xml"), whole ? null : was == null ? null : SnapshotXml.format(was),
+                    whole, SnapshotXml.format(s));
         }
-        putIfChanged(plan, store.currentFile(), mirrorOf(mirror, "current"),
-                before.current == null ? null : before.current + "\n", current == null ? null : current + "\n");
-        putIfChanged(plan, store.ownedFile(), null, DomainStore.ownedText(before.owned),
-                DomainStore.ownedText(owned));
+        putIfChanged(plan, store.currentFile(), lineOrNull(before.current), mirrorOf(mirror, "current"),
+                lineOrNull(old.current), whole, lineOrNull(current));
+        putIfChanged(plan, store.ownedFile(), DomainStore.ownedText(before.owned), mirrorOf(mirror, "owned"),
+                DomainStore.ownedText(old.owned), whole, DomainStore.ownedText(owned));
         // In the mirror too: recover must not bring back a snapshot whose deletion only waits.
-        putIfChanged(plan, store.pendingFile(), mirrorOf(mirror, "pending-deletes"),
-                before.pending.isEmpty() ? null : DomainStore.pendingText(before.pending),
-                pending.isEmpty() ? null : DomainStore.pendingText(pending));
+        putIfChanged(plan, store.pendingFile(), textOrNull(DomainStore.pendingText(before.pending)),
+                mirrorOf(mirror, "pending-deletes"), textOrNull(DomainStore.pendingText(old.pending)), whole,
+                textOrNull(DomainStore.pendingText(pending)));
+        putIfChanged(plan, store.retiredFile(), textOrNull(DomainStore.retiredText(before.retired)),
+                mirrorOf(mirror, "retired"), textOrNull(DomainStore.retiredText(old.retired)), whole,
+                textOrNull(DomainStore.retiredText(retired)));
+    }
+
+    /**
+     * The images of snapshots that left the metadata (deleted, or renamed away) are retired, so
+     * recover does not bring them back; those of the snapshots there now are not; facts about
+     * files that are gone, or that the plan removes, are dropped.
+     */
+    private void retire(DomainState before, Set<Path> removing) {
+        for (SnapshotDef s : before.snapshots.values()) {
+            if (!snapshots.containsKey(s.name())) {
+                retired.addAll(facts(s));
+            }
+        }
+        for (SnapshotDef s : snapshots.values()) {
+            facts(s).forEach(retired::remove);
+        }
+        retired.removeIf(r -> removing.contains(r.image()) || !java.nio.file.Files.exists(r.image()));
+    }
+
+    /** What a snapshot holds in the images: its internal snapshots and its frozen images. */
+    static List<DomainStore.Retired> facts(SnapshotDef s) {
+        List<DomainStore.Retired> out = new ArrayList<>();
+        for (SnapshotDisk d : s.disks()) {
+            Path img = imageAt(s, d.name());
+            if (img != null && d.mode() == SnapshotMode.INTERNAL) {
+                out.add(new DomainStore.Retired(img, s.name()));
+            } else if (img != null && d.mode() == SnapshotMode.EXTERNAL) {
+                out.add(new DomainStore.Retired(img, null));
+            }
+        }
+        return out;
+    }
+
+    private static String lineOrNull(String name) {
+        return name == null ? null : name + "\n";
+    }
+
+    private static String textOrNull(String text) {
+        return text.isEmpty() ? null : text;
     }
 
     private static Path mirrorOf(Path mirror, String file) {
         return mirror == null ? null : mirror.resolve(file);
     }
 
-    private static void putIfChanged(Plan plan, Path file, Path mirror, String old, String now) throws IOException {
-        if (old == null ? now == null : old.equals(now)) {
-            return;
+    /**
+     * A state-folder file and its mirror copy: each written when its old text differs from the
+     * new one ({@code whole}: the mirror copy always).
+     */
+    private static void putIfChanged(Plan plan, Path file, String old, Path mirror, String mirrorOld, boolean whole,
+                                     String now) throws IOException {
+        if (old == null ? now != null : !old.equals(now)) {
+            plan.add(new Step.PutFile(file, now, AtomicFiles.readOrNull(file)));
         }
-        put(plan, file, mirror, now);
+        if (mirror != null && (whole || (mirrorOld == null ? now != null : !mirrorOld.equals(now)))) {
+            String there = AtomicFiles.readOrNull(mirror);
+            if (there == null ? now != null : !there.equals(now)) {
+                plan.add(new Step.PutFile(mirror, now, there));
+            }
+        }
     }
 
     private static void put(Plan plan, Path file, Path mirror, String now) throws IOException {

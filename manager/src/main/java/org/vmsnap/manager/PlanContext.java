@@ -58,9 +58,12 @@ final class PlanContext {
     void finishWithMetadata() throws IOException {
         Set<Path> removed = new java.util.LinkedHashSet<>(mergedAway);
         removed.addAll(Garbage.collect(after, graph, mergedAway));
+        removing = removed;
         emitMetadata();
+        Path mirror = mirror(after);
         for (Path p : removed) {
-            plan.add(new Step.RemoveFile(diskOf(p), p, store.ownedFile()));
+            plan.add(new Step.RemoveFile(diskOf(p), p, store.ownedFile(),
+                    mirror == null ? null : mirror.resolve("owned")));
         }
         finishPendingDeletes();
         dropPartials();
@@ -132,9 +135,12 @@ final class PlanContext {
         partials.clear();
     }
 
+    /** The image files this plan removes at its end (set before its metadata is written). */
+    private Set<Path> removing = Set.of();
+
     /** Appends the metadata writes that turn the stored state into {@link #after} (state folder and mirror). */
     void emitMetadata() throws IOException {
-        after.emitChanges(before, store, mirror(after), plan);
+        after.emitChanges(before, store, mirror(after), plan, removing);
     }
 
     /**

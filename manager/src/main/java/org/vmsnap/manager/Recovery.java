@@ -8,10 +8,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import org.vmsnap.manager.store.AtomicFiles;
+import org.vmsnap.manager.store.DomainStore;
 import org.vmsnap.manager.xml.DiskDef;
 import org.vmsnap.manager.xml.Domain;
 import org.vmsnap.manager.xml.SnapshotDef;
@@ -41,10 +44,20 @@ final class Recovery {
         long time;
         final Map<String, SnapshotDisk> disks = new LinkedHashMap<>();
         final Map<String, Path> imageAt = new LinkedHashMap<>();
+        /** Every fact of the images behind this name (one name can be in several files). */
+        final Set<DomainStore.Retired> facts = new LinkedHashSet<>();
 
         Found(String name, long time) {
             this.name = name;
             this.time = time;
+        }
+    }
+
+    /** What the mirror beside the images holds (all empty when there is none). */
+    private record Mirror(Domain domain, Map<String, SnapshotDef> snapshots, String current, Set<Path> owned,
+                          Set<DomainStore.Retired> retired) {
+        boolean present() {
+            return domain != null;
         }
     }
 
@@ -54,20 +67,76 @@ final class Recovery {
     static RecoverReport plan(PlanContext ctx, long nowSec) throws IOException {
         DomainState st = ctx.after;
         List<String> notes = new ArrayList<>();
-        Map<String, SnapshotDef> mirror = readMirror(PlanContext.mirror(st), notes);
+        Path mirrorDir = PlanContext.mirror(st);
+        Mirror mirror = readMirror(mirrorDir, st.domain.name(), notes);
         // Snapshots deleted while the domain ran whose internal part still waits in an image are
         // not brought back (the mirror keeps that list too).
-        Path mirrorPending = PlanContext.mirror(st) == null ? null : PlanContext.mirror(st).resolve("pending-deletes");
-        String pendingText = mirrorPending == null ? null : org.vmsnap.manager.store.AtomicFiles.readOrNull(mirrorPending);
+        String pendingText = mirrorDir == null ? null : AtomicFiles.readOrNull(mirrorDir.resolve("pending-deletes"));
         if (pendingText != null) {
             for (String line : pendingText.split("\n")) {
                 if (line.indexOf(' ') > 0) {
-                    st.pending.add(org.vmsnap.manager.store.DomainStore.PendingDelete.parse(line));
+                    st.pending.add(DomainStore.PendingDelete.parse(line));
                 }
             }
         }
+        st.retired.addAll(mirror.retired());
         ImageGraph g = ctx.graph;
-        adoptCurrentImages(st, g, notes);
+        adoptCurrentImages(st, g, mirror, notes);
+        Map<String, Found> found = fromImages(st, g, notes);
+        List<Found> ordered = new ArrayList<>(found.values());
+        ordered.sort(Comparator.comparingLong((Found x) -> x.time).thenComparing(x -> x.name));
+        List<String> recovered = new ArrayList<>();
+        // The mirror's snapshots as they were, where the images still hold their data.
+        for (SnapshotDef def : mirror.snapshots().values()) {
+            if (st.snapshots.containsKey(def.name()) || !validName(def.name(), "mirror copy " + def.name(), notes)) {
+                continue;
+            }
+            String missing = missingData(def, g);
+            if (missing != null) {
+                notes.add("snapshot " + def.name() + ": in the mirror but " + missing + "; not recovered");
+                continue;
+            }
+            st.snapshots.put(def.name(), def);
+            recovered.add(def.name());
+        }
+        // What the images hold beyond that: snapshots made without metadata (or before the mirror).
+        Set<DomainStore.Retired> known = new LinkedHashSet<>(st.retired);
+        st.snapshots.values().forEach(d -> known.addAll(DomainState.facts(d)));
+        for (Found x : ordered) {
+            if (known.containsAll(x.facts)) {
+                continue; // a snapshot the metadata has, or what a deleted one left behind
+            }
+            String name = x.name;
+            for (int n = 1; st.snapshots.containsKey(name); n++) {
+                name = x.name + "-recovered" + (n == 1 ? "" : "-" + n);
+            }
+            SnapshotDef def = inferred(st.domain, x, ordered, g).withName(name);
+            notes.add("snapshot " + name + ": rebuilt from the images (no description; parent and time inferred"
+                    + (name.equals(x.name) ? "" : "; '" + x.name + "' names another snapshot") + ")");
+            st.snapshots.put(name, def);
+            recovered.add(name);
+        }
+        for (Map.Entry<String, SnapshotDef> e : st.snapshots.entrySet()) {
+            String p = e.getValue().parent();
+            if (p != null && !st.snapshots.containsKey(p)) {
+                e.setValue(e.getValue().withParent(null));
+            }
+        }
+        if (st.current == null && !mirror.snapshots().isEmpty()) {
+            // No current snapshot is a state too (after deleting the current one's metadata, say).
+            st.current = mirror.current() != null && st.snapshots.containsKey(mirror.current()) ? mirror.current()
+                    : null;
+        } else if (st.current == null) {
+            List<Found> candidates = ordered.stream().filter(x -> st.snapshots.containsKey(x.name)).toList();
+            st.current = latestUnder(st.domain, candidates, g, Long.MAX_VALUE, null);
+        }
+        adoptOwned(st, g, mirror.owned(), notes);
+        ctx.emitMetadata();
+        return new RecoverReport(List.copyOf(recovered), st.current, List.copyOf(notes));
+    }
+
+    /** Every internal snapshot and every frozen image in the families of the domain's disks. */
+    private static Map<String, Found> fromImages(DomainState st, ImageGraph g, List<String> notes) throws IOException {
         Map<String, Set<Path>> family = new LinkedHashMap<>();
         for (DiskDef d : st.domain.disks()) {
             family.put(d.target(), g.family(d.source()));
@@ -77,16 +146,18 @@ final class Recovery {
             for (Path f : family.get(d.target())) {
                 ImageGraph.Node n = g.node(f);
                 for (String name : n.internal) {
-                    if (st.pending.contains(new org.vmsnap.manager.store.DomainStore.PendingDelete(f, name))
+                    if (st.pending.contains(new DomainStore.PendingDelete(f, name))
+                            || st.retired.contains(new DomainStore.Retired(f, name))
                             || !validName(name, "internal snapshot in " + f, notes)) {
                         continue;
                     }
                     Found x = found.computeIfAbsent(name, k -> new Found(k, n.internalDates.get(k)));
                     x.disks.put(d.target(), new SnapshotDisk(d.target(), SnapshotMode.INTERNAL, null, null));
                     x.imageAt.put(d.target(), f);
+                    x.facts.add(new DomainStore.Retired(f, name));
                 }
                 List<ImageGraph.Node> deps = g.dependents(f);
-                if (deps.isEmpty()) {
+                if (deps.isEmpty() || st.retired.contains(new DomainStore.Retired(f, null))) {
                     continue;
                 }
                 String name = externalName(f, deps);
@@ -100,43 +171,67 @@ final class Recovery {
                 Found x = found.computeIfAbsent(name, k -> new Found(k, born));
                 x.disks.put(d.target(), new SnapshotDisk(d.target(), SnapshotMode.EXTERNAL, overlay, "qcow2"));
                 x.imageAt.put(d.target(), f);
+                x.facts.add(new DomainStore.Retired(f, null));
                 x.time = Math.min(x.time, born);
             }
         }
-        List<Found> ordered = new ArrayList<>(found.values());
-        ordered.sort(Comparator.comparingLong((Found x) -> x.time).thenComparing(x -> x.name));
-        List<String> recovered = new ArrayList<>();
-        for (Found x : ordered) {
-            if (st.snapshots.containsKey(x.name)) {
-                continue; // its metadata survived
+        return found;
+    }
+
+    /**
+     * Why the images no longer hold a mirror snapshot's data (an image gone, an internal
+     * snapshot gone from its image), or null when they do. A snapshot's data is where its own
+     * {@code <domain>} says the disks were: the frozen images of external disks (the overlays
+     * made at the time may be gone since: a revert replaces them) and the holders of internal ones.
+     */
+    private static String missingData(SnapshotDef def, ImageGraph g) {
+        for (SnapshotDisk d : def.disks()) {
+            if (d.mode() != SnapshotMode.INTERNAL && d.mode() != SnapshotMode.EXTERNAL) {
+                continue;
             }
-            SnapshotDef def = mirror.get(x.name);
-            if (def == null) {
-                def = inferred(st.domain, x, ordered, g);
-                notes.add("snapshot " + x.name + ": rebuilt from the images (no description; parent and time"
-                        + " inferred)");
+            Path img = DomainState.imageAt(def, d.name());
+            if (img == null) {
+                continue; // a redefined snapshot without a <domain>: nothing to check against
             }
-            st.snapshots.put(x.name, def);
-            recovered.add(x.name);
-        }
-        for (Map.Entry<String, SnapshotDef> e : st.snapshots.entrySet()) {
-            String p = e.getValue().parent();
-            if (p != null && !st.snapshots.containsKey(p)) {
-                e.setValue(e.getValue().withParent(null));
+            img = img.toAbsolutePath().normalize();
+            try {
+                g.include(img);
+            } catch (IOException e) {
+                return "image " + img + " of disk " + d.name() + " is unreadable (" + e.getMessage() + ")";
             }
-        }
-        String mirrorCurrent = readMirrorCurrent(PlanContext.mirror(st));
-        if (st.current == null) {
-            st.current = mirrorCurrent != null && st.snapshots.containsKey(mirrorCurrent) ? mirrorCurrent
-                    : latestUnder(st.domain, ordered, g, Long.MAX_VALUE, null);
-        }
-        for (String name : mirror.keySet()) {
-            if (!found.containsKey(name) && !st.snapshots.containsKey(name)) {
-                notes.add("snapshot " + name + ": in the mirror but its data is not in the images; not recovered");
+            if (!g.exists(img)) {
+                return "image " + img + " of disk " + d.name() + " is gone";
+            }
+            if (d.mode() == SnapshotMode.INTERNAL && !g.node(img).internal.contains(def.name())) {
+                return "image " + img + " of disk " + d.name() + " no longer holds it";
             }
         }
-        ctx.emitMetadata();
-        return new RecoverReport(List.copyOf(recovered), st.current, List.copyOf(notes));
+        return null;
+    }
+
+    /**
+     * The images vmsnap made, as the mirror lists them: only files that are images of this
+     * domain's disks (in a disk's family or named by the recovered metadata), since recover must
+     * not let a mirror someone edited make vmsnap remove a file it did not make.
+     */
+    private static void adoptOwned(DomainState st, ImageGraph g, Set<Path> owned, List<String> notes)
+            throws IOException {
+        Set<Path> ours = new LinkedHashSet<>();
+        for (DiskDef d : st.domain.disks()) {
+            ours.addAll(g.family(d.source()));
+        }
+        for (Path p : st.namedFiles()) {
+            ours.add(p.toAbsolutePath().normalize());
+        }
+        for (Path p : owned) {
+            Path n = p.toAbsolutePath().normalize();
+            if (ours.contains(n)) {
+                st.owned.add(p);
+            } else if (Files.exists(n)) {
+                notes.add(p + ": listed by the mirror as made by vmsnap, but not an image of this domain's disks;"
+                        + " vmsnap will not remove it");
+            }
+        }
     }
 
     /**
@@ -144,24 +239,17 @@ final class Recovery {
      * the mirror's copy of the definition names the current ones; without it, the newest image
      * on top of the named one is taken.
      */
-    private static void adoptCurrentImages(DomainState st, ImageGraph g, List<String> notes) throws IOException {
-        Path mirror = PlanContext.mirror(st);
-        if (mirror != null && Files.isRegularFile(mirror.resolve("domain.xml"))) {
-            try {
-                Domain m = Domain.parse(Files.readString(mirror.resolve("domain.xml"), StandardCharsets.UTF_8));
-                boolean usable = m.name().equals(st.domain.name())
-                        && m.disks().stream().allMatch(d -> Files.isRegularFile(d.source()));
-                if (usable && !m.disks().equals(st.domain.disks())) {
-                    st.domain = m;
-                    notes.add("disk images: taken from the mirror's copy of the definition");
-                }
-                if (usable) {
-                    return;
-                }
-            } catch (IOException e) {
-                notes.add(mirror.resolve("domain.xml") + ": unreadable (" + e.getMessage() + ")");
+    private static void adoptCurrentImages(DomainState st, ImageGraph g, Mirror mirror, List<String> notes)
+            throws IOException {
+        Domain m = mirror.domain();
+        if (m != null && m.disks().stream().allMatch(d -> Files.isRegularFile(d.source()))) {
+            if (!m.equals(st.domain)) {
+                st.domain = m;
+                notes.add("definition (and the disks' current images): taken from the mirror's copy");
             }
         }
+        // A current image never has overlays: one that has (a definition written before the
+        // snapshots, or a mirror that only define wrote) is frozen, and the newest on it is current.
         for (DiskDef d : st.domain.disks()) {
             Set<Path> fam = g.family(d.source());
             Path newest = d.source();
@@ -285,10 +373,24 @@ final class Recovery {
         }
     }
 
-    private static Map<String, SnapshotDef> readMirror(Path mirror, List<String> notes) {
+    private static Mirror readMirror(Path mirror, String domainName, List<String> notes) {
         Map<String, SnapshotDef> out = new LinkedHashMap<>();
         if (mirror == null || !Files.isDirectory(mirror)) {
-            return out;
+            return new Mirror(null, out, null, Set.of(), Set.of());
+        }
+        Domain domain = null;
+        try {
+            String xml = AtomicFiles.readOrNull(mirror.resolve("domain.xml"));
+            if (xml != null) {
+                domain = Domain.parse(xml);
+                if (!domain.name().equals(domainName)) {
+                    notes.add(mirror.resolve("domain.xml") + ": defines domain '" + domain.name() + "', not '"
+                            + domainName + "'; its definition is not used");
+                    domain = null;
+                }
+            }
+        } catch (IOException e) {
+            notes.add(mirror.resolve("domain.xml") + ": unreadable (" + e.getMessage() + ")");
         }
         try (DirectoryStream<Path> files = Files.newDirectoryStream(mirror, "*.xml")) {
             for (Path f : files) {
@@ -305,18 +407,19 @@ final class Recovery {
         } catch (IOException e) {
             notes.add(mirror + ": mirror unreadable (" + e.getMessage() + ")");
         }
-        return out;
-    }
-
-    private static String readMirrorCurrent(Path mirror) {
-        if (mirror == null) {
-            return null;
-        }
+        String current = null;
+        Set<Path> owned = new LinkedHashSet<>();
+        Set<DomainStore.Retired> retired = Set.of();
         try {
-            return org.vmsnap.manager.store.DomainStore.currentName(
-                    Files.readString(mirror.resolve("current"), StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            return null;
+            current = DomainStore.currentName(AtomicFiles.readOrNull(mirror.resolve("current")));
+            String ownedText = AtomicFiles.readOrNull(mirror.resolve("owned"));
+            if (ownedText != null) {
+                ownedText.lines().filter(l -> !l.isBlank()).forEach(l -> owned.add(Path.of(l)));
+            }
+            retired = DomainStore.parseRetired(AtomicFiles.readOrNull(mirror.resolve("retired")));
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            notes.add(mirror + ": mirror unreadable (" + e.getMessage() + ")");
         }
+        return new Mirror(domain, out, current, owned, retired);
     }
 }

@@ -63,7 +63,8 @@ public final class SnapshotService {
         return locked(null, body);
     }
 
-    private <T> T locked(List<String> damaged, Body<T> body) throws IOException {
+    private <T> T locked(List<org.vmsnap.manager.store.DomainStore.Damaged> damaged, Body<T> body)
+            throws IOException {
         try (DomainLock lock = store.lock()) {
             checkExists();
             live = lifecycle.probe().orElse(null);
@@ -303,14 +304,13 @@ public final class SnapshotService {
 
     /** vmsnap recover: rebuilds snapshot metadata from the images. */
     public RecoverReport recover() throws IOException {
-        List<String> damaged = new ArrayList<>();
+        List<org.vmsnap.manager.store.DomainStore.Damaged> damaged = new ArrayList<>();
         return locked(damaged, s -> {
             PlanContext ctx = PlanContext.open(store, s, "recover of domain " + s.domain.name());
-            for (String d : damaged) {
+            for (var d : damaged) {
                 // A damaged file is replaced by what the images say (or removed).
-                String file = d.substring(0, d.indexOf(".xml: ") + 4);
-                ctx.plan.add(new org.vmsnap.manager.plan.Step.PutFile(java.nio.file.Path.of(file), null,
-                        org.vmsnap.manager.store.AtomicFiles.readOrNull(java.nio.file.Path.of(file))));
+                ctx.plan.add(new org.vmsnap.manager.plan.Step.PutFile(d.file(), null,
+                        org.vmsnap.manager.store.AtomicFiles.readOrNull(d.file())));
             }
             RecoverReport report = Recovery.plan(ctx, clock.nowSec());
             List<String> notes = new ArrayList<>(damaged.stream().map(d -> "damaged metadata set aside: " + d).toList());

@@ -208,7 +208,8 @@ public final class Journal {
                 continue;
             }
             RecordComponent[] comps = k.getRecordComponents();
-            if (comps.length != parts.length - 1) {
+            // A journal of an older vmsnap lacks fields added to a step since: they read as null.
+            if (comps.length < parts.length - 1) {
                 break;
             }
             Object[] args = new Object[comps.length];
@@ -216,7 +217,10 @@ public final class Journal {
             try {
                 for (int i = 0; i < comps.length; i++) {
                     types[i] = comps[i].getType();
-                    args[i] = decodeField(types[i], parts[i + 1]);
+                    if (i + 1 >= parts.length && types[i].isPrimitive()) {
+                        throw new IllegalArgumentException("missing field " + comps[i].getName());
+                    }
+                    args[i] = i + 1 < parts.length ? decodeField(types[i], parts[i + 1]) : null;
                 }
                 Constructor<?> ctor = k.getDeclaredConstructor(types);
                 return (Step) ctor.newInstance(args);

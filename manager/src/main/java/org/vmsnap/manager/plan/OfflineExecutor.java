@@ -189,8 +189,11 @@ public final class OfflineExecutor implements StepExecutor {
                     + " vmsnap command on the domain removes it once it may");
             return;
         }
-        String owned = AtomicFiles.readOrNull(r.ownedList());
-        if (owned != null) {
+        for (Path list : new Path[] {r.ownedList(), r.mirrorList()}) {
+            String owned = list == null ? null : AtomicFiles.readOrNull(list);
+            if (owned == null) {
+                continue;
+            }
             List<String> kept = new ArrayList<>();
             for (String line : owned.split("\n", -1)) {
                 if (!line.isEmpty() && !line.equals(r.file().toString())) {
@@ -199,7 +202,7 @@ public final class OfflineExecutor implements StepExecutor {
             }
             String now = kept.isEmpty() ? "" : String.join("\n", kept) + "\n";
             if (!now.equals(owned)) {
-                AtomicFiles.write(r.ownedList(), now);
+                AtomicFiles.write(list, now);
             }
         }
     }

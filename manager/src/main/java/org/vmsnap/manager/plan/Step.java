@@ -128,10 +128,11 @@ public sealed interface Step {
 
     /**
      * Removes an image file vmsnap made and no longer needs, under QEMU's write lock; then drops
-     * it from the {@code owned} list. A file another process holds is kept (and stays owned, so
-     * a later command removes it once it is free).
+     * it from the {@code owned} list (state folder, and the mirror's copy when there is one). A
+     * file another process holds is kept (and stays owned, so a later command removes it once it
+     * is free).
      */
-    record RemoveFile(String disk, Path file, Path ownedList) implements Step {
+    record RemoveFile(String disk, Path file, Path ownedList, Path mirrorList) implements Step {
         public boolean reversible() {
             return false;
         }

@@ -101,7 +101,7 @@ public final class DomainStore {
      * The snapshot definitions; with {@code damaged} non-null, unreadable files are listed there
      * and skipped instead of failing (for recover).
      */
-    public List<SnapshotDef> readSnapshots(List<String> damaged) throws IOException {
+    public List<SnapshotDef> readSnapshots(List<Damaged> damaged) throws IOException {
         List<SnapshotDef> out = new ArrayList<>();
         Path folder = dir.resolve("snapshots");
         if (!Files.isDirectory(folder)) {
@@ -118,11 +118,19 @@ public final class DomainStore {
                     if (damaged == null) {
                         throw new ManagerException(f + ": " + e.getMessage(), e);
                     }
-                    damaged.add(f + ": " + e.getMessage());
+                    damaged.add(new Damaged(f, e.getMessage()));
                 }
             }
         }
         return out;
+    }
+
+    /** A metadata file that could not be read, and why (recover sets it aside). */
+    public record Damaged(Path file, String reason) {
+        @Override
+        public String toString() {
+            return file + ": " + reason;
+        }
     }
 
     /** The current snapshot's name (exactly: names may begin or end with spaces), or null. */
@@ -192,6 +200,63 @@ public final class DomainStore {
     public static String pendingText(Set<PendingDelete> pending) {
         StringBuilder b = new StringBuilder();
         pending.forEach(p -> b.append(p.line()).append('\n'));
+        return b.toString();
+    }
+
+    /**
+     * What the images still hold that is no snapshot any more (a deleted external snapshot's
+     * frozen image kept as the shared base of its children; an internal snapshot deleted with
+     * {@code --metadata}): {@code recover} must not bring these back. Kept in the mirror too.
+     */
+    public Path retiredFile() {
+        return dir.resolve("retired");
+    }
+
+    /**
+     * One fact of the images that is not a snapshot: an internal snapshot {@code name} inside
+     * {@code image}, or (name null) the frozen image {@code image} of a deleted external snapshot.
+     */
+    public record Retired(Path image, String name) {
+        public String line() {
+            return (name == null ? "frozen " : "internal ")
+                    + java.net.URLEncoder.encode(image.toString(), StandardCharsets.UTF_8)
+                    + (name == null ? "" : " " + java.net.URLEncoder.encode(name, StandardCharsets.UTF_8));
+        }
+
+        /** The fact a line holds, or null for a line that is not one (a damaged file: recover notes it). */
+        public static Retired parse(String line) {
+            String[] parts = line.split(" ", -1);
+            if (parts.length == 2 && parts[0].equals("frozen")) {
+                return new Retired(Path.of(java.net.URLDecoder.decode(parts[1], StandardCharsets.UTF_8)), null);
+            }
+            if (parts.length == 3 && parts[0].equals("internal")) {
+                return new Retired(Path.of(java.net.URLDecoder.decode(parts[1], StandardCharsets.UTF_8)),
+                        java.net.URLDecoder.decode(parts[2], StandardCharsets.UTF_8));
+            }
+            return null;
+        }
+    }
+
+    public Set<Retired> readRetired() throws IOException {
+        return parseRetired(AtomicFiles.readOrNull(retiredFile()));
+    }
+
+    public static Set<Retired> parseRetired(String text) {
+        Set<Retired> out = new LinkedHashSet<>();
+        if (text != null) {
+            for (String line : text.split("\n")) {
+                Retired r = Retired.parse(line);
+                if (r != null) {
+                    out.add(r);
+                }
+            }
+        }
+        return out;
+    }
+
+    public static String retiredText(Set<Retired> retired) {
+        StringBuilder b = new StringBuilder();
+        retired.forEach(r -> b.append(r.line()).append('\n'));
         return b.toString();
     }
 

@@ -94,6 +94,16 @@ final class Model {
         return new Model(disks, left, hidden, newCurrent);
     }
 
+    /** snapshot-edit --rename: the same snapshot under a new name; its children follow it. */
+    Model rename(String from, String to) {
+        Map<String, Snap> out = new LinkedHashMap<>();
+        for (Snap o : snaps.values()) {
+            Snap n = o.name().equals(from) ? new Snap(to, o.parent(), o.modes(), o.data()) : o;
+            out.put(n.name(), from.equals(n.parent()) ? n.withParent(to) : n);
+        }
+        return new Model(disks, out, hidden, from.equals(current) ? to : current);
+    }
+
     /** Recover brought the hidden snapshots back with these parents and this current snapshot. */
     Model recovered(Map<String, String> parents, String newCurrent) {
         Model m = new Model(disks, snaps, Map.of(), newCurrent);
