@@ -116,6 +116,8 @@ final class Recovery {
             st.snapshots.put(name, def);
             recovered.add(name);
         }
+        recovered.sort(Comparator.comparingLong((String n) -> st.snapshots.get(n).creationTimeSec())
+                .thenComparing(n -> n));
         for (Map.Entry<String, SnapshotDef> e : st.snapshots.entrySet()) {
             String p = e.getValue().parent();
             if (p != null && !st.snapshots.containsKey(p)) {
