@@ -116,7 +116,9 @@ final class Recovery {
             st.snapshots.put(name, def);
             recovered.add(name);
         }
+        // Creation order: by the recorded second, then by the images' finer times where they tell.
         recovered.sort(Comparator.comparingLong((String n) -> st.snapshots.get(n).creationTimeSec())
+                .thenComparingLong(n -> found.containsKey(n) ? found.get(n).time : Long.MAX_VALUE)
                 .thenComparing(n -> n));
         for (Map.Entry<String, SnapshotDef> e : st.snapshots.entrySet()) {
             String p = e.getValue().parent();
