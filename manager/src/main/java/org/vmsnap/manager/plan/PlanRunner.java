@@ -32,8 +32,17 @@ public final class PlanRunner {
                 CrashPoint.before(done + 1);
                 executor.run(s);
                 done++;
-                journal.markDone(done);
+                try {
+                    journal.markDone(done);
+                } catch (IOException e) {
+                    throw new JournalWriteException(plan.what(), s, e);
+                }
             }
+        } catch (JournalWriteException e) {
+            // The step ran but the journal cannot say so: undoing without a journal could leave a
+            // mix, so the plan stays journaled as it is and the next command redoes or undoes the
+            // step (both safe on a step that completed).
+            throw e;
         } catch (IOException | RuntimeException e) {
             Step failed = steps.get(done);
             fail(plan.what(), steps, done, failed, e);
@@ -41,6 +50,18 @@ public final class PlanRunner {
             CrashPoint.planFinished();
         }
         journal.finish();
+    }
+
+    /** The journal could not record a step that ran: that I/O error, with what it interrupted. */
+    public static final class JournalWriteException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        JournalWriteException(String what, Step step, IOException cause) {
+            super(what + ": " + step.describe() + " was done, but recording it in the journal failed ("
+                    + (cause.getMessage() == null ? cause.toString() : cause.getMessage())
+                    + "); the operation stays journaled and the next command on the domain finishes or undoes it",
+                    cause);
+        }
     }
 
     private void fail(String what, List<Step> steps, int done, Step failed, Exception cause) throws IOException {
