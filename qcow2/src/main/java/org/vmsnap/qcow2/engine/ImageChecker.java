@@ -81,11 +81,11 @@ public final class ImageChecker {
     static WriteCheck checkBeforeWriting(BlockStore store) throws IOException {
         Messages messages = new Messages();
         Tally t = runPass(store, RepairMode.NONE, messages);
-        return new WriteCheck(t.toResult(messages), t.harmlessCopiedFlags);
+        return new WriteCheck(t.toResult(messages), t.harmlessCopiedFlags, List.copyOf(t.underCounted));
     }
 
     /** What {@link #checkBeforeWriting} found. */
-    record WriteCheck(CheckResult result, long harmlessCorruptions) {
+    record WriteCheck(CheckResult result, long harmlessCorruptions, List<Long> underCounted) {
     }
 
     private static Tally runPass(BlockStore store, RepairMode mode, Messages messages) throws IOException {
@@ -245,6 +245,9 @@ public final class ImageChecker {
                     res.leaks++;
                 } else {
                     res.corruptions++;
+                    if (res.underCounted.size() < Tally.UNDER_COUNTED_KEPT) {
+                        res.underCounted.add(i);
+                    }
                 }
             }
             return highest;
@@ -581,6 +584,10 @@ public final class ImageChecker {
         long compressedClusters;
         /** COPIED mismatches among the corruptions that writing can live with (see countHarmless). */
         long harmlessCopiedFlags;
+        /** How many under-counted clusters {@link #underCounted} keeps (enough to name a cause). */
+        static final int UNDER_COUNTED_KEPT = 64;
+        /** The first clusters in use whose refcount is too low (the allocator would hand them out). */
+        final List<Long> underCounted = new ArrayList<>();
         /** The pass stopped early (qemu-img: "Check failed"); not copied by {@link #set}. */
         boolean failed;
 
@@ -602,6 +609,8 @@ public final class ImageChecker {
             fragmentedClusters = o.fragmentedClusters;
             compressedClusters = o.compressedClusters;
             harmlessCopiedFlags = o.harmlessCopiedFlags;
+            underCounted.clear();
+            underCounted.addAll(o.underCounted);
         }
 
         CheckResult toResult(Messages messages) {

@@ -107,13 +107,8 @@ public final class Qcow2Engine {
         ImageChecker.WriteCheck check = ImageChecker.checkBeforeWriting(store);
         org.vmsnap.qcow2.CheckResult r = check.result();
         if (r.corruptions() > check.harmlessCorruptions() || r.failed()) {
-            // The first finding that is not a leak names the cause.
-            String first = r.messages().stream().filter(l -> l.startsWith("ERROR")).findFirst()
-                    .orElse(r.messages().isEmpty() ? "" : r.messages().getFirst());
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("cluster (\\d+) ").matcher(first);
-            if (m.find()) {
-                // Name the real cause when the doubly used cluster is metadata.
-                long cluster = Long.parseLong(m.group(1));
+            // An under-counted cluster that holds metadata is an overlap: name that cause.
+            for (long cluster : check.underCounted()) {
                 OverlapGuard.Kind kind = guard.kindAt(cluster);
                 if (kind != null) {
                     throw new CorruptImageException(file, "L2 table", g.clusterOffset(cluster), "cluster "
@@ -121,6 +116,9 @@ public final class Qcow2Engine {
                             + "guest data (overlap); not opened for writing (see 'vmsnap img check')");
                 }
             }
+            // For the reader: the checker's first finding that is not a leak.
+            String first = r.messages().stream().filter(l -> l.startsWith("ERROR")).findFirst()
+                    .orElse(r.messages().isEmpty() ? "" : r.messages().getFirst());
             throw new CorruptImageException(file, "refcount table", -1, r.corruptions()
                     + " refcount errors" + (first.isEmpty() ? "" : " (first: " + first + ")") + "; writing could overwrite data in use, so the image is"
                     + " not opened for writing (repair it with 'vmsnap img check -r all')");
