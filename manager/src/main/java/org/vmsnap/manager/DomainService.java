@@ -78,7 +78,7 @@ public final class DomainService {
             }
         }
         DomainStore store = new DomainStore(home, d.name());
-        Files.createDirectories(store.dir());
+        AtomicFiles.privateDirectories(store.dir());
         try (DomainLock lock = store.lock()) {
             recoverOrFail(store);
             boolean existed = store.exists();
@@ -110,7 +110,6 @@ public final class DomainService {
         try {
             Path file = mirror.resolve("domain.xml");
             if (existed || AtomicFiles.readOrNull(file) == null) {
-                Files.createDirectories(mirror);
                 AtomicFiles.write(file, d.toXml());
             }
         } catch (IOException e) {
@@ -389,7 +388,7 @@ public final class DomainService {
                 throw new InvalidInputException("domain '" + other.name() + "' already exists with uuid " + d.uuid());
             }
         }
-        Files.createDirectories(store.dir());
+        AtomicFiles.privateDirectories(store.dir());
         try (DomainLock lock = store.lock()) {
             RunRecord r = new RunRecord(0, store.dir().resolve("run"), qmpSocket.toAbsolutePath(),
                     agentSocket == null ? null : agentSocket.toAbsolutePath(), found.pid(), true,

@@ -311,7 +311,7 @@ final class Lifecycle {
 
     /** The next domain Id (virsh's "Id"): one counter for the state folder, as libvirtd has one. */
     static int nextId(Path home) throws IOException {
-        Files.createDirectories(home);
+        AtomicFiles.privateDirectories(home);
         Path counter = home.resolve(".next-id");
         try (FileChannel ch = FileChannel.open(home.resolve(".next-id.lock"), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {

@@ -18,12 +18,45 @@ public final class AtomicFiles {
     private AtomicFiles() {
     }
 
+    private static final java.nio.file.attribute.FileAttribute<?> PRIVATE_FOLDER =
+            java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+
+    /**
+     * Creates the folders vmsnap keeps its metadata in (state folder, mirror) as missing, mode
+     * 0700: they name snapshots and images and hold the journal. A folder that is a symbolic
+     * link is refused: vmsnap does not write its metadata through a link someone could have
+     * pointed anywhere.
+     */
+    public static void privateDirectories(Path dir) throws IOException {
+        if (Files.isSymbolicLink(dir)) {
+            throw new IOException(dir + ": is a symbolic link; vmsnap keeps its metadata only in real folders");
+        }
+        if (Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Path parent = dir.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            privateDirectories(parent);
+        }
+        try {
+            Files.createDirectory(dir, PRIVATE_FOLDER);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            if (!Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException(dir + ": exists and is not a folder", e);
+            }
+        }
+    }
+
     public static void write(Path target, String content) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
+        privateDirectories(dir);
         Path tmp = dir.resolve("." + target.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        // A temporary file left by a crash is vmsnap's; a symbolic link planted there is removed,
+        // never followed: the new file is created exclusively.
+        Files.deleteIfExists(tmp);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             ByteBuffer b = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
             while (b.hasRemaining()) {
                 ch.write(b);

@@ -52,7 +52,7 @@ public final class DomainLock implements AutoCloseable {
         }
         FileChannel ch = null;
         try {
-            Files.createDirectories(key.getParent());
+            AtomicFiles.privateDirectories(key.getParent());
             ch = FileChannel.open(key, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             while (true) {
                 FileLock l;
