@@ -21,6 +21,11 @@ public final class DomfsthawCommand extends LifecycleCommand {
     }
 
     @Override
+    String failure() {
+        return "Unable to thaw filesystems"; // virsh's words: no domain name
+    }
+
+    @Override
     void change(DomainService domains) throws IOException {
         thawed = domains.fsThaw(domain);
     }
