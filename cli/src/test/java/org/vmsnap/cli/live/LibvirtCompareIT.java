@@ -116,6 +116,7 @@ class LibvirtCompareIT {
             same("domfsthaw", NAME);
             same("domfsthaw", NAME);
             same("domfsfreeze", NAME, "--mountpoint", "/data2");
+            sameError("domfsthaw", NAME, "--mountpoint", "/data2");
             same("domfsthaw", NAME);
 
             // ---- live external disk-only snapshots of both disks
@@ -130,6 +131,11 @@ class LibvirtCompareIT {
             same("snapshot-list", NAME, "--disk-only", "--name");
             same("snapshot-list", NAME, "--inactive", "--name");
             same("snapshot-current", NAME, "--name");
+            same("snapshot-parent", NAME, "s2");
+            same("snapshot-create-as", NAME, "p", "--disk-only", "--print-xml", "--description", "not made",
+                    "--diskspec", "vda,file=SIDE/vda.p", "--diskspec", "vdb,snapshot=no");
+            same("domstate", NAME);
+            same("list", "--all", "--name");
             for (String s : List.of("off", "s1", "s2", "s3")) {
                 same("snapshot-info", NAME, s);
                 sameSnapshotXml(s);
@@ -138,6 +144,20 @@ class LibvirtCompareIT {
             same("domblklist", NAME);
             assertThat(Files.getPosixFilePermissions(vs.resolve("vda.s1")))
                     .isEqualTo(Files.getPosixFilePermissions(lv.resolve("vda.s1")));
+            sameChains(5); // base <- off <- s1 <- s2 <- s3, read while QEMU holds them (-U)
+
+            // ---- live delete: the leaf (an active commit in both), then one inside the chain
+            same("snapshot-create-as", NAME, "s4", "--disk-only");
+            same("domblklist", NAME);
+            same("snapshot-delete", NAME, "s4");
+            same("snapshot-current", NAME, "--name");
+            same("domblklist", NAME);
+            sameChains(5);
+            same("snapshot-delete", NAME, "s2");
+            same("snapshot-list", NAME, "--tree");
+            same("snapshot-list", NAME, "--parent");
+            same("domblklist", NAME);
+            mergedChains();
 
             // ---- what libvirt refuses
             sameError("snapshot-create-as", "nosuch", "x", "--disk-only");
@@ -169,14 +189,44 @@ class LibvirtCompareIT {
             same("domblklist", NAME);
             same("snapshot-list", NAME, "--tree");
             sameError("destroy", NAME);
-            for (String disk : List.of("vda", "vdb")) {
-                Path top = Path.of(vmsnap("domblklist", NAME).stdout.lines().filter(l -> l.startsWith(" " + disk + " "))
-                        .findFirst().orElseThrow().substring(1 + disk.length()).strip());
-                List<String> chainVs = chainShape(top, vs);
-                List<String> chainLv = chainShape(lv.resolve(top.getFileName()), lv);
-                assertThat(chainVs).as("the chain of " + disk).isEqualTo(chainLv).hasSize(5);
-            }
+            mergedChains();
         }
+    }
+
+    /** Each disk's chain (qemu-img info --backing-chain) is the same on both sides: files, formats, links. */
+    private void sameChains(int depth) {
+        for (String disk : List.of("vda", "vdb")) {
+            Path top = top(disk);
+            assertThat(chainShape(top, vs)).as("the chain of " + disk)
+                    .isEqualTo(chainShape(lv.resolve(top.getFileName()), lv)).hasSize(depth);
+        }
+    }
+
+    /**
+     * After s2 (which froze DISK.s1 and made DISK.s2) was deleted: both chains are top <- one
+     * image <- off <- base. libvirt 9.0 always commits DISK.s2 down into DISK.s1 and keeps
+     * DISK.s1; vmsnap merges in the direction that moves fewer bytes, so it may stream DISK.s1
+     * up into DISK.s2 and keep that (README): the same shape and data, another name for the
+     * merged file, which s1's metadata then names.
+     */
+    private void mergedChains() {
+        for (String disk : List.of("vda", "vdb")) {
+            Path top = top(disk);
+            List<String> chainLv = chainShape(lv.resolve(top.getFileName()), lv);
+            List<String> chainVs = chainShape(top, vs);
+            assertThat(chainLv).as("libvirt's chain of " + disk).hasSize(4).anyMatch(l -> l.startsWith("SIDE/" + disk + ".s1 "));
+            boolean streamed = chainVs.stream().anyMatch(l -> l.startsWith("SIDE/" + disk + ".s2 "));
+            String kept = disk + (streamed ? ".s2" : ".s1");
+            assertThat(chainVs.stream().map(l -> l.replace("SIDE/" + disk + ".s2", "SIDE/" + disk + ".s1")).toList())
+                    .as("the chain of " + disk + " (vmsnap kept " + kept + ")").isEqualTo(chainLv);
+            assertThat(vmsnap("snapshot-dumpxml", NAME, "s1").stdout).contains("<source file='" + vs.resolve(kept) + "'/>");
+            assertThat(vs.resolve(kept)).exists();
+        }
+    }
+
+    private Path top(String disk) {
+        return Path.of(vmsnap("domblklist", NAME).stdout.lines().filter(l -> l.startsWith(" " + disk + " "))
+                .findFirst().orElseThrow().substring(1 + disk.length()).strip());
     }
 
     /**
