@@ -102,6 +102,7 @@ class LibvirtCompareIT {
             same("suspend", NAME);
             same("suspend", NAME);
             same("domstate", NAME, "--reason");
+            same("dominfo", NAME);
             same("list", "--state-paused", "--name");
             // The agent cannot answer a paused guest: libvirt says the domain is not running, first.
             sameError("domfsfreeze", NAME);
@@ -257,9 +258,23 @@ class LibvirtCompareIT {
             Files.writeString(side.resolve("na.xml"), xml);
         }
         same("define", "SIDE/na.xml");
+        try {
+            agentlessDomainDefined();
+        } finally {
+            Cli.run("destroy", "na"); // whatever failed, no QEMU of this test stays
+        }
+    }
+
+    private void agentlessDomainDefined() {
         same("snapshot-create-as", "na", "int1"); // internal, of the shut-off domain: libvirt does it too
         assertThat(same("snapshot-info", "na", "int1").virsh.stdout).contains("Location:       internal\n");
+        same("list", "--all");
         same("start", "na");
+        same("list", "--all");
+        same("list", "--id");
+        same("list", "--all", "--id");
+        same("list", "--all", "--id", "--name");
+        same("list", "--all", "--uuid", "--id", "--name");
         assertThat(same("dominfo", "na").virsh.stdout).contains(
                 "Messages:       tainted: custom configuration parameters specified\n"
                         + "                tainted: running with undesirable elevated privileges\n");
