@@ -114,7 +114,7 @@ class CrashHookIT {
         // One after the other: a chain s1 - s2 - cX - cY - cZ, each external snapshot over the previous one.
         String parents = vmsnap(home, null, "snapshot-list", "vm", "--parent").out();
         for (String name : List.of("c1", "c2", "c3")) {
-            assertThat(parents).containsPattern("(?m)^ " + name + " .*disk-snapshot +(s2|c[123])\\s*$");
+            assertThat(parents).containsPattern("(?m)^ " + name + " .*shutoff +(s2|c[123])\\s*$");
         }
         assertThat(vmsnap(home, null, "snapshot-list", "vm", "--leaves", "--name").out().strip()).matches("c[123]");
     }

@@ -43,7 +43,6 @@ final class CreatePlanner {
         Domain domainAt = st.domain;
         Domain domainAfter = st.domain;
         List<SnapshotDisk> recorded = new ArrayList<>();
-        boolean external = false;
         for (DiskDef disk : st.domain.disks()) {
             SnapshotDisk m = modes.get(disk.target());
             if (!Files.isRegularFile(disk.source())) {
@@ -61,7 +60,6 @@ final class CreatePlanner {
                     recorded.add(new SnapshotDisk(disk.target(), SnapshotMode.INTERNAL, null, null));
                 }
                 case EXTERNAL -> {
-                    external = true;
                     Path overlay = m.source() != null ? m.source().toAbsolutePath().normalize()
                             : defaultOverlay(ctx, disk, name, flags.reuseExternal());
                     boolean reuse = checkExternal(ctx, disk, overlay, flags.reuseExternal());
@@ -77,7 +75,9 @@ final class CreatePlanner {
                 default -> recorded.add(new SnapshotDisk(disk.target(), SnapshotMode.NO, null, null));
             }
         }
-        String state = external || flags.diskOnly() ? "disk-snapshot" : "shutoff";
+        // libvirt 9.0: the domain's state when the snapshot was taken, so "shutoff" for every
+        // snapshot of a shut-off domain (--disk-only or not); "disk-snapshot" only while it runs.
+        String state = ctx.live != null ? "disk-snapshot" : "shutoff";
         SnapshotDef made = new SnapshotDef(name, request.description(), state, nowSec,
                 flags.noMetadata() ? null : st.current, SnapshotMode.NO, null, recorded, domainAt);
         st.domain = domainAfter;

@@ -337,7 +337,11 @@ public final class DomainService {
             try {
                 recoverOrFail(store);
             } catch (IOException waitsForTheGuest) {
-                lifecycle(store).resume();
+                try {
+                    lifecycle(store).resume();
+                } catch (InvalidInputException notPaused) {
+                    throw waitsForTheGuest; // resuming cannot help: the plan's own failure is the news
+                }
                 recoverOrFail(store);
                 return;
             }
@@ -406,8 +410,15 @@ public final class DomainService {
                 r.runReason(), r.pauseReason(), r.stopIntent());
     }
 
-    /** What virsh dominfo shows beyond the definition. */
-    public record DomainInfo(Domain domain, DomainStatus status, double cpuTimeSec, long usedMemoryKiB) {
+    /**
+     * What virsh dominfo shows beyond the definition; {@code messages} are its "Messages:" lines
+     * (libvirt's taints of a running domain, in libvirt's order).
+     */
+    public record DomainInfo(Domain domain, DomainStatus status, double cpuTimeSec, long usedMemoryKiB,
+                             List<String> messages) {
+        public DomainInfo {
+            messages = List.copyOf(messages);
+        }
     }
 
     /** virsh dominfo. */
@@ -417,6 +428,7 @@ public final class DomainService {
         DomainStatus status = lifecycle(store).observe();
         double cpu = 0;
         long used = d.currentMemoryKiB();
+        List<String> messages = List.of();
         RunRecord r = RunRecord.read(store.runtimeFile());
         if (status.active() && r != null) {
             java.util.Optional<LiveQemu> q = LiveQemu.find(r);
@@ -424,10 +436,36 @@ public final class DomainService {
                 try (LiveQemu live = q.get()) {
                     cpu = LiveInfo.cpuTimeSec(live.pid());
                     used = LiveInfo.balloonKiB(live).orElse(used);
+                    messages = taints(d, r, LiveInfo.uid(live.pid()));
                 }
             }
         }
-        return new DomainInfo(d, status, cpu, used);
+        return new DomainInfo(d, status, cpu, used, messages);
+    }
+
+    /**
+     * libvirt 9.0's taints of a running domain that apply to what vmsnap runs, in libvirt's order
+     * (its enum): {@code <qemu:commandline>} arguments or environment ("custom-argv"), QEMU running
+     * as root ("high-privileges": libvirtd with {@code user = "root"} taints every domain so), and a
+     * QEMU vmsnap did not start ("external-launch", what libvirt says of {@code qemu-attach}).
+     */
+    static List<String> taints(Domain d, RunRecord r, long qemuUid) {
+        List<String> out = new ArrayList<>();
+        try {
+            var hw = d.hardware();
+            if (!hw.qemuArgs().isEmpty() || !hw.qemuEnv().isEmpty()) {
+                out.add("tainted: custom configuration parameters specified");
+            }
+        } catch (InvalidInputException e) {
+            // a definition vmsnap cannot run has no passthrough it ran
+        }
+        if (qemuUid == 0) {
+            out.add("tainted: running with undesirable elevated privileges");
+        }
+        if (r.adopted()) {
+            out.add("tainted: managing externally launched configuration");
+        }
+        return out;
     }
 
     /** The snapshot operations of one domain (finishes or undoes an interrupted operation first). */

@@ -30,6 +30,7 @@ import org.vmsnap.qcow2.OpenOptions;
 import org.vmsnap.qmp.GuestAgentClient;
 import org.vmsnap.qmp.QemuProcess;
 import org.vmsnap.qmp.QmpClient;
+import org.vmsnap.qmp.QmpCommandException;
 import org.vmsnap.qmp.QmpException;
 import org.vmsnap.qmp.RunFolder;
 import org.vmsnap.qmp.VmSpec;
@@ -463,10 +464,13 @@ final class Lifecycle {
         }
     }
 
-    /** virsh resume: the CPUs run again (a running domain stays running). */
+    /** virsh resume: the CPUs run again; a running domain is refused in libvirt's words. */
     void resume() throws IOException {
         try (LiveQemu q = running()) {
             String s = q.qemuStatus();
+            if (s.equals("running")) {
+                throw new InvalidInputException("Requested operation is not valid: domain is already running");
+            }
             if (s.equals("paused") || s.equals("prelaunch")) {
                 q.qmp().execute("cont", null, LiveQemu.QMP_TIMEOUT);
                 record(q.record().withRunReason("unpaused").withPauseReason(null));
@@ -477,10 +481,21 @@ final class Lifecycle {
     // ---------------------------------------------------------------- guest agent
 
     /**
-     * A connection to the agent that has answered a ping, or libvirt's refusal: "not configured"
-     * without an agent channel, "not connected" when nothing answers in the guest.
+     * A connection to the agent that has answered a ping, or libvirt's refusal in libvirt's order
+     * (qemuDomainAgentAvailable): "domain is not running" when the guest's CPUs do not run (paused:
+     * no agent answers), then "not configured" without an agent channel, then "not connected"
+     * when nothing answers in the guest.
      */
     static GuestAgentClient agent(LiveQemu q) throws ManagerException {
+        String status;
+        try {
+            status = q.qemuStatus();
+        } catch (QmpException e) {
+            status = "running"; // QEMU busy: the agent's own answer decides below
+        }
+        if (!status.equals("running")) {
+            throw new InvalidInputException("Requested operation is not valid: domain is not running");
+        }
         if (q.record().agentSocket() == null) {
             throw new ManagerException("argument unsupported: QEMU guest agent is not configured");
         }
@@ -497,6 +512,8 @@ final class Lifecycle {
     int fsFreeze(List<String> mountpoints) throws IOException {
         try (LiveQemu q = running(); GuestAgentClient agent = agent(q)) {
             return mountpoints.isEmpty() ? agent.fsfreezeFreeze() : agent.fsfreezeFreezeList(mountpoints);
+        } catch (QmpCommandException e) {
+            throw agentRefused(e);
         }
     }
 
@@ -504,7 +521,15 @@ final class Lifecycle {
     int fsThaw() throws IOException {
         try (LiveQemu q = running(); GuestAgentClient agent = agent(q)) {
             return agent.fsfreezeThaw();
+        } catch (QmpCommandException e) {
+            throw agentRefused(e);
         }
+    }
+
+    /** An agent command's error as libvirt words it (qemuAgentCheckError). */
+    static ManagerException agentRefused(QmpCommandException e) {
+        return new ManagerException("internal error: unable to execute QEMU agent command '" + e.command() + "': "
+                + e.description(), e);
     }
 
     /** One mounted filesystem of the guest (virsh domfsinfo): the disks' targets it lies on. */
@@ -516,7 +541,15 @@ final class Lifecycle {
         Domain d = store.readDomain();
         try (LiveQemu q = running(); GuestAgentClient agent = agent(q)) {
             List<FsInfo> out = new ArrayList<>();
-            for (com.fasterxml.jackson.databind.JsonNode fs : agent.call("guest-get-fsinfo", null)) {
+            com.fasterxml.jackson.databind.JsonNode all;
+            try {
+                all = agent.call("guest-get-fsinfo", null);
+            } catch (QmpCommandException e) {
+                throw agentRefused(e);
+            }
+            // The agent lists the newest mount first; libvirt reverses it to mount order.
+            for (int i = all.size() - 1; i >= 0; i--) {
+                com.fasterxml.jackson.databind.JsonNode fs = all.get(i);
                 List<String> targets = new ArrayList<>();
                 for (com.fasterxml.jackson.databind.JsonNode disk : fs.path("disk")) {
                     String dev = disk.path("dev").asText("");

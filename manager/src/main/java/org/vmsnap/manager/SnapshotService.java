@@ -261,7 +261,8 @@ public final class SnapshotService {
     public void revert(String name, boolean force, After after) throws IOException {
         locked(s -> {
             SnapshotDef snap = s.tree().get(name);
-            if (live != null) {
+            boolean stopped = live != null;
+            if (stopped) {
                 closeLive();
                 lifecycle.destroy(false);
             }
@@ -271,6 +272,9 @@ public final class SnapshotService {
             runner().run(ctx.plan);
             if (after != After.SHUT_OFF) {
                 lifecycle.start(after == After.PAUSED);
+            } else if (stopped) {
+                // libvirt's reason for a domain a revert stopped: "shut off (from snapshot)"
+                org.vmsnap.manager.store.AtomicFiles.write(store.shutoffReasonFile(), "from snapshot\n");
             }
             return null;
         });

@@ -27,6 +27,11 @@ public final class DomfsfreezeCommand extends LifecycleCommand {
     }
 
     @Override
+    String failure() {
+        return "Unable to freeze filesystems"; // virsh's words: no domain name
+    }
+
+    @Override
     void change(DomainService domains) throws IOException {
         frozen = domains.fsFreeze(domain, mountpoints);
     }

@@ -22,6 +22,11 @@ public final class DomfsinfoCommand extends LifecycleCommand {
     }
 
     @Override
+    String failure() {
+        return "Unable to get filesystem information"; // virsh's words: no domain name
+    }
+
+    @Override
     void change(DomainService domains) throws IOException {
         List<DomainService.FsInfo> rows = domains.fsInfo(domain);
         VshTable t = new VshTable("Mountpoint", "Name", "Type", "Target");

@@ -45,12 +45,15 @@ public final class DominfoCommand extends VirshSubcommand {
         row(b, "Managed save", "no");
         row(b, "Security model", "none");
         row(b, "Security DOI", "0");
+        for (int n = 0; n < i.messages().size(); n++) {
+            row(b, n == 0 ? "Messages" : "", i.messages().get(n)); // virsh: "%-15s %s", the key once
+        }
         out().print(b);
         return 0;
     }
 
     /** virsh pads "Key:" to 16 columns. */
     private static void row(StringBuilder b, String key, String value) {
-        b.append(String.format(Locale.ROOT, "%-16s%s", key + ":", value)).append('\n');
+        b.append(String.format(Locale.ROOT, "%-16s%s", key.isEmpty() ? "" : key + ":", value)).append('\n');
     }
 }

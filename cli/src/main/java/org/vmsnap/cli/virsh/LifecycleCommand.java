@@ -22,6 +22,11 @@ abstract class LifecycleCommand extends VirshSubcommand {
     /** The verb as virsh words its failure: "start", "shutdown", "destroy", ... */
     abstract String failedVerb();
 
+    /** virsh's first error line: "Failed to VERB domain 'NAME'" unless the verb words it otherwise. */
+    String failure() {
+        return "Failed to " + failedVerb() + " domain '" + domain + "'";
+    }
+
     /** Does the change; the message on success is printed by {@link #execute}. */
     abstract void change(DomainService domains) throws IOException;
 
@@ -36,7 +41,7 @@ abstract class LifecycleCommand extends VirshSubcommand {
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);
         } catch (ManagerException e) {
-            throw new CliException(1, "Failed to " + failedVerb() + " domain '" + domain + "': " + e.getMessage(), e);
+            throw new CliException(1, failure() + ": " + e.getMessage(), e);
         }
         out().print(done() + "\n");
         return 0;

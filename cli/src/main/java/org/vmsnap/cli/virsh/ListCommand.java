@@ -46,6 +46,12 @@ public final class ListCommand extends VirshSubcommand {
     @Option(names = "--name", description = "List domain names only.")
     boolean name;
 
+    @Option(names = "--id", description = "List domain IDs only (with --name or --uuid: '-' for an inactive domain).")
+    boolean id;
+
+    @Option(names = "--uuid", description = "List domain UUIDs only.")
+    boolean uuid;
+
     /** One row: the domain and its state. */
     record Row(Domain domain, DomainStatus status) {
     }
@@ -63,8 +69,34 @@ public final class ListCommand extends VirshSubcommand {
         rows.sort(Comparator.comparing((Row r) -> !r.status().active())
                 .thenComparingInt(r -> r.status().active() ? r.status().id() : 0)
                 .thenComparing(r -> r.domain().name(), String.CASE_INSENSITIVE_ORDER));
-        out().print(render(rows, name));
+        out().print(id || uuid ? renderColumns(rows, uuid, id, name) : render(rows, name));
         return 0;
+    }
+
+    /**
+     * virsh's short forms: "UUID ID NAME", each column only when asked, one space apart; an
+     * inactive domain's Id is "-", and with --id alone it has no line at all.
+     */
+    static String renderColumns(List<Row> rows, boolean uuid, boolean id, boolean name) {
+        StringBuilder b = new StringBuilder();
+        for (Row r : rows) {
+            boolean active = r.status().active();
+            if (id && !uuid && !name && !active) {
+                continue;
+            }
+            List<String> cols = new ArrayList<>();
+            if (uuid) {
+                cols.add(r.domain().uuid() == null ? "" : r.domain().uuid());
+            }
+            if (id) {
+                cols.add(active ? Integer.toString(r.status().id()) : "-");
+            }
+            if (name) {
+                cols.add(r.domain().name());
+            }
+            b.append(String.join(" ", cols)).append('\n');
+        }
+        return b.toString();
     }
 
     private boolean shown(DomainStatus s) {

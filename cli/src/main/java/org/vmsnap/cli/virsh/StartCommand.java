@@ -3,6 +3,7 @@ package org.vmsnap.cli.virsh;
 import org.vmsnap.cli.HelpCommand;
 import java.io.IOException;
 
+import org.vmsnap.cli.CliException;
 import org.vmsnap.manager.DomainService;
 
 import picocli.CommandLine.Command;
@@ -24,6 +25,10 @@ public final class StartCommand extends LifecycleCommand {
 
     @Override
     void change(DomainService domains) throws IOException {
+        if (domains.status(domain).active()) {
+            // virsh asks for the domain's Id first and words this itself, without "Failed to start"
+            throw new CliException(1, "Domain is already active");
+        }
         domains.start(domain, paused);
     }
 

@@ -47,6 +47,10 @@ class AttachIT {
             assertThat(ok("attach", "scripted", "--qmp", qmp.toString(), "--agent", qga.toString()))
                     .isEqualTo("Domain 'scripted' attached to the running QEMU at " + qmp + "\n\n");
             assertThat(ok("domstate", "scripted")).isEqualTo("running\n\n");
+            // libvirt's taint for a QEMU it did not launch (qemu-attach), after any other (root: high-privileges)
+            assertThat(ok("dominfo", "scripted")).containsPattern(
+                    "\nMessages: {7}(tainted: running with undesirable elevated privileges\n {16})?"
+                            + "tainted: managing externally launched configuration\n\n$");
             assertThat(ok("domblklist", "scripted")).containsPattern(" vda +" + java.util.regex.Pattern.quote(a.toString()) + "\n")
                     .containsPattern(" vdb +" + java.util.regex.Pattern.quote(b.toString()) + "\n");
             ok("snapshot-create-as", "scripted", "s1", "--disk-only", "--quiesce", "--atomic");

@@ -52,6 +52,13 @@ final class LiveDomain implements AutoCloseable {
         return d;
     }
 
+    /** vmsnap's state folder in {@code dir} (home), with nothing defined yet: the test defines {@code name}. */
+    static LiveDomain home(Path dir, String name) {
+        LiveDomain d = new LiveDomain(dir, name);
+        System.setProperty("vmsnap.home", d.home.toString());
+        return d;
+    }
+
     /** Runs a vmsnap command that must succeed; returns what it printed. */
     static String ok(String... args) {
         Cli.Run r = Cli.run(args);

@@ -72,7 +72,8 @@ class VirshCommandsTest {
         assertThat(Files.exists(dir.resolve("sys.e1"))).isTrue();
         assertThat(ok("domblklist", "vm").out()).contains(" vda      " + dir.resolve("sys.e1") + "\n");
         String info = ok("snapshot-info", "vm", "e1").out();
-        assertThat(info).contains("State:          disk-snapshot\n").contains("Location:       external\n")
+        // libvirt 9.0 says "shutoff" for a disk-only snapshot of a shut-off domain (LibvirtCompareIT)
+        assertThat(info).contains("State:          shutoff\n").contains("Location:       external\n")
                 .contains("Current:        yes\n");
         assertThat(ok("snapshot-list", "vm", "--external", "--name").out()).isEqualTo("e1\n\n");
         assertThat(ok("snapshot-list", "vm", "--internal", "--name").out()).isEqualTo("\n");

@@ -27,6 +27,23 @@ public final class LiveInfo {
         }
     }
 
+    /**
+     * The uid the process runs as ({@code Uid:} of /proc/PID/status, the real uid), or -1 when it
+     * cannot be read.
+     */
+    public static long uid(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+                if (line.startsWith("Uid:")) {
+                    return Long.parseLong(line.substring(4).strip().split("\\s+")[0]);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // gone meanwhile: no uid
+        }
+        return -1;
+    }
+
     /** The balloon's current size in KiB, when the guest has a balloon device. */
     public static OptionalLong balloonKiB(LiveQemu q) {
         try {
