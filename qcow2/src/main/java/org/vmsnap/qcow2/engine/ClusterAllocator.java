@@ -248,6 +248,35 @@ final class ClusterAllocator {
     }
 
     /** Records that {@code count} clusters from {@code firstCluster} lose one reference, applied later. */
+    /**
+     * Takes back clusters {@link #allocate} just handed out whose first write failed (a full
+     * disk, say): no table refers to them, so their refcounts go back to 0 at once and the
+     * image does not leak them when its refcounts are flushed.
+     */
+    void unallocate(long offset, int n) throws IOException {
+        long first = offset >>> g.clusterBits();
+        for (long c = first; c < first + n; c++) {
+            refcounts.set(c, 0);
+        }
+        freeHint = Math.min(freeHint, first);
+        if (compressedCursor != 0 && compressedCursor >>> g.clusterBits() >= first
+                && compressedCursor >>> g.clusterBits() < first + n) {
+            compressedCursor = 0;
+        }
+    }
+
+    /** Takes back one fragment {@link #allocateCompressed} handed out whose write failed. */
+    void unallocateCompressed(long offset, int length) throws IOException {
+        long cluster = offset >>> g.clusterBits();
+        long rc = refcounts.get(cluster);
+        if (rc > 1) {
+            refcounts.set(cluster, rc - 1); // packed beside other fragments: only its own count
+            compressedCursor = 0;
+        } else {
+            unallocate(g.clusterStart(offset), Math.toIntExact(g.clustersFor(g.offsetInCluster(offset) + length)));
+        }
+    }
+
     void deferFree(long firstCluster, long count) {
         for (long c = firstCluster; c < firstCluster + count; c++) {
             pendingFrees.merge(c, 1L, Long::sum);

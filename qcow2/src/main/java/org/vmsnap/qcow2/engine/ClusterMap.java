@@ -1,6 +1,7 @@
 package org.vmsnap.qcow2.engine;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import org.vmsnap.qcow2.CorruptImageException;
 import org.vmsnap.qcow2.format.ClusterDescriptor;
 import org.vmsnap.qcow2.format.Geometry;
@@ -177,6 +178,14 @@ final class ClusterMap {
         }
         long[] entries = l1.isAllocated() ? e.l2Cache().get(l1.l2Offset()).clone() : new long[g.l2TableWords()];
         long newOffset = e.allocator().allocate(1);
+        try {
+            // The table is written back later (at flush): its cluster's space is taken now, so a
+            // full disk fails this write, not the flush after its refcount was made durable.
+            e.store().write(newOffset, ByteBuffer.allocate(g.clusterSize()));
+        } catch (IOException full) {
+            e.allocator().unallocate(newOffset, 1);
+            throw full;
+        }
         e.guard().addL2Table(newOffset);
         e.l2Cache().putNew(newOffset, entries);
         e.l1().set(l1Index, new L1Entry(newOffset, true));

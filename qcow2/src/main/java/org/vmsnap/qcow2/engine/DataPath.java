@@ -185,7 +185,12 @@ final class DataPath {
         src.position(src.position() + n);
         long host = e.allocator().allocate(clusters);
         e.guard().checkData(host, buf.length);
-        e.store().write(host, ByteBuffer.wrap(buf));
+        try {
+            e.store().write(host, ByteBuffer.wrap(buf));
+        } catch (IOException full) {
+            e.allocator().unallocate(host, clusters); // nothing refers to them yet: no leak
+            throw full;
+        }
         for (int i = 0; i < clusters; i++) {
             long guest = firstCluster + (long) i * g.clusterSize();
             ClusterDescriptor old = map.decode(l2.entries(), guest);
@@ -271,7 +276,12 @@ final class DataPath {
         }
         long host = e.allocator().allocateCompressed(len);
         e.guard().checkData(host, len);
-        e.store().write(host, ByteBuffer.wrap(out, 0, len));
+        try {
+            e.store().write(host, ByteBuffer.wrap(out, 0, len));
+        } catch (IOException full) {
+            e.allocator().unallocateCompressed(host, len);
+            throw full;
+        }
         ClusterMap.WritableL2 l2 = map.l2ForWrite(guestOffset);
         ClusterDescriptor old = map.decode(l2.entries(), guestOffset);
         map.set(l2, guestOffset, ClusterDescriptor.compressed(host, len));
