@@ -46,7 +46,7 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
             throw new CliException("Options --running and --paused are mutually exclusive");
         }
         SnapshotService.After after = running ? SnapshotService.After.RUNNING
-                : paused ? SnapshotService.After.PAUSED : SnapshotService.After.SHUT_OFF;
+                : paused ? SnapshotService.After.PAUSED : SnapshotService.After.AS_RECORDED;
         try {
             service.revert(s.name(), force, after);
         } catch (NotFoundException e) {
