@@ -21,7 +21,8 @@ import org.vmsnap.testkit.TestGuest;
  * guest XML. The guest's pause is timed from outside: STOP to RESUME on a QMP monitor of the
  * benchmark's own ({@code <qemu:commandline>}). Prints a markdown table.
  *
- * <p>Arguments: work folder, runs, guest RAM in MiB, vmsnap launcher.
+ * <p>Arguments: work folder, runs, guest RAM in MiB, vmsnap launcher, MiB of RAM the guest fills
+ * ({@code vmsnap.fill}: a quarter random, the rest copies of its binaries).
  */
 public final class CheckpointBench {
     private CheckpointBench() {
@@ -44,13 +45,14 @@ public final class CheckpointBench {
         int runs = Integer.parseInt(args[1]);
         int memMiB = Integer.parseInt(args[2]);
         Path launcher = Path.of(args[3]);
+        int fillMiB = Integer.parseInt(args[4]);
         Files.createDirectories(work);
 
         Path vmDir = Files.createDirectories(work.resolve("v"));
         clean(vmDir);
         Path vmHome = vmDir.resolve("home");
         Path vmWatch = vmDir.resolve("w.sock");
-        Path vmXml = guestXml(vmDir, "bv", memMiB, vmWatch);
+        Path vmXml = guestXml(vmDir, "bv", memMiB, fillMiB, vmWatch);
         Tool vmsnap = a -> {
             List<String> cmd = new ArrayList<>(List.of(launcher.toString()));
             cmd.addAll(List.of(a));
@@ -74,7 +76,7 @@ public final class CheckpointBench {
         Path lvDir = Files.createDirectories(work.resolve("l"));
         clean(lvDir);
         Path lvWatch = lvDir.resolve("w.sock");
-        Path lvXml = guestXml(lvDir, "bl", memMiB, lvWatch);
+        Path lvXml = guestXml(lvDir, "bl", memMiB, fillMiB, lvWatch);
         Figures l;
         try (Libvirt libvirt = Libvirt.start(work.resolve("lv"))) {
             Tool virsh = a -> libvirt.virshOk(a);
@@ -104,14 +106,15 @@ public final class CheckpointBench {
         }
     }
 
-    private static Path guestXml(Path dir, String name, int memMiB, Path watch) throws IOException {
+    private static Path guestXml(Path dir, String name, int memMiB, int fillMiB, Path watch) throws IOException {
         List<Path> disks = List.of(dir.resolve("d0.qcow2"), dir.resolve("d1.qcow2"));
         for (Path d : disks) {
             TestGuest.createDataDisk(d, 64);
         }
         Path xml = dir.resolve(name + ".xml");
         Files.writeString(xml, PauseWatch.withMonitor(TestGuest.get().domainXml(name, memMiB, disks,
-                dir.resolve("serial.log")), watch));
+                dir.resolve("serial.log")), watch).replace(TestGuest.KERNEL_ARGS, TestGuest.KERNEL_ARGS
+                + " vmsnap.fill=" + fillMiB));
         return xml;
     }
 
