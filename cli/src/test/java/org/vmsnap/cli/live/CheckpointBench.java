@@ -78,7 +78,9 @@ public final class CheckpointBench {
         Path lvWatch = lvDir.resolve("w.sock");
         Path lvXml = guestXml(lvDir, "bl", memMiB, fillMiB, lvWatch);
         Figures l;
-        try (Libvirt libvirt = Libvirt.start(work.resolve("lv"))) {
+        Path lvWork = Files.createDirectories(work.resolve("lv"));
+        clean(lvWork); // a libvirt state of an earlier run (its domain, its snapshots) would refuse the define
+        try (Libvirt libvirt = Libvirt.start(lvWork)) {
             Tool virsh = a -> libvirt.virshOk(a);
             virsh.run("define", lvXml.toString());
             l = measure("libvirt", virsh, "bl", lvDir, lvWatch, runs);
