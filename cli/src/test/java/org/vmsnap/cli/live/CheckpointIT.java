@@ -335,6 +335,60 @@ class CheckpointIT {
         }
     }
 
+    /** vmsnap in a JVM of its own (so that it can be killed), on this test's state folder. */
+    private static Process vmsnapProcess(LiveDomain d, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "-Dvmsnap.home=" + d.home, "org.vmsnap.cli.Main"));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(d.dir.resolve("killed.log").toFile())
+                .start();
+    }
+
+    /** Kills {@code p} (SIGKILL) as soon as QEMU runs the job it started (snapshot-save or -load). */
+    private static void killInJob(Process p, PauseWatch watch) throws Exception {
+        try (QmpClient.EventStream jobs = watch.qmp().events(e -> e.name().equals("JOB_STATUS_CHANGE")
+                && e.data().path("status").asText().equals("running"))) {
+            jobs.next(Duration.ofMinutes(2));
+        }
+        p.destroyForcibly();
+        p.waitFor();
+    }
+
+    @Test
+    void vmsnapKilledWhileQemuSavesOrLoadsTheCheckpointIsFinishedByTheNextCommand() throws Exception {
+        Path monitor = dir.resolve("watch.sock");
+        try (LiveDomain d = LiveDomain.define(dir, "k", 2, xml -> PauseWatch.withMonitor(xml, monitor))) {
+            d.startAndAwaitReady();
+            d.awaitSerial(0, TestGuest.SECOND_DISK_LINE);
+            counted(d, 0, 5);
+            long low = lastCounter(log(d));
+            try (PauseWatch watch = PauseWatch.connect(monitor)) {
+                killInJob(vmsnapProcess(d, "snapshot-create-as", "k", "x"), watch);
+                long high = lastCounter(log(d));
+                // QEMU finished the job and resumed the guest on its own; the next command records it.
+                assertThat(Cli.run("snapshot-list", "k").err()).contains("finished the interrupted");
+                assertThat(d.home.resolve("k").resolve("journal")).doesNotExist();
+                assertThat(qemuStatus(d)).isEqualTo("running");
+                assertThat(ok("snapshot-list", "k", "--name").strip()).isEqualTo("x");
+                assertThat(watch.qmp().execute("query-jobs", null, Duration.ofSeconds(30))).as("no job left").isEmpty();
+                assertThat(qemuSnapshots(d.disks.get(0))).hasEntrySatisfying("x", v -> assertThat(v).isPositive());
+                assertThat(qemuSnapshots(d.disks.get(1))).containsKey("x");
+                Moment m = new Moment(low, high, d.bootId());
+
+                counted(d, m.high(), 15);
+                long at = d.logSize();
+                killInJob(vmsnapProcess(d, "snapshot-revert", "k", "x"), watch);
+                // The next command finishes the revert: the guest is stopped, loaded again, resumed.
+                assertThat(Cli.run("snapshot-list", "k").err()).contains("finished the interrupted");
+                assertThat(d.home.resolve("k").resolve("journal")).doesNotExist();
+                assertThat(qemuStatus(d)).isEqualTo("running");
+                continuesFrom(d, at, m);
+            }
+            counted(d, lastCounter(log(d)), 5);
+            shutDownAndJudge(d);
+        }
+    }
+
     @Test
     void aFullDiskDuringTheSaveIsAClearErrorTheImageStaysCleanAndTheGuestRuns() throws Exception {
         Path small = Files.createDirectories(dir.resolve("small"));
