@@ -70,8 +70,16 @@ public final class CheckpointBench {
         };
         vmsnap.run("--version"); // builds the jar if needed, outside the timings
         vmsnap.run("define", vmXml.toString());
-        Figures v = measure("vmsnap", vmsnap, "bv", vmDir, vmWatch, runs);
-        vmsnap.run("destroy", "bv");
+        Figures v;
+        try {
+            v = measure("vmsnap", vmsnap, "bv", vmDir, vmWatch, runs);
+        } finally {
+            try {
+                vmsnap.run("destroy", "bv"); // no guest left running, whatever happened
+            } catch (IOException e) {
+                System.err.println(e.getMessage());
+            }
+        }
 
         Path lvDir = Files.createDirectories(work.resolve("l"));
         clean(lvDir);
