@@ -477,9 +477,11 @@ public final class DomainService {
     /** Finishes or undoes the plan an earlier process left; a change cannot go on when that fails. */
     private void recoverOrFail(DomainStore store) throws IOException {
         String done;
-        try (LiveQemu q = lifecycle(store).probe().orElse(null)) {
+        Lifecycle lifecycle = lifecycle(store);
+        try (LiveQemu q = lifecycle.probe().orElse(null)) {
             done = new PlanRunner(new Journal(store.journalFile()),
-                    new LiveExecutor(new OfflineExecutor(warnings), q)).recover();
+                    new LiveExecutor(new OfflineExecutor(warnings), q).withRestarts(new CheckpointRestarts(lifecycle)))
+                    .recover();
         }
         if (done != null) {
             warnings.accept(done);

@@ -174,10 +174,20 @@ final class Lifecycle {
 
     /** virsh start [--paused]. */
     void start(boolean paused) throws IOException {
+        start(paused, true);
+    }
+
+    /**
+     * @param settlePending false inside a plan (a checkpoint revert), which has settled the pending
+     *                      deletes itself and whose journal a second plan must not replace
+     */
+    void start(boolean paused, boolean settlePending) throws IOException {
         if (probe().isPresent()) {
             throw new InvalidInputException("Requested operation is not valid: domain is already running");
         }
-        finishPendingDeletes();
+        if (settlePending) {
+            finishPendingDeletes();
+        }
         Domain d = store.readDomain();
         Map<String, List<DiskLayer>> chains = chains(d);
         RunFolder run = runFolder(d);
@@ -462,6 +472,12 @@ final class Lifecycle {
             q.qmp().execute("stop", null, LiveQemu.QMP_TIMEOUT);
             record(q.record().withPauseReason("user"));
         }
+    }
+
+    /** After a revert to a checkpoint: the domain runs or is paused "from snapshot", as libvirt says. */
+    void recordRunState(LiveQemu q, boolean running) throws IOException {
+        record(running ? q.record().withRunReason("from snapshot").withPauseReason(null)
+                : q.record().withPauseReason("from snapshot"));
     }
 
     /** virsh resume: the CPUs run again; a running domain is refused in libvirt's words. */

@@ -45,7 +45,7 @@ public final class SnapshotService {
     }
 
     /** What a revert leaves running (virsh snapshot-revert's --running / --paused). */
-    public enum After { SHUT_OFF, RUNNING, PAUSED }
+    public enum After { SHUT_OFF, RUNNING, PAUSED, AS_RECORDED }
 
     SnapshotService(DomainStore store, Clock clock, Consumer<String> warnings, Lifecycle lifecycle) {
         this.store = store;
@@ -118,7 +118,8 @@ public final class SnapshotService {
 
     private PlanRunner runner() {
         return new PlanRunner(new Journal(store.journalFile()),
-                new LiveExecutor(new OfflineExecutor(warnings), live, progress));
+                new LiveExecutor(new OfflineExecutor(warnings), live, progress)
+                        .withRestarts(new CheckpointRestarts(lifecycle)));
     }
 
     /**
@@ -175,14 +176,24 @@ public final class SnapshotService {
                 throw new InvalidInputException("Requested operation is not valid: domain is not running (--quiesce"
                         + " needs the guest agent of a running domain)");
             }
-            if (live != null && !flags.diskOnly() && request.memoryMode() != SnapshotMode.NO) {
-                throw new InvalidInputException("domain " + s.domain.name() + " is running: a snapshot with its memory"
-                        + " (a checkpoint) is not supported yet; use --disk-only");
+            if (live != null && !flags.diskOnly() && request.memoryMode() == SnapshotMode.EXTERNAL) {
+                throw new InvalidInputException("domain " + s.domain.name() + " is running: a checkpoint with an"
+                        + " external memory file is not supported yet; use an internal checkpoint or --disk-only");
             }
             if (live != null && flags.quiesce()) {
                 try (var agent = Lifecycle.agent(live)) {
                     freeze = live.record().agentSocket(); // it answered: freeze through it
                 }
+            }
+            if (live != null && !flags.diskOnly() && request.memoryMode() != SnapshotMode.NO) {
+                // A running domain without --disk-only: a checkpoint, disks and memory (virsh's default).
+                PlanContext ctx = open(s, "snapshot-create of checkpoint of domain " + s.domain.name());
+                boolean running = live.qemuStatus().equals("running");
+                SnapshotDef made = CheckpointPlanner.create(ctx, ctx.live, request, flags, clock.nowSec(), running,
+                        freeze);
+                Preflight.check(ctx, ctx.live::holds);
+                runner().run(ctx.plan);
+                return made;
             }
             PlanContext ctx = open(s, "snapshot-create of domain " + s.domain.name());
             SnapshotDef made = CreatePlanner.plan(ctx, request, flags, clock.nowSec());
@@ -261,6 +272,13 @@ public final class SnapshotService {
     public void revert(String name, boolean force, After after) throws IOException {
         locked(s -> {
             SnapshotDef snap = s.tree().get(name);
+            // No --running/--paused: the state the snapshot recorded (virsh's rule).
+            After want = after != After.AS_RECORDED ? after : "running".equals(snap.state()) ? After.RUNNING
+                    : "paused".equals(snap.state()) ? After.PAUSED : After.SHUT_OFF;
+            if (snap.memoryMode() == SnapshotMode.INTERNAL && want != After.SHUT_OFF) {
+                revertCheckpoint(s, snap, want == After.RUNNING);
+                return null;
+            }
             boolean stopped = live != null;
             if (stopped) {
                 closeLive();
@@ -270,14 +288,40 @@ public final class SnapshotService {
             RevertPlanner.plan(ctx, snap);
             Preflight.check(ctx);
             runner().run(ctx.plan);
-            if (after != After.SHUT_OFF) {
-                lifecycle.start(after == After.PAUSED);
+            if (want != After.SHUT_OFF) {
+                lifecycle.start(want == After.PAUSED);
             } else if (stopped) {
                 // libvirt's reason for a domain a revert stopped: "shut off (from snapshot)"
                 org.vmsnap.manager.store.AtomicFiles.write(store.shutoffReasonFile(), "from snapshot\n");
             }
             return null;
         });
+    }
+
+    /**
+     * Revert to an internal checkpoint: in the running QEMU when it can load it (no restart),
+     * else QEMU (stopped first if it runs) starts again paused from the reverted disks and loads
+     * it. The guest then runs, or stays paused.
+     */
+    private void revertCheckpoint(DomainState s, SnapshotDef snap, boolean running) throws IOException {
+        String what = "snapshot-revert to checkpoint " + snap.name();
+        if (live != null) {
+            PlanContext ctx = open(s, what);
+            if (CheckpointPlanner.loadsInPlace(ctx, ctx.live, snap)) {
+                CheckpointPlanner.revertInPlace(ctx, ctx.live, snap, running, live.qemuStatus().equals("running"));
+                Preflight.check(ctx, ctx.live::holds);
+                runner().run(ctx.plan);
+                return;
+            }
+        }
+        PlanContext ctx = PlanContext.open(store, s, what);
+        CheckpointPlanner.revertByRestart(ctx, snap, running); // refuses before QEMU is stopped
+        if (live != null) {
+            closeLive();
+            lifecycle.destroy(false);
+        }
+        Preflight.check(ctx);
+        runner().run(ctx.plan);
     }
 
     /**

@@ -25,6 +25,7 @@ import picocli.CommandLine.Parameters;
         footerHeading = HelpCommand.EXAMPLES,
         footer = {"  vmsnap snapshot-create-as vm1 installed \"fresh install\"   # internal",
                 "  vmsnap snapshot-create-as vm1 upgraded --disk-only          # external",
+                "  vmsnap snapshot-create-as vm1 before-test    # running: a checkpoint (disks + memory)",
                 "  vmsnap snapshot-create-as vm1 mixed --diskspec vda,snapshot=internal \\",
                 "      --diskspec vdb,snapshot=external",
                 "  vmsnap snapshot-create-as vm1 -- -x        # a name that starts with '-'"})

@@ -15,7 +15,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code snapshot-revert DOMAIN {SNAPSHOT | --current} [--running | --paused] [--force]}: a running
- * domain is stopped first, and runs again afterwards only with --running or --paused.
+ * domain is stopped first, and runs again afterwards only with --running or --paused; a checkpoint
+ * (disks and memory) brings the guest back to its running moment, by default in the state it
+ * recorded (in the running QEMU when it can load it there).
  */
 @Command(name = "snapshot-revert", description = "Revert a domain to a snapshot (as virsh snapshot-revert).",
         footerHeading = HelpCommand.EXAMPLES,
@@ -46,7 +48,7 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
             throw new CliException("Options --running and --paused are mutually exclusive");
         }
         SnapshotService.After after = running ? SnapshotService.After.RUNNING
-                : paused ? SnapshotService.After.PAUSED : SnapshotService.After.SHUT_OFF;
+                : paused ? SnapshotService.After.PAUSED : SnapshotService.After.AS_RECORDED;
         try {
             service.revert(s.name(), force, after);
         } catch (NotFoundException e) {

@@ -39,6 +39,12 @@ final class LiveDomain implements AutoCloseable {
      * defined from the test guest's XML (the same XML libvirt gets in the comparisons).
      */
     static LiveDomain define(Path dir, String name, int diskCount) throws IOException {
+        return define(dir, name, diskCount, xml -> xml);
+    }
+
+    /** {@link #define(Path, String, int)} with the test guest's XML changed by {@code edit} first. */
+    static LiveDomain define(Path dir, String name, int diskCount, java.util.function.UnaryOperator<String> edit)
+            throws IOException {
         LiveDomain d = new LiveDomain(dir, name);
         System.setProperty("vmsnap.home", d.home.toString());
         for (int i = 0; i < diskCount; i++) {
@@ -47,7 +53,7 @@ final class LiveDomain implements AutoCloseable {
             d.disks.add(disk);
         }
         Path xml = dir.resolve(name + ".xml");
-        Files.writeString(xml, TestGuest.get().domainXml(name, d.disks, d.serialLog()));
+        Files.writeString(xml, edit.apply(TestGuest.get().domainXml(name, d.disks, d.serialLog())));
         ok("define", xml.toString());
         return d;
     }

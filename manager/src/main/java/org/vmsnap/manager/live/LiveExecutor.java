@@ -61,6 +61,33 @@ public final class LiveExecutor implements StepExecutor {
         this.progress = progress;
     }
 
+    /**
+     * What plans that restart the domain's QEMU (a checkpoint revert of a shut-off domain) need
+     * from its lifecycle; without it such steps cannot run here.
+     */
+    public interface Restarts {
+        /** The domain's QEMU now, or null (the caller closes it). */
+        LiveQemu current() throws IOException;
+
+        /** Starts the domain's QEMU with the guest's CPUs stopped. */
+        void startPaused() throws IOException;
+
+        /** Records why the guest runs or is paused after a revert ("from snapshot"). */
+        void recordRunState(LiveQemu q, boolean running) throws IOException;
+    }
+
+    private Restarts restarts;
+
+    /** Lets this executor start the domain's QEMU (and find one it started). */
+    public LiveExecutor withRestarts(Restarts r) {
+        this.restarts = r;
+        return this;
+    }
+
+    private CheckpointSteps checkpoints() {
+        return new CheckpointSteps(files, qemu, restarts);
+    }
+
     /** Runs a block job with its progress shown. */
     private void job(QmpClient qmp, String label, String command, ObjectNode args) throws IOException {
         try {
@@ -102,6 +129,11 @@ public final class LiveExecutor implements StepExecutor {
             case Step.BlockStream s -> stream(s);
             case Step.BlockdevDel d -> del(d);
             case Step.LiveDeleteInternal d -> deleteInternal(d);
+            case Step.SaveVm v -> checkpoints().save(v);
+            case Step.StopGuest g -> checkpoints().stop(g.pid());
+            case Step.StartPaused p -> checkpoints().startPaused();
+            case Step.LoadVm l -> checkpoints().load(l);
+            case Step.SetRunState r -> checkpoints().setRunState(r);
             default -> files.run(step);
         }
     }
@@ -120,6 +152,7 @@ public final class LiveExecutor implements StepExecutor {
                     }
                 }
             }
+            case Step.StopGuest g -> checkpoints().unstop(g.pid());
             default -> files.undo(step);
         }
     }

@@ -94,6 +94,11 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.BlockStream b -> throw liveOnly(b);
             case Step.BlockdevDel b -> throw liveOnly(b);
             case Step.LiveDeleteInternal d -> throw liveOnly(d);
+            case Step.SaveVm v -> throw liveOnly(v);
+            case Step.StopGuest g -> throw liveOnly(g);
+            case Step.StartPaused p -> throw liveOnly(p);
+            case Step.LoadVm l -> throw liveOnly(l);
+            case Step.SetRunState r -> throw liveOnly(r);
         }
     }
 

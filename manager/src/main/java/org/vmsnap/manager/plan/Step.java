@@ -276,4 +276,77 @@ public sealed interface Step {
             return "disk " + disk + ": QEMU deletes internal snapshot " + snapshot + " of " + image;
         }
     }
+
+    // ---------------------------------------------------------------- checkpoints (disks + memory)
+
+    /**
+     * QEMU's {@code snapshot-save} job: an internal snapshot {@code tag} of every image in
+     * {@code images} (the disks' active images) at one instant, with the VM state inside
+     * {@code vmstateImage}, as QEMU's savevm stores it (so QEMU's own loadvm reads it too). QEMU
+     * stops the guest's CPUs for the job and starts them again after it (unless they were stopped
+     * before), so a vmsnap that dies meanwhile leaves no paused guest. A job that ended without the
+     * snapshot on every image is reported as never started (its leftovers removed).
+     */
+    record SaveVm(long pid, String jobId, String tag, Path vmstateImage, List<String> images) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "QEMU saves the checkpoint " + tag + " (VM state in " + vmstateImage + ")";
+        }
+    }
+
+    /** Stops the guest's CPUs (planned only for a running guest); undo starts them again. */
+    record StopGuest(long pid) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "pause the guest";
+        }
+    }
+
+    /**
+     * Starts the domain's QEMU with the guest's CPUs stopped (-S), unless it runs; the steps after
+     * it with pid 0 act on that QEMU.
+     */
+    record StartPaused() implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "start QEMU with the guest paused";
+        }
+    }
+
+    /**
+     * QEMU's {@code snapshot-load} job: every image in {@code images} back to its internal snapshot
+     * {@code tag}, the guest's memory and devices from the VM state in {@code vmstateImage}; the
+     * guest is stopped before (StopGuest or StartPaused), so running it again changes nothing. pid
+     * 0: the QEMU this plan started. With no QEMU left, the images go back offline (the domain
+     * stays shut off).
+     */
+    record LoadVm(long pid, String jobId, String tag, Path vmstateImage, List<String> images) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "QEMU loads the checkpoint " + tag;
+        }
+    }
+
+    /** After a revert: the guest's CPUs run ({@code running}) or stay stopped. pid 0 as in LoadVm. */
+    record SetRunState(long pid, boolean running) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return running ? "resume the guest" : "leave the guest paused";
+        }
+    }
 }

@@ -1,0 +1,30 @@
+package org.vmsnap.manager;
+
+import java.io.IOException;
+
+import org.vmsnap.manager.live.LiveExecutor;
+import org.vmsnap.manager.live.LiveQemu;
+
+/** The lifecycle as the live executor needs it for a checkpoint revert that starts QEMU. */
+final class CheckpointRestarts implements LiveExecutor.Restarts {
+    private final Lifecycle lifecycle;
+
+    CheckpointRestarts(Lifecycle lifecycle) {
+        this.lifecycle = lifecycle;
+    }
+
+    @Override
+    public LiveQemu current() throws IOException {
+        return lifecycle.probe().orElse(null);
+    }
+
+    @Override
+    public void startPaused() throws IOException {
+        lifecycle.start(true, false);
+    }
+
+    @Override
+    public void recordRunState(LiveQemu q, boolean running) throws IOException {
+        lifecycle.recordRunState(q, running);
+    }
+}
