@@ -173,10 +173,26 @@ final class Lifecycle {
 
     /** virsh start [--paused]. */
     void start(boolean paused) throws IOException {
+        start(paused, false);
+    }
+
+    /**
+     * virsh start [--paused] [--force-boot]: a domain with a managed save image resumes from it
+     * (and the image goes once the guest is restored), unless {@code forceBoot} discards it.
+     */
+    void start(boolean paused, boolean forceBoot) throws IOException {
         if (probe().isPresent()) {
             throw new InvalidInputException("Requested operation is not valid: domain is already running");
         }
         finishPendingDeletes();
+        Path managed = MemorySaves.managedSaveFile(store);
+        if (Files.exists(managed, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!forceBoot) {
+                new MemorySaves(store, this, warnings).restoreManaged(paused);
+                return;
+            }
+            Files.delete(managed); // vmsnap's own file in its state folder
+        }
         Domain d = store.readDomain();
         Map<String, List<DiskLayer>> chains = chains(d);
         RunFolder run = runFolder(d);
@@ -214,6 +230,39 @@ final class Lifecycle {
                 }
             }
             AtomicFiles.delete(store.runtimeFile());
+            throw new ManagerException(qemuError(e), e);
+        }
+    }
+
+    /** How long QEMU may take to load a memory stream (a few GiB under TCG: a minute). */
+    static final Duration RESTORE_TIMEOUT = Duration.ofHours(1);
+
+    /** The run folder QEMU of {@code d} uses (made, mode 0700). */
+    Path runDir(Domain d) throws IOException {
+        return runFolder(d).dir();
+    }
+
+    /**
+     * Starts QEMU for {@code d} waiting for a migration stream (CPUs stopped), with the run record
+     * written first, and feeds it {@code source}. A failure leaves QEMU to the caller's plan undo
+     * (it kills the run folder's QEMU and removes the record).
+     */
+    void startIncoming(Domain d, boolean paused, org.vmsnap.qmp.MemoryStream.StreamSource source, String what)
+            throws IOException {
+        Map<String, List<DiskLayer>> chains = chains(d);
+        RunFolder run = runFolder(d);
+        VmSpec spec = machines.build(d, chains, run);
+        Path agentSocket = spec.agent() == null ? null
+                : spec.agent().socket() != null ? spec.agent().socket() : run.agentSocket();
+        RunRecord record = new RunRecord(nextId(home), run.dir(), run.qmpSocket(), agentSocket, 0, false,
+                System.currentTimeMillis(), "restored", paused ? "user" : null, null);
+        makeNvram(spec);
+        AtomicFiles.write(store.runtimeFile(), record.encode());
+        try (QemuProcess qemu = QemuProcess.startIncoming(spec, run.dir(), START_TIMEOUT)) {
+            org.vmsnap.qmp.MemoryStream.restore(qemu.qmp(), run.dir(), source, what, RESTORE_TIMEOUT);
+        } catch (org.vmsnap.qmp.MemoryFile.BadMemoryFileException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
             throw new ManagerException(qemuError(e), e);
         }
     }

@@ -299,7 +299,7 @@ public final class MemoryFile {
         private static final long serialVersionUID = 1L;
         public final long sent;
 
-        PeerClosedException(long sent, IOException cause) {
+        public PeerClosedException(long sent, IOException cause) {
             super(cause.getMessage(), cause);
             this.sent = sent;
         }

@@ -90,7 +90,17 @@ public final class MemoryStream {
             receiver = Thread.ofPlatform().name("vmsnap-mem-save " + writer.target().getFileName())
                     .start(() -> receive(server, accepted, writer, pump));
             qmp.execute("migrate", QmpClient.arguments().put("uri", "unix:" + socket), STEP_TIMEOUT);
-            awaitMigration(qmp, events, deadline, "save to " + writer.target());
+            try {
+                awaitMigration(qmp, events, deadline, "save to " + writer.target());
+            } catch (QmpException e) {
+                // A writer that failed (a full disk) closed the socket, and QEMU's "broken pipe"
+                // followed: the writer's reason is the one to tell.
+                IOException w = writerFailure(pump);
+                if (w != null) {
+                    throw new IOException("writing " + writer.target() + " failed: " + w.getMessage(), w);
+                }
+                throw e;
+            }
             long fileBytes = join(pump, deadline, "writing " + writer.target());
             done = true;
             return new Figures(writer.streamBytes(), fileBytes, Duration.ofNanos(System.nanoTime() - start));
@@ -149,6 +159,20 @@ public final class MemoryStream {
             }
         } finally {
             Files.deleteIfExists(socket);
+        }
+    }
+
+    private static IOException writerFailure(CompletableFuture<Long> pump) {
+        try {
+            pump.get(5, TimeUnit.SECONDS);
+            return null;
+        } catch (ExecutionException e) {
+            return e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (TimeoutException e) {
+            return null;
         }
     }
 

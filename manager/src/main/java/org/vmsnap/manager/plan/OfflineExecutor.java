@@ -94,6 +94,12 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.BlockStream b -> throw liveOnly(b);
             case Step.BlockdevDel b -> throw liveOnly(b);
             case Step.LiveDeleteInternal d -> throw liveOnly(d);
+            case Step.PauseForSave p -> throw liveOnly(p);
+            case Step.SaveMemory m -> throw liveOnly(m);
+            case Step.QuitQemu q -> throw liveOnly(q);
+            case Step.RestoreMemory r -> throw liveOnly(r);
+            case Step.ResumeRestored r -> throw liveOnly(r);
+            case Step.RemoveSaveImage r -> throw liveOnly(r);
         }
     }
 

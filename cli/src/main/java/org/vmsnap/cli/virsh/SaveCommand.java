@@ -1,0 +1,60 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
+import org.vmsnap.manager.ManagerException;
+import org.vmsnap.manager.NotFoundException;
+
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code save DOMAIN FILE [--running|--paused] [--bypass-cache] [--xml FILE] [--verbose]}. */
+@Command(name = "save", description = "Save a running domain's memory and device state to a file; the domain"
+        + " ends shut off (as virsh save).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap save vm1 vm1.state", "  vmsnap save vm1 vm1.state --paused   # restore leaves it paused"})
+public final class SaveCommand extends VirshSubcommand {
+
+    @Parameters(index = "0", paramLabel = "DOMAIN")
+    String domain;
+
+    @Parameters(index = "1", paramLabel = "FILE", description = "The new memory file (an existing file is refused).")
+    String file;
+
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
+    SaveStateOptions.Choice state;
+
+    @Option(names = "--bypass-cache", description = "Accepted for virsh's sake; the file is synced either way.")
+    boolean bypassCache;
+
+    @Option(names = "--xml", paramLabel = "FILE", description = "Another definition of the same domain to store.")
+    String xml;
+
+    @Option(names = "--verbose", description = "Show the save's progress (virsh's flag; vmsnap prints the end).")
+    boolean verbose;
+
+    @Override
+    int execute() throws IOException {
+        String alt = xml == null ? null : readFile(xml);
+        SaveStateOptions s = new SaveStateOptions();
+        s.choice = state;
+        try {
+            domains().save(domain, Path.of(file), s.running(), alt);
+        } catch (NotFoundException e) {
+            throw new CliException(1, "failed to get domain '" + domain + "'", e);
+        } catch (ManagerException e) {
+            throw new CliException(1, "Failed to save domain '" + domain + "' to " + file + ": " + e.getMessage(), e);
+        }
+        if (verbose) {
+            err().print("Save: [100 %]");
+            err().flush();
+        }
+        out().print("\nDomain '" + domain + "' saved to " + file + "\n");
+        return 0;
+    }
+}
