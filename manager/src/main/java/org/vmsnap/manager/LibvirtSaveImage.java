@@ -100,7 +100,9 @@ public record LibvirtSaveImage(Path file, String domainXml, boolean wasRunning, 
             if (xmlEnd == 0 || xmlEnd == xmlLimit) {
                 throw bad(file, HEADER_BYTES, "damaged: no NUL-terminated domain XML after the header");
             }
-            String xml = new String(data.array(), 0, xmlEnd, StandardCharsets.UTF_8);
+            // The agent socket libvirt made in its own folder is libvirt's: vmsnap's QEMU uses its run folder.
+            String xml = new String(data.array(), 0, xmlEnd, StandardCharsets.UTF_8).replaceAll(
+                    "\\s*<source mode='bind' path='/var/lib/libvirt/qemu/channel/target/[^']*'/>", "");
             LibvirtSaveImage image = new LibvirtSaveImage(file, xml, h.getInt(24) != 0, compressed,
                     HEADER_BYTES + (long) dataLen);
             image.check(ch, size);

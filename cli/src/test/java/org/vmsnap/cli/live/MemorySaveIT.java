@@ -72,7 +72,7 @@ class MemorySaveIT {
                     StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 in.transferTo(0, Files.size(file) - 1000, o);
             }
-            assertThat(fails("restore", cut.toString())).startsWith("error: Failed to restore domain from " + cut)
+            assertThat(fails("restore", cut.toString())).startsWith("vmsnap: Failed to restore domain from " + cut)
                     .contains("cut short");
             byte[] bytes = Files.readAllBytes(file);
             bytes[bytes.length / 2] ^= 0x10;
@@ -182,6 +182,7 @@ class MemorySaveIT {
                     assertThat(ok("domstate", "cr")).isEqualTo("shut off\n\n");
                     ok("start", "cr"); // the image was removed above: a boot
                     d.awaitSerial(from, TestGuest.READY_LINE);
+                    d.awaitSerial(d.logSize(), "COUNTER"); // the new boot's counter, before the next save
                 } else {
                     assertThat(ok("domstate", "cr")).as("step %d", step).isEqualTo("running\n\n");
                     continuesFrom(d, from, before);
@@ -252,7 +253,7 @@ class MemorySaveIT {
             d.awaitSerial(0, "COUNTER");
             Path file = small.resolve("full.state");
             String line = fails("save", "full", file.toString());
-            assertThat(line).startsWith("error: Failed to save domain 'full' to " + file).contains("No space left");
+            assertThat(line).startsWith("vmsnap: Failed to save domain 'full' to " + file).contains("No space left");
             assertThat(names(small)).isEmpty();
             assertThat(ok("domstate", "full")).isEqualTo("running\n\n");
             long from = d.logSize();
