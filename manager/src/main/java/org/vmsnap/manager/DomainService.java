@@ -116,6 +116,12 @@ public final class DomainService {
      */
     public UndefineResult undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage)
             throws IOException {
+        return undefine(name, snapshotsMetadata, removeAllStorage, false);
+    }
+
+    /** virsh undefine [--managed-save]: a managed save image is refused unless removed with it. */
+    public UndefineResult undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage,
+                                   boolean managedSave) throws IOException {
         DomainStore store = existing(name);
         List<Volume> removed = new ArrayList<>();
         List<Volume> kept = new ArrayList<>();
@@ -124,6 +130,12 @@ public final class DomainService {
             if (lifecycle(store).probe().isPresent()) {
                 throw new InvalidInputException("Requested operation is not valid: domain " + name + " is running;"
                         + " destroy it or shut it down first (vmsnap keeps no transient domains)");
+            }
+            if (MemorySaves.hasManagedSave(store)) {
+                if (!managedSave) {
+                    throw new InvalidInputException("Refusing to undefine while domain managed save image exists");
+                }
+                Files.delete(MemorySaves.managedSaveFile(store)); // vmsnap's own file in its state folder
             }
             Domain d = store.readDomain();
             List<SnapshotDef> snapshots = store.readSnapshots();

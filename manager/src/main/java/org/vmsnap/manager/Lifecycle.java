@@ -263,7 +263,24 @@ final class Lifecycle {
         } catch (org.vmsnap.qmp.MemoryFile.BadMemoryFileException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new ManagerException(qemuError(e), e);
+            String why = lastQemuLine(run);
+            throw new ManagerException(why != null ? "internal error: QEMU unexpectedly closed: " + why : qemuError(e), e);
+        }
+    }
+
+    /** QEMU's last complaint in its log ("qemu-system-x86_64: ..."), or null. */
+    private static String lastQemuLine(RunFolder run) {
+        try {
+            String log = AtomicFiles.readOrNull(run.qemuLog());
+            String best = null;
+            for (String line : log == null ? new String[0] : log.split("\n")) {
+                if (line.startsWith("qemu-system-") && line.contains(": ")) {
+                    best = line.substring(line.indexOf(": ") + 2).strip();
+                }
+            }
+            return best;
+        } catch (IOException e) {
+            return null;
         }
     }
 

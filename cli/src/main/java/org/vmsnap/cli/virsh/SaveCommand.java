@@ -35,14 +35,37 @@ public final class SaveCommand extends VirshSubcommand {
     @Option(names = "--xml", paramLabel = "FILE", description = "Another definition of the same domain to store.")
     String xml;
 
-    @Option(names = "--verbose", description = "Show the save's progress (virsh's flag; vmsnap prints the end).")
+    @Option(names = "--verbose", description = "Show the save's progress on stderr, as virsh does.")
     boolean verbose;
+
+    /** virsh's --verbose: the share of QEMU's stream sent so far, from the status monitor, twice a second. */
+    private void showProgress() {
+        org.vmsnap.manager.DomainService service = domains();
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(500);
+                org.vmsnap.manager.DomainService.JobInfo j = service.jobInfo(domain);
+                if (j != null && j.totalBytes() > 0) {
+                    long pct = Math.min(99, 100 - j.remainingBytes() * 100 / j.totalBytes());
+                    synchronized (err()) {
+                        err().printf("\rSave: [%3d %%]", pct);
+                        err().flush();
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException | RuntimeException e) {
+                // no figures now: try again
+            }
+        }
+    }
 
     @Override
     int execute() throws IOException {
         String alt = xml == null ? null : readFile(xml);
         SaveStateOptions s = new SaveStateOptions();
         s.choice = state;
+        Thread progress = verbose ? Thread.ofPlatform().daemon().start(this::showProgress) : null;
         try {
             domains().save(domain, Path.of(file), s.running(), alt);
         } catch (NotFoundException e) {
@@ -50,8 +73,14 @@ public final class SaveCommand extends VirshSubcommand {
         } catch (ManagerException e) {
             throw new CliException(1, "Failed to save domain '" + domain + "' to " + file + ": " + e.getMessage(), e);
         }
-        if (verbose) {
-            err().print("Save: [100 %]");
+        if (progress != null) {
+            progress.interrupt();
+            try {
+                progress.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            err().print("\rSave: [100 %]");
             err().flush();
         }
         out().print("\nDomain '" + domain + "' saved to " + file + "\n");

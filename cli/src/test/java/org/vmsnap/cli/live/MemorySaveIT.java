@@ -96,6 +96,11 @@ class MemorySaveIT {
             TestGuest.Counter managed = lastCounter(d);
             assertThat(ok("dominfo", "ms")).contains("Managed save:   yes\n");
             assertThat(ok("list", "--all")).contains(" -    ms     shut off\n");
+            assertThat(ok("list", "--all", "--managed-save")).contains(" -    ms     saved\n");
+            assertThat(ok("list", "--all", "--with-managed-save", "--name")).isEqualTo("ms\n\n");
+            assertThat(ok("list", "--all", "--without-managed-save", "--name")).isEqualTo("\n");
+            assertThat(fails("undefine", "ms")).contains("Refusing to undefine while domain managed save image"
+                    + " exists");
             from = d.logSize();
             assertThat(ok("start", "ms")).isEqualTo("Domain 'ms' started\n\n");
             continuesFrom(d, from, managed);
