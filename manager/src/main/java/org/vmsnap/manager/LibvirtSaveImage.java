@@ -103,11 +103,30 @@ public record LibvirtSaveImage(Path file, String domainXml, boolean wasRunning, 
             // The agent socket libvirt made in its own folder is libvirt's: vmsnap's QEMU uses its run folder.
             String xml = new String(data.array(), 0, xmlEnd, StandardCharsets.UTF_8).replaceAll(
                     "\\s*<source mode='bind' path='/var/lib/libvirt/qemu/channel/target/[^']*'/>", "");
+            xml = withImplicitDevices(xml);
             LibvirtSaveImage image = new LibvirtSaveImage(file, xml, h.getInt(24) != 0, compressed,
                     HEADER_BYTES + (long) dataLen);
             image.check(ch, size);
             return image;
         }
+    }
+
+    /**
+     * libvirt saves the "migratable" XML, which leaves out devices its own parser adds back by
+     * default; the QEMU that loads the state must have them. For an i440fx machine that is the
+     * USB controller: piix3-uhci at 00:01.2 when the XML names no USB controller.
+     */
+    static String withImplicitDevices(String xml) {
+        boolean i440fx = xml.matches("(?s).*<type[^>]*machine=['\"]pc(-i440fx[^'\"]*)?['\"].*");
+        if (i440fx && !xml.contains("<controller type='usb'") && !xml.contains("<controller type=\"usb\"")) {
+            int end = xml.lastIndexOf("</devices>");
+            if (end > 0) {
+                return xml.substring(0, end) + "  <controller type='usb' index='0' model='piix3-uhci'>\n"
+                        + "      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x2'/>\n"
+                        + "    </controller>\n  " + xml.substring(end);
+            }
+        }
+        return xml;
     }
 
     private void check(FileChannel ch, long size) throws IOException {

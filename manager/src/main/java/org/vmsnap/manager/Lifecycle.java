@@ -268,17 +268,21 @@ final class Lifecycle {
         }
     }
 
-    /** QEMU's last complaint in its log ("qemu-system-x86_64: ..."), or null. */
+    /**
+     * QEMU's complaints in its log ("qemu-system-x86_64: ..."), the last three joined (a failed load
+     * says what did not match, then "load of migration failed"), or null.
+     */
     private static String lastQemuLine(RunFolder run) {
         try {
             String log = AtomicFiles.readOrNull(run.qemuLog());
-            String best = null;
+            List<String> lines = new ArrayList<>();
             for (String line : log == null ? new String[0] : log.split("\n")) {
                 if (line.startsWith("qemu-system-") && line.contains(": ")) {
-                    best = line.substring(line.indexOf(": ") + 2).strip();
+                    lines.add(line.substring(line.indexOf(": ") + 2).strip());
                 }
             }
-            return best;
+            return lines.isEmpty() ? null : String.join("; ", lines.subList(Math.max(0, lines.size() - 3),
+                    lines.size()));
         } catch (IOException e) {
             return null;
         }

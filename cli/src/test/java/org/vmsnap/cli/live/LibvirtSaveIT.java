@@ -24,7 +24,7 @@ class LibvirtSaveIT {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"raw"})
+    @ValueSource(strings = {"raw", "xz", "lzop"})
     void vmsnapRestoresWhatVirshSaved(String format) throws Exception {
         Path disk = dir.resolve("vda.qcow2");
         TestGuest.createDataDisk(disk, 32);
