@@ -32,8 +32,10 @@ public final class SaveBench {
         int mem = Integer.parseInt(args[1]);
         int fill = Integer.parseInt(args[2]);
         int runs = Integer.parseInt(args[3]);
+        List<String> levels = List.of((args.length > 4 ? args[4] : "1").trim().split("\\s+"));
         Files.createDirectories(work);
-        List<Sample> vmsnap = new ArrayList<>();
+        java.util.Map<String, List<Sample>> byLevel = new java.util.LinkedHashMap<>();
+        levels.forEach(l -> byLevel.put(l, new ArrayList<>()));
         List<Sample> plain = new ArrayList<>();
         List<Sample> libvirt = new ArrayList<>();
 
@@ -51,15 +53,19 @@ public final class SaveBench {
             long from = size(vserial);
             ok("start", "bsave");
             TestGuest.awaitSerial(vserial, from, TestGuest.READY_LINE, LONG);
-            Path state = work.resolve("v.state");
-            Files.deleteIfExists(state);
-            long t0 = System.nanoTime();
-            ok("save", "bsave", state.toString());
-            long t1 = System.nanoTime();
-            ok("restore", state.toString());
-            long t2 = System.nanoTime();
-            vmsnap.add(new Sample((t1 - t0) / 1e9, (t2 - t1) / 1e9, Files.size(state)));
-            Files.delete(state);
+            for (String level : levels) {
+                System.setProperty("vmsnap.memoryZstdLevel", level);
+                Path state = work.resolve("v.state");
+                Files.deleteIfExists(state);
+                long t0 = System.nanoTime();
+                ok("save", "bsave", state.toString());
+                long t1 = System.nanoTime();
+                ok("restore", state.toString());
+                long t2 = System.nanoTime();
+                byLevel.get(level).add(new Sample((t1 - t0) / 1e9, (t2 - t1) / 1e9, Files.size(state)));
+                Files.delete(state);
+            }
+            System.clearProperty("vmsnap.memoryZstdLevel");
             plain.add(plainStream(work));
             ok("destroy", "bsave");
             System.err.println("bench: vmsnap run " + r + " done");
@@ -97,14 +103,17 @@ public final class SaveBench {
         System.out.println("| what | save s | restore s | file MiB | file / QEMU stream |");
         System.out.println("|---|---|---|---|---|");
         row("QEMU plain stream (exec:cat + fsync)", plain, streamBytes);
-        row("vmsnap save / restore", vmsnap, streamBytes);
+        for (var e : byLevel.entrySet()) {
+            row("vmsnap save / restore, zstd level " + e.getKey(), e.getValue(), streamBytes);
+        }
+        List<Sample> vmsnap = byLevel.get(levels.getFirst());
         row("libvirt 9.0 virsh save / restore", libvirt, streamBytes);
         double vs = median(vmsnap.stream().mapToDouble(Sample::save).toArray());
         double ps = median(plain.stream().mapToDouble(Sample::save).toArray());
         double ls = median(libvirt.stream().mapToDouble(Sample::save).toArray());
         double vr = median(vmsnap.stream().mapToDouble(Sample::restore).toArray());
         double lr = median(libvirt.stream().mapToDouble(Sample::restore).toArray());
-        System.out.printf(Locale.ROOT, "%nRatios (medians): save %.2fx QEMU's plain stream, %.2fx virsh save;"
+        System.out.printf(Locale.ROOT, "%nRatios (medians, zstd level " + levels.getFirst() + "): save %.2fx QEMU's plain stream, %.2fx virsh save;"
                 + " restore %.2fx virsh restore; file %.2fx the stream.%n", vs / ps, vs / ls, vr / lr,
                 median(vmsnap.stream().mapToDouble(Sample::bytes).toArray()) / streamBytes);
     }
