@@ -7,8 +7,8 @@ import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
 
-import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -22,8 +22,8 @@ public final class ManagedsaveCommand extends VirshSubcommand {
     @Parameters(index = "0", paramLabel = "DOMAIN")
     String domain;
 
-    @ArgGroup(exclusive = true, multiplicity = "0..1")
-    SaveStateOptions.Choice state;
+    @Mixin
+    SaveStateOptions state;
 
     @Option(names = "--bypass-cache", description = "Accepted for virsh's sake.")
     boolean bypassCache;
@@ -33,10 +33,9 @@ public final class ManagedsaveCommand extends VirshSubcommand {
 
     @Override
     int execute() throws IOException {
-        SaveStateOptions s = new SaveStateOptions();
-        s.choice = state;
+        Boolean running = state.running();
         try {
-            domains().managedSave(domain, s.running());
+            domains().managedSave(domain, running);
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);
         } catch (ManagerException e) {

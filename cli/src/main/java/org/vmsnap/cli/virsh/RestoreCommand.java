@@ -7,8 +7,8 @@ import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 
-import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -22,8 +22,8 @@ public final class RestoreCommand extends VirshSubcommand {
     @Parameters(index = "0", paramLabel = "FILE", description = "A vmsnap memory file or a libvirt save image.")
     String file;
 
-    @ArgGroup(exclusive = true, multiplicity = "0..1")
-    SaveStateOptions.Choice state;
+    @Mixin
+    SaveStateOptions state;
 
     @Option(names = "--bypass-cache", description = "Accepted for virsh's sake.")
     boolean bypassCache;
@@ -35,10 +35,9 @@ public final class RestoreCommand extends VirshSubcommand {
     @Override
     int execute() throws IOException {
         String alt = xml == null ? null : readFile(xml);
-        SaveStateOptions s = new SaveStateOptions();
-        s.choice = state;
+        Boolean running = state.running();
         try {
-            domains().restore(Path.of(file), s.running(), alt);
+            domains().restore(Path.of(file), running, alt);
         } catch (ManagerException e) {
             throw new CliException(1, "Failed to restore domain from " + file + ": " + e.getMessage(), e);
         }

@@ -8,8 +8,8 @@ import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
 
-import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -26,8 +26,8 @@ public final class SaveCommand extends VirshSubcommand {
     @Parameters(index = "1", paramLabel = "FILE", description = "The new memory file (an existing file is refused).")
     String file;
 
-    @ArgGroup(exclusive = true, multiplicity = "0..1")
-    SaveStateOptions.Choice state;
+    @Mixin
+    SaveStateOptions state;
 
     @Option(names = "--bypass-cache", description = "Accepted for virsh's sake; the file is synced either way.")
     boolean bypassCache;
@@ -63,11 +63,10 @@ public final class SaveCommand extends VirshSubcommand {
     @Override
     int execute() throws IOException {
         String alt = xml == null ? null : readFile(xml);
-        SaveStateOptions s = new SaveStateOptions();
-        s.choice = state;
+        Boolean running = state.running();
         Thread progress = verbose ? Thread.ofPlatform().daemon().start(this::showProgress) : null;
         try {
-            domains().save(domain, Path.of(file), s.running(), alt);
+            domains().save(domain, Path.of(file), running, alt);
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);
         } catch (ManagerException e) {

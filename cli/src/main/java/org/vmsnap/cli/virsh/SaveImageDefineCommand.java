@@ -7,8 +7,8 @@ import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 
-import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 /** {@code save-image-define FILE XML [--running|--paused]}. */
@@ -23,16 +23,15 @@ public final class SaveImageDefineCommand extends VirshSubcommand {
     @Parameters(index = "1", paramLabel = "XML", description = "A file holding the new domain XML.")
     String xml;
 
-    @ArgGroup(exclusive = true, multiplicity = "0..1")
-    SaveStateOptions.Choice state;
+    @Mixin
+    SaveStateOptions state;
 
     @Override
     int execute() throws IOException {
         String text = readFile(xml);
-        SaveStateOptions s = new SaveStateOptions();
-        s.choice = state;
+        Boolean running = state.running();
         try {
-            domains().saveImageDefine(Path.of(file), text, s.running());
+            domains().saveImageDefine(Path.of(file), text, running);
         } catch (ManagerException e) {
             throw new CliException(1, e.getMessage(), e);
         }
