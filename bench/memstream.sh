@@ -7,7 +7,8 @@
 # Variables: BENCH_DIR (default /var/tmp/vmsnap-bench; the guest's files go in memstream/),
 # BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 1024), BENCH_FILL_MIB (RAM the guest fills, 512:
 # a quarter random bytes, three quarters copies of its own binaries and modules),
-# BENCH_LEVELS (zstd variants: "3" is level 3, "3w2" level 3 with 2 worker threads;
+# BENCH_LEVELS (memory file variants: "3" is zstd level 3 on one thread, "3w2" on 2 threads, "1w2f8"
+# with 8 MiB frames (default 4);
 # default "1 1w2 3 3w2"), BENCH_RESULTS (bench/RESULTS.md).
 # Needs what the live tests need: qemu-system-x86, qemu-guest-agent, busybox-static,
 # e2fsprogs, qemu-utils (./vmsnap-test installs them), and network for the first guest build.

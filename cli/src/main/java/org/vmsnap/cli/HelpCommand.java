@@ -29,8 +29,9 @@ public final class HelpCommand implements Callable<Integer> {
 
     /** virsh's groups: title, help keyword, then the commands (img verbs as "img VERB"). */
     private static final String[][] GROUPS = {
-        {"Domain Management", "domain", "attach", "define", "destroy", "domfsfreeze", "domfsthaw", "dumpxml",
-            "reboot", "resume", "shutdown", "start", "suspend", "undefine"},
+        {"Domain Management", "domain", "attach", "define", "destroy", "domfsfreeze", "domfsthaw", "domjobinfo",
+            "dumpxml", "managedsave", "managedsave-remove", "reboot", "restore", "resume", "save",
+            "save-image-define", "save-image-dumpxml", "shutdown", "start", "suspend", "undefine"},
         {"Domain Monitoring", "monitor", "domblklist", "domfsinfo", "domid", "dominfo", "domstate", "list"},
         {"Snapshot", "snapshot", "snapshot-create", "snapshot-create-as", "snapshot-current", "snapshot-delete",
             "snapshot-dumpxml", "snapshot-edit", "snapshot-info", "snapshot-list", "snapshot-parent",

@@ -5,6 +5,13 @@ import org.vmsnap.cli.virsh.AttachCommand;
 import org.vmsnap.cli.virsh.DefineCommand;
 import org.vmsnap.cli.virsh.DestroyCommand;
 import org.vmsnap.cli.virsh.DomfsfreezeCommand;
+import org.vmsnap.cli.virsh.DomjobinfoCommand;
+import org.vmsnap.cli.virsh.ManagedsaveCommand;
+import org.vmsnap.cli.virsh.ManagedsaveRemoveCommand;
+import org.vmsnap.cli.virsh.RestoreCommand;
+import org.vmsnap.cli.virsh.SaveCommand;
+import org.vmsnap.cli.virsh.SaveImageDefineCommand;
+import org.vmsnap.cli.virsh.SaveImageDumpxmlCommand;
 import org.vmsnap.cli.virsh.DomfsinfoCommand;
 import org.vmsnap.cli.virsh.DomfsthawCommand;
 import org.vmsnap.cli.virsh.DomidCommand;
@@ -47,7 +54,9 @@ import picocli.CommandLine.ScopeType;
                 StartCommand.class, ShutdownCommand.class, RebootCommand.class, DestroyCommand.class,
                 SuspendCommand.class, ResumeCommand.class, DomstateCommand.class, DomidCommand.class,
                 DominfoCommand.class, AttachCommand.class, DomfsfreezeCommand.class, DomfsthawCommand.class, DomfsinfoCommand.class,
-                DomblklistCommand.class, SnapshotCreateCommand.class, SnapshotCreateAsCommand.class,
+                DomblklistCommand.class, SaveCommand.class, RestoreCommand.class, ManagedsaveCommand.class,
+                ManagedsaveRemoveCommand.class, SaveImageDumpxmlCommand.class, SaveImageDefineCommand.class,
+                DomjobinfoCommand.class, SnapshotCreateCommand.class, SnapshotCreateAsCommand.class,
                 SnapshotListCommand.class, SnapshotCurrentCommand.class, SnapshotInfoCommand.class,
                 SnapshotParentCommand.class, SnapshotDumpxmlCommand.class, SnapshotEditCommand.class,
                 SnapshotRevertCommand.class, SnapshotDeleteCommand.class, RecoverCommand.class})

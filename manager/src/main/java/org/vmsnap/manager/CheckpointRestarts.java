@@ -20,7 +20,7 @@ final class CheckpointRestarts implements LiveExecutor.Restarts {
 
     @Override
     public void startPaused() throws IOException {
-        lifecycle.start(true, false);
+        lifecycle.start(true, false, false);
     }
 
     @Override

@@ -138,6 +138,12 @@ public final class DomainService {
      */
     public UndefineResult undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage)
             throws IOException {
+        return undefine(name, snapshotsMetadata, removeAllStorage, false);
+    }
+
+    /** virsh undefine [--managed-save]: a managed save image is refused unless removed with it. */
+    public UndefineResult undefine(String name, boolean snapshotsMetadata, boolean removeAllStorage,
+                                   boolean managedSave) throws IOException {
         DomainStore store = existing(name);
         List<Volume> removed = new ArrayList<>();
         List<Volume> kept = new ArrayList<>();
@@ -146,6 +152,12 @@ public final class DomainService {
             if (lifecycle(store).probe().isPresent()) {
                 throw new InvalidInputException("Requested operation is not valid: domain " + name + " is running;"
                         + " destroy it or shut it down first (vmsnap keeps no transient domains)");
+            }
+            if (MemorySaves.hasManagedSave(store)) {
+                if (!managedSave) {
+                    throw new InvalidInputException("Refusing to undefine while domain managed save image exists");
+                }
+                Files.delete(MemorySaves.managedSaveFile(store)); // vmsnap's own file in its state folder
             }
             Domain d = store.readDomain();
             List<SnapshotDef> snapshots = store.readSnapshots();
@@ -305,6 +317,123 @@ public final class DomainService {
     /** virsh start [--paused]. */
     public void start(String name, boolean paused) throws IOException {
         changeState(name, l -> l.start(paused));
+    }
+
+    /** virsh start [--paused] [--force-boot]: resumes from a managed save image unless forceBoot. */
+    public void start(String name, boolean paused, boolean forceBoot) throws IOException {
+        changeState(name, l -> l.start(paused, forceBoot));
+    }
+
+    // ---------------------------------------------------------------- memory save and restore
+
+    /** virsh save DOMAIN FILE [--running|--paused] [--xml]: running null keeps the guest's state. */
+    public void save(String name, Path file, Boolean running, String xml) throws IOException {
+        DomainStore store = existing(name);
+        try (DomainLock lock = store.lock()) {
+            recoverOrFail(store);
+            new MemorySaves(store, lifecycle(store), warnings).save(file, running, xml);
+        }
+    }
+
+    /** virsh managedsave DOMAIN [--running|--paused]: the state into vmsnap's state folder. */
+    public void managedSave(String name, Boolean running) throws IOException {
+        DomainStore store = existing(name);
+        try (DomainLock lock = store.lock()) {
+            recoverOrFail(store);
+            if (MemorySaves.hasManagedSave(store)) {
+                // (only while the domain runs, which a managed save image rules out; kept for safety)
+                throw new InvalidInputException("Requested operation is not valid: domain has a managed save image");
+            }
+            new MemorySaves(store, lifecycle(store), warnings).save(MemorySaves.managedSaveFile(store), running,
+                    null);
+        }
+    }
+
+    /** virsh managedsave-remove: false when there was none. */
+    public boolean managedSaveRemove(String name) throws IOException {
+        DomainStore store = existing(name);
+        try (DomainLock lock = store.lock()) {
+            recoverOrFail(store);
+            return Files.deleteIfExists(MemorySaves.managedSaveFile(store));
+        }
+    }
+
+    /** Whether the domain has a managed save image (dominfo's "Managed save", list --with-managed-save). */
+    public boolean hasManagedSave(String name) throws IOException {
+        return MemorySaves.hasManagedSave(existing(name));
+    }
+
+    /**
+     * virsh restore FILE [--running|--paused] [--xml]: the file (vmsnap's or libvirt's) is checked
+     * whole first; a domain vmsnap does not know yet is defined from the file's XML (vmsnap keeps no
+     * transient domains). Returns the domain's name.
+     */
+    public String restore(Path file, Boolean running, String xml) throws IOException {
+        SaveImage image = SaveImage.open(file);
+        Domain saved = Domain.parse(image.domainXml());
+        DomainStore store = new DomainStore(home, saved.name());
+        if (!store.exists()) {
+            define(saved.toXml());
+        }
+        try (DomainLock lock = store.lock()) {
+            recoverOrFail(store);
+            new MemorySaves(store, lifecycle(store), warnings).restore(image, running, xml, false);
+        }
+        return saved.name();
+    }
+
+    /** virsh save-image-dumpxml FILE: the domain XML in a save image (checked whole first). */
+    public String saveImageXml(Path file) throws IOException {
+        return SaveImage.open(file).domainXml();
+    }
+
+    /**
+     * virsh save-image-define FILE XML [--running|--paused]: replaces the XML in vmsnap's memory
+     * file, in place (the file reserved room for it); the same domain with the same disks only.
+     */
+    public void saveImageDefine(Path file, String xml, Boolean running) throws IOException {
+        SaveImage image = SaveImage.open(file);
+        if (!(image instanceof SaveImage.Vmsnap v)) {
+            throw new InvalidInputException(image.file() + ": a libvirt save image; vmsnap changes only its own"
+                    + " memory files");
+        }
+        Domain now = Domain.parse(image.domainXml());
+        Domain next = Domain.parse(xml);
+        MemorySaves.checkSameDomain(next, now, "the new definition");
+        org.vmsnap.qmp.MemoryFile.rewriteHeader(v.file(), running != null ? running : v.wasRunning(), next.toXml());
+    }
+
+    /** What virsh domjobinfo shows: QEMU's migration figures while a save runs (read on the status monitor). */
+    public record JobInfo(String operation, long elapsedMillis, long processedBytes, long remainingBytes,
+                          long totalBytes, double mibPerSecond) {
+    }
+
+    /** The running job of the domain (a save), or null; asked without the lock, which the save holds. */
+    public JobInfo jobInfo(String name) throws IOException {
+        DomainStore store = existing(name);
+        RunRecord r = RunRecord.read(store.runtimeFile());
+        if (r == null) {
+            return null;
+        }
+        java.util.Optional<LiveQemu> q = LiveQemu.find(r);
+        if (q.isEmpty()) {
+            return null;
+        }
+        try (LiveQemu live = q.get()) {
+            com.fasterxml.jackson.databind.JsonNode m = live.statusCommand("query-migrate");
+            String status = m.path("status").asText("none");
+            if (!List.of("setup", "active", "device", "pre-switchover").contains(status)) {
+                return null;
+            }
+            com.fasterxml.jackson.databind.JsonNode ram = m.path("ram");
+            String op = "Outgoing migration";
+            Journal j = new Journal(store.journalFile());
+            if (j.exists() && j.read().what().startsWith("save of")) {
+                op = "Save";
+            }
+            return new JobInfo(op, m.path("total-time").asLong(), ram.path("transferred").asLong(),
+                    ram.path("remaining").asLong(), ram.path("total").asLong(), ram.path("mbps").asDouble() / 8.388608);
+        }
     }
 
     /** virsh shutdown [--mode acpi|agent]: asks the guest to power off and returns at once. */

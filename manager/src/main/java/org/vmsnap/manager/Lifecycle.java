@@ -174,19 +174,37 @@ final class Lifecycle {
 
     /** virsh start [--paused]. */
     void start(boolean paused) throws IOException {
-        start(paused, true);
+        start(paused, false);
+    }
+
+    /**
+     * virsh start [--paused] [--force-boot]: a domain with a managed save image resumes from it
+     * (and the image goes once the guest is restored), unless {@code forceBoot} discards it.
+     */
+    void start(boolean paused, boolean forceBoot) throws IOException {
+        start(paused, forceBoot, true);
     }
 
     /**
      * @param settlePending false inside a plan (a checkpoint revert), which has settled the pending
-     *                      deletes itself and whose journal a second plan must not replace
+     *                      deletes itself and whose journal a second plan must not replace; such a
+     *                      plan decides what the guest runs, so a managed save image is neither
+     *                      restored nor removed there
      */
-    void start(boolean paused, boolean settlePending) throws IOException {
+    void start(boolean paused, boolean forceBoot, boolean settlePending) throws IOException {
         if (probe().isPresent()) {
             throw new InvalidInputException("Requested operation is not valid: domain is already running");
         }
+        Path managed = MemorySaves.managedSaveFile(store);
         if (settlePending) {
             finishPendingDeletes();
+        }
+        if (settlePending && Files.exists(managed, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!forceBoot) {
+                new MemorySaves(store, this, warnings).restoreManaged(paused);
+                return;
+            }
+            Files.delete(managed); // vmsnap's own file in its state folder
         }
         Domain d = store.readDomain();
         Map<String, List<DiskLayer>> chains = chains(d);
@@ -226,6 +244,60 @@ final class Lifecycle {
             }
             AtomicFiles.delete(store.runtimeFile());
             throw new ManagerException(qemuError(e), e);
+        }
+    }
+
+    /** How long QEMU may take to load a memory stream (a few GiB under TCG: a minute). */
+    static final Duration RESTORE_TIMEOUT = Duration.ofHours(1);
+
+    /** The run folder QEMU of {@code d} uses (made, mode 0700). */
+    Path runDir(Domain d) throws IOException {
+        return runFolder(d).dir();
+    }
+
+    /**
+     * Starts QEMU for {@code d} waiting for a migration stream (CPUs stopped), with the run record
+     * written first, and feeds it {@code source}. A failure leaves QEMU to the caller's plan undo
+     * (it kills the run folder's QEMU and removes the record).
+     */
+    void startIncoming(Domain d, boolean paused, org.vmsnap.qmp.MemoryStream.StreamSource source, String what)
+            throws IOException {
+        Map<String, List<DiskLayer>> chains = chains(d);
+        RunFolder run = runFolder(d);
+        VmSpec spec = machines.build(d, chains, run);
+        Path agentSocket = spec.agent() == null ? null
+                : spec.agent().socket() != null ? spec.agent().socket() : run.agentSocket();
+        RunRecord record = new RunRecord(nextId(home), run.dir(), run.qmpSocket(), agentSocket, 0, false,
+                System.currentTimeMillis(), "restored", paused ? "user" : null, null);
+        makeNvram(spec);
+        AtomicFiles.write(store.runtimeFile(), record.encode());
+        try (QemuProcess qemu = QemuProcess.startIncoming(spec, run.dir(), START_TIMEOUT)) {
+            org.vmsnap.qmp.MemoryStream.restore(qemu.qmp(), run.dir(), source, what, RESTORE_TIMEOUT);
+        } catch (org.vmsnap.qmp.MemoryFile.BadMemoryFileException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            String why = lastQemuLine(run);
+            throw new ManagerException(why != null ? "internal error: QEMU unexpectedly closed: " + why : qemuError(e), e);
+        }
+    }
+
+    /**
+     * QEMU's complaints in its log ("qemu-system-x86_64: ..."), the last three joined (a failed load
+     * says what did not match, then "load of migration failed"), or null.
+     */
+    private static String lastQemuLine(RunFolder run) {
+        try {
+            String log = AtomicFiles.readOrNull(run.qemuLog());
+            List<String> lines = new ArrayList<>();
+            for (String line : log == null ? new String[0] : log.split("\n")) {
+                if (line.startsWith("qemu-system-") && line.contains(": ")) {
+                    lines.add(line.substring(line.indexOf(": ") + 2).strip());
+                }
+            }
+            return lines.isEmpty() ? null : String.join("; ", lines.subList(Math.max(0, lines.size() - 3),
+                    lines.size()));
+        } catch (IOException e) {
+            return null;
         }
     }
 

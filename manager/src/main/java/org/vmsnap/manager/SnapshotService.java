@@ -275,8 +275,18 @@ public final class SnapshotService {
             // No --running/--paused: the state the snapshot recorded (virsh's rule).
             After want = after != After.AS_RECORDED ? after : "running".equals(snap.state()) ? After.RUNNING
                     : "paused".equals(snap.state()) ? After.PAUSED : After.SHUT_OFF;
+            java.nio.file.Path managed = MemorySaves.managedSaveFile(store);
+            boolean dropManaged = java.nio.file.Files.exists(managed, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            if (dropManaged && !force) {
+                // The next start would resume the saved guest on the reverted disks (libvirt's check).
+                throw new InvalidInputException("revert requires force: " + (snap.memoryMode() == SnapshotMode.INTERNAL
+                        ? "the domain has a managed save image, which the revert would leave behind stale"
+                        : "snapshot without memory state, removal of existing managed saved state strongly"
+                                + " recommended to avoid corruption")
+                        + " (--force removes the managed save image)");
+            }
             if (snap.memoryMode() == SnapshotMode.INTERNAL && want != After.SHUT_OFF) {
-                revertCheckpoint(s, snap, want == After.RUNNING);
+                revertCheckpoint(s, snap, want == After.RUNNING, dropManaged ? managed : null);
                 return null;
             }
             boolean stopped = live != null;
@@ -287,6 +297,9 @@ public final class SnapshotService {
             PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to " + name);
             RevertPlanner.plan(ctx, snap);
             Preflight.check(ctx);
+            if (dropManaged) {
+                java.nio.file.Files.deleteIfExists(managed); // --force: vmsnap's own file, the user's choice
+            }
             runner().run(ctx.plan);
             if (want != After.SHUT_OFF) {
                 lifecycle.start(want == After.PAUSED);
@@ -303,7 +316,8 @@ public final class SnapshotService {
      * else QEMU (stopped first if it runs) starts again paused from the reverted disks and loads
      * it. The guest then runs, or stays paused.
      */
-    private void revertCheckpoint(DomainState s, SnapshotDef snap, boolean running) throws IOException {
+    private void revertCheckpoint(DomainState s, SnapshotDef snap, boolean running, java.nio.file.Path dropManaged)
+            throws IOException {
         String what = "snapshot-revert to checkpoint " + snap.name();
         if (live != null) {
             PlanContext ctx = open(s, what);
@@ -321,6 +335,9 @@ public final class SnapshotService {
             lifecycle.destroy(false);
         }
         Preflight.check(ctx);
+        if (dropManaged != null) {
+            java.nio.file.Files.deleteIfExists(dropManaged); // --force: vmsnap's own file, the user's choice
+        }
         runner().run(ctx.plan);
     }
 

@@ -37,12 +37,17 @@ public final class MemoryStreamBench {
         int memoryMiB = Integer.parseInt(args[1]);
         int fillMiB = Integer.parseInt(args[2]);
         int runs = Integer.parseInt(args[3]);
-        // "3" is level 3 on the receiving thread, "3w2" level 3 with 2 zstd workers
-        List<MemoryStream.Compression> variants = new ArrayList<>();
+        // "3" is level 3 on one thread, "3w2" level 3 on 2 threads, "1w2f8" 8 MiB frames (default 4)
+        List<MemoryFileWriter.Compression> variants = new ArrayList<>();
         for (String variant : args[4].trim().split("\\s+")) {
-            String[] parts = variant.split("w");
-            variants.add(new MemoryStream.Compression(Integer.parseInt(parts[0]),
-                    parts.length > 1 ? Integer.parseInt(parts[1]) : 0));
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(-?\\d+)(?:w(\\d+))?(?:f(\\d+))?")
+                    .matcher(variant);
+            if (!m.matches()) {
+                throw new IllegalArgumentException("variant " + variant);
+            }
+            variants.add(new MemoryFileWriter.Compression(Integer.parseInt(m.group(1)),
+                    (m.group(3) == null ? 4 : Integer.parseInt(m.group(3))) << 20,
+                    m.group(2) == null ? 1 : Integer.parseInt(m.group(2))));
         }
         Files.createDirectories(work);
         Path data = work.resolve("data.qcow2");
@@ -60,8 +65,8 @@ public final class MemoryStreamBench {
             TestGuest.awaitSerial(source.runFolder().serialLog(), 0, TestGuest.READY_LINE, LONG);
             for (int r = 1; r <= runs; r++) {
                 samples.computeIfAbsent("qemu plain (exec:cat)", k -> new ArrayList<>()).add(plain(source, spec, work));
-                for (MemoryStream.Compression c : variants) {
-                    String name = "vmsnap zstd level " + c.level() + (c.workers() > 0 ? ", " + c.workers() + " workers" : "");
+                for (MemoryFileWriter.Compression c : variants) {
+                    String name = "vmsnap zstd level " + c.level() + (c.threads() > 1 ? ", " + c.threads() + " threads" : "") + ", " + (c.frameBytes() >> 20) + " MiB frames";
                     samples.computeIfAbsent(name, k -> new ArrayList<>()).add(zstd(source, spec, work, c));
                 }
                 System.err.println("bench: run " + r + " of " + runs + " done");
@@ -84,15 +89,15 @@ public final class MemoryStreamBench {
         }
     }
 
-    private static Sample zstd(QemuProcess source, VmSpec spec, Path work, MemoryStream.Compression compression)
+    private static Sample zstd(QemuProcess source, VmSpec spec, Path work, MemoryFileWriter.Compression compression)
             throws IOException {
         Path file = work.resolve("state.zst");
         source.qmp().execute("stop", null, T);
-        MemoryStream.Figures saved = MemoryStream.save(source.qmp(), source.runFolder().dir(), file, compression, LONG);
+        MemoryStream.Figures saved = MemoryStream.save(source.qmp(), source.runFolder().dir(), file, "<domain/>", false, compression, LONG);
         QemuProcess target = QemuProcess.startIncoming(spec, work.resolve("dst"), T);
         MemoryStream.Figures restored;
         try {
-            restored = MemoryStream.restore(target.qmp(), target.runFolder().dir(), file, LONG);
+            restored = MemoryStream.restore(target.qmp(), target.runFolder().dir(), MemoryFile.verify(file), LONG);
         } finally {
             target.quit();
         }

@@ -51,13 +51,14 @@ class MemoryStreamIT {
         Path memory = dir.resolve("state.vmsnap-mem");
         // a user's file that happens to have the name an older vmsnap used for its partial stream
         Path users = Files.writeString(dir.resolve("state.vmsnap-mem.partial"), "the user's own file");
-        MemoryStream.Figures saved = MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, MemoryStream.DEFAULT, MIGRATION);
+        MemoryStream.Figures saved = MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, "<domain/>", true,
+                MemoryFileWriter.defaultCompression(), MIGRATION);
         assertThat(users).hasContent("the user's own file");
         Files.delete(users);
         // an existing target is refused before QEMU is asked for anything, and left as it is
         byte[] savedBytes = Files.readAllBytes(memory);
-        assertThatThrownBy(() -> MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, MemoryStream.DEFAULT,
-                MIGRATION)).isInstanceOf(java.nio.file.FileAlreadyExistsException.class)
+        assertThatThrownBy(() -> MemoryStream.save(a.qmp(), a.runFolder().dir(), memory, "<domain/>", true,
+                MemoryFileWriter.defaultCompression(), MIGRATION)).isInstanceOf(java.nio.file.FileAlreadyExistsException.class)
                 .hasMessageContaining("state.vmsnap-mem");
         assertThat(Files.readAllBytes(memory)).isEqualTo(savedBytes);
         assertThat(a.qmp().execute("query-status", null, T).path("status").asText()).isEqualTo("postmigrate");
@@ -74,28 +75,24 @@ class MemoryStreamIT {
         TestGuest.Counter last = before.getLast();
         assertThat(a.quit()).isEqualTo(QemuProcess.Stopped.QUIT);
 
-        // a file cut short (a full disk during the save, a copy that stopped) is reported,
-        // and the QEMU fed with it does not pretend to have loaded it
+        // a file cut short (a full disk during the save, a copy that stopped) is refused by the
+        // check before any QEMU is given a byte of it
         Path cut = dir.resolve("cut.vmsnap-mem");
         try (var in = java.nio.channels.FileChannel.open(memory);
              var out = java.nio.channels.FileChannel.open(cut, java.nio.file.StandardOpenOption.CREATE_NEW,
                      java.nio.file.StandardOpenOption.WRITE)) {
             in.transferTo(0, Files.size(memory) / 2, out);
         }
-        QemuProcess fedCut = QemuProcess.startIncoming(spec, dir.resolve("cut"), T);
-        started.add(fedCut);
-        assertThatThrownBy(() -> MemoryStream.restore(fedCut.qmp(), fedCut.runFolder().dir(), cut, MIGRATION))
-                .isInstanceOf(java.io.IOException.class).hasMessageContaining("cut.vmsnap-mem")
-                .hasMessageContaining("damaged or cut short");
-        fedCut.kill();
+        assertThatThrownBy(() -> MemoryFile.verify(cut)).isInstanceOf(MemoryFile.BadMemoryFileException.class)
+                .hasMessageContaining("cut.vmsnap-mem").hasMessageContaining("cut short");
 
         QemuProcess b = QemuProcess.startIncoming(spec, dir.resolve("b"), T);
         started.add(b);
         // a file that is not a memory file is refused before QEMU sees a byte of it
         Path bogus = Files.writeString(dir.resolve("bogus"), "definitely not a memory file");
-        assertThatThrownBy(() -> MemoryStream.restore(b.qmp(), b.runFolder().dir(), bogus, MIGRATION))
+        assertThatThrownBy(() -> MemoryFile.verify(bogus))
                 .hasMessageContaining("not a vmsnap memory file").hasMessageContaining("bogus");
-        MemoryStream.Figures restored = MemoryStream.restore(b.qmp(), b.runFolder().dir(), memory, MIGRATION);
+        MemoryStream.Figures restored = MemoryStream.restore(b.qmp(), b.runFolder().dir(), MemoryFile.verify(memory), MIGRATION);
         assertThat(restored.streamBytes()).isEqualTo(saved.streamBytes());
         assertThat(b.qmp().execute("query-status", null, T).path("status").asText()).isEqualTo("paused");
         b.qmp().execute("cont", null, T);
@@ -128,16 +125,20 @@ class MemoryStreamIT {
         Path data = dir.resolve("data.qcow2");
         TestGuest.createDataDisk(data, 16);
         VmSpec spec = LiveGuests.spec("cut", 128, "", List.of(LiveGuests.disk("data", data)));
-        // a valid header and zstd frame around bytes that are not a migration stream
+        // a valid memory file around bytes that are not a migration stream
         Path bogusStream = dir.resolve("garbage.vmsnap-mem");
-        byte[] header = java.nio.ByteBuffer.allocate(16).put("VMSNAPMS".getBytes()).putInt(1).putInt(0).array();
-        byte[] body = com.github.luben.zstd.Zstd.compress(new byte[1 << 20], 1);
-        Files.write(bogusStream, header);
-        Files.write(bogusStream, body, java.nio.file.StandardOpenOption.APPEND);
+        Path partial = MemoryFileWriter.partialFor(bogusStream);
+        try (MemoryFileWriter w = MemoryFileWriter.create(bogusStream, partial, "<domain/>", true,
+                MemoryFileWriter.defaultCompression())) {
+            w.write(new byte[1 << 20], 0, 1 << 20);
+            w.finish();
+            w.publish();
+            MemoryFileWriter.dropPartial(partial);
+        }
 
         QemuProcess c = QemuProcess.startIncoming(spec, dir.resolve("c"), T);
         started.add(c);
-        assertThatThrownBy(() -> MemoryStream.restore(c.qmp(), c.runFolder().dir(), bogusStream, MIGRATION))
+        assertThatThrownBy(() -> MemoryStream.restore(c.qmp(), c.runFolder().dir(), MemoryFile.verify(bogusStream), MIGRATION))
                 .isInstanceOfSatisfying(QmpCommandException.class, e -> assertThat(e.errorClass()).isEqualTo("MigrationFailed"))
                 .hasMessageContaining("QEMU stopped reading").hasMessageContaining("garbage.vmsnap-mem");
         c.kill();

@@ -116,7 +116,7 @@ public final class Libvirt implements AutoCloseable {
     }
 
     /** {@link #start(Path)} with lines appended to qemu.conf (tests: a configuration libvirtd refuses). */
-    static Libvirt start(Path workDir, String extraQemuConf) {
+    public static Libvirt start(Path workDir, String extraQemuConf) {
         requireRoot();
         QemuTools.find("unshare", "util-linux");
         Path virsh = QemuTools.find("virsh", "libvirt-clients");

@@ -42,7 +42,7 @@ public final class DominfoCommand extends VirshSubcommand {
         row(b, "Used memory", i.usedMemoryKiB() + " KiB");
         row(b, "Persistent", "yes");
         row(b, "Autostart", "disable");
-        row(b, "Managed save", "no");
+        row(b, "Managed save", domains().hasManagedSave(domain) ? "yes" : "no");
         row(b, "Security model", "none");
         row(b, "Security DOI", "0");
         for (int n = 0; n < i.messages().size(); n++) {

@@ -52,8 +52,20 @@ public final class ListCommand extends VirshSubcommand {
     @Option(names = "--uuid", description = "List domain UUIDs only.")
     boolean uuid;
 
+    @Option(names = "--with-managed-save", description = "List domains with a managed save state.")
+    boolean withManagedSave;
+
+    @Option(names = "--without-managed-save", description = "List domains without a managed save state.")
+    boolean withoutManagedSave;
+
+    @Option(names = "--managed-save", description = "Mark inactive domains with a managed save state (state 'saved').")
+    boolean managedSave;
+
     /** One row: the domain and its state. */
-    record Row(Domain domain, DomainStatus status) {
+    record Row(Domain domain, DomainStatus status, String stateWords) {
+        Row(Domain domain, DomainStatus status) {
+            this(domain, status, status.state().words());
+        }
     }
 
     @Override
@@ -62,8 +74,9 @@ public final class ListCommand extends VirshSubcommand {
         List<Row> rows = new ArrayList<>();
         for (Domain d : service.list()) {
             DomainStatus s = service.status(d.name());
-            if (shown(s)) {
-                rows.add(new Row(d, s));
+            boolean saved = (withManagedSave || withoutManagedSave || managedSave) && service.hasManagedSave(d.name());
+            if (shown(s) && (!withManagedSave || saved) && (!withoutManagedSave || !saved)) {
+                rows.add(new Row(d, s, managedSave && saved && !s.active() ? "saved" : s.state().words()));
             }
         }
         rows.sort(Comparator.comparing((Row r) -> !r.status().active())
@@ -123,7 +136,7 @@ public final class ListCommand extends VirshSubcommand {
         }
         VshTable t = new VshTable("Id", "Name", "State");
         rows.forEach(r -> t.row(r.status().active() ? Integer.toString(r.status().id()) : "-", r.domain().name(),
-                r.status().state().words()));
+                r.stateWords()));
         return t.render();
     }
 }

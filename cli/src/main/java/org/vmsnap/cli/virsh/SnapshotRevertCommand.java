@@ -31,7 +31,7 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
     @Option(names = "--current", description = "Revert to the current snapshot.")
     boolean current;
 
-    @Option(names = "--force", description = "Try harder on risky reverts.")
+    @Option(names = "--force", description = "Try harder on risky reverts: a domain with a managed save image is reverted, and the image removed (its guest would resume on the reverted disks).")
     boolean force;
 
     @Option(names = "--running", description = "Start the domain after reverting.")

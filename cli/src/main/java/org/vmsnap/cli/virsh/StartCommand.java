@@ -12,11 +12,14 @@ import picocli.CommandLine.Option;
 /** {@code start DOMAIN [--paused]}: QEMU runs detached, as under libvirt. */
 @Command(name = "start", description = "Start a defined, shut-off domain (as virsh start).",
         footerHeading = HelpCommand.EXAMPLES,
-        footer = {"  vmsnap start vm1", "  vmsnap start vm1 --paused"})
+        footer = {"  vmsnap start vm1", "  vmsnap start vm1 --paused", "  vmsnap start vm1 --force-boot   # ignore its managed save image"})
 public final class StartCommand extends LifecycleCommand {
 
     @Option(names = "--paused", description = "Leave the guest paused (resume starts it).")
     boolean paused;
+
+    @Option(names = "--force-boot", description = "Boot even if a managed save image exists (it is removed).")
+    boolean forceBoot;
 
     @Override
     String failedVerb() {
@@ -29,7 +32,7 @@ public final class StartCommand extends LifecycleCommand {
             // virsh asks for the domain's Id first and words this itself, without "Failed to start"
             throw new CliException(1, "Domain is already active");
         }
-        domains.start(domain, paused);
+        domains.start(domain, paused, forceBoot);
     }
 
     @Override

@@ -23,6 +23,9 @@ public final class UndefineCommand extends VirshSubcommand {
     @Parameters(paramLabel = "DOMAIN")
     String domain;
 
+    @Option(names = "--managed-save", description = "Remove the domain's managed save image too.")
+    boolean managedSave;
+
     @Option(names = "--snapshots-metadata", description = "Remove the snapshot metadata too (the images stay).")
     boolean snapshotsMetadata;
 
@@ -34,7 +37,7 @@ public final class UndefineCommand extends VirshSubcommand {
     int execute() throws IOException {
         DomainService.UndefineResult result;
         try {
-            result = domains().undefine(domain, snapshotsMetadata, removeAllStorage);
+            result = domains().undefine(domain, snapshotsMetadata, removeAllStorage, managedSave);
         } catch (InvalidInputException e) {
             // virsh says this on two lines; vmsnap's errors are one.
             throw new CliException(1, "Failed to undefine domain '" + domain + "': " + e.getMessage(), e);

@@ -66,6 +66,20 @@ class VirshCommandsTest {
         return r.err();
     }
 
+    /** libvirt's one risky revert vmsnap shares: a managed save image would resume on reverted disks. */
+    @Test
+    void aDomainWithAManagedSaveImageIsRevertedOnlyWithForceWhichRemovesTheImage() throws IOException {
+        ok("snapshot-create-as", "vm", "s1");
+        Path managed = dir.resolve("home").resolve("vm").resolve("managed.save");
+        Files.writeString(managed, "a managed save image\n");
+        assertThat(fails("snapshot-revert", "vm", "s1")).isEqualTo("vmsnap: Failed to revert snapshot s1: revert requires force: snapshot without"
+                + " memory state, removal of existing managed saved state strongly recommended to avoid corruption"
+                + " (--force removes the managed save image)\n");
+        assertThat(managed).exists();
+        assertThat(ok("snapshot-revert", "vm", "s1", "--force").out()).isEqualTo("Domain snapshot s1 reverted\n\n");
+        assertThat(managed).doesNotExist();
+    }
+
     @Test
     void diskOnlySnapshotIsExternalWithVirshsOverlayName() {
         assertThat(ok("snapshot-create-as", "vm", "e1", "--disk-only").out()).isEqualTo("Domain snapshot e1 created\n");

@@ -134,6 +134,13 @@ public final class LiveExecutor implements StepExecutor {
             case Step.StartPaused p -> checkpoints().startPaused();
             case Step.LoadVm l -> checkpoints().load(l);
             case Step.SetRunState r -> checkpoints().setRunState(r);
+            case Step.PauseForSave p -> MemorySteps.pause(qmp(p.pid()));
+            case Step.SaveMemory m -> MemorySteps.save(qmp(m.pid()), m);
+            case Step.QuitQemu q -> MemorySteps.quit(qemu, q.pid());
+            case Step.RestoreMemory r -> throw new StepNotStartedException(new IOException("a restore is not"
+                    + " started again after a crash: " + r.describe()));
+            case Step.ResumeRestored r -> MemorySteps.resumeRestored(r);
+            case Step.RemoveSaveImage r -> MemorySteps.removeSaveImage(r.file());
             default -> files.run(step);
         }
     }
@@ -153,6 +160,9 @@ public final class LiveExecutor implements StepExecutor {
                 }
             }
             case Step.StopGuest g -> checkpoints().unstop(g.pid());
+            case Step.PauseForSave p -> MemorySteps.unpause(qmp(p.pid()), p.wasRunning());
+            case Step.SaveMemory m -> MemorySteps.unsave(qmp(m.pid()), m);
+            case Step.RestoreMemory r -> MemorySteps.unrestore(r);
             default -> files.undo(step);
         }
     }

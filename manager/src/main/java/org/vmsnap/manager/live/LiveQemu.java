@@ -87,6 +87,18 @@ public final class LiveQemu implements AutoCloseable {
         }
     }
 
+    /** A query on the status monitor (free while another command holds the first), e.g. query-migrate. */
+    public com.fasterxml.jackson.databind.JsonNode statusCommand(String command) throws QmpException {
+        java.nio.file.Path socket = record.adopted() ? record.qmpSocket()
+                : new org.vmsnap.qmp.RunFolder(record.runDir()).statusSocket();
+        if (!Files.exists(socket)) {
+            socket = record.qmpSocket();
+        }
+        try (QmpClient c = QmpClient.connect(socket, STATUS_TIMEOUT)) {
+            return c.execute(command, null, STATUS_TIMEOUT);
+        }
+    }
+
     /** A new connection to the guest agent, or null when the domain has no agent channel. */
     public GuestAgentClient agent(Duration timeout) throws QmpException {
         return record.agentSocket() == null ? null : GuestAgentClient.connect(record.agentSocket(), timeout);

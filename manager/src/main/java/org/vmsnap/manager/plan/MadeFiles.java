@@ -26,7 +26,7 @@ public final class MadeFiles {
     }
 
     /** Whether {@code target} is the file this plan made through {@code partial}. */
-    static boolean isOurs(Path target, Path partial) throws IOException {
+    public static boolean isOurs(Path target, Path partial) throws IOException {
         if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS) || !Files.exists(partial, LinkOption.NOFOLLOW_LINKS)) {
             return false;
         }

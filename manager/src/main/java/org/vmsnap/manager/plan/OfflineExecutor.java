@@ -99,6 +99,12 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.StartPaused p -> throw liveOnly(p);
             case Step.LoadVm l -> throw liveOnly(l);
             case Step.SetRunState r -> throw liveOnly(r);
+            case Step.PauseForSave p -> throw liveOnly(p);
+            case Step.SaveMemory m -> throw liveOnly(m);
+            case Step.QuitQemu q -> throw liveOnly(q);
+            case Step.RestoreMemory r -> throw liveOnly(r);
+            case Step.ResumeRestored r -> throw liveOnly(r);
+            case Step.RemoveSaveImage r -> throw liveOnly(r);
         }
     }
 

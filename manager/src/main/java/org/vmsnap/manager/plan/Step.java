@@ -349,4 +349,85 @@ public sealed interface Step {
             return running ? "resume the guest" : "leave the guest paused";
         }
     }
+
+    // ---------------------------------------------------------------- memory save and restore
+    // A save: PauseForSave, SaveMemory, PutFile (the run record's stop reason), QuitQemu, DropLink.
+    // A restore: RestoreMemory, ResumeRestored (, RemoveSaveImage for a managed save). The guest
+    // is never left paused by a dead vmsnap: until QEMU quits, the save is undone (the partial
+    // file removed, the guest running again); once the state is loaded, a restore goes on.
+
+    /** Stops the guest's CPUs for a save; undo runs them again if they ran before. */
+    record PauseForSave(long pid, boolean wasRunning) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "pause the guest for the save";
+        }
+    }
+
+    /**
+     * QEMU migrates its state into a new memory file made under {@code partial} and linked to
+     * {@code file} once whole; undo cancels the migration and removes what it made ({@code file}
+     * only while it is the partial file's other name, the proof it is this plan's).
+     */
+    record SaveMemory(long pid, Path socketDir, Path file, Path partial, String domainXml, boolean wasRunning)
+            implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "save the guest's memory to " + file;
+        }
+    }
+
+    /** QEMU quits: its state is in the memory file. */
+    record QuitQemu(long pid) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "stop QEMU (pid " + pid + ")";
+        }
+    }
+
+    /**
+     * QEMU is started in {@code runDir} waiting for a stream, and loads {@code file}; undo kills the
+     * QEMU of that run folder (the domain was shut off: only this plan started one there) and
+     * removes the domain's run record.
+     */
+    record RestoreMemory(Path runDir, Path runtimeFile, Path file) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "restore the guest's memory from " + file;
+        }
+    }
+
+    /** The restored guest runs ({@code running}) or stays paused. */
+    record ResumeRestored(Path runDir, boolean running) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return running ? "resume the restored guest" : "leave the restored guest paused";
+        }
+    }
+
+    /** Removes the managed save image the domain was just restored from (vmsnap made it). */
+    record RemoveSaveImage(Path file) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "remove the managed save image " + file;
+        }
+    }
 }

@@ -1,0 +1,47 @@
+package org.vmsnap.cli.virsh;
+
+import java.io.IOException;
+
+import org.vmsnap.cli.CliException;
+import org.vmsnap.cli.HelpCommand;
+import org.vmsnap.manager.ManagerException;
+import org.vmsnap.manager.NotFoundException;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code managedsave DOMAIN [--running|--paused] [--bypass-cache] [--verbose]}: start resumes from it. */
+@Command(name = "managedsave", description = "Save a running domain's state in vmsnap's state folder and stop"
+        + " it; start resumes from it (as virsh managedsave).",
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap managedsave vm1", "  vmsnap start vm1      # continues where it was"})
+public final class ManagedsaveCommand extends VirshSubcommand {
+
+    @Parameters(index = "0", paramLabel = "DOMAIN")
+    String domain;
+
+    @Mixin
+    SaveStateOptions state;
+
+    @Option(names = "--bypass-cache", description = "Accepted for virsh's sake.")
+    boolean bypassCache;
+
+    @Option(names = "--verbose", description = "Accepted for virsh's sake.")
+    boolean verbose;
+
+    @Override
+    int execute() throws IOException {
+        Boolean running = state.running();
+        try {
+            domains().managedSave(domain, running);
+        } catch (NotFoundException e) {
+            throw new CliException(1, "failed to get domain '" + domain + "'", e);
+        } catch (ManagerException e) {
+            throw new CliException(1, "Failed to save domain '" + domain + "' state: " + e.getMessage(), e);
+        }
+        out().print("\nDomain '" + domain + "' state saved by libvirt\n");
+        return 0;
+    }
+}
