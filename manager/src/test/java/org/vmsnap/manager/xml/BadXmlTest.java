@@ -28,6 +28,21 @@ class BadXmlTest {
                 .hasMessageStartingWith("snapshot XML: malformed XML (line 1, column");
     }
 
+    /** The fuzzer's inputs are a few KiB; nesting deep enough to overflow a recursive walk needs more. */
+    @Test
+    void deeplyNestedElementsAreRefusedOrRead_neverAStackOverflow() {
+        String deep = "<a>".repeat(200_000) + "</a>".repeat(200_000);
+        for (String xml : new String[] {"<domain type='kvm'><name>x</name><memory>1</memory><devices>" + deep
+                + "</devices></domain>", "<domainsnapshot><name>s</name><description>" + deep + "</description></domainsnapshot>"}) {
+            try {
+                Object parsed = xml.startsWith("<domain ") ? Domain.parse(xml).toXml() : SnapshotXml.format(SnapshotXml.parse(xml));
+                assertThat(parsed).isNotNull();
+            } catch (InvalidInputException refused) {
+                assertThat(refused.getMessage()).doesNotContain("\n");
+            }
+        }
+    }
+
     @Test
     void secondRootElement() {
         refusedDomain("<domain><name>x</name></domain><domain/>").hasMessageContaining("malformed XML");
