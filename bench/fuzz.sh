@@ -12,6 +12,11 @@
 # or the OutOfMemoryError's crash-<sha1> (the heap is FUZZ_HEAP) into the target's committed
 # inputs folder, where regression mode replays it from then on. Fix the code, keep the input.
 #
+# FUZZ_MERGE=1 folds what the run learnt into the committed inputs: libFuzzer's merge (run
+# through Jazzer's standalone driver on the same test classes) copies from the generated
+# corpus (MODULE/.cifuzz-corpus/, not committed) only the inputs that reach coverage the
+# committed inputs do not; review them with `git status` and commit them.
+#
 # Each target is a separate Maven run (Jazzer fuzzes one @FuzzTest per JVM); the build and
 # Jazzer's start (~20-40 s per target on 2 cores) are not counted in the run time.
 set -uo pipefail
@@ -23,6 +28,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-90}
 FUZZ_HEAP=${FUZZ_HEAP:-1g}
 FUZZ_INPUT_TIMEOUT=${FUZZ_INPUT_TIMEOUT:-20s}
 FUZZ_LOGS=${FUZZ_LOGS:-${BENCH_DIR}/fuzz}
+FUZZ_MERGE=${FUZZ_MERGE:-0}
 
 # name  module  class  method   (the inputs folder: MODULE/src/test/resources/PACKAGE/CLASSInputs/METHOD)
 FUZZ_TARGETS=(
@@ -60,6 +66,37 @@ folder_size() {
   else
     echo "0 files"
   fi
+}
+
+# The test class path of MODULE (its classes, the reactor's, the test jars), for the driver.
+declare -A module_cp=()
+test_classpath() {
+  local module=$1 out="$FUZZ_LOGS/classpath-$1.txt"
+  if [ -z "${module_cp[$module]:-}" ]; then
+    (cd "$bench_root" && mvn -B -o -q dependency:build-classpath -pl "$module" -am \
+        -Dmdep.outputFile="$out" -Dmdep.includeScope=test) >"$FUZZ_LOGS/classpath-$module.log" 2>&1 \
+      || bench_die "cannot list the test class path of $module (see $FUZZ_LOGS/classpath-$module.log)"
+    module_cp[$module]="$bench_root/$module/target/test-classes:$bench_root/$module/target/classes:$(cat "$out")"
+  fi
+  echo "${module_cp[$module]}"
+}
+
+# Copies into INPUTS the files of CORPUS that add coverage beyond INPUTS; prints "N files, K KiB".
+merge_corpus() {
+  local module=$1 class=$2 method=$3 inputs=$4 corpus=$5 log=$6 work added=0 kib=0 f
+  work=$(mktemp -d)
+  cp -r "$inputs"/. "$work"/
+  "$JAVA_HOME/bin/java" -XX:+EnableDynamicAgentLoading --enable-native-access=ALL-UNNAMED -Xmx"$FUZZ_HEAP" \
+      -cp "$(test_classpath "$module")" com.code_intelligence.jazzer.Jazzer \
+      --target_class="$class" --target_method="$method" -merge=1 "$work" "$corpus" >"$log" 2>&1 \
+    || { bench_log "merge failed: see $log"; rm -rf "$work"; echo "merge failed"; return; }
+  for f in "$work"/*; do
+    [ -e "$inputs/${f##*/}" ] && continue
+    cp "$f" "$inputs/"
+    added=$((added + 1)); kib=$((kib + $(stat -c %s "$f")))
+  done
+  rm -rf "$work"
+  echo "$added files, $(( (kib + 1023) / 1024 )) KiB"
 }
 
 rows=()
@@ -107,12 +144,17 @@ for t in "${FUZZ_TARGETS[@]}"; do
     findings_total=$((findings_total + 1))
     bench_log "$name: FINDING ($findings); see $log"
   fi
-  rows+=("| $name | \`$simple#$method\` | ${secs}s (${wall}s with build) | ${runs:-?} | $rate | $(folder_size "$corpus") | $(folder_size "$inputs") | $findings |")
+  merged="-"
+  if [ "$FUZZ_MERGE" = 1 ] && [ -d "$corpus" ]; then
+    merged=$(merge_corpus "$module" "$class" "$method" "$inputs" "$corpus" "$FUZZ_LOGS/$name.merge.log")
+    bench_log "$name: merged into the committed inputs: $merged"
+  fi
+  rows+=("| $name | \`$simple#$method\` | ${secs}s (${wall}s with build) | ${runs:-?} | $rate | $(folder_size "$corpus") | $merged | $(folder_size "$inputs") | $findings |")
 done
 
 table=$(
-  echo "| target | @FuzzTest | fuzzing time | executions | exec/s | generated corpus | committed inputs | findings |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| target | @FuzzTest | fuzzing time | executions | exec/s | generated corpus | merged (new coverage) | committed inputs | findings |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
 )
 echo
