@@ -43,6 +43,16 @@ class BadXmlTest {
         }
     }
 
+    /** Found by XmlFuzzTest: the JDK's parser throws MissingResourceException for a bad character in a DTD. */
+    @Test
+    void aCharacterTheJdkParserCannotNameIsStillOneLine() {
+        String xml = "<!DOCTYPE domain [<!ENTITY a SYS\u000fx>]><domain/>";
+        refusedDomain(xml).isInstanceOf(InvalidInputException.class)
+                .hasMessage("domain XML: malformed XML (line 1, column 33): the parser's error InvalidCharInDTD");
+        refusedSnapshot(xml).isInstanceOf(InvalidInputException.class)
+                .hasMessageStartingWith("snapshot XML: malformed XML (line 1");
+    }
+
     @Test
     void secondRootElement() {
         refusedDomain("<domain><name>x</name></domain><domain/>").hasMessageContaining("malformed XML");
