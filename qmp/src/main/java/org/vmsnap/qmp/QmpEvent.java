@@ -32,7 +32,7 @@ public record QmpEvent(String name, JsonNode data, Instant timestamp) {
 
     /**
      * QEMU's {@code {"seconds": S, "microseconds": U}}; {@link Instant#EPOCH} when absent or
-     * not a time (QmpFuzzTest found that seconds beyond Instant's range threw, which ended the
+     * not a time (seconds beyond Instant's range threw, which ended the
      * whole connection: an event's time is not worth that).
      */
     private static Instant timestamp(JsonNode ts) {
