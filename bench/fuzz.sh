@@ -62,7 +62,7 @@ is_selected() {
 # Files (count) and KiB of a folder; "0 files" when it does not exist.
 folder_size() {
   if [ -d "$1" ]; then
-    echo "$(find "$1" -type f | wc -l) files, $(du -sk "$1" | cut -f1) KiB"
+    echo "$(find "$1" -type f | wc -l) files, $(du -sk --apparent-size "$1" | cut -f1) KiB"
   else
     echo "0 files"
   fi

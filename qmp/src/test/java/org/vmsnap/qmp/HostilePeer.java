@@ -1,5 +1,7 @@
 package org.vmsnap.qmp;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
@@ -29,6 +31,8 @@ import java.util.regex.Pattern;
 final class HostilePeer implements AutoCloseable {
 
     private static final Pattern SYNC_ID = Pattern.compile("guest-sync-delimited.*?\"id\"\\s*:\\s*(\\d+)");
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private static final Pattern QMP_ID = Pattern.compile("\"id\"\\s*:\\s*\"([^\"]*)\"");
 
@@ -86,18 +90,30 @@ final class HostilePeer implements AutoCloseable {
 
     /**
      * Answers each request of the client with the input's next lines (each up to and
-     * including its newline). QMP: the first line (the greeting) goes at once, then each
-     * request gets lines up to one that holds the request's id (events before it come
-     * first). Agent: each request gets lines until the client has what it waits for (after
-     * a sync the line with its id, after a stray 0xFF a line). Either way up to the end of the
-     * input.
+     * including its newline), up to the line with which the client stops waiting (see
+     * {@link Waiting}) or the end of the input. QMP: the greeting goes at once; then a request
+     * gets lines up to its reply (events before it come first). Agent: a sync gets lines up to
+     * a delimiter and the line with its id, a call up to a line.
      */
     private static void converse(SocketChannel channel, byte[] bytes, boolean agent) throws IOException {
         String input = new String(bytes, StandardCharsets.ISO_8859_1);
         int next = 0;
         if (!agent) {
-            next = lineEnd(input, 0);
-            write(channel, input.substring(0, next).getBytes(StandardCharsets.ISO_8859_1));
+            Waiting greeting = new QmpWaiting(null) {
+                @Override
+                boolean line(String line) {
+                    return true; // a greeting, or a first message that ends the connection
+                }
+            };
+            while (next < input.length()) {
+                int end = lineEnd(input, next);
+                byte[] line = input.substring(next, end).getBytes(StandardCharsets.ISO_8859_1);
+                next = end;
+                write(channel, line);
+                if (greeting.satisfiedBy(line)) {
+                    break;
+                }
+            }
         }
         ByteBuffer in = ByteBuffer.allocate(64 * 1024);
         StringBuilder pending = new StringBuilder();
@@ -114,26 +130,119 @@ final class HostilePeer implements AutoCloseable {
             Matcher sync = SYNC_ID.matcher(request);
             String id = sync.find() ? sync.group(1) : null;
             Matcher qmp = QMP_ID.matcher(request);
-            String qmpId = qmp.find() ? "\"" + qmp.group(1) + "\"" : null;
+            Waiting client = agent ? new AgentWaiting(id) : new QmpWaiting(qmp.find() ? qmp.group(1) : null);
             while (next < input.length()) {
                 int end = lineEnd(input, next);
-                String line = input.substring(next, end).replace("$ID", id == null ? "0" : id);
+                byte[] line = input.substring(next, end).replace("$ID", id == null ? "0" : id)
+                        .getBytes(StandardCharsets.ISO_8859_1);
                 next = end;
-                write(channel, line.getBytes(StandardCharsets.ISO_8859_1));
-                if (!agent) {
-                    if (qmpId != null && line.contains(qmpId)) {
-                        break; // the reply the client waits for, or one it takes for that
-                    }
-                    continue;
-                }
-                String afterDelimiter = line.substring(line.lastIndexOf('\u00ff') + 1).strip();
-                boolean answered = id == null ? !afterDelimiter.isEmpty()
-                        : line.indexOf('\u00ff') >= 0 && afterDelimiter.contains(id)
-                        || line.indexOf('\u00ff') < 0 && line.contains(id);
-                if (answered) {
+                write(channel, line);
+                if (client.satisfiedBy(line)) {
                     break;
                 }
             }
+        }
+    }
+
+    /**
+     * What the client does with the frames it gets while it waits for the answer to one
+     * request (mirrors the clients' frame splitting and acceptance, so the peer stops sending
+     * exactly when the client stops waiting, and neither waits for the other).
+     */
+    private abstract static class Waiting {
+        private final java.io.ByteArrayOutputStream text = new java.io.ByteArrayOutputStream();
+        private boolean done;
+
+        /** Feeds the bytes of one input line; whether the client has stopped waiting. */
+        final boolean satisfiedBy(byte[] bytes) {
+            for (byte b : bytes) {
+                if (done) {
+                    return true;
+                }
+                if (b == (byte) 0xFF) {
+                    text.reset();
+                    done = delimiter();
+                } else if (b == '\n') {
+                    String line = text.toString(StandardCharsets.UTF_8).strip();
+                    text.reset();
+                    done = !line.isEmpty() && line(line);
+                } else {
+                    text.write(b);
+                }
+            }
+            return done;
+        }
+
+        abstract boolean delimiter();
+
+        abstract boolean line(String line);
+    }
+
+    /** GuestAgentClient: a sync waits for a delimiter and then its id; a call for any line. */
+    private static final class AgentWaiting extends Waiting {
+        private final String syncId;
+        private boolean afterDelimiter;
+
+        AgentWaiting(String syncId) {
+            this.syncId = syncId;
+        }
+
+        @Override
+        boolean delimiter() {
+            afterDelimiter = true;
+            return false;
+        }
+
+        @Override
+        boolean line(String line) {
+            if (syncId == null) {
+                return true;
+            }
+            boolean candidate = afterDelimiter;
+            afterDelimiter = false;
+            if (!candidate) {
+                return false;
+            }
+            JsonNode answer = parse(line);
+            return answer != null && answer.isObject() && answer.path("return").asLong(-1) == Long.parseLong(syncId);
+        }
+    }
+
+    /** QmpClient: waits for the reply with its id; a message it cannot take ends the connection. */
+    private static class QmpWaiting extends Waiting {
+        private final String id;
+
+        QmpWaiting(String id) {
+            this.id = id;
+        }
+
+        @Override
+        boolean delimiter() {
+            return true; // 0xFF is not QMP: the client drops the connection
+        }
+
+        @Override
+        boolean line(String line) {
+            JsonNode m = parse(line);
+            if (m == null || !m.isObject() || m.has("QMP")) {
+                return true;
+            }
+            if (m.has("event")) {
+                return false;
+            }
+            if (!m.has("error") && !m.has("return")) {
+                return true;
+            }
+            JsonNode replyId = m.get("id");
+            return replyId == null || replyId.asText().equals(id);
+        }
+    }
+
+    private static JsonNode parse(String line) {
+        try {
+            return MAPPER.readTree(line);
+        } catch (IOException notJson) {
+            return null;
         }
     }
 
