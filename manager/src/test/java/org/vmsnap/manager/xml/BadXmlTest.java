@@ -53,6 +53,18 @@ class BadXmlTest {
                 .hasMessageStartingWith("snapshot XML: malformed XML (line 1");
     }
 
+    /** Found by XmlFuzzTest: a boot element without dev was a NullPointerException. */
+    @Test
+    void bootWithoutDevAndFirmwareFeatureWithoutName() {
+        String boot = "<domain type='kvm'><name>b</name><memory>1024</memory><os><type>hvm</type><boot/></os></domain>";
+        oneLine(assertThatThrownBy(() -> Domain.parse(boot).hardware()))
+                .hasMessage("domain b: <os><boot> has no dev attribute");
+        String feature = "<domain type='kvm'><name>f</name><memory>1024</memory><os firmware='efi'><type>hvm</type>"
+                + "<firmware><feature enabled='yes'/></firmware></os></domain>";
+        oneLine(assertThatThrownBy(() -> Domain.parse(feature).hardware()))
+                .hasMessage("domain f: <os><firmware><feature> has no name attribute");
+    }
+
     @Test
     void secondRootElement() {
         refusedDomain("<domain><name>x</name></domain><domain/>").hasMessageContaining("malformed XML");
