@@ -17,6 +17,9 @@
 # corpus (MODULE/.cifuzz-corpus/, not committed) only the inputs that reach coverage the
 # committed inputs do not; review them with `git status` and commit them.
 #
+# Stopping a run by hand (SIGTERM) makes Jazzer write the input in flight as crash-<sha1>:
+# replay it (mvn verify) before taking it for a finding.
+#
 # Each target is a separate Maven run (Jazzer fuzzes one @FuzzTest per JVM); the build and
 # Jazzer's start (~20-40 s per target on 2 cores) are not counted in the run time.
 set -uo pipefail
@@ -73,7 +76,7 @@ declare -A module_cp=()
 test_classpath() {
   local module=$1 out="$FUZZ_LOGS/classpath-$1.txt"
   if [ -z "${module_cp[$module]:-}" ]; then
-    (cd "$bench_root" && mvn -B -o -q dependency:build-classpath -pl "$module" -am \
+    (cd "$bench_root" && mvn -B -o -q test-compile dependency:build-classpath -pl "$module" -am \
         -Dmdep.outputFile="$out" -Dmdep.includeScope=test) >"$FUZZ_LOGS/classpath-$module.log" 2>&1 \
       || bench_die "cannot list the test class path of $module (see $FUZZ_LOGS/classpath-$module.log)"
     module_cp[$module]="$bench_root/$module/target/test-classes:$bench_root/$module/target/classes:$(cat "$out")"
