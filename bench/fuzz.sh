@@ -15,7 +15,9 @@
 # FUZZ_MERGE=1 folds what the run learnt into the committed inputs: libFuzzer's merge (run
 # through Jazzer's standalone driver on the same test classes) copies from the generated
 # corpus (MODULE/.cifuzz-corpus/, not committed) only the inputs that reach coverage the
-# committed inputs do not; review them with `git status` and commit them.
+# committed inputs do not, among the generated inputs of at most FUZZ_MERGE_MAX_BYTES (4096:
+# the committed corpus stays small, a few hundred KiB per target, and its replay in every
+# build takes seconds); review them with `git status` and commit them.
 #
 # Stopping a run by hand (SIGTERM) makes Jazzer write the input in flight as crash-<sha1>:
 # replay it (mvn verify) before taking it for a finding.
@@ -32,6 +34,7 @@ FUZZ_HEAP=${FUZZ_HEAP:-1g}
 FUZZ_INPUT_TIMEOUT=${FUZZ_INPUT_TIMEOUT:-20s}
 FUZZ_LOGS=${FUZZ_LOGS:-${BENCH_DIR}/fuzz}
 FUZZ_MERGE=${FUZZ_MERGE:-0}
+FUZZ_MERGE_MAX_BYTES=${FUZZ_MERGE_MAX_BYTES:-4096}
 
 # name  module  class  method   (the inputs folder: MODULE/src/test/resources/PACKAGE/CLASSInputs/METHOD)
 FUZZ_TARGETS=(
@@ -84,16 +87,25 @@ test_classpath() {
   echo "${module_cp[$module]}"
 }
 
-# Copies into INPUTS the files of CORPUS that add coverage beyond INPUTS; prints "N files, K KiB".
+# Copies into INPUTS the files of CORPUS (up to FUZZ_MERGE_MAX_BYTES each) that add coverage
+# beyond INPUTS; prints "N files, K KiB". The driver runs in an empty folder on a copy of the
+# test classes without the *Inputs folders: Jazzer's JUnit runner adds the generated corpus
+# and the inputs on the class path as corpus folders of their own.
 merge_corpus() {
-  local module=$1 class=$2 method=$3 inputs=$4 corpus=$5 log=$6 work added=0 kib=0 f
+  local module=$1 class=$2 method=$3 inputs=$4 corpus=$5 log=$6 work added=0 kib=0 f cp
   work=$(mktemp -d)
-  cp -r "$inputs"/. "$work"/
-  "$JAVA_HOME/bin/java" -XX:+EnableDynamicAgentLoading --enable-native-access=ALL-UNNAMED -Xmx"$FUZZ_HEAP" \
-      -cp "$(test_classpath "$module")" com.code_intelligence.jazzer.Jazzer \
-      --target_class="$class" --target_method="$method" -merge=1 "$work" "$corpus" >"$log" 2>&1 \
+  mkdir "$work/out" "$work/small" "$work/cwd"
+  cp -r "$inputs"/. "$work/out"/
+  find "$corpus" -type f -size -$((FUZZ_MERGE_MAX_BYTES + 1))c -exec cp {} "$work/small"/ \;
+  cp -r "$bench_root/$module/target/test-classes" "$work/test-classes"
+  find "$work/test-classes" -type d -name '*Inputs' -prune -exec rm -rf {} +
+  cp=$(test_classpath "$module")
+  cp="$work/test-classes:${cp#*:}"
+  (cd "$work/cwd" && "$JAVA_HOME/bin/java" -XX:+EnableDynamicAgentLoading --enable-native-access=ALL-UNNAMED \
+      -Xmx"$FUZZ_HEAP" -cp "$cp" com.code_intelligence.jazzer.Jazzer \
+      --target_class="$class" --target_method="$method" -merge=1 "$work/out" "$work/small") >"$log" 2>&1 \
     || { bench_log "merge failed: see $log"; rm -rf "$work"; echo "merge failed"; return; }
-  for f in "$work"/*; do
+  for f in "$work/out"/*; do
     [ -e "$inputs/${f##*/}" ] && continue
     cp "$f" "$inputs/"
     added=$((added + 1)); kib=$((kib + $(stat -c %s "$f")))
