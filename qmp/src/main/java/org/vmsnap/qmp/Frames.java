@@ -11,17 +11,22 @@ import java.nio.charset.StandardCharsets;
  * each with CR LF), and the 0xFF byte that the guest agent sends before its answer to
  * {@code guest-sync-delimited}. 0xFF never occurs in UTF-8, so it cannot be part of a line.
  *
+ * <p>A line longer than the limit is never held in memory: its first bytes are dropped, the
+ * rest is skipped up to the next newline or 0xFF, and one {@link Overlong} frame stands for
+ * it. So memory stays bounded whatever the peer sends (a guest agent is controlled by
+ * whoever runs the guest).
+ *
  * <p>Used by exactly one reader thread per connection; not thread-safe.
  */
 final class Frames {
 
-    /** A line longer than this is not a QMP message we could use: 16 MiB, far above any reply. */
+    /** A QMP line longer than this is not a message we could use: 16 MiB, far above any reply. */
     static final int MAX_LINE_BYTES = 16 << 20;
 
     static final byte DELIMITER = (byte) 0xFF;
 
-    /** One frame: a line of text, or the delimiter. */
-    sealed interface Frame permits Line, Delimiter {
+    /** One frame: a line of text, the delimiter, or a line too long to keep. */
+    sealed interface Frame permits Line, Delimiter, Overlong {
     }
 
     record Line(String text) implements Frame {
@@ -30,16 +35,25 @@ final class Frames {
     record Delimiter() implements Frame {
     }
 
+    /** A line of more than the limit (at least {@code limit + 1} bytes), skipped. */
+    record Overlong(int limit) implements Frame {
+    }
+
     private static final Delimiter THE_DELIMITER = new Delimiter();
 
     private final ReadableByteChannel channel;
-    private final String peer;
+    private final int maxLineBytes;
     private final ByteBuffer buffer = ByteBuffer.allocate(64 * 1024).flip();
     private final ByteArrayOutputStream line = new ByteArrayOutputStream();
+    /** Inside an overlong line: bytes are dropped up to its end. */
+    private boolean skipping;
 
-    Frames(ReadableByteChannel channel, String peer) {
+    Frames(ReadableByteChannel channel, int maxLineBytes) {
+        if (maxLineBytes < 1) {
+            throw new IllegalArgumentException("maxLineBytes must be positive: " + maxLineBytes);
+        }
         this.channel = channel;
-        this.peer = peer;
+        this.maxLineBytes = maxLineBytes;
     }
 
     /**
@@ -52,9 +66,14 @@ final class Frames {
                 byte b = buffer.get();
                 if (b == DELIMITER) {
                     line.reset();
+                    skipping = false;
                     return THE_DELIMITER;
                 }
                 if (b == '\n') {
+                    if (skipping) {
+                        skipping = false;
+                        continue;
+                    }
                     String text = line.toString(StandardCharsets.UTF_8).strip();
                     line.reset();
                     if (!text.isEmpty()) {
@@ -62,8 +81,13 @@ final class Frames {
                     }
                     continue;
                 }
-                if (line.size() >= MAX_LINE_BYTES) {
-                    throw new QmpProtocolException(peer + " sent a line longer than " + MAX_LINE_BYTES + " bytes");
+                if (skipping) {
+                    continue;
+                }
+                if (line.size() >= maxLineBytes) {
+                    line.reset();
+                    skipping = true;
+                    return new Overlong(maxLineBytes);
                 }
                 line.write(b);
             }

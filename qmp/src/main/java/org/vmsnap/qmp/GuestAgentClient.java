@@ -31,16 +31,33 @@ import java.util.concurrent.locks.ReentrantLock;
  * answer" is the only sign of a missing agent; every call has a timeout.
  *
  * <p>One reader thread per connection turns the byte stream into frames for the caller.
+ *
+ * <p>Whoever runs the guest controls what the agent sends, so nothing it sends may hang
+ * vmsnap or exhaust its memory: every call ends by its deadline however slowly or endlessly
+ * the agent answers; a line longer than {@link #MAX_LINE_BYTES} is skipped, not kept (the
+ * call fails and the next one resynchronises); and at most {@link #MAX_QUEUED_FRAMES}
+ * frames wait for the caller (the reader stops reading while the queue is full, so an agent
+ * that floods fills its own socket buffer, not our heap). Memory per client is thus bounded
+ * by about {@code MAX_QUEUED_FRAMES * MAX_LINE_BYTES * 2} (UTF-16 strings), 34 MiB.
  */
 public final class GuestAgentClient implements AutoCloseable {
 
     private static final String THREAD_PREFIX = "vmsnap-qga-reader ";
 
+    /**
+     * The longest answer line kept: 1 MiB. The largest answer vmsnap asks for,
+     * {@code guest-get-fsinfo}, is a few hundred bytes per filesystem.
+     */
+    static final int MAX_LINE_BYTES = 1 << 20;
+
+    /** Frames read ahead of the caller at most (see the class comment). */
+    static final int MAX_QUEUED_FRAMES = 16;
+
     private final SocketChannel channel;
     private final Path socket;
     private final String peer;
     private final Duration timeout;
-    private final LinkedBlockingQueue<Object> frames = new LinkedBlockingQueue<>();
+    private final LinkedBlockingQueue<Object> frames = new LinkedBlockingQueue<>(MAX_QUEUED_FRAMES);
     private final ReentrantLock oneAtATime = new ReentrantLock();
     private final SecureRandom random = new SecureRandom();
     private final Thread reader;
@@ -309,6 +326,7 @@ public final class GuestAgentClient implements AutoCloseable {
         } catch (IOException ignored) {
             // the reader ends either way
         }
+        reader.interrupt(); // it may wait for room in a full queue
         boolean interrupted = false;
         while (reader.isAlive()) {
             try {
@@ -357,6 +375,11 @@ public final class GuestAgentClient implements AutoCloseable {
     private ObjectNode nextMessage(String what, long deadline) throws QmpException {
         while (true) {
             Object frame = nextFrame(deadline, what);
+            if (frame instanceof Frames.Overlong overlong) {
+                synced = false;
+                throw new QmpProtocolException(peer + " answered " + what + " with a line longer than "
+                        + overlong.limit() + " bytes");
+            }
             if (frame instanceof Frames.Line line) {
                 try {
                     return Json.parseObject(line.text(), peer);
@@ -384,7 +407,7 @@ public final class GuestAgentClient implements AutoCloseable {
                     + " (" + socket + "; is qemu-guest-agent running in the guest?)");
         }
         if (frame instanceof QmpException e) {
-            frames.add(e); // later calls fail the same way
+            frames.offer(e); // later calls fail the same way (the reader has ended: there is room)
             throw new QmpDisconnectedException(peer + " closed while waiting for " + what + ": " + e.getMessage(), e);
         }
         return frame;
@@ -394,7 +417,7 @@ public final class GuestAgentClient implements AutoCloseable {
     private void drain() {
         List<Object> stale = new ArrayList<>();
         frames.drainTo(stale);
-        stale.stream().filter(f -> f instanceof QmpException).findFirst().ifPresent(frames::add);
+        stale.stream().filter(f -> f instanceof QmpException).findFirst().ifPresent(frames::offer);
     }
 
     private void send(ObjectNode request) throws QmpException {
@@ -413,18 +436,27 @@ public final class GuestAgentClient implements AutoCloseable {
         }
     }
 
+    /** Runs on the reader thread; waits for room in the queue (close() interrupts the wait). */
     private void readLoop() {
-        Frames reading = new Frames(channel, peer);
+        Frames reading = new Frames(channel, MAX_LINE_BYTES);
+        QmpDisconnectedException end;
         try {
             Frames.Frame frame;
             while ((frame = reading.next()) != null) {
-                frames.add(frame);
+                frames.put(frame);
             }
-            frames.add(new QmpDisconnectedException(peer + " closed the connection", null));
+            end = new QmpDisconnectedException(peer + " closed the connection", null);
         } catch (IOException e) {
-            frames.add(closed
+            end = closed
                     ? new QmpDisconnectedException(peer + " was closed by this client", e)
-                    : new QmpDisconnectedException("lost the connection to " + peer + ": " + e.getMessage(), e));
+                    : new QmpDisconnectedException("lost the connection to " + peer + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            return; // close(): nobody waits for frames any more
+        }
+        try {
+            frames.put(end);
+        } catch (InterruptedException e) {
+            // close(): nobody waits for it
         }
     }
 }

@@ -286,14 +286,16 @@ public final class QmpClient implements AutoCloseable {
     // --- reader thread ------------------------------------------------------------------
 
     private void readLoop() {
-        Frames frames = new Frames(channel, peer);
+        Frames frames = new Frames(channel, Frames.MAX_LINE_BYTES);
         try {
             Frames.Frame frame;
             while ((frame = frames.next()) != null) {
-                if (!(frame instanceof Frames.Line line)) {
-                    throw new QmpProtocolException(peer + " sent a 0xFF byte, which is not QMP");
+                switch (frame) {
+                    case Frames.Line line -> dispatch(Json.parseObject(line.text(), peer));
+                    case Frames.Delimiter d -> throw new QmpProtocolException(peer + " sent a 0xFF byte, which is not QMP");
+                    case Frames.Overlong o -> throw new QmpProtocolException(peer + " sent a line longer than "
+                            + o.limit() + " bytes");
                 }
-                dispatch(Json.parseObject(line.text(), peer));
             }
             shutdown(new QmpDisconnectedException(peer + " closed the connection (QEMU exited?)", null));
         } catch (QmpException e) {

@@ -2,6 +2,7 @@ package org.vmsnap.qmp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import java.time.DateTimeException;
 import java.time.Instant;
 import java.util.Objects;
 
@@ -26,10 +27,25 @@ public record QmpEvent(String name, JsonNode data, Instant timestamp) {
     }
 
     static QmpEvent of(JsonNode message) {
-        JsonNode ts = message.path("timestamp");
-        Instant when = ts.isObject()
-                ? Instant.ofEpochSecond(ts.path("seconds").asLong(), Math.max(0, ts.path("microseconds").asLong()) * 1000)
-                : Instant.EPOCH;
-        return new QmpEvent(message.path("event").asText(), message.get("data"), when);
+        return new QmpEvent(message.path("event").asText(), message.get("data"), timestamp(message.path("timestamp")));
+    }
+
+    /**
+     * QEMU's {@code {"seconds": S, "microseconds": U}}; {@link Instant#EPOCH} when absent or
+     * not a time (seconds beyond Instant's range threw, which ended the
+     * whole connection: an event's time is not worth that).
+     */
+    private static Instant timestamp(JsonNode ts) {
+        JsonNode seconds = ts.path("seconds");
+        JsonNode micros = ts.path("microseconds");
+        if (!seconds.canConvertToLong() || !micros.canConvertToLong()) {
+            return Instant.EPOCH;
+        }
+        long us = micros.asLong();
+        try {
+            return Instant.ofEpochSecond(seconds.asLong(), us >= 0 && us < 1_000_000 ? us * 1000 : 0);
+        } catch (DateTimeException notATime) {
+            return Instant.EPOCH;
+        }
     }
 }

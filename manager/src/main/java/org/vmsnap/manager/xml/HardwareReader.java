@@ -98,12 +98,12 @@ final class HardwareReader {
         XmlElement fw = child(os, "firmware");
         for (XmlElement f : fw == null ? List.<XmlElement>of() : fw.children("feature")) {
             if ("yes".equals(f.attr("enabled"))) {
-                features.add(f.attr("name"));
+                features.add(required(f, "name", "<os><firmware><feature>"));
             }
         }
         List<String> boots = new ArrayList<>();
         for (XmlElement b : os.children("boot")) {
-            boots.add(b.attr("dev"));
+            boots.add(required(b, "dev", "<os><boot>")); // libvirt: "missing boot device"
         }
         XmlElement menu = child(os, "bootmenu");
         return new DomainHardware.Os(os.attr("firmware"), loader == null ? null : loader.text().strip(),
@@ -212,6 +212,15 @@ final class HardwareReader {
         return new DomainHardware.Address(a.attr("type"), number(a, "domain", what), number(a, "bus", what),
                 number(a, "slot", what), number(a, "function", what), "on".equals(a.attr("multifunction")),
                 number(a, "controller", what), number(a, "target", what), number(a, "unit", what), a.attr("port"));
+    }
+
+    /** An attribute libvirt requires (found by XmlFuzzTest: a null went into List.copyOf). */
+    private String required(XmlElement e, String attr, String what) throws InvalidInputException {
+        String value = e.attr(attr);
+        if (value == null) {
+            throw new InvalidInputException(where + ": " + what + " has no " + attr + " attribute");
+        }
+        return value;
     }
 
     /** A number attribute as libvirt's virStrToLong with base 0 reads it; null when absent. */

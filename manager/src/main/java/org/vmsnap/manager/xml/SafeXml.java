@@ -44,6 +44,9 @@ public final class SafeXml {
         } catch (XMLStreamException e) {
             throw new InvalidInputException(what + ": malformed XML" + where(e.getLocation()) + ": "
                     + reason(e), e);
+        } catch (ParserFailure e) {
+            throw new InvalidInputException(what + ": malformed XML" + where(e.location) + ": " + e.getMessage(),
+                    e.getCause());
         } finally {
             close(r);
         }
@@ -54,7 +57,7 @@ public final class SafeXml {
         Deque<XmlElement> open = new ArrayDeque<>();
         XmlElement root = null;
         while (r.hasNext()) {
-            int event = r.next();
+            int event = next(r);
             switch (event) {
                 case XMLStreamConstants.DTD -> throw new InvalidInputException(what + where(r.getLocation())
                         + ": <!DOCTYPE> is not allowed (no DTDs, no entities)");
@@ -126,6 +129,31 @@ public final class SafeXml {
             throw new XMLStreamException("external resource " + systemId + " refused");
         });
         return f;
+    }
+
+    /**
+     * The JDK's StAX parser reports some malformed input with a RuntimeException of its own
+     * (found by XmlFuzzTest: an invalid character in a DTD ends in MissingResourceException
+     * "InvalidCharInDTD", a message key its bundle lacks). Bad input is still bad input.
+     */
+    private static int next(XMLStreamReader r) throws XMLStreamException {
+        try {
+            return r.next();
+        } catch (RuntimeException e) {
+            String reason = e instanceof java.util.MissingResourceException m ? "the parser's error " + m.getKey()
+                    : "the parser failed (" + e.getClass().getSimpleName() + ")";
+            throw new ParserFailure(reason, r.getLocation(), e);
+        }
+    }
+
+    /** A RuntimeException of the JDK's parser, with where it happened. */
+    private static final class ParserFailure extends RuntimeException {
+        final transient Location location;
+
+        ParserFailure(String reason, Location location, RuntimeException cause) {
+            super(reason, cause);
+            this.location = location;
+        }
     }
 
     private static String where(Location l) {

@@ -28,6 +28,43 @@ class BadXmlTest {
                 .hasMessageStartingWith("snapshot XML: malformed XML (line 1, column");
     }
 
+    /** The fuzzer's inputs are a few KiB; nesting deep enough to overflow a recursive walk needs more. */
+    @Test
+    void deeplyNestedElementsAreRefusedOrRead_neverAStackOverflow() {
+        String deep = "<a>".repeat(200_000) + "</a>".repeat(200_000);
+        for (String xml : new String[] {"<domain type='kvm'><name>x</name><memory>1</memory><devices>" + deep
+                + "</devices></domain>", "<domainsnapshot><name>s</name><description>" + deep + "</description></domainsnapshot>"}) {
+            try {
+                Object parsed = xml.startsWith("<domain ") ? Domain.parse(xml).toXml() : SnapshotXml.format(SnapshotXml.parse(xml));
+                assertThat(parsed).isNotNull();
+            } catch (InvalidInputException refused) {
+                assertThat(refused.getMessage()).doesNotContain("\n");
+            }
+        }
+    }
+
+    /** Found by XmlFuzzTest: the JDK's parser throws MissingResourceException for a bad character in a DTD. */
+    @Test
+    void aCharacterTheJdkParserCannotNameIsStillOneLine() {
+        String xml = "<!DOCTYPE domain [<!ENTITY a SYS\u000fx>]><domain/>";
+        refusedDomain(xml).isInstanceOf(InvalidInputException.class)
+                .hasMessage("domain XML: malformed XML (line 1, column 33): the parser's error InvalidCharInDTD");
+        refusedSnapshot(xml).isInstanceOf(InvalidInputException.class)
+                .hasMessageStartingWith("snapshot XML: malformed XML (line 1");
+    }
+
+    /** Found by XmlFuzzTest: a boot element without dev was a NullPointerException. */
+    @Test
+    void bootWithoutDevAndFirmwareFeatureWithoutName() {
+        String boot = "<domain type='kvm'><name>b</name><memory>1024</memory><os><type>hvm</type><boot/></os></domain>";
+        oneLine(assertThatThrownBy(() -> Domain.parse(boot).hardware()))
+                .hasMessage("domain b: <os><boot> has no dev attribute");
+        String feature = "<domain type='kvm'><name>f</name><memory>1024</memory><os firmware='efi'><type>hvm</type>"
+                + "<firmware><feature enabled='yes'/></firmware></os></domain>";
+        oneLine(assertThatThrownBy(() -> Domain.parse(feature).hardware()))
+                .hasMessage("domain f: <os><firmware><feature> has no name attribute");
+    }
+
     @Test
     void secondRootElement() {
         refusedDomain("<domain><name>x</name></domain><domain/>").hasMessageContaining("malformed XML");
