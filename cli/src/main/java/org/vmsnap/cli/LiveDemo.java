@@ -115,6 +115,34 @@ final class LiveDemo {
         cmd("snapshot-list", "live", "--tree");
         cmd("domblklist", "live");
         TestGuest.awaitSerial(serial, Files.size(serial), "COUNTER", Duration.ofSeconds(60));
+        TestGuest.Counter saved = lastCounter(serial);
+        Path memory = work.resolve("live.memory");
+        note("Hibernate: the guest's memory and device state go to a file (zstd frames, each with its"
+                + " checksum); the domain ends shut off. Its in-memory counter is at " + saved.n());
+        cmd("save", "live", memory.toString());
+        cmd("domstate", "live");
+        cmd("restore", memory.toString());
+        TestGuest.Counter resumed = nextCounter(serial, Files.size(serial));
+        boolean continued = resumed.boot().equals(saved.boot()) && resumed.n() > saved.n();
+        note("Restored: the counter goes on at " + resumed.n() + (continued ? " in the same boot (no reboot):"
+                + " the guest went on from where it was saved" : " (NOT a continuation of the saved guest)"));
+        note("A checkpoint: disks and memory together, inside the qcow2 images (QEMU's savevm format); the"
+                + " guest keeps writing, then goes back to that running moment");
+        TestGuest.Counter atCheckpoint = lastCounter(serial);
+        cmd("snapshot-create-as", "live", "checkpoint");
+        for (int i = 0; i < 3; i++) { // let it count on a little
+            nextCounter(serial, Files.size(serial));
+        }
+        TestGuest.Counter later = lastCounter(serial);
+        cmd("snapshot-revert", "live", "checkpoint");
+        TestGuest.Counter back = nextCounter(serial, Files.size(serial));
+        boolean wentBack = back.boot().equals(atCheckpoint.boot()) && back.n() <= later.n();
+        note("The counter was at " + later.n() + "; after the revert it counts from " + back.n()
+                + (wentBack ? ": back at the checkpoint's moment, same boot" : " (NOT the checkpoint's moment)"));
+        cmd("snapshot-list", "live");
+        if (!continued || !wentBack) {
+            throw new CliException(1, "demo stopped: the guest did not continue as it should (see above)");
+        }
         cmd("destroy", "live");
         Map<String, Path> tops = tops();
         TestGuest.DiskPair end = TestGuest.readDiskPair(tops.get("vda"), tops.get("vdb"), "qcow2");
@@ -125,6 +153,26 @@ final class LiveDemo {
             throw new CliException(1, "demo stopped: the guest's records show a loss (see above)");
         }
         cmd("undefine", "live", "--snapshots-metadata");
+    }
+
+    /** The first whole counter line the guest prints after byte {@code mark} of its serial log. */
+    private static TestGuest.Counter nextCounter(Path serial, long mark) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            List<TestGuest.Counter> seen = TestGuest.counters(TestGuest.readFrom(serial, mark));
+            if (!seen.isEmpty()) {
+                return seen.getFirst();
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new CliException(1, "demo stopped: the guest printed no counter within 60 s (" + serial + ")");
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** The last counter line the guest printed so far. */
+    private static TestGuest.Counter lastCounter(Path serial) {
+        return TestGuest.counters(TestGuest.readFrom(serial, 0)).getLast();
     }
 
     private Map<String, Path> tops() throws IOException {

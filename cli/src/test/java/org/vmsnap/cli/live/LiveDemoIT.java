@@ -25,6 +25,8 @@ class LiveDemoIT {
                 .containsPattern("# Its frozen images: clean for e2fsck -fn, no journal to replay; records 1\\.\\.\\d+"
                         + " on vda and 1\\.\\.\\d+ on vdb \\(one instant\\)")
                 .contains("$ vmsnap snapshot-delete live before-upgrade\nDomain snapshot before-upgrade deleted")
+                .containsPattern("# Restored: the counter goes on at \\d+ in the same boot")
+                .containsPattern("after the revert it counts from \\d+: back at the checkpoint's moment, same boot")
                 .contains("$ vmsnap destroy live\nDomain 'live' destroyed")
                 .containsPattern("vda holds records 1\\.\\.\\d+, none missing; vdb 1\\.\\.\\d+, none missing");
         assertThat(System.getProperty("vmsnap.home")).isEqualTo(before);
