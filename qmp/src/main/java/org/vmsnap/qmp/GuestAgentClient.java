@@ -327,17 +327,7 @@ public final class GuestAgentClient implements AutoCloseable {
             // the reader ends either way
         }
         reader.interrupt(); // it may wait for room in a full queue
-        boolean interrupted = false;
-        while (reader.isAlive()) {
-            try {
-                reader.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        Uninterruptibly.join(reader);
     }
 
     // --- synchronisation ----------------------------------------------------------------

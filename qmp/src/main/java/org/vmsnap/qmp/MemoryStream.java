@@ -113,7 +113,7 @@ public final class MemoryStream {
                 accepted.get().close(); // ends a read() from a QEMU that stopped sending
             }
             if (receiver != null) {
-                joinUninterruptibly(receiver); // it ends on the closed socket or on its own
+                Uninterruptibly.join(receiver); // it ends on the closed socket or on its own
             }
             Files.deleteIfExists(socket);
         }
@@ -257,20 +257,6 @@ public final class MemoryStream {
                 throw new IOException(what + " failed: " + io.getMessage(), io);
             }
             throw new IOException(what + " failed", e.getCause());
-        }
-    }
-
-    private static void joinUninterruptibly(Thread thread) {
-        boolean interrupted = false;
-        while (thread.isAlive()) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 }

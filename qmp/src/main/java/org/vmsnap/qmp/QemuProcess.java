@@ -120,7 +120,7 @@ public final class QemuProcess implements AutoCloseable {
             boolean exited = !process.isAlive();
             process.descendants().forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
-            waitUninterruptibly(process);
+            Uninterruptibly.waitFor(process);
             if (e instanceof QemuProcessException q) {
                 throw q;
             }
@@ -430,21 +430,6 @@ public final class QemuProcess implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new QemuProcessException("interrupted while waiting for QEMU");
-        }
-    }
-
-    private static void waitUninterruptibly(Process process) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                process.waitFor();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 }

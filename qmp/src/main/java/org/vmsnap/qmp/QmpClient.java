@@ -211,17 +211,7 @@ public final class QmpClient implements AutoCloseable {
     public void close() {
         shutdown(new QmpDisconnectedException(peer + " was closed by this client", null));
         if (Thread.currentThread() != reader) {
-            boolean interrupted = false;
-            while (reader.isAlive()) {
-                try {
-                    reader.join();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+            Uninterruptibly.join(reader);
         }
     }
 
