@@ -545,12 +545,7 @@ public final class ImageChecker {
                 return;
             }
             messages.add("qcow2: Marking image as corrupt: " + what + "; further corruption events will be suppressed");
-            if (header.version() >= 3 && !header.isCorrupt()) {
-                long features = header.incompatibleFeatures() | Header.INCOMPAT_CORRUPT;
-                writeLong(72, features);
-                store.flush();
-                header = header.withFeatures(features, header.compatibleFeatures(), header.autoclearFeatures());
-            }
+            header = FeatureBits.writeIncompatible(store, header, header.incompatibleFeatures() | Header.INCOMPAT_CORRUPT);
         }
 
         /** Clears the dirty and corrupt bits after a repair that left no corruption (qcow2_mark_clean/consistent). */
@@ -561,10 +556,7 @@ public final class ImageChecker {
             }
             // Everything the check wrote must be on disk before the header says it is consistent.
             store.flush();
-            writeLong(72, header.incompatibleFeatures() & ~bits);
-            store.flush();
-            header = header.withFeatures(header.incompatibleFeatures() & ~bits, header.compatibleFeatures(),
-                    header.autoclearFeatures());
+            header = FeatureBits.writeIncompatible(store, header, header.incompatibleFeatures() & ~bits);
         }
     }
 

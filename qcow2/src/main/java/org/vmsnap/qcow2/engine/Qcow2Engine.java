@@ -390,14 +390,7 @@ public final class Qcow2Engine {
     }
 
     private void markCorrupt() throws IOException {
-        if (header.version() >= 3) {
-            Header h = header.withFeatures(header.incompatibleFeatures() | Header.INCOMPAT_CORRUPT,
-                    header.compatibleFeatures(), header.autoclearFeatures());
-            byte[] bytes = h.encode();
-            store.write(0, ByteBuffer.wrap(bytes));
-            store.flush();
-            header = h;
-        }
+        header = FeatureBits.writeIncompatible(store, header, header.incompatibleFeatures() | Header.INCOMPAT_CORRUPT);
     }
 
     /**
