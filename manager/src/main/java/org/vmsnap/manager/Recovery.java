@@ -91,7 +91,7 @@ final class Recovery {
             if (st.snapshots.containsKey(def.name()) || !validName(def.name(), "mirror copy " + def.name(), notes)) {
                 continue;
             }
-            String missing = missingData(def, g);
+            String missing = missingData(def, st, g);
             if (missing != null) {
                 notes.add("snapshot " + def.name() + ": in the mirror but " + missing + "; not recovered");
                 continue;
@@ -187,8 +187,10 @@ final class Recovery {
      * snapshot gone from its image), or null when they do. A snapshot's data is where its own
      * {@code <domain>} says the disks were: the frozen images of external disks (the overlays
      * made at the time may be gone since: a revert replaces them) and the holders of internal ones.
+     * Those must be images of the domain's disk (connected to its current image by backing
+     * links), as for {@code --redefine}: a mirror someone edited cannot point vmsnap at other files.
      */
-    private static String missingData(SnapshotDef def, ImageGraph g) {
+    private static String missingData(SnapshotDef def, DomainState st, ImageGraph g) {
         for (SnapshotDisk d : def.disks()) {
             if (d.mode() != SnapshotMode.INTERNAL && d.mode() != SnapshotMode.EXTERNAL) {
                 continue;
@@ -205,6 +207,16 @@ final class Recovery {
             }
             if (!g.exists(img)) {
                 return "image " + img + " of disk " + d.name() + " is gone";
+            }
+            DiskDef now = st.domain.disk(d.name()).orElse(null);
+            try {
+                if (now == null || !g.family(now.source()).contains(img)) {
+                    return "image " + img + " is not one of the images of disk " + d.name()
+                            + (now == null ? " (the domain has no such disk now)" : " (not in the backing chains of "
+                            + now.source() + ")");
+                }
+            } catch (IOException e) {
+                return "the images of disk " + d.name() + " are unreadable (" + e.getMessage() + ")";
             }
             if (d.mode() == SnapshotMode.INTERNAL && !g.node(img).internal.contains(def.name())) {
                 return "image " + img + " of disk " + d.name() + " no longer holds it";

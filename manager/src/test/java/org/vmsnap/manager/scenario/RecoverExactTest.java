@@ -127,6 +127,29 @@ class RecoverExactTest {
         assertRecoversExactly(f, true);
     }
 
+    /** A mirror copy that names a file outside the disk's images is not recovered (and the file not touched). */
+    @Test
+    void aMirrorCopyNamingAForeignImageIsNotRecovered() throws IOException {
+        ScenarioFixture f = ScenarioFixture.twoQcow2(tmp);
+        f.create("i1", NONE);
+        Path foreign = tmp.resolve("foreign.qcow2");
+        org.vmsnap.testkit.QemuImg.create(foreign, "qcow2", 1 << 20);
+        org.vmsnap.testkit.QemuImg.snapshotCreate(foreign, "evil");
+        Path mirror = f.userFiles.get("vda").resolveSibling("." + ScenarioFixture.DOMAIN + ".vmsnap");
+        String xml = Files.readString(mirror.resolve("i1.xml"), StandardCharsets.UTF_8)
+                .replace("<name>i1</name>", "<name>evil</name>")
+                .replace(f.userFiles.get("vda").toString(), foreign.toString());
+        Files.writeString(mirror.resolve("evil.xml"), xml);
+        Path folder = f.home.resolve(ScenarioFixture.DOMAIN);
+        wipe(folder);
+        f.domains = new DomainService(f.home);
+        f.domains.define(f.xml);
+        RecoverReport report = f.service().recover();
+        assertThat(report.snapshots()).containsExactly("i1");
+        assertThat(report.notes()).anyMatch(n -> n.contains("snapshot evil: in the mirror but image " + foreign
+                + " is not one of the images of disk vda"));
+    }
+
     /**
      * Random trees on two disks (qcow2 + qcow2 or raw): after every operation the state folder is
      * copied, wiped, the domain defined again (from the user's first XML or from the current
