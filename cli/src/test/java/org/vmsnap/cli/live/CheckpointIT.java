@@ -18,7 +18,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.cli.Cli;
-import org.vmsnap.manager.plan.CrashPoint;
 import org.vmsnap.qmp.QmpClient;
 import org.vmsnap.testkit.QemuImg;
 import org.vmsnap.testkit.TestGuest;
@@ -243,20 +242,6 @@ class CheckpointIT {
 
     // ---------------------------------------------------------------- faults
 
-    /** Runs vmsnap with its plan halted before {@code step}, as a kill would; false when it ran to the end. */
-    private static boolean crashedAt(int step, String... args) {
-        CrashPoint.arm(step);
-        try {
-            Cli.Run r = Cli.run(args);
-            assertThat(r.exitCode()).as("%s: %s", String.join(" ", args), r.err()).isZero();
-            return false;
-        } catch (CrashPoint.SimulatedCrash expected) {
-            return true;
-        } finally {
-            CrashPoint.arm(0);
-        }
-    }
-
     @Test
     void vmsnapKilledBeforeEveryStepOfACheckpointAndOfItsRevertsLeavesNoPausedGuestAndLosesNothing()
             throws Exception {
@@ -265,7 +250,7 @@ class CheckpointIT {
             d.awaitSerial(0, TestGuest.SECOND_DISK_LINE);
             List<String> creates = new ArrayList<>();
             for (int step = 1; step < 30; step++) {
-                if (!crashedAt(step, "snapshot-create-as", "f", "x", "--quiesce")) {
+                if (!LiveDomain.crashedAt(step, "snapshot-create-as", "f", "x", "--quiesce")) {
                     creates.add("done");
                     break;
                 }
@@ -292,7 +277,7 @@ class CheckpointIT {
                 counted(d, m.high(), 10);
                 long at = d.logSize();
                 long pid = d.pid();
-                if (!crashedAt(step, "snapshot-revert", "f", "c")) {
+                if (!LiveDomain.crashedAt(step, "snapshot-revert", "f", "c")) {
                     reverts.add("done");
                     continuesFrom(d, at, m);
                     break;
@@ -313,7 +298,7 @@ class CheckpointIT {
                     ok("destroy", "f");
                 }
                 long at = d.logSize();
-                if (!crashedAt(step, "snapshot-revert", "f", "c", "--running")) {
+                if (!LiveDomain.crashedAt(step, "snapshot-revert", "f", "c", "--running")) {
                     restarts.add("done");
                     continuesFrom(d, at, m);
                     break;

@@ -20,6 +20,23 @@ import org.vmsnap.testkit.TestGuest;
  * destroys every QEMU the test left running and checks that none is left.
  */
 final class LiveDomain implements AutoCloseable {
+    /**
+     * Runs vmsnap with its plan halted before {@code step}, as a kill would; false when it ran to
+     * the end (the fault tests of live creates, deletes, saves and checkpoints).
+     */
+    static boolean crashedAt(int step, String... args) {
+        org.vmsnap.manager.plan.CrashPoint.arm(step);
+        try {
+            Cli.Run r = Cli.run(args);
+            assertThat(r.exitCode()).as("%s: %s", String.join(" ", args), r.err()).isZero();
+            return false;
+        } catch (org.vmsnap.manager.plan.CrashPoint.SimulatedCrash expected) {
+            return true;
+        } finally {
+            org.vmsnap.manager.plan.CrashPoint.arm(0);
+        }
+    }
+
     /** A boot under TCG on 2 busy cores takes 6-20 s. */
     static final Duration BOOT = Duration.ofSeconds(120);
 

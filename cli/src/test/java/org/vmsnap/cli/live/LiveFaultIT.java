@@ -69,20 +69,6 @@ class LiveFaultIT {
         }
     }
 
-    /** Runs vmsnap with its plan halted before {@code step}, as a kill would; false when it ran to the end. */
-    private static boolean crashedAt(int step, String... args) {
-        CrashPoint.arm(step);
-        try {
-            Cli.Run r = Cli.run(args);
-            assertThat(r.exitCode()).as("%s: %s", String.join(" ", args), r.err()).isZero();
-            return false;
-        } catch (CrashPoint.SimulatedCrash expected) {
-            return true;
-        } finally {
-            CrashPoint.arm(0);
-        }
-    }
-
     /** After an interrupted plan: the next command settled it, QEMU and metadata agree, the guest is thawed and writes. */
     private static boolean settledNew(LiveDomain d, String snapshot) throws Exception {
         List<String> names = List.of(ok("snapshot-list", d.name, "--name").strip().split("\n"));
@@ -101,7 +87,7 @@ class LiveFaultIT {
             List<String> outcomes = new ArrayList<>();
             for (int step = 1; step < 40; step++) {
                 Map<String, Path> before = metadataTops("f");
-                if (!crashedAt(step, "snapshot-create-as", "f", "x", "--disk-only", "--quiesce")) {
+                if (!LiveDomain.crashedAt(step, "snapshot-create-as", "f", "x", "--disk-only", "--quiesce")) {
                     outcomes.add("done");
                     break; // the plan has fewer steps
                 }
@@ -126,7 +112,7 @@ class LiveFaultIT {
             for (int step = 1; step < 40; step++) {
                 ok("snapshot-create-as", "f", "y", "--disk-only");
                 d.awaitSerial(d.logSize(), "COUNTER");
-                if (!crashedAt(step, "snapshot-delete", "f", "y")) {
+                if (!LiveDomain.crashedAt(step, "snapshot-delete", "f", "y")) {
                     deletes.add("done");
                     break;
                 }
@@ -160,7 +146,7 @@ class LiveFaultIT {
                         ok("snapshot-create-as", "k", "z", "--disk-only");
                     }
                     long pid = d.pid();
-                    if (!crashedAt(step, op.equals("create") ? new String[] {"snapshot-create-as", "k", "z", "--disk-only"}
+                    if (!LiveDomain.crashedAt(step, op.equals("create") ? new String[] {"snapshot-create-as", "k", "z", "--disk-only"}
                             : new String[] {"snapshot-delete", "k", "z"})) {
                         ok("destroy", "k");
                         if (op.equals("create")) {

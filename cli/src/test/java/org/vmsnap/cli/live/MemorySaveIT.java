@@ -16,7 +16,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.cli.Cli;
-import org.vmsnap.manager.plan.CrashPoint;
 import org.vmsnap.testkit.TestGuest;
 
 /**
@@ -128,20 +127,6 @@ class MemorySaveIT {
         }
     }
 
-    /** Runs vmsnap with its plan halted before {@code step}, as a kill would; false when it ran to the end. */
-    private static boolean crashedAt(int step, String... args) {
-        CrashPoint.arm(step);
-        try {
-            Cli.Run r = Cli.run(args);
-            assertThat(r.exitCode()).as("%s: %s", String.join(" ", args), r.err()).isZero();
-            return false;
-        } catch (CrashPoint.SimulatedCrash expected) {
-            return true;
-        } finally {
-            CrashPoint.arm(0);
-        }
-    }
-
     @Test
     void vmsnapHaltedBeforeEveryStepOfASaveAndARestoreLeavesNoPausedGuestAndNoPartialFile() throws Exception {
         Path out = Files.createDirectories(dir.resolve("out"));
@@ -151,7 +136,7 @@ class MemorySaveIT {
             // steps of a save: pause, save memory, record the stop, quit QEMU, drop the partial link
             for (int step = 1; step <= 6; step++) {
                 Path file = out.resolve("s" + step + ".state");
-                boolean crashed = crashedAt(step, "save", "cr", file.toString());
+                boolean crashed = LiveDomain.crashedAt(step, "save", "cr", file.toString());
                 TestGuest.Counter before = lastCounter(d);
                 // the next command on the domain settles the interrupted save
                 ok("managedsave-remove", "cr");
@@ -179,7 +164,7 @@ class MemorySaveIT {
             for (int step = 1; step <= 4; step++) {
                 ok("managedsave", "cr");
                 TestGuest.Counter before = lastCounter(d);
-                boolean crashed = crashedAt(step, "start", "cr");
+                boolean crashed = LiveDomain.crashedAt(step, "start", "cr");
                 long from = d.logSize();
                 ok("managedsave-remove", "cr"); // settles the start first
                 assertThat(d.home.resolve("cr").resolve("journal")).doesNotExist();
@@ -252,7 +237,7 @@ class MemorySaveIT {
         Path small = Files.createDirectories(dir.resolve("small"));
         Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", small.toString())
                 .inheritIO().start();
-        org.junit.jupiter.api.Assumptions.assumeTrue(mount.waitFor() == 0, "mounting a small tmpfs needs root");
+        assertThat(mount.waitFor()).as("mount a 4 MiB tmpfs (the tests run as root, as CI does)").isZero();
         try (LiveDomain d = LiveDomain.define(dir, "full", 1)) {
             d.startAndAwaitReady();
             d.awaitSerial(0, "COUNTER");
