@@ -28,27 +28,6 @@ class GuestAgentClientTest {
         Leaks.assertNoVmsnapThreads();
     }
 
-    /** Plays the agent's side of a resync: expects 0xFF and guest-sync-delimited, answers it. */
-    private static void answerSync(ScriptedPeer agent) throws Exception {
-        assertThat(agent.receive().asText()).as("a 0xFF byte resets the agent's parser").isEqualTo("<0xFF>");
-        JsonNode sync = agent.receive();
-        assertThat(sync.path("execute").asText()).isEqualTo("guest-sync-delimited");
-        agent.sendRaw(new byte[] {(byte) 0xFF});
-        agent.send("{\"return\": " + sync.path("arguments").path("id").asLong() + "}");
-    }
-
-    private static GuestAgentClient connected(ScriptedPeer agent, Duration timeout) throws Exception {
-        CompletableFuture<GuestAgentClient> client = CompletableFuture.supplyAsync(() -> {
-            try {
-                return GuestAgentClient.connect(agent.path(), timeout);
-            } catch (QmpException e) {
-                throw new CompletionException(e);
-            }
-        });
-        answerSync(agent);
-        return client.get(10, TimeUnit.SECONDS);
-    }
-
     /** Answers the next request, which must be {@code command}, with {@code returnJson}. */
     private static CompletableFuture<Void> answer(ScriptedPeer agent, String command, String returnJson) {
         return CompletableFuture.runAsync(() -> {
@@ -95,7 +74,7 @@ class GuestAgentClientTest {
     @Test
     void infoListsTheEnabledCommands() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, Duration.ofSeconds(10))) {
+             GuestAgentClient qga = agent.connectAgent(Duration.ofSeconds(10))) {
             answer(agent, "guest-info", "{\"version\": \"7.2.22\", \"supported_commands\": ["
                     + "{\"enabled\": true, \"name\": \"guest-ping\", \"success-response\": true},"
                     + "{\"enabled\": false, \"name\": \"guest-exec\", \"success-response\": true}]}");
@@ -124,7 +103,7 @@ class GuestAgentClientTest {
     @Test
     void errorAnswersKeepTheClass() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, Duration.ofSeconds(10))) {
+             GuestAgentClient qga = agent.connectAgent(Duration.ofSeconds(10))) {
             CompletableFuture.runAsync(() -> {
                 try {
                     agent.receive();
@@ -141,14 +120,14 @@ class GuestAgentClientTest {
     @Test
     void aTimedOutCallResyncsBeforeTheNextOne() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, SHORT)) {
+             GuestAgentClient qga = agent.connectAgent(SHORT)) {
             CompletableFuture<Void> ignored = answer(agent, "guest-fsfreeze-status", null);
             assertThatThrownBy(qga::fsfreezeStatus).isInstanceOf(QmpTimeoutException.class);
             ignored.get(10, TimeUnit.SECONDS);
             CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
                 try {
                     agent.send("{\"return\": \"late answer to the status\"}");
-                    answerSync(agent);
+                    agent.answerAgentSync();
                     JsonNode ping = agent.receive();
                     assertThat(ping.path("execute").asText()).isEqualTo("guest-ping");
                     agent.send("{\"return\": {}}");
@@ -164,7 +143,7 @@ class GuestAgentClientTest {
     @Test
     void thawIfFrozenThawsOnlyAFrozenGuest() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, Duration.ofSeconds(10))) {
+             GuestAgentClient qga = agent.connectAgent(Duration.ofSeconds(10))) {
             CompletableFuture<Void> frozen = answer(agent, "guest-fsfreeze-status", "\"frozen\"")
                     .thenCompose(v -> answer(agent, "guest-fsfreeze-thaw", "1"));
             assertThat(qga.thawIfFrozen()).isTrue();
@@ -179,7 +158,7 @@ class GuestAgentClientTest {
     @Test
     void whileFrozenThawsAfterTheAction() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, Duration.ofSeconds(10))) {
+             GuestAgentClient qga = agent.connectAgent(Duration.ofSeconds(10))) {
             CompletableFuture<Void> served = answer(agent, "guest-fsfreeze-freeze", "1")
                     .thenCompose(v -> answer(agent, "guest-fsfreeze-thaw", "1"));
             GuestAgentClient.Frozen<String> frozen = qga.whileFrozen(null, () -> "snapshot taken");
@@ -194,7 +173,7 @@ class GuestAgentClientTest {
     @Test
     void whileFrozenThawsWhenTheActionFails() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, Duration.ofSeconds(10))) {
+             GuestAgentClient qga = agent.connectAgent(Duration.ofSeconds(10))) {
             CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
                 try {
                     JsonNode freeze = agent.receive();
@@ -215,7 +194,7 @@ class GuestAgentClientTest {
     @Test
     void anAgentThatHangsAfterFreezingGetsAThawAttemptAndTheFailureIsReported() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, SHORT)) {
+             GuestAgentClient qga = agent.connectAgent(SHORT)) {
             // the agent freezes, then never answers again
             CompletableFuture<Void> served = answer(agent, "guest-fsfreeze-freeze", "2")
                     .thenCompose(v -> answer(agent, "guest-fsfreeze-thaw", null));
@@ -232,11 +211,11 @@ class GuestAgentClientTest {
     @Test
     void aFreezeThatTimesOutIsStillFollowedByAThaw_andTheActionDoesNotRun() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, SHORT)) {
+             GuestAgentClient qga = agent.connectAgent(SHORT)) {
             CompletableFuture<Void> served = answer(agent, "guest-fsfreeze-freeze", null)
                     .thenRun(() -> {
                         try {
-                            answerSync(agent); // the thaw resyncs first: the freeze's answer never came
+                            agent.answerAgentSync(); // the thaw resyncs first: the freeze's answer never came
                         } catch (Exception e) {
                             throw new CompletionException(e);
                         }
@@ -254,7 +233,7 @@ class GuestAgentClientTest {
     @Test
     void whenTheActionAndTheThawBothFailTheThawFailureIsSuppressedInTheActionFailure() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, SHORT)) {
+             GuestAgentClient qga = agent.connectAgent(SHORT)) {
             CompletableFuture<Void> served = answer(agent, "guest-fsfreeze-freeze", "1")
                     .thenRun(() -> {
                         try {

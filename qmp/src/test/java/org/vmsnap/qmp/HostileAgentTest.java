@@ -43,7 +43,7 @@ class HostileAgentTest {
     @Test
     void aHundredMegabyteAnswerFailsTheCallWithoutBeingHeld_andTheNextCallResyncs() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, LIMIT)) {
+             GuestAgentClient qga = agent.connectAgent(LIMIT)) {
             long before = readerAllocatedBytes();
             byte[] huge = new byte[100 << 20];
             Arrays.fill(huge, (byte) 'x');
@@ -60,7 +60,7 @@ class HostileAgentTest {
                     .isLessThan(READER_ALLOCATION_BOUND);
 
             CompletableFuture<Void> served = serve(() -> {
-                answerSync(agent);
+                agent.answerAgentSync();
                 expect(agent, "guest-fsfreeze-status");
                 agent.send("{\"return\": \"thawed\"}");
             });
@@ -72,7 +72,7 @@ class HostileAgentTest {
     @Test
     void anAnswerThatNeverEndsFailsTheCall_andCloseReturns() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, LIMIT)) {
+             GuestAgentClient qga = agent.connectAgent(LIMIT)) {
             CompletableFuture<Void> endless = serve(() -> {
                 expect(agent, "guest-fsfreeze-status");
                 byte[] chunk = new byte[64 * 1024];
@@ -91,7 +91,7 @@ class HostileAgentTest {
     @Test
     void aFloodOf0xFFBytesEndsTheCallAtItsLimit_withABoundedQueue() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, Duration.ofMillis(500))) {
+             GuestAgentClient qga = agent.connectAgent(Duration.ofMillis(500))) {
             long before = readerAllocatedBytes();
             CompletableFuture<Void> flood = serve(() -> {
                 expect(agent, "guest-ping");
@@ -113,7 +113,7 @@ class HostileAgentTest {
     @Test
     void anAnswerDrippedSlowerThanTheLimitIsATimeout_notAWaitPerByte() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, Duration.ofMillis(600))) {
+             GuestAgentClient qga = agent.connectAgent(Duration.ofMillis(600))) {
             CompletableFuture<Void> drip = serve(() -> {
                 expect(agent, "guest-fsfreeze-status");
                 // one byte every 100 ms: each gap is well inside the limit, the whole answer is not
@@ -130,7 +130,7 @@ class HostileAgentTest {
     @Test
     void garbageAndNonObjectAnswersAreProtocolErrors_andTheNextCallResyncs() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, LIMIT)) {
+             GuestAgentClient qga = agent.connectAgent(LIMIT)) {
             for (String garbage : new String[] {"\u00ff\u00fe not json", "[1, 2, 3]", "{\"return\": " + "[".repeat(5000)}) {
                 CompletableFuture<Void> served = serve(() -> {
                     expect(agent, "guest-ping");
@@ -140,7 +140,7 @@ class HostileAgentTest {
                         .isNotInstanceOf(QmpTimeoutException.class);
                 served.get(10, TimeUnit.SECONDS);
                 CompletableFuture<Void> resync = serve(() -> {
-                    answerSync(agent);
+                    agent.answerAgentSync();
                     expect(agent, "guest-ping");
                     agent.send("{\"return\": {}}");
                 });
@@ -153,7 +153,7 @@ class HostileAgentTest {
     @Test
     void aGuestThatFloodsTheThawAnswerIsReportedAsPossiblyFrozen_andAThawLaterWorks() throws Exception {
         try (ScriptedPeer agent = new ScriptedPeer(dir.resolve("qga.sock"));
-             GuestAgentClient qga = connected(agent, LIMIT)) {
+             GuestAgentClient qga = agent.connectAgent(LIMIT)) {
             CompletableFuture<Void> served = serve(() -> {
                 expect(agent, "guest-fsfreeze-freeze");
                 agent.send("{\"return\": 1}");
@@ -171,7 +171,7 @@ class HostileAgentTest {
                     .hasCauseInstanceOf(QmpProtocolException.class);
 
             CompletableFuture<Void> thaw = serve(() -> {
-                answerSync(agent);
+                agent.answerAgentSync();
                 expect(agent, "guest-fsfreeze-status");
                 agent.send("{\"return\": \"frozen\"}");
                 expect(agent, "guest-fsfreeze-thaw");
@@ -202,26 +202,6 @@ class HostileAgentTest {
     private static void expect(ScriptedPeer agent, String command) throws Exception {
         JsonNode request = agent.receive();
         assertThat(request.path("execute").asText()).isEqualTo(command);
-    }
-
-    private static void answerSync(ScriptedPeer agent) throws Exception {
-        assertThat(agent.receive().asText()).isEqualTo("<0xFF>");
-        JsonNode sync = agent.receive();
-        assertThat(sync.path("execute").asText()).isEqualTo("guest-sync-delimited");
-        agent.sendRaw(new byte[] {(byte) 0xFF});
-        agent.send("{\"return\": " + sync.path("arguments").path("id").asLong() + "}");
-    }
-
-    private static GuestAgentClient connected(ScriptedPeer agent, Duration timeout) throws Exception {
-        CompletableFuture<GuestAgentClient> client = CompletableFuture.supplyAsync(() -> {
-            try {
-                return GuestAgentClient.connect(agent.path(), timeout);
-            } catch (QmpException e) {
-                throw new CompletionException(e);
-            }
-        });
-        answerSync(agent);
-        return client.get(10, TimeUnit.SECONDS);
     }
 
     /** Bytes allocated so far by the client's reader thread (HotSpot's per-thread counter). */

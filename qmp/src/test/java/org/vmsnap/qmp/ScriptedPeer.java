@@ -169,4 +169,27 @@ final class ScriptedPeer implements AutoCloseable {
         }
         Files.deleteIfExists(path);
     }
+
+    /** Plays the guest agent's side of a resync: expects 0xFF and guest-sync-delimited, answers it. */
+    void answerAgentSync() throws Exception {
+        org.assertj.core.api.Assertions.assertThat(receive().asText()).as("a 0xFF byte resets the agent's parser")
+                .isEqualTo("<0xFF>");
+        JsonNode sync = receive();
+        org.assertj.core.api.Assertions.assertThat(sync.path("execute").asText()).isEqualTo("guest-sync-delimited");
+        sendRaw(new byte[] {(byte) 0xFF});
+        send("{\"return\": " + sync.path("arguments").path("id").asLong() + "}");
+    }
+
+    /** A guest agent client connected to this peer (which answers its first resync). */
+    GuestAgentClient connectAgent(Duration timeout) throws Exception {
+        CompletableFuture<GuestAgentClient> client = CompletableFuture.supplyAsync(() -> {
+            try {
+                return GuestAgentClient.connect(path(), timeout);
+            } catch (QmpException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        answerAgentSync();
+        return client.get(10, TimeUnit.SECONDS);
+    }
 }
