@@ -23,6 +23,19 @@ final class UsageErrors {
     /** The exception to report instead of picocli's. */
     static CliException of(ParameterException ex) {
         CommandLine cmd = ex.getCommandLine();
+        // picocli stops at the missing argument and drops the unknown option typed with it:
+        // both are errors, each on its own line, the unknown option first.
+        if (ex instanceof MissingParameterException && !cmd.getUnmatchedArguments().isEmpty()) {
+            CliException unknown = single(new UnmatchedArgumentException(cmd, cmd.getUnmatchedArguments()));
+            CliException missing = single(ex);
+            return new CliException(1, unknown.getMessage(),
+                    "vmsnap: " + missing.getMessage() + "\n" + unknown.hint());
+        }
+        return single(ex);
+    }
+
+    private static CliException single(ParameterException ex) {
+        CommandLine cmd = ex.getCommandLine();
         String verb = verb(cmd);
         if (ex instanceof UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
             String first = u.getUnmatched().getFirst();

@@ -81,4 +81,17 @@ class UsageErrorsTest {
         fails(Cli.run("snapshot-create-as", "--", "vm", "name", "description", "--quiesce"),
                 "vmsnap: unexpected data '--quiesce'\n");
     }
+
+    @Test
+    void twoErrorsOfOneCommandAreTwoLines() {
+        // Before: both of picocli's messages joined on one line.
+        Cli.Run r = Cli.run("img", "info", "--bogus");
+        assertThat(r.exitCode()).as(r.err()).isEqualTo(1);
+        assertThat(r.out()).isEmpty();
+        List<String> lines = r.err().lines().toList();
+        assertThat(lines).as(r.err()).containsExactly("vmsnap: img info: unrecognized option '--bogus'",
+                "vmsnap: img info: Missing required parameter: 'filename'");
+        fails(Cli.run("snapshot-info", "--bogus"), "vmsnap: command 'snapshot-info' doesn't support option --bogus\n"
+                + "vmsnap: command 'snapshot-info' requires <domain> option\n");
+    }
 }
