@@ -3,11 +3,13 @@ package org.vmsnap.cli;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 
 import org.vmsnap.cli.img.ImgCommand;
 import org.vmsnap.cli.virsh.VirshWords;
 
 import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /**
  * vmsnap's entry point. Parses with picocli and prints; errors become one line on stderr
@@ -33,19 +35,81 @@ public final class Main {
      * @return the exit code
      */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cl = commandLine(out, err, isDebug(args));
-        return cl.execute(VirshWords.apply(cl, HelpCommand.imgHelp(args)));
+        String[] words = HelpCommand.imgHelp(args);
+        CommandLine cl = commandLine(out, err, isDebug(args), commandPath(words));
+        return cl.execute(VirshWords.apply(cl, words));
     }
 
+    /** vmsnap with the model of every command, as help and completion need it. */
     static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean debugWord) {
+        return commandLine(out, err, debugWord, null);
+    }
+
+    /**
+     * The commands to build for these words, from the top: none for a bare {@code --version},
+     * {@code [X]} for {@code [--debug...] X ...}, {@code [img, V]} for {@code img V ...}; null
+     * (build all) for anything else: no command, help, completion, a word that names no command
+     * (its error lists the nearest names of all), an option before the command but --debug.
+     * picocli builds the model of every command it is given, and that was most of the start-up.
+     */
+    static List<Class<?>> commandPath(String... words) {
+        if (words.length == 1 && (words[0].equals("--version") || words[0].equals("-V"))) {
+            return List.of();
+        }
+        int at = 0;
+        while (at < words.length && words[at].equals("--debug")) {
+            at++;
+        }
+        Class<?> command = at < words.length ? named(VmsnapCommand.COMMANDS, words[at]) : null;
+        if (command == null || command == HelpCommand.class || command == CompletionCommand.class
+                || command == AotTrainingCommand.class) {
+            return null;
+        }
+        if (command != ImgCommand.class) {
+            return List.of(command);
+        }
+        Class<?> verb = at + 1 < words.length ? named(ImgCommand.VERBS, words[at + 1]) : null;
+        return verb == null ? null : List.of(command, verb);
+    }
+
+    private static Class<?> named(List<Class<?>> commands, String word) {
+        for (Class<?> c : commands) {
+            Command command = c.getAnnotation(Command.class);
+            if (command.name().equals(word) || List.of(command.aliases()).contains(word)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /** vmsnap with the commands of {@code path} only, or all when it is null. */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, boolean debugWord,
+            List<Class<?>> path) {
         VmsnapCommand root = new VmsnapCommand();
         CommandLine cl = new CommandLine(root);
+        // Subcommands first: picocli's settings below reach only those already added.
+        for (Class<?> c : path == null ? VmsnapCommand.COMMANDS : path.subList(0, Math.min(1, path.size()))) {
+            if (c != ImgCommand.class) {
+                cl.addSubcommand(c);
+                continue;
+            }
+            CommandLine img = new CommandLine(c);
+            for (Class<?> verb : path == null ? ImgCommand.VERBS : path.subList(1, 2)) {
+                img.addSubcommand(verb);
+            }
+            if (path == null) {
+                ImgCommand.useQemuImgHelp(img);
+            }
+            cl.addSubcommand(img);
+        }
         // As getopt (qemu-img) and virsh: an option's value is the next word, even "-l" or "--x".
         cl.setAllowOptionsAsOptionParameters(true);
         CommandLine img = cl.getSubcommands().get("img");
-        // "resize FILE -1G": a negative size is an argument, as in qemu-img.
-        img.getSubcommands().get("resize").setUnmatchedOptionsArePositionalParams(true);
-        ImgCommand.useQemuImgHelp(img);
+        CommandLine resize = img == null ? null : img.getSubcommands().get("resize");
+        if (resize != null) {
+            // "resize FILE -1G": a negative size is an argument, as in qemu-img.
+            resize.setUnmatchedOptionsArePositionalParams(true);
+        }
         // Plain text, as qemu-img and virsh print it; this also spares picocli's terminal probe
         // (System.console()), which costs start-up time.
         cl.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));

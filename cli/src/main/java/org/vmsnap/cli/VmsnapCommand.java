@@ -1,5 +1,7 @@
 package org.vmsnap.cli;
 
+import java.util.List;
+
 import org.vmsnap.cli.img.ImgCommand;
 import org.vmsnap.cli.virsh.AttachCommand;
 import org.vmsnap.cli.virsh.DefineCommand;
@@ -46,21 +48,28 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "vmsnap", versionProvider = Version.class,
         description = "Snapshots for QEMU/KVM virtual machines, with a pure-Java qcow2 engine.",
         footerHeading = "%n", footer = {"'vmsnap help' lists the commands by group; 'vmsnap help COMMAND' or",
-                "'vmsnap COMMAND --help' shows a command's options and examples."},
-        subcommands = {ImgCommand.class, HelpCommand.class, DemoCommand.class, CompletionCommand.class,
-                AotTrainingCommand.class,
-                // virsh's verbs, at top level as in virsh
-                DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,
-                StartCommand.class, ShutdownCommand.class, RebootCommand.class, DestroyCommand.class,
-                SuspendCommand.class, ResumeCommand.class, DomstateCommand.class, DomidCommand.class,
-                DominfoCommand.class, AttachCommand.class, DomfsfreezeCommand.class, DomfsthawCommand.class, DomfsinfoCommand.class,
-                DomblklistCommand.class, SaveCommand.class, RestoreCommand.class, ManagedsaveCommand.class,
-                ManagedsaveRemoveCommand.class, SaveImageDumpxmlCommand.class, SaveImageDefineCommand.class,
-                DomjobinfoCommand.class, SnapshotCreateCommand.class, SnapshotCreateAsCommand.class,
-                SnapshotListCommand.class, SnapshotCurrentCommand.class, SnapshotInfoCommand.class,
-                SnapshotParentCommand.class, SnapshotDumpxmlCommand.class, SnapshotEditCommand.class,
-                SnapshotRevertCommand.class, SnapshotDeleteCommand.class, RecoverCommand.class})
+                "'vmsnap COMMAND --help' shows a command's options and examples."})
 public final class VmsnapCommand implements Runnable {
+
+    /**
+     * The commands, in the order help and completion list them. Not in the annotation: picocli
+     * would build the model of every one at each start, and Main builds only the one being run
+     * (see Main.commandPath).
+     */
+    static final List<Class<?>> COMMANDS = List.of(ImgCommand.class, HelpCommand.class, DemoCommand.class,
+            CompletionCommand.class, AotTrainingCommand.class,
+            // virsh's verbs, at top level as in virsh
+            DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,
+            StartCommand.class, ShutdownCommand.class, RebootCommand.class, DestroyCommand.class,
+            SuspendCommand.class, ResumeCommand.class, DomstateCommand.class, DomidCommand.class,
+            DominfoCommand.class, AttachCommand.class, DomfsfreezeCommand.class, DomfsthawCommand.class,
+            DomfsinfoCommand.class,
+            DomblklistCommand.class, SaveCommand.class, RestoreCommand.class, ManagedsaveCommand.class,
+            ManagedsaveRemoveCommand.class, SaveImageDumpxmlCommand.class, SaveImageDefineCommand.class,
+            DomjobinfoCommand.class, SnapshotCreateCommand.class, SnapshotCreateAsCommand.class,
+            SnapshotListCommand.class, SnapshotCurrentCommand.class, SnapshotInfoCommand.class,
+            SnapshotParentCommand.class, SnapshotDumpxmlCommand.class, SnapshotEditCommand.class,
+            SnapshotRevertCommand.class, SnapshotDeleteCommand.class, RecoverCommand.class);
 
     @Option(names = "--debug", scope = ScopeType.INHERIT,
             description = "Show stack traces of errors.")

@@ -35,11 +35,13 @@ import picocli.CommandLine.Spec;
             "  '-U' opens an image that is in use (read-only)",
             "  '--output' takes the format in which the output must be done (human or json)",
             "",
-            "'vmsnap img help COMMAND' or 'vmsnap img COMMAND --help' shows one command."},
-        subcommands = {CreateCommand.class, InfoCommand.class, CheckCommand.class,
-                MapCommand.class, CompareCommand.class, ConvertCommand.class, ResizeCommand.class,
-                SnapshotCommand.class, CommitCommand.class, RebaseCommand.class})
+            "'vmsnap img help COMMAND' or 'vmsnap img COMMAND --help' shows one command."})
 public final class ImgCommand implements Runnable {
+
+    /** The verbs, in the order of vmsnap's help; Main adds them (only the one run, when it can). */
+    public static final List<Class<?>> VERBS = List.of(CreateCommand.class, InfoCommand.class,
+            CheckCommand.class, MapCommand.class, CompareCommand.class, ConvertCommand.class, ResizeCommand.class,
+            SnapshotCommand.class, CommitCommand.class, RebaseCommand.class);
 
     /** qemu-img's order of the verbs in its help (qemu-img-cmds.hx). */
     private static final List<String> QEMU_IMG_ORDER = List.of("check", "commit", "compare", "convert", "create",
