@@ -1,0 +1,237 @@
+package org.vmsnap.server;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import org.vmsnap.manager.DomainService;
+import org.vmsnap.manager.InvalidInputException;
+import org.vmsnap.manager.ManagerException;
+import org.vmsnap.manager.NotFoundException;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+/**
+ * The {@code serve} process's HTTP server: the JDK's {@code HttpServer}, one virtual thread per
+ * request, bound to a loopback address. Every request needs the bearer token of
+ * {@link ServeToken}; POST and DELETE with an {@code Origin} other than the served one are
+ * refused (no request forged by another page); a body over 64 KiB is refused unread. Every
+ * error is one line of JSON, {@code {"error": "..."}}, never a stack trace.
+ */
+public final class VmsnapServer implements AutoCloseable {
+    static final int MAX_BODY = 64 * 1024;
+    private static final long DRAIN_LIMIT = 1 << 20;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpServer http;
+    private final ExecutorService executor;
+    private final ServeToken token;
+    private final Resources resources;
+    private final String origin;
+
+    private VmsnapServer(HttpServer http, ExecutorService executor, ServeToken token, DomainService domains) {
+        this.http = http;
+        this.executor = executor;
+        this.token = token;
+        this.resources = new Resources(domains);
+        InetSocketAddress a = http.getAddress();
+        String host = a.getAddress().getHostAddress();
+        this.origin = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    /**
+     * Binds {@code address} (port 0 picks a free one), writes the token file into the domain
+     * service's state folder and starts answering.
+     */
+    public static VmsnapServer start(DomainService domains, InetSocketAddress address) throws IOException {
+        if (address.isUnresolved()) {
+            throw new InvalidInputException("cannot resolve listen address '" + address.getHostString() + "'");
+        }
+        HttpServer http = HttpServer.create(address, 0);
+        ServeToken token;
+        try {
+            token = ServeToken.create(domains.home());
+        } catch (IOException | RuntimeException e) {
+            http.stop(0);
+            throw e;
+        }
+        ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+        http.setExecutor(executor);
+        VmsnapServer server = new VmsnapServer(http, executor, token, domains);
+        http.createContext("/", server::handle);
+        http.start();
+        return server;
+    }
+
+    /** The served origin, {@code http://HOST:PORT}. */
+    public String url() {
+        return origin;
+    }
+
+    public Path tokenFile() {
+        return token.file();
+    }
+
+    ServeToken token() {
+        return token;
+    }
+
+    /** Stops answering and removes the token file. */
+    @Override
+    public void close() throws IOException {
+        http.stop(0);
+        executor.close();
+        token.delete();
+    }
+
+    /** An answer other than 200: its status and one-line message. */
+    private static final class HttpError extends Exception {
+        private static final long serialVersionUID = 1L;
+        final int status;
+
+        HttpError(int status, String message) {
+            super(message, null, false, false);
+            this.status = status;
+        }
+    }
+
+    private void handle(HttpExchange ex) {
+        try (ex) {
+            int status = 200;
+            Object body;
+            try {
+                body = answer(ex);
+            } catch (HttpError e) {
+                status = e.status;
+                body = Map.of("error", e.getMessage());
+            } catch (NotFoundException e) {
+                status = 404;
+                body = Map.of("error", oneLine(e.getMessage()));
+            } catch (InvalidInputException e) {
+                status = 400;
+                body = Map.of("error", oneLine(e.getMessage()));
+            } catch (ManagerException e) {
+                status = 409;
+                body = Map.of("error", oneLine(e.getMessage()));
+            } catch (IOException | RuntimeException e) {
+                // The message only: a trace would show the server's insides to any caller.
+                status = 500;
+                body = Map.of("error", oneLine(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+            }
+            send(ex, status, body);
+        } catch (IOException e) {
+            // The client went away; nothing to answer.
+        }
+    }
+
+    private static String oneLine(String s) {
+        return s.replace('\n', ' ').replace('\r', ' ');
+    }
+
+    private Object answer(HttpExchange ex) throws HttpError, IOException {
+        if (!token.accepts(ex.getRequestHeaders().getFirst("Authorization"))) {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+            throw new HttpError(401, "missing or wrong token (Authorization: Bearer <the serve-token file>)");
+        }
+        String method = ex.getRequestMethod();
+        boolean changes = method.equals("POST") || method.equals("DELETE") || method.equals("PUT")
+                || method.equals("PATCH");
+        if (changes) {
+            String o = ex.getRequestHeaders().getFirst("Origin");
+            if (o != null && !o.equals(origin)) {
+                throw new HttpError(403, "origin '" + oneLine(o) + "' is not " + origin);
+            }
+        }
+        readBody(ex);
+        List<String> path = segments(ex.getRequestURI().getRawPath());
+        if (path.contains("") || path.size() < 2 || !path.get(0).equals("api") || !path.get(1).equals("domains") || path.size() > 4
+                || path.size() == 4 && !path.get(3).equals("snapshots")) {
+            throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
+        }
+        if (!method.equals("GET")) {
+            ex.getResponseHeaders().set("Allow", "GET");
+            throw new HttpError(405, method + " is not allowed here (only GET)");
+        }
+        return switch (path.size()) {
+            case 2 -> resources.domains();
+            case 3 -> resources.domain(path.get(2));
+            default -> resources.snapshots(path.get(2));
+        };
+    }
+
+    /** The path's segments, percent-decoded; empty ones (a trailing slash) are kept, so they 404. */
+    private static List<String> segments(String rawPath) throws HttpError {
+        if (rawPath == null || !rawPath.startsWith("/")) {
+            throw new HttpError(404, "no resource at " + rawPath);
+        }
+        String[] parts = rawPath.substring(1).split("/", -1);
+        try {
+            return java.util.Arrays.stream(parts).map(p -> URLDecoder.decode(p.replace("+", "%2B"),
+                    StandardCharsets.UTF_8)).toList();
+        } catch (IllegalArgumentException e) {
+            throw new HttpError(400, "bad percent-encoding in the path");
+        }
+    }
+
+    /** Reads (and so far discards) the body, refusing more than {@link #MAX_BODY} bytes. */
+    private static byte[] readBody(HttpExchange ex) throws HttpError, IOException {
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        if (length != null) {
+            long n;
+            try {
+                n = Long.parseLong(length.strip());
+            } catch (NumberFormatException e) {
+                throw new HttpError(400, "bad Content-Length");
+            }
+            if (n > MAX_BODY) {
+                drain(ex);
+                throw new HttpError(413, "request body over " + MAX_BODY + " bytes");
+            }
+        }
+        try (InputStream in = ex.getRequestBody()) {
+            byte[] b = in.readNBytes(MAX_BODY + 1);
+            if (b.length > MAX_BODY) {
+                drain(ex);
+                throw new HttpError(413, "request body over " + MAX_BODY + " bytes");
+            }
+            return b;
+        }
+    }
+
+    /**
+     * Reads and drops up to 1 MiB more of a refused body, so a client that sends it all before
+     * reading gets the 413 rather than a reset connection; a larger body is cut off.
+     */
+    private static void drain(HttpExchange ex) throws IOException {
+        ex.getResponseHeaders().set("Connection", "close");
+        try (InputStream in = ex.getRequestBody()) {
+            long left = DRAIN_LIMIT;
+            byte[] buf = new byte[8192];
+            int n;
+            while (left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0) {
+                left -= n;
+            }
+        }
+    }
+
+    private static void send(HttpExchange ex, int status, Object body) throws IOException {
+        byte[] bytes = (JSON.writeValueAsString(body) + "\n").getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-store");
+        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+        ex.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+}
