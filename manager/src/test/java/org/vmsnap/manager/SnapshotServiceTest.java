@@ -1,5 +1,6 @@
 package org.vmsnap.manager;
 
+import org.vmsnap.testkit.ShutOffDomainXml;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -41,24 +42,7 @@ class SnapshotServiceTest {
         vdb = disks.resolve("b.qcow2");
         Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(SIZE)).close();
         Qcow2Image.create(vdb, Qcow2CreateOptions.ofSize(SIZE)).close();
-        xml = """
-                <domain type='kvm'>
-                  <name>vm1</name>
-                  <memory unit='KiB'>65536</memory>
-                  <devices>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                    </disk>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vdb' bus='virtio'/>
-                    </disk>
-                  </devices>
-                </domain>
-                """.formatted(vda, vdb);
+        xml = ShutOffDomainXml.of("vm1", vda, vdb);
         domains.define(xml);
     }
 

@@ -1,5 +1,6 @@
 package org.vmsnap.server;
 
+import org.vmsnap.testkit.ShutOffDomainXml;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -60,24 +61,7 @@ class VmsnapServerTest {
         Path vdb = disks.resolve("b.qcow2");
         Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(4 << 20)).close();
         Qcow2Image.create(vdb, Qcow2CreateOptions.ofSize(4 << 20)).close();
-        domains.define("""
-                <domain type='kvm'>
-                  <name>vm1</name>
-                  <memory unit='KiB'>65536</memory>
-                  <devices>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                    </disk>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vdb' bus='virtio'/>
-                    </disk>
-                  </devices>
-                </domain>
-                """.formatted(vda, vdb));
+        domains.define(ShutOffDomainXml.of("vm1", vda, vdb));
         server = VmsnapServer.start(domains, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         token = Files.readString(server.tokenFile()).strip();
     }
