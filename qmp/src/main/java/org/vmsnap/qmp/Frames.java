@@ -13,8 +13,9 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>A line longer than the limit is never held in memory: its first bytes are dropped, the
  * rest is skipped up to the next newline or 0xFF, and one {@link Overlong} frame stands for
- * it. So memory stays bounded whatever the peer sends (a guest agent is controlled by
- * whoever runs the guest).
+ * it. A run of 0xFF bytes is one delimiter frame: the reader then queues nothing for a flood
+ * of them. So memory stays bounded whatever the peer sends (a guest agent is controlled by
+ * whoever runs the guest), and does not grow with how fast the peer floods.
  *
  * <p>Used by exactly one reader thread per connection; not thread-safe.
  */
@@ -47,6 +48,8 @@ final class Frames {
     private final ByteArrayOutputStream line = new ByteArrayOutputStream();
     /** Inside an overlong line: bytes are dropped up to its end. */
     private boolean skipping;
+    /** The last frame was the delimiter and no byte came since: a further 0xFF adds nothing. */
+    private boolean afterDelimiter;
 
     Frames(ReadableByteChannel channel, int maxLineBytes) {
         if (maxLineBytes < 1) {
@@ -65,10 +68,15 @@ final class Frames {
             while (buffer.hasRemaining()) {
                 byte b = buffer.get();
                 if (b == DELIMITER) {
+                    if (afterDelimiter) {
+                        continue;
+                    }
                     line.reset();
                     skipping = false;
+                    afterDelimiter = true;
                     return THE_DELIMITER;
                 }
+                afterDelimiter = false;
                 if (b == '\n') {
                     if (skipping) {
                         skipping = false;
