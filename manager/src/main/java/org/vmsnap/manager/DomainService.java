@@ -122,8 +122,8 @@ public final class DomainService {
     }
 
     /** The files of a run folder, all vmsnap's: sockets, logs, pid and exit status of its QEMU. */
-    private static final List<String> RUN_FILES = List.of("qmp.sock", "qga.sock", "serial.log", "qemu.log", "qemu.pid",
-            "exit-status");
+    private static final List<String> RUN_FILES = List.of("qmp.sock", "qga.sock", "status.sock", "serial.log",
+            "qemu.log", "qemu.pid", "exit-status", "runtime");
 
     /** What undefine did with the images: removed, and kept (with the reason). */
     public record UndefineResult(List<Volume> removed, List<Volume> kept) {
@@ -203,9 +203,6 @@ public final class DomainService {
                     "retired")) {
                 Files.deleteIfExists(store.dir().resolve(f));
             }
-            if (d.uuid() != null) {
-                removeOwnFolder(home.resolve(".run").resolve(d.uuid()), RUN_FILES);
-            }
             Path mirror = mirrorFolder(d);
             if (mirror != null) {
                 List<String> files = new ArrayList<>(List.of("domain.xml", "current", "owned", "pending-deletes",
@@ -215,7 +212,7 @@ public final class DomainService {
             }
         }
         // The run folder's files are vmsnap's (sockets, logs, pid and exit status of its QEMUs).
-        removeOwnFolder(store.dir().resolve("run"), RUN_FILES);
+        removeOwnFolder(store.runFolder(), RUN_FILES);
         Files.deleteIfExists(store.lockFile());
         removeOwnFolder(store.dir(), List.of());
         return new UndefineResult(removed, kept);
@@ -523,7 +520,7 @@ public final class DomainService {
         }
         AtomicFiles.privateDirectories(store.dir());
         try (DomainLock lock = store.lock()) {
-            RunRecord r = new RunRecord(0, store.dir().resolve("run"), qmpSocket.toAbsolutePath(),
+            RunRecord r = new RunRecord(0, store.runFolder(), qmpSocket.toAbsolutePath(),
                     agentSocket == null ? null : agentSocket.toAbsolutePath(), found.pid(), true,
                     System.currentTimeMillis(), "unknown", null, null);
             AtomicFiles.write(store.domainFile(), d.toXml());

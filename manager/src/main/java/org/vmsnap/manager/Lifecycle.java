@@ -52,7 +52,6 @@ final class Lifecycle {
     /** The agent answers a ping within this, or it is "not responding". */
     static final Duration AGENT_TIMEOUT = Duration.ofSeconds(5);
     /** sun_path holds 108 bytes with its NUL. */
-    private static final int MAX_SOCKET_PATH_BYTES = 107;
 
     private final Path home;
     private final DomainStore store;
@@ -377,17 +376,10 @@ final class Lifecycle {
         return out;
     }
 
-    /**
-     * The run folder (mode 0700): {@code <domain folder>/run}, or under {@code <home>/.run/<uuid>}
-     * when a socket path there would not fit in a UNIX socket address.
-     */
+    /** The run folder (mode 0700, see {@link org.vmsnap.manager.store.RunRoot}). */
     private RunFolder runFolder(Domain d) throws IOException {
-        Path dir = store.dir().resolve("run");
-        if (new RunFolder(dir).agentSocket().toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8).length
-                > MAX_SOCKET_PATH_BYTES) {
-            dir = home.resolve(".run").resolve(d.uuid() == null ? store.name() : d.uuid());
-        }
-        Files.createDirectories(dir);
+        Path dir = store.runFolder();
+        AtomicFiles.privateDirectories(dir);
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
         return new RunFolder(dir);
     }

@@ -107,7 +107,7 @@ class CheckpointIT {
     }
 
     private static String qemuStatus(LiveDomain d) throws Exception {
-        try (QmpClient q = QmpClient.connect(d.home.resolve(d.name).resolve("run/status.sock"), Duration.ofSeconds(30))) {
+        try (QmpClient q = QmpClient.connect(d.runDir().resolve("status.sock"), Duration.ofSeconds(30))) {
             return q.execute("query-status", null, Duration.ofSeconds(30)).path("status").asText();
         }
     }

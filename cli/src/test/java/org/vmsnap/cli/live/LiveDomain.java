@@ -101,8 +101,17 @@ final class LiveDomain implements AutoCloseable {
         return dir.resolve(name + "-serial.log");
     }
 
+    /** The run folder of the domain's QEMU (sockets, pid file), outside the state folder. */
+    Path runDir() {
+        try {
+            return new org.vmsnap.manager.store.DomainStore(home, name).runFolder();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     Path pidFile() {
-        return home.resolve(name).resolve("run").resolve("qemu.pid");
+        return runDir().resolve("qemu.pid");
     }
 
     long pid() throws IOException {

@@ -40,7 +40,7 @@ class LiveFaultIT {
 
     /** What QEMU runs each disk on now (its own view, from the second monitor). */
     private static Map<String, Path> qemuTops(LiveDomain d) throws Exception {
-        try (QmpClient q = QmpClient.connect(d.home.resolve(d.name).resolve("run/status.sock"), Duration.ofSeconds(30))) {
+        try (QmpClient q = QmpClient.connect(d.runDir().resolve("status.sock"), Duration.ofSeconds(30))) {
             BlockGraph g = BlockGraph.query(q, Duration.ofSeconds(30));
             Map<String, Path> out = new TreeMap<>();
             for (String t : List.of("vda", "vdb")) {
@@ -63,7 +63,7 @@ class LiveFaultIT {
     }
 
     private static String freezeStatus(LiveDomain d) throws Exception {
-        try (GuestAgentClient a = GuestAgentClient.connect(d.home.resolve(d.name).resolve("run/qga.sock"),
+        try (GuestAgentClient a = GuestAgentClient.connect(d.runDir().resolve("qga.sock"),
                 Duration.ofSeconds(20))) {
             return a.fsfreezeStatus();
         }
@@ -181,7 +181,7 @@ class LiveFaultIT {
             Map<String, Path> before = metadataTops("h");
             // Between the agent's ping and the freeze the guest stops (its CPUs, from another monitor).
             CrashPoint.armAction(5, () -> {
-                try (QmpClient q = QmpClient.connect(d.home.resolve("h/run/status.sock"), Duration.ofSeconds(10))) {
+                try (QmpClient q = QmpClient.connect(d.runDir().resolve("status.sock"), Duration.ofSeconds(10))) {
                     q.execute("stop", null, Duration.ofSeconds(10));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);

@@ -34,7 +34,7 @@ class LiveSnapshotIT {
     @TempDir
     Path dir;
 
-    private static Path source(String domain, String target) {
+    static Path source(String domain, String target) {
         String line = ok("domblklist", domain).lines().filter(l -> l.strip().startsWith(target + " ")).findFirst()
                 .orElseThrow();
         return Path.of(line.strip().substring(target.length()).strip());
@@ -57,7 +57,7 @@ class LiveSnapshotIT {
             d.awaitSerial(0, TestGuest.SECOND_DISK_LINE);
             d.awaitSerial(d.logSize(), "COUNTER");
             List<QmpEvent> stops = new CopyOnWriteArrayList<>();
-            try (QmpClient monitor = QmpClient.connect(d.home.resolve("g/run/status.sock"), Duration.ofSeconds(30));
+            try (QmpClient monitor = QmpClient.connect(d.runDir().resolve("status.sock"), Duration.ofSeconds(30));
                  var sub = monitor.subscribe(e -> {
                      if (e.name().equals("STOP")) {
                          stops.add(e);

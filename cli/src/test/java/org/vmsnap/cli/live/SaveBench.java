@@ -122,7 +122,7 @@ public final class SaveBench {
     private static Sample plainStream(Path work) throws Exception {
         Path file = work.resolve("plain.raw");
         Files.deleteIfExists(file);
-        Path sock = work.resolve("home").resolve("bsave").resolve("run").resolve("qmp.sock");
+        Path sock = new org.vmsnap.manager.store.DomainStore(work.resolve("home"), "bsave").runFolder().resolve("qmp.sock");
         try (QmpClient qmp = QmpClient.connect(sock, Duration.ofSeconds(30))) {
             var caps = QmpClient.arguments();
             caps.putArray("capabilities").addObject().put("capability", "events").put("state", true);

@@ -11,14 +11,16 @@ import java.util.Map;
 import org.vmsnap.manager.ManagerException;
 
 /**
- * What vmsnap knows about a domain's QEMU while it runs, kept in the domain's {@code runtime}
- * file. It is written before QEMU starts (so a QEMU whose starter died is found through its run
- * folder's pid file) and removed once a command has seen that QEMU is gone.
+ * What vmsnap knows about a domain's QEMU while it runs, kept in the {@code runtime} file of its
+ * run folder ({@link org.vmsnap.manager.store.RunRoot}, outside the state folder, so that a
+ * running QEMU is found again after the state folder was lost). It is written before QEMU starts
+ * (so a QEMU whose starter died is found through its run folder's pid file) and removed once a
+ * command has seen that QEMU is gone.
  *
  * <pre>
  * vmsnap-runtime 1
  * id 3
- * run /home/u/.local/share/vmsnap/vm/run
+ * run /run/user/1000/vmsnap/0f3a...
  * ...            (one "key value" line per field, values url-encoded, ~ for none)
  * </pre>
  *

@@ -22,10 +22,12 @@ import org.vmsnap.manager.xml.SnapshotXml;
  * Reads only; every change goes through a plan step so that it is journaled.
  */
 public final class DomainStore {
+    private final Path home;
     private final Path dir;
     private final String name;
 
     public DomainStore(Path home, String name) {
+        this.home = home;
         this.dir = home.resolve(name);
         this.name = name;
     }
@@ -66,9 +68,17 @@ public final class DomainStore {
         return dir.resolve("lock");
     }
 
-    /** While QEMU runs: the {@code RunRecord} of the domain's QEMU. */
-    public Path runtimeFile() {
-        return dir.resolve("runtime");
+    /**
+     * The run folder of the domain's QEMU ({@link RunRoot}): outside this state folder, so that
+     * a running QEMU is found again after the state folder is lost (see recover).
+     */
+    public Path runFolder() throws IOException {
+        return RunRoot.folder(home, name);
+    }
+
+    /** While QEMU runs: the {@code RunRecord} of the domain's QEMU, in its run folder. */
+    public Path runtimeFile() throws IOException {
+        return runFolder().resolve("runtime");
     }
 
     /** Why the domain last stopped, in libvirt's words (shutdown, destroyed, crashed, ...). */
