@@ -27,4 +27,22 @@ final class CheckpointRestarts implements LiveExecutor.Restarts {
     public void recordRunState(LiveQemu q, boolean running) throws IOException {
         lifecycle.recordRunState(q, running);
     }
+
+    private String failure;
+
+    @Override
+    public void startFromMemory(java.nio.file.Path file) throws IOException {
+        SaveImage image = SaveImage.open(file);
+        lifecycle.startIncoming(lifecycle.storedDomain(), true, image.source(), file.toString());
+    }
+
+    @Override
+    public void startFailed(String why) {
+        failure = why;
+    }
+
+    /** Why QEMU could not load a checkpoint's memory in this plan, or null. */
+    String failure() {
+        return failure;
+    }
 }

@@ -9,15 +9,22 @@ package org.vmsnap.manager;
  * @param diskOnly      disks only, no memory (the only kind for a shut-off domain: state disk-snapshot)
  * @param reuseExternal external overlay files may exist already and are reused (reformatted)
  * @param quiesce       a running domain's guest agent freezes its filesystems around the snapshot
+ * @param live          an external checkpoint's memory is copied while the guest runs (pre-copy);
+ *                      the guest pauses only for the last pass and the disks' transaction
  */
 public record CreateFlags(boolean redefine, boolean current, boolean noMetadata, boolean diskOnly,
-        boolean reuseExternal, boolean quiesce) {
+        boolean reuseExternal, boolean quiesce, boolean live) {
+
+    public CreateFlags(boolean redefine, boolean current, boolean noMetadata, boolean diskOnly, boolean reuseExternal,
+            boolean quiesce) {
+        this(redefine, current, noMetadata, diskOnly, reuseExternal, quiesce, false);
+    }
 
     public CreateFlags(boolean redefine, boolean current, boolean noMetadata, boolean diskOnly, boolean reuseExternal) {
         this(redefine, current, noMetadata, diskOnly, reuseExternal, false);
     }
 
     public static CreateFlags none() {
-        return new CreateFlags(false, false, false, false, false, false);
+        return new CreateFlags(false, false, false, false, false, false, false);
     }
 }

@@ -27,7 +27,17 @@ final class CreatePlanner {
     private CreatePlanner() {
     }
 
+    /** The memory part of an external checkpoint, which the disks' snapshot joins (see ExternalCheckpoints). */
+    record Memory(Path file, String state) {
+    }
+
     static SnapshotDef plan(PlanContext ctx, SnapshotDef request, CreateFlags flags, long nowSec)
+            throws IOException {
+        return plan(ctx, request, flags, nowSec, null);
+    }
+
+    /** With {@code memory}: the disks of an external checkpoint, recorded with its memory file and state. */
+    static SnapshotDef plan(PlanContext ctx, SnapshotDef request, CreateFlags flags, long nowSec, Memory memory)
             throws IOException {
         DomainState st = ctx.after;
         String name = request.name() != null ? request.name() : Long.toString(nowSec);
@@ -35,7 +45,8 @@ final class CreatePlanner {
         if (st.snapshots.containsKey(name)) {
             throw new InvalidInputException("operation failed: domain moment " + name + " already exists");
         }
-        if (request.memoryMode() == SnapshotMode.INTERNAL || request.memoryMode() == SnapshotMode.EXTERNAL) {
+        if (memory == null
+                && (request.memoryMode() == SnapshotMode.INTERNAL || request.memoryMode() == SnapshotMode.EXTERNAL)) {
             throw new InvalidInputException("domain " + st.domain.name()
                     + " is not running: a memory snapshot needs a running domain (use --disk-only)");
         }
@@ -77,9 +88,10 @@ final class CreatePlanner {
         }
         // libvirt 9.0: the domain's state when the snapshot was taken, so "shutoff" for every
         // snapshot of a shut-off domain (--disk-only or not); "disk-snapshot" only while it runs.
-        String state = ctx.live != null ? "disk-snapshot" : "shutoff";
+        String state = memory != null ? memory.state() : ctx.live != null ? "disk-snapshot" : "shutoff";
         SnapshotDef made = new SnapshotDef(name, request.description(), state, nowSec,
-                flags.noMetadata() ? null : st.current, SnapshotMode.NO, null, recorded, domainAt);
+                flags.noMetadata() ? null : st.current, memory != null ? SnapshotMode.EXTERNAL : SnapshotMode.NO,
+                memory != null ? memory.file() : null, recorded, domainAt);
         st.domain = domainAfter;
         if (!flags.noMetadata()) {
             st.snapshots.put(name, made);

@@ -84,6 +84,9 @@ final class DomainState {
     Set<Path> pinned() {
         Set<Path> out = new LinkedHashSet<>();
         for (SnapshotDef s : snapshots.values()) {
+            if (s.memoryMode() == SnapshotMode.EXTERNAL && s.memoryFile() != null) {
+                out.add(s.memoryFile()); // an external checkpoint's memory file, while the checkpoint is kept
+            }
             for (SnapshotDisk d : s.disks()) {
                 if (d.mode() == SnapshotMode.INTERNAL || d.mode() == SnapshotMode.EXTERNAL) {
                     Path p = imageAt(s, d.name());

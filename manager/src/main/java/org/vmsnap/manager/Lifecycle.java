@@ -249,6 +249,11 @@ final class Lifecycle {
     /** How long QEMU may take to load a memory stream (a few GiB under TCG: a minute). */
     static final Duration RESTORE_TIMEOUT = Duration.ofHours(1);
 
+    /** The domain's definition as stored now (a revert's plan has changed it by the time QEMU starts). */
+    Domain storedDomain() throws IOException {
+        return store.readDomain();
+    }
+
     /** The run folder QEMU of {@code d} uses (made, mode 0700). */
     Path runDir(Domain d) throws IOException {
         return runFolder(d).dir();

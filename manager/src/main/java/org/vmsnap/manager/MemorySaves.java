@@ -77,7 +77,7 @@ final class MemorySaves {
             Path partial = MemoryFileWriter.partialFor(target);
             Plan plan = new Plan("save of domain " + d.name() + " to " + target);
             plan.add(new Step.PauseForSave(q.pid(), wasRunning));
-            plan.add(new Step.SaveMemory(q.pid(), r.runDir(), target, partial, stored, restoreRunning));
+            plan.add(new Step.SaveMemory(q.pid(), r.runDir(), target, partial, stored, restoreRunning, false));
             plan.add(new Step.PutFile(store.runtimeFile(), r.withStopIntent("saved").encode(), r.encode()));
             plan.add(new Step.QuitQemu(q.pid()));
             plan.add(new Step.DropLink(partial));

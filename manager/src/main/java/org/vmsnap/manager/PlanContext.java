@@ -115,10 +115,13 @@ final class PlanContext {
     /** The partial name under which a step of this plan makes {@code target} (see {@code MadeFiles}). */
     Path partialFor(Path target) {
         Path p = target.toAbsolutePath().getParent()
-                .resolve(MadeFiles.PARTIAL_PREFIX + planId + "-" + (partials.size() + 1));
+                .resolve(MadeFiles.PARTIAL_PREFIX + planId + "-" + (++partialCount));
         partials.add(p);
         return p;
     }
+
+    /** Partial names handed out (not the list's size: dropPartials empties the list, names stay taken). */
+    private int partialCount;
 
     /** A QEMU job id unique to this plan: {@code vmsnap-<kind>-<plan id>-<n>}. */
     String jobId(String kind) {

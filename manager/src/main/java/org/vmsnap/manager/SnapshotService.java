@@ -176,9 +176,20 @@ public final class SnapshotService {
                 throw new InvalidInputException("Requested operation is not valid: domain is not running (--quiesce"
                         + " needs the guest agent of a running domain)");
             }
+            if (flags.live() && (live == null || flags.diskOnly() || request.memoryMode() != SnapshotMode.EXTERNAL)) {
+                // libvirt 9.0's rule and words
+                throw new InvalidInputException(live == null ? "Requested operation is not valid: domain is not"
+                        + " running (--live is for checkpoints of a running domain)"
+                        : "unsupported configuration: live snapshot creation is supported only using external"
+                                + " checkpoints (--memspec file=PATH,snapshot=external)");
+            }
             if (live != null && !flags.diskOnly() && request.memoryMode() == SnapshotMode.EXTERNAL) {
-                throw new InvalidInputException("domain " + s.domain.name() + " is running: a checkpoint with an"
-                        + " external memory file is not supported yet; use an internal checkpoint or --disk-only");
+                PlanContext ctx = open(s, "snapshot-create of external checkpoint of domain " + s.domain.name());
+                boolean running = live.qemuStatus().equals("running");
+                SnapshotDef made = ExternalCheckpoints.create(ctx, live, request, flags, clock.nowSec(), running);
+                Preflight.check(ctx, ctx.live::holds);
+                runner().run(ctx.plan);
+                return made;
             }
             if (live != null && flags.quiesce()) {
                 try (var agent = Lifecycle.agent(live)) {
@@ -289,6 +300,10 @@ public final class SnapshotService {
                 revertCheckpoint(s, snap, want == After.RUNNING, dropManaged ? managed : null);
                 return null;
             }
+            if (snap.memoryMode() == SnapshotMode.EXTERNAL && want != After.SHUT_OFF) {
+                revertExternalCheckpoint(s, snap, want == After.RUNNING, dropManaged ? managed : null);
+                return null;
+            }
             boolean stopped = live != null;
             if (stopped) {
                 closeLive();
@@ -339,6 +354,33 @@ public final class SnapshotService {
             java.nio.file.Files.deleteIfExists(dropManaged); // --force: vmsnap's own file, the user's choice
         }
         runner().run(ctx.plan);
+    }
+
+    /**
+     * Revert to an external checkpoint: QEMU (stopped first if it runs) starts again from the
+     * reverted disks and the checkpoint's memory file. A QEMU that cannot load it leaves the
+     * domain shut off at the checkpoint's disks, and the command says so.
+     */
+    private void revertExternalCheckpoint(DomainState s, SnapshotDef snap, boolean running,
+            java.nio.file.Path dropManaged) throws IOException {
+        PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to checkpoint " + snap.name());
+        ExternalCheckpoints.revert(ctx, snap, running, lifecycle.runDir(snap.domain()), store.runtimeFile());
+        if (live != null) {
+            closeLive();
+            lifecycle.destroy(false);
+        }
+        Preflight.check(ctx);
+        if (dropManaged != null) {
+            java.nio.file.Files.deleteIfExists(dropManaged); // --force: vmsnap's own file, the user's choice
+        }
+        CheckpointRestarts restarts = new CheckpointRestarts(lifecycle);
+        new PlanRunner(new Journal(store.journalFile()),
+                new LiveExecutor(new OfflineExecutor(warnings), null, progress).withRestarts(restarts)).run(ctx.plan);
+        if (restarts.failure() != null) {
+            throw new ManagerException("reverted the disks of domain " + s.domain.name() + " to checkpoint "
+                    + snap.name() + ", but QEMU could not load its memory (" + restarts.failure()
+                    + "); the domain is shut off at the checkpoint's disks");
+        }
     }
 
     /**

@@ -23,8 +23,12 @@ final class CreateFlagOptions {
             + " (a running domain with a guest agent).")
     boolean quiesce;
 
+    @Option(names = "--live", description = "An external checkpoint's memory is copied while the guest runs;"
+            + " it pauses only for the last pass.")
+    boolean live;
+
     /** These flags with snapshot-create's {@code --redefine} and {@code --current}. */
     CreateFlags flags(boolean redefine, boolean current) {
-        return new CreateFlags(redefine, current, noMetadata, diskOnly, reuseExternal, quiesce);
+        return new CreateFlags(redefine, current, noMetadata, diskOnly, reuseExternal, quiesce, live);
     }
 }

@@ -37,20 +37,20 @@ class CheckpointIT {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The counter value the checkpoint holds lies between the last counters printed before and after the create. */
-    private record Moment(long low, long high, String boot) {
+    record Moment(long low, long high, String boot) {
     }
 
-    private static long lastCounter(String text) {
+    static long lastCounter(String text) {
         List<TestGuest.Counter> c = TestGuest.counters(text);
         return c.isEmpty() ? 0 : c.getLast().n();
     }
 
-    private static String log(LiveDomain d) {
+    static String log(LiveDomain d) {
         return TestGuest.readFrom(d.serialLog(), 0);
     }
 
     /** Takes checkpoint {@code name} and returns where the guest's counter was. */
-    private static Moment checkpoint(LiveDomain d, String name, String... extra) {
+    static Moment checkpoint(LiveDomain d, String name, String... extra) {
         long low = lastCounter(log(d));
         List<String> args = new ArrayList<>(List.of("snapshot-create-as", d.name, name));
         args.addAll(List.of(extra));
@@ -59,7 +59,7 @@ class CheckpointIT {
     }
 
     /** Waits until the guest has counted {@code more} past {@code from}. */
-    private static void counted(LiveDomain d, long from, long more) {
+    static void counted(LiveDomain d, long from, long more) {
         long deadline = System.nanoTime() + LiveDomain.BOOT.toNanos();
         while (lastCounter(log(d)) < from + more) {
             assertThat(System.nanoTime()).as("the guest counts on").isLessThan(deadline);
@@ -71,7 +71,7 @@ class CheckpointIT {
      * After byte {@code offset} the guest's counter jumps back to the checkpoint's value plus one,
      * same boot (counters printed before the revert took effect come first and are higher).
      */
-    private static void continuesFrom(LiveDomain d, long offset, Moment m) {
+    static void continuesFrom(LiveDomain d, long offset, Moment m) {
         long deadline = System.nanoTime() + LiveDomain.BOOT.toNanos();
         while (true) {
             List<TestGuest.Counter> c = TestGuest.counters(TestGuest.readFrom(d.serialLog(), offset));
@@ -106,7 +106,7 @@ class CheckpointIT {
         return Long.parseLong(f[0]) * Long.parseLong(f[1]);
     }
 
-    private static String qemuStatus(LiveDomain d) throws Exception {
+    static String qemuStatus(LiveDomain d) throws Exception {
         try (QmpClient q = QmpClient.connect(d.runDir().resolve("status.sock"), Duration.ofSeconds(30))) {
             return q.execute("query-status", null, Duration.ofSeconds(30)).path("status").asText();
         }

@@ -214,6 +214,31 @@ final class CheckpointSteps {
         restarts.startPaused();
     }
 
+    void startFromMemory(Step.StartFromMemory m) throws IOException {
+        if (restarts == null) {
+            throw new ManagerException("starting the domain's QEMU is not possible here; run 'vmsnap start' on it");
+        }
+        LiveQemu q = target(0);
+        if (q != null) {
+            try {
+                if (!q.qemuStatus().equals("inmigrate")) {
+                    return; // started and loaded before a crash
+                }
+            } catch (org.vmsnap.qmp.QmpException e) {
+                // not answering: started again below
+            } finally {
+                release(q);
+            }
+        }
+        try {
+            restarts.startFromMemory(m.file());
+        } catch (IOException | RuntimeException e) {
+            // QEMU (half-loaded, or never up) goes; the disks stay reverted, the domain shut off.
+            MemorySteps.unrestore(new Step.RestoreMemory(m.runDir(), m.runtimeFile(), m.file()));
+            restarts.startFailed(e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+    }
+
     void load(Step.LoadVm l) throws IOException {
         LiveQemu q = target(l.pid());
         try {

@@ -74,6 +74,12 @@ public final class LiveExecutor implements StepExecutor {
 
         /** Records why the guest runs or is paused after a revert ("from snapshot"). */
         void recordRunState(LiveQemu q, boolean running) throws IOException;
+
+        /** Starts the domain's QEMU paused from a memory file (leaves a failed QEMU to the caller). */
+        void startFromMemory(Path file) throws IOException;
+
+        /** QEMU could not load a checkpoint's memory; the domain stays shut off. */
+        void startFailed(String why);
     }
 
     private Restarts restarts;
@@ -132,6 +138,7 @@ public final class LiveExecutor implements StepExecutor {
             case Step.SaveVm v -> checkpoints().save(v);
             case Step.StopGuest g -> checkpoints().stop(g.pid());
             case Step.StartPaused p -> checkpoints().startPaused();
+            case Step.StartFromMemory m -> checkpoints().startFromMemory(m);
             case Step.LoadVm l -> checkpoints().load(l);
             case Step.SetRunState r -> checkpoints().setRunState(r);
             case Step.PauseForSave p -> MemorySteps.pause(qmp(p.pid()));

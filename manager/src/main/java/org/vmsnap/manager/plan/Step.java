@@ -339,6 +339,23 @@ public sealed interface Step {
         }
     }
 
+    /**
+     * A revert to an external checkpoint: the domain's QEMU starts in {@code runDir} waiting for a
+     * migration stream and loads the checkpoint's memory {@code file} (verified when planned); the
+     * guest stays paused (SetRunState decides). Run again after a crash, a QEMU that has loaded is
+     * kept and one still loading is started again. A QEMU that cannot load it goes, and the domain
+     * stays shut off at the checkpoint's disks (the plan still ends: the disks are reverted).
+     */
+    record StartFromMemory(Path runDir, Path runtimeFile, Path file) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "start QEMU from the memory file " + file;
+        }
+    }
+
     /** After a revert: the guest's CPUs run ({@code running}) or stay stopped. pid 0 as in LoadVm. */
     record SetRunState(long pid, boolean running) implements Step {
         public boolean reversible() {
@@ -370,10 +387,11 @@ public sealed interface Step {
     /**
      * QEMU migrates its state into a new memory file made under {@code partial} and linked to
      * {@code file} once whole; undo cancels the migration and removes what it made ({@code file}
-     * only while it is the partial file's other name, the proof it is this plan's).
+     * only while it is the partial file's other name, the proof it is this plan's). {@code live}:
+     * the guest runs meanwhile (pre-copy); QEMU stops it for the last pass only.
      */
-    record SaveMemory(long pid, Path socketDir, Path file, Path partial, String domainXml, boolean wasRunning)
-            implements Step {
+    record SaveMemory(long pid, Path socketDir, Path file, Path partial, String domainXml, boolean wasRunning,
+                      boolean live) implements Step {
         public boolean reversible() {
             return true;
         }
