@@ -7,7 +7,7 @@
 #   bench/checkpoint.sh
 #
 # Variables: BENCH_DIR (default /var/tmp/vmsnap-bench; the guests' files go in ckpt/),
-# BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 512), BENCH_FILL_MIB (RAM the guest fills at boot, 256:
+# BENCH_KIND (internal, or external: --memspec FILE --live checkpoints), BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 512), BENCH_FILL_MIB (RAM the guest fills at boot, 256:
 # a quarter random bytes, the rest copies of its binaries), BENCH_RESULTS (bench/RESULTS.md).
 # Needs what the live tests need (./vmsnap-test installs it) and libvirt-daemon-system.
 set -euo pipefail
@@ -19,6 +19,7 @@ export JAVA_HOME=$VMSNAP_JAVA_HOME
 
 BENCH_DIR=${BENCH_DIR:-/var/tmp/vmsnap-bench}
 BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_KIND=${BENCH_KIND:-internal}
 BENCH_MEM_MIB=${BENCH_MEM_MIB:-512}
 BENCH_FILL_MIB=${BENCH_FILL_MIB:-256}
 BENCH_RESULTS=${BENCH_RESULTS:-$root/bench/RESULTS.md}
@@ -33,19 +34,19 @@ assertj=$(find "$m2/org/assertj/assertj-core" -name 'assertj-core-*.jar' | sort 
 cp_line="$root/cli/target/test-classes:$root/testkit/target/classes:$root/cli/target/vmsnap.jar:$assertj"
 
 table=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp_line" \
-  org.vmsnap.cli.live.CheckpointBench "$work" "$BENCH_RUNS" "$BENCH_MEM_MIB" "$root/vmsnap" "$BENCH_FILL_MIB")
+  org.vmsnap.cli.live.CheckpointBench "$work" "$BENCH_RUNS" "$BENCH_MEM_MIB" "$root/vmsnap" "$BENCH_FILL_MIB" "$BENCH_KIND")
 
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet 2>/dev/null || commit="$commit (with uncommitted changes)"
 report=$(cat <<REPORT
 
-## Internal checkpoints (bench/checkpoint.sh), $(date -u '+%Y-%m-%d %H:%M') UTC on $(hostname)
+## ${BENCH_KIND^} checkpoints (bench/checkpoint.sh), $(date -u '+%Y-%m-%d %H:%M') UTC on $(hostname)
 
 - commit: $commit
 - guest: test guest (Debian kernel + busybox, writer on two qcow2 data disks), ${BENCH_MEM_MIB} MiB RAM (${BENCH_FILL_MIB} MiB filled: 1/4 random, 3/4 binaries), 1 vCPU, TCG
 - vmsnap through its launcher (a new JVM per command); libvirt: virsh to a private libvirtd 9.0; one guest at a time
 - each run: create (guest running), 3 s, revert --running to it, 3 s, delete; guest pause = STOP..RESUME on a QMP monitor of the benchmark's own
-- libvirt's revert restarts QEMU (its pause cannot be seen on the old monitor: n/a); vmsnap's loads the checkpoint in the running QEMU
+- $( [ "$BENCH_KIND" = external ] && echo "external: --memspec FILE --live; libvirt 9.0 cannot revert to an external checkpoint (n/a) and deletes only its metadata (--metadata); vmsnap's revert restarts QEMU from the memory file" || echo "libvirt's revert restarts QEMU (its pause cannot be seen on the old monitor: n/a); vmsnap's loads the checkpoint in the running QEMU")
 - load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare runs with care)
 - qemu: $(qemu-system-x86_64 --version | head -n1); libvirt: $(virsh --version)
 
