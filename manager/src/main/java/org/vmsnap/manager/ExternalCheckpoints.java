@@ -35,18 +35,28 @@ final class ExternalCheckpoints {
     private ExternalCheckpoints() {
     }
 
-    /** Plans the checkpoint; {@code ctx} is a live context of {@code q}. */
+    /**
+     * Plans the checkpoint; {@code ctx} is a live context of {@code q}.
+     *
+     * @param freezeAgent the agent --quiesce asked to freeze through (refused), or null
+     */
     static SnapshotDef create(PlanContext ctx, LiveQemu q, SnapshotDef request, CreateFlags flags, long nowSec,
-            boolean running) throws IOException {
-        if (flags.quiesce()) {
-            throw new InvalidInputException("--quiesce is for disk-only snapshots: a checkpoint keeps the guest's"
-                    + " memory, so the guest continues from it without a filesystem freeze");
+            boolean running, Path freezeAgent) throws IOException {
+        if (freezeAgent != null) {
+            // The memory would hold the frozen filesystems: after a revert the guest would resume
+            // frozen, with no one to thaw it.
+            throw new InvalidInputException("--quiesce is not supported for a checkpoint with an external memory"
+                    + " file: the guest would resume from it with its filesystems frozen");
         }
-        if (request.memoryFile() == null) {
+        DomainState st = ctx.after;
+        String name = request.name() != null ? request.name() : Long.toString(nowSec);
+        org.vmsnap.manager.xml.Names.checkSnapshotName(name);
+        Path file = request.memoryFile();
+        if (file == null) {
             throw new InvalidInputException("an external checkpoint needs its memory file: --memspec"
                     + " file=PATH,snapshot=external");
         }
-        Path file = request.memoryFile().toAbsolutePath().normalize();
+        file = file.toAbsolutePath().normalize();
         try {
             MemoryFileWriter.refuseExisting(file);
         } catch (FileAlreadyExistsException e) {
@@ -55,19 +65,20 @@ final class ExternalCheckpoints {
         if (!Files.isDirectory(file.getParent())) {
             throw new InvalidInputException(file + ": No such file or directory (its folder does not exist)");
         }
-        DomainState st = ctx.after;
         if (st.namedFiles().contains(file)) {
             throw new InvalidInputException(file + ": already used by domain " + st.domain.name());
         }
-        // Every writable disk external unless the request says no; internal ones cannot join.
+        // Every writable disk external unless the request says no. Internal ones cannot join: a
+        // finished migration has inactivated the images, and QEMU 7.2 then refuses internal snapshots.
+        SnapshotMode kind = SnapshotMode.EXTERNAL;
         List<SnapshotDisk> disks = new ArrayList<>();
         for (DiskDef disk : st.domain.disks()) {
             SnapshotDisk asked = request.disks().stream()
                     .filter(d -> d.name().equals(disk.target()) || d.name().equals(disk.source().toString()))
                     .findFirst().orElse(null);
             SnapshotMode mode = asked != null && asked.mode() != null ? asked.mode()
-                    : disk.readOnly() || !"disk".equals(disk.device()) ? SnapshotMode.NO : SnapshotMode.EXTERNAL;
-            if (mode == SnapshotMode.INTERNAL || mode == SnapshotMode.MANUAL) {
+                    : disk.readOnly() || !"disk".equals(disk.device()) ? SnapshotMode.NO : kind;
+            if (mode != kind && mode != SnapshotMode.NO) {
                 throw new InvalidInputException("unsupported configuration: mixing internal and external targets for"
                         + " a snapshot is not yet supported (disk " + disk.target() + " with an external memory"
                         + " file)");
@@ -84,8 +95,7 @@ final class ExternalCheckpoints {
         }
         String state = running ? "running" : "paused";
         String domainXml = ctx.before.domain.toXml();
-        SnapshotDef disksOnly = new SnapshotDef(request.name(), request.description(), null, 0, null, null, null,
-                disks, null);
+        SnapshotDef disksOnly = new SnapshotDef(name, request.description(), null, 0, null, null, null, disks, null);
         CreateFlags asDiskOnly = new CreateFlags(false, false, flags.noMetadata(), true, flags.reuseExternal(), false);
         if (!flags.noMetadata()) {
             // vmsnap makes it: owned, it goes when no checkpoint names it any more (see Garbage)

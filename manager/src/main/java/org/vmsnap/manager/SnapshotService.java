@@ -176,25 +176,28 @@ public final class SnapshotService {
                 throw new InvalidInputException("Requested operation is not valid: domain is not running (--quiesce"
                         + " needs the guest agent of a running domain)");
             }
+            if (live != null && flags.quiesce()) {
+                try (var agent = Lifecycle.agent(live)) {
+                    freeze = live.record().agentSocket(); // it answered: freeze through it
+                }
+            }
             if (flags.live() && (live == null || flags.diskOnly() || request.memoryMode() != SnapshotMode.EXTERNAL)) {
-                // libvirt 9.0's rule and words
+                // libvirt 9.0's rule and words. A live internal checkpoint would need the disks'
+                // internal snapshots at the migration's last pause, when QEMU 7.2 has inactivated them.
                 throw new InvalidInputException(live == null ? "Requested operation is not valid: domain is not"
                         + " running (--live is for checkpoints of a running domain)"
                         : "unsupported configuration: live snapshot creation is supported only using external"
                                 + " checkpoints (--memspec file=PATH,snapshot=external)");
             }
             if (live != null && !flags.diskOnly() && request.memoryMode() == SnapshotMode.EXTERNAL) {
-                PlanContext ctx = open(s, "snapshot-create of external checkpoint of domain " + s.domain.name());
+                PlanContext ctx = open(s, "snapshot-create of external checkpoint of domain "
+                        + s.domain.name());
                 boolean running = live.qemuStatus().equals("running");
-                SnapshotDef made = ExternalCheckpoints.create(ctx, live, request, flags, clock.nowSec(), running);
+                SnapshotDef made = ExternalCheckpoints.create(ctx, live, request, flags, clock.nowSec(), running,
+                        freeze);
                 Preflight.check(ctx, ctx.live::holds);
                 runner().run(ctx.plan);
                 return made;
-            }
-            if (live != null && flags.quiesce()) {
-                try (var agent = Lifecycle.agent(live)) {
-                    freeze = live.record().agentSocket(); // it answered: freeze through it
-                }
             }
             if (live != null && !flags.diskOnly() && request.memoryMode() != SnapshotMode.NO) {
                 // A running domain without --disk-only: a checkpoint, disks and memory (virsh's default).

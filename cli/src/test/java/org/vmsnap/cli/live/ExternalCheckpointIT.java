@@ -49,6 +49,8 @@ class ExternalCheckpointIT {
                     .contains("live snapshot creation is supported only using external checkpoints");
             assertThat(fails("snapshot-create-as", "x", "c0", "--memspec", dir.resolve("a.mem") + ",snapshot=external",
                     "--diskspec", "vda,snapshot=internal")).contains("mixing internal and external");
+            assertThat(fails("snapshot-create-as", "x", "c0", "--memspec", dir.resolve("a.mem").toString(), "--quiesce"))
+                    .contains("would resume from it with its filesystems frozen");
             assertThat(ok("snapshot-list", "x", "--name")).isEqualTo("\n");
             assertThat(ok("domblklist", "x")).isEqualTo(disksBefore);
             assertThat(dir.resolve("a.mem")).doesNotExist();

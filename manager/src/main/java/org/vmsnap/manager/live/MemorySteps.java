@@ -89,6 +89,10 @@ final class MemorySteps {
             Files.delete(m.file());
         }
         MemoryFileWriter.dropPartial(m.partial());
+        if (m.live()) {
+            // No PauseForSave to undo: the migration's end stopped the guest, which ran before.
+            unpause(qmp, m.wasRunning());
+        }
     }
 
     /** QEMU quits (SIGKILL if it does not); nothing when it is gone already. */
