@@ -54,13 +54,23 @@ public final class VmsnapServer implements AutoCloseable {
      * service's state folder and starts answering.
      */
     public static VmsnapServer start(DomainService domains, InetSocketAddress address) throws IOException {
+        return start(domains, address, null);
+    }
+
+    /**
+     * As {@link #start(DomainService, InetSocketAddress)}, with the token written to
+     * {@code tokenFile} (null: {@code serve-token} in the state folder). The port is bound before
+     * the token file is made, so a busy port leaves no file behind.
+     */
+    public static VmsnapServer start(DomainService domains, InetSocketAddress address, Path tokenFile)
+            throws IOException {
         if (address.isUnresolved()) {
             throw new InvalidInputException("cannot resolve listen address '" + address.getHostString() + "'");
         }
         HttpServer http = HttpServer.create(address, 0);
         ServeToken token;
         try {
-            token = ServeToken.create(domains.home());
+            token = tokenFile == null ? ServeToken.create(domains.home()) : ServeToken.createAt(tokenFile);
         } catch (IOException | RuntimeException e) {
             http.stop(0);
             throw e;
@@ -76,6 +86,14 @@ public final class VmsnapServer implements AutoCloseable {
     /** The served origin, {@code http://HOST:PORT}. */
     public String url() {
         return origin;
+    }
+
+    /**
+     * The page's address with the token as a query parameter: what {@code serve} prints once.
+     * The page takes the token out of its address bar at once and sends it as a header.
+     */
+    public String pageUrl() {
+        return origin + "/?token=" + token.value();
     }
 
     public Path tokenFile() {
