@@ -76,6 +76,11 @@ public final class ServeToken {
         return MessageDigest.isEqual(given, token.getBytes(StandardCharsets.US_ASCII));
     }
 
+    /** Whether {@code value} (the page's {@code ?token=}) is the token, compared in constant time. */
+    boolean acceptsValue(String value) {
+        return value != null && accepts("Bearer " + value);
+    }
+
     /** The token itself (serve prints it once, in the page's address). */
     String value() {
         return token;

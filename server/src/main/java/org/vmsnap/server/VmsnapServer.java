@@ -156,10 +156,20 @@ public final class VmsnapServer implements AutoCloseable {
         return s.replace('\n', ' ').replace('\r', ' ');
     }
 
+    /** A response that is not JSON: the page. */
+    private record Raw(String contentType, byte[] body, Map<String, String> headers) {
+    }
+
     private Object answer(HttpExchange ex) throws HttpError, IOException {
-        if (!token.accepts(ex.getRequestHeaders().getFirst("Authorization"))) {
+        String rawPath = ex.getRequestURI().getRawPath();
+        boolean page = "/".equals(rawPath);
+        // The page is opened by following the printed address (?token=...): a browser cannot add
+        // a header to a navigation. Everything under /api takes the header only.
+        if (!token.accepts(ex.getRequestHeaders().getFirst("Authorization"))
+                && !(page && token.acceptsValue(queryToken(ex.getRequestURI().getRawQuery())))) {
             ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
-            throw new HttpError(401, "missing or wrong token (Authorization: Bearer <the serve-token file>)");
+            throw new HttpError(401, "missing or wrong token (Authorization: Bearer <the serve-token file>;"
+                    + " the page: the address vmsnap serve printed)");
         }
         String method = ex.getRequestMethod();
         boolean changes = method.equals("POST") || method.equals("DELETE") || method.equals("PUT")
@@ -171,20 +181,44 @@ public final class VmsnapServer implements AutoCloseable {
             }
         }
         readBody(ex);
-        List<String> path = segments(ex.getRequestURI().getRawPath());
-        if (path.contains("") || path.size() < 2 || !path.get(0).equals("api") || !path.get(1).equals("domains") || path.size() > 4
-                || path.size() == 4 && !path.get(3).equals("snapshots")) {
-            throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
+        if (page) {
+            allow(ex, method, "GET");
+            String nonce = Page.nonce();
+            return new Raw("text/html; charset=utf-8", Page.html(nonce), Page.headers(nonce));
         }
-        if (!method.equals("GET")) {
-            ex.getResponseHeaders().set("Allow", "GET");
-            throw new HttpError(405, method + " is not allowed here (only GET)");
+        List<String> path = segments(rawPath);
+        if (path.contains("") || path.size() < 2 || !path.get(0).equals("api") || !path.get(1).equals("domains")
+                || path.size() > 4 || path.size() == 4 && !path.get(3).equals("snapshots") && !path.get(3).equals("tree")) {
+            throw new HttpError(404, "no resource at " + oneLine(rawPath));
         }
+        allow(ex, method, "GET");
         return switch (path.size()) {
             case 2 -> resources.domains();
             case 3 -> resources.domain(path.get(2));
-            default -> resources.snapshots(path.get(2));
+            default -> path.get(3).equals("tree") ? resources.tree(path.get(2)) : resources.snapshots(path.get(2));
         };
+    }
+
+    /** 405 with {@code Allow} unless the method is one of {@code allowed}. */
+    private static void allow(HttpExchange ex, String method, String... allowed) throws HttpError {
+        if (!List.of(allowed).contains(method)) {
+            String list = String.join(", ", allowed);
+            ex.getResponseHeaders().set("Allow", list);
+            throw new HttpError(405, method + " is not allowed here (only " + list + ")");
+        }
+    }
+
+    /** The value of the first {@code token=} in a raw query, or null. */
+    private static String queryToken(String rawQuery) {
+        if (rawQuery == null) {
+            return null;
+        }
+        for (String pair : rawQuery.split("&")) {
+            if (pair.startsWith("token=")) {
+                return pair.substring("token=".length());
+            }
+        }
+        return null;
     }
 
     /** The path's segments, percent-decoded; empty ones (a trailing slash) are kept, so they 404. */
@@ -243,9 +277,17 @@ public final class VmsnapServer implements AutoCloseable {
     }
 
     private static void send(HttpExchange ex, int status, Object body) throws IOException {
-        byte[] bytes = (JSON.writeValueAsString(body) + "\n").getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        byte[] bytes;
+        if (body instanceof Raw raw) {
+            bytes = raw.body();
+            ex.getResponseHeaders().set("Content-Type", raw.contentType());
+            raw.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+        } else {
+            bytes = (JSON.writeValueAsString(body) + "\n").getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        }
         ex.getResponseHeaders().set("Cache-Control", "no-store");
+        ex.getResponseHeaders().set("Referrer-Policy", "no-referrer");
         ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
         ex.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = ex.getResponseBody()) {
