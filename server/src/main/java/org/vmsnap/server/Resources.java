@@ -93,6 +93,12 @@ final class Resources {
         return out;
     }
 
+    /** GET /api/domains/{name}/snapshots/{snapshot}: one snapshot, as in the list. */
+    Map<String, Object> snapshot(String name, String snapshot) throws IOException {
+        SnapshotTree tree = domains.snapshots(name).tree();
+        return snapshot(tree, tree.get(snapshot));
+    }
+
     /**
      * GET /api/domains/{name}/tree: the snapshots in {@link TreeLayout}'s rows and columns, with
      * what the page shows of each (kind, current marker, time, description).

@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Executors;
 
 import org.vmsnap.manager.DomainService;
@@ -37,13 +39,18 @@ public final class VmsnapServer implements AutoCloseable {
     private final ExecutorService executor;
     private final ServeToken token;
     private final Resources resources;
+    private final Jobs jobs = new Jobs();
+    private final Actions actions;
     private final String origin;
+    /** Set when the server stops: event streams end instead of waiting for more. */
+    private volatile boolean closing;
 
     private VmsnapServer(HttpServer http, ExecutorService executor, ServeToken token, DomainService domains) {
         this.http = http;
         this.executor = executor;
         this.token = token;
         this.resources = new Resources(domains);
+        this.actions = new Actions(domains, jobs);
         InetSocketAddress a = http.getAddress();
         String host = a.getAddress().getHostAddress();
         this.origin = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
@@ -107,8 +114,10 @@ public final class VmsnapServer implements AutoCloseable {
     /** Stops answering and removes the token file. */
     @Override
     public void close() throws IOException {
+        closing = true;
         http.stop(0);
         executor.close();
+        jobs.close();
         token.delete();
     }
 
@@ -129,6 +138,15 @@ public final class VmsnapServer implements AutoCloseable {
             Object body;
             try {
                 body = answer(ex);
+                if (body instanceof Events e) {
+                    stream(ex, e.job());
+                    return;
+                }
+                if (body instanceof Accepted a) {
+                    status = 202;
+                    ex.getResponseHeaders().set("Location", "/api/jobs/" + a.job().id);
+                    body = a.job().json();
+                }
             } catch (HttpError e) {
                 status = e.status;
                 body = Map.of("error", e.getMessage());
@@ -180,23 +198,86 @@ public final class VmsnapServer implements AutoCloseable {
                 throw new HttpError(403, "origin '" + oneLine(o) + "' is not " + origin);
             }
         }
-        readBody(ex);
+        byte[] body = readBody(ex);
         if (page) {
             allow(ex, method, "GET");
             String nonce = Page.nonce();
             return new Raw("text/html; charset=utf-8", Page.html(nonce), Page.headers(nonce));
         }
         List<String> path = segments(rawPath);
-        if (path.contains("") || path.size() < 2 || !path.get(0).equals("api") || !path.get(1).equals("domains")
-                || path.size() > 4 || path.size() == 4 && !path.get(3).equals("snapshots") && !path.get(3).equals("tree")) {
+        if (path.contains("") || path.size() < 3 || !path.get(0).equals("api")) {
+            if (path.equals(List.of("api", "domains")) || path.equals(List.of("api", "jobs"))) {
+                allow(ex, method, "GET");
+                if (path.get(1).equals("domains")) {
+                    return resources.domains();
+                }
+            }
             throw new HttpError(404, "no resource at " + oneLine(rawPath));
         }
-        allow(ex, method, "GET");
-        return switch (path.size()) {
-            case 2 -> resources.domains();
-            case 3 -> resources.domain(path.get(2));
-            default -> path.get(3).equals("tree") ? resources.tree(path.get(2)) : resources.snapshots(path.get(2));
+        return switch (path.get(1)) {
+            case "domains" -> domainRoute(ex, method, path, body);
+            case "jobs" -> jobRoute(ex, method, path);
+            default -> throw new HttpError(404, "no resource at " + oneLine(rawPath));
         };
+    }
+
+    /** A job started: 202 with the job, and where to follow it. */
+    private record Accepted(Job job) {
+    }
+
+    /** An event stream of one job (text/event-stream). */
+    private record Events(Job job) {
+    }
+
+    /**
+     * /api/domains/{name}[/snapshots[/{snapshot}[/revert]] | /tree]: the resources read with GET,
+     * the actions (POST a snapshot, POST revert, DELETE a snapshot) started as jobs.
+     */
+    private Object domainRoute(HttpExchange ex, String method, List<String> path, byte[] body)
+            throws HttpError, IOException {
+        String domain = path.get(2);
+        // The route by the words in fixed places; the names (domain, snapshot) may be any word.
+        int n = path.size();
+        String route = n == 3 ? "domain" : n == 4 ? path.get(3)
+                : n == 5 && path.get(3).equals("snapshots") ? "snapshot"
+                : n == 6 && path.get(3).equals("snapshots") && path.get(5).equals("revert") ? "revert" : "";
+        switch (route) {
+            case "domain" -> {
+                allow(ex, method, "GET");
+                return resources.domain(domain);
+            }
+            case "tree" -> {
+                allow(ex, method, "GET");
+                return resources.tree(domain);
+            }
+            case "snapshots" -> {
+                allow(ex, method, "GET", "POST");
+                return method.equals("GET") ? resources.snapshots(domain) : new Accepted(actions.create(domain, body));
+            }
+            case "snapshot" -> {
+                allow(ex, method, "GET", "DELETE");
+                return method.equals("GET") ? resources.snapshot(domain, path.get(4))
+                        : new Accepted(actions.delete(domain, path.get(4), body));
+            }
+            case "revert" -> {
+                allow(ex, method, "POST");
+                return new Accepted(actions.revert(domain, path.get(4), body));
+            }
+            default -> throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
+        }
+    }
+
+    /** /api/jobs/{id}: the job; /api/jobs/{id}/events: its events as they happen. */
+    private Object jobRoute(HttpExchange ex, String method, List<String> path) throws HttpError {
+        if (path.size() > 4 || path.size() == 4 && !path.get(3).equals("events")) {
+            throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
+        }
+        allow(ex, method, "GET");
+        Job job = jobs.get(path.get(2));
+        if (job == null) {
+            throw new HttpError(404, "no job '" + oneLine(path.get(2)) + "' (jobs are kept while this server runs)");
+        }
+        return path.size() == 4 ? new Events(job) : job.json();
     }
 
     /** 405 with {@code Allow} unless the method is one of {@code allowed}. */
@@ -235,7 +316,7 @@ public final class VmsnapServer implements AutoCloseable {
         }
     }
 
-    /** Reads (and so far discards) the body, refusing more than {@link #MAX_BODY} bytes. */
+    /** Reads the body, refusing more than {@link #MAX_BODY} bytes. */
     private static byte[] readBody(HttpExchange ex) throws HttpError, IOException {
         String length = ex.getRequestHeaders().getFirst("Content-Length");
         if (length != null) {
@@ -273,6 +354,42 @@ public final class VmsnapServer implements AutoCloseable {
             while (left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0) {
                 left -= n;
             }
+        }
+    }
+
+    /**
+     * Server-sent events of one job: its state now, then each change (state, progress) until the
+     * "end" event, which carries the job as GET /api/jobs/{id} shows it; a comment line every 15 s
+     * keeps the connection open through idle times.
+     */
+    private void stream(HttpExchange ex, Job job) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
+        ex.getResponseHeaders().set("Cache-Control", "no-store");
+        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+        ex.sendResponseHeaders(200, 0);
+        BlockingQueue<Job.Event> events = job.listen();
+        try (OutputStream out = ex.getResponseBody()) {
+            int idleSeconds = 0;
+            while (!closing) {
+                Job.Event e = events.poll(1, TimeUnit.SECONDS);
+                if (e == null) {
+                    if (++idleSeconds % 15 == 0) {
+                        out.write(": idle\n\n".getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                    }
+                    continue;
+                }
+                out.write(("event: " + e.type() + "\ndata: " + JSON.writeValueAsString(e.data()) + "\n\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                if (e.type().equals("end")) {
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            job.unlisten(events);
         }
     }
 
