@@ -45,7 +45,7 @@ final class Page {
     static Map<String, String> headers(String nonce) {
         Map<String, String> h = new LinkedHashMap<>();
         h.put("Content-Security-Policy", "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-"
-                + nonce + "'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none';"
+                + nonce + "'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none';"
                 + " frame-ancestors 'none'");
         h.put("X-Frame-Options", "DENY");
         return h;
