@@ -5,6 +5,7 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -61,6 +62,15 @@ final class Jobs implements AutoCloseable {
         synchronized (jobs) {
             return jobs.get(id);
         }
+    }
+
+    /** GET /api/jobs: the kept jobs, oldest first. */
+    List<Map<String, Object>> all() {
+        List<Job> kept;
+        synchronized (jobs) {
+            kept = List.copyOf(jobs.values());
+        }
+        return kept.stream().map(Job::json).toList();
     }
 
     /** Waits for the running actions to end (a half-done plan is the journal's business, not ours). */

@@ -208,9 +208,7 @@ public final class VmsnapServer implements AutoCloseable {
         if (path.contains("") || path.size() < 3 || !path.get(0).equals("api")) {
             if (path.equals(List.of("api", "domains")) || path.equals(List.of("api", "jobs"))) {
                 allow(ex, method, "GET");
-                if (path.get(1).equals("domains")) {
-                    return resources.domains();
-                }
+                return path.get(1).equals("domains") ? resources.domains() : jobs.all();
             }
             throw new HttpError(404, "no resource at " + oneLine(rawPath));
         }

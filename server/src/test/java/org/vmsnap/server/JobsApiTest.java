@@ -173,6 +173,10 @@ class JobsApiTest {
         assertThat(tree.get("e1").parent()).as("its child moves up to its parent").isEqualTo("s1");
         assertThat(internalSnapshots(vda)).doesNotContain(timeName);
 
+        // Every job is listed, in the order they were started, as each shows itself.
+        List<Map<String, Object>> all = JSON.readValue(send(req("/api/jobs")).body(), new TypeReference<>() { });
+        assertThat(all).containsExactly(made, unnamed, ext, reverted, deleted);
+
         // GET of one snapshot is the list's entry.
         Map<String, Object> one = map(send(req("/api/domains/vm1/snapshots/s1")).body());
         assertThat(one).containsEntry("name", "s1").containsEntry("current", true).containsEntry("description", "first");
