@@ -1,10 +1,15 @@
 package org.vmsnap.manager;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.vmsnap.manager.xml.SnapshotDef;
 
@@ -15,6 +20,8 @@ import org.vmsnap.manager.xml.SnapshotDef;
  */
 public final class SnapshotTree {
     private final Map<String, SnapshotDef> byName = new LinkedHashMap<>();
+    /** Children by parent name, in byName's order: built once, so no question scans all snapshots. */
+    private final Map<String, List<SnapshotDef>> children = new HashMap<>();
     private final String current;
 
     public SnapshotTree(List<SnapshotDef> snapshots, String current) {
@@ -22,6 +29,11 @@ public final class SnapshotTree {
         sorted.sort(Comparator.comparingLong(SnapshotDef::creationTimeSec).thenComparing(SnapshotDef::name));
         for (SnapshotDef s : sorted) {
             byName.put(s.name(), s);
+        }
+        for (SnapshotDef s : byName.values()) {
+            if (s.parent() != null) {
+                children.computeIfAbsent(s.parent(), p -> new ArrayList<>()).add(s);
+            }
         }
         this.current = current != null && byName.containsKey(current) ? current : null;
     }
@@ -55,17 +67,35 @@ public final class SnapshotTree {
     }
 
     public List<SnapshotDef> children(String name) {
-        return byName.values().stream().filter(s -> name.equals(s.parent())).toList();
+        return List.copyOf(children.getOrDefault(name, List.of()));
     }
 
-    /** Descendants in depth-first pre-order (each parent before its children). */
+    /**
+     * Descendants in depth-first pre-order (each parent before its children); an explicit stack,
+     * so a chain of any length needs no deep call stack. A parent cycle is walked once.
+     */
     public List<SnapshotDef> descendants(String name) {
         List<SnapshotDef> out = new ArrayList<>();
-        for (SnapshotDef c : children(name)) {
-            out.add(c);
-            out.addAll(descendants(c.name()));
+        Set<String> seen = new HashSet<>();
+        seen.add(name);
+        Deque<SnapshotDef> stack = new ArrayDeque<>();
+        pushChildren(stack, name);
+        while (!stack.isEmpty()) {
+            SnapshotDef s = stack.pop();
+            if (seen.add(s.name())) {
+                out.add(s);
+                pushChildren(stack, s.name());
+            }
         }
         return out;
+    }
+
+    /** The children of {@code name}, pushed so that the oldest is popped first. */
+    private void pushChildren(Deque<SnapshotDef> stack, String name) {
+        List<SnapshotDef> kids = children.getOrDefault(name, List.of());
+        for (int i = kids.size() - 1; i >= 0; i--) {
+            stack.push(kids.get(i));
+        }
     }
 
     public boolean isLeaf(String name) {

@@ -93,6 +93,46 @@ final class Resources {
         return out;
     }
 
+    /** GET /api/domains/{name}/snapshots/{snapshot}: one snapshot, as in the list. */
+    Map<String, Object> snapshot(String name, String snapshot) throws IOException {
+        SnapshotTree tree = domains.snapshots(name).tree();
+        return snapshot(tree, tree.get(snapshot));
+    }
+
+    /**
+     * GET /api/domains/{name}/tree: the snapshots in {@link TreeLayout}'s rows and columns, with
+     * what the page shows of each (kind, current marker, time, description).
+     */
+    Map<String, Object> tree(String name) throws IOException {
+        SnapshotTree tree = domains.snapshots(name).tree();
+        List<TreeLayout.Placed> placed = TreeLayout.layout(tree.all());
+        int columns = 0;
+        List<Map<String, Object>> nodes = new ArrayList<>(placed.size());
+        for (TreeLayout.Placed p : placed) {
+            SnapshotDef s = p.snapshot();
+            columns = Math.max(columns, p.column() + 1);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", s.name());
+            m.put("parent", s.parent());
+            m.put("row", p.row());
+            m.put("column", p.column());
+            m.put("current", s.name().equals(tree.current()));
+            m.put("state", s.state());
+            m.put("creationTime", s.creationTimeSec());
+            m.put("description", s.description());
+            m.put("location", s.location());
+            m.put("memory", s.memoryMode() == null ? null : s.memoryMode().xmlName());
+            nodes.add(m);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("domain", name);
+        m.put("current", tree.current());
+        m.put("rows", placed.size());
+        m.put("columns", columns);
+        m.put("nodes", nodes);
+        return m;
+    }
+
     /** The fields of snapshot-info and snapshot-dumpxml's header, disk and memory modes. */
     static Map<String, Object> snapshot(SnapshotTree tree, SnapshotDef s) {
         Map<String, Object> m = new LinkedHashMap<>();

@@ -38,10 +38,14 @@ public final class ServeToken {
     /** A new token written to {@code stateFolder/serve-token}; refuses when that name exists. */
     public static ServeToken create(Path stateFolder) throws IOException {
         Files.createDirectories(stateFolder);
+        return createAt(stateFolder.resolve(FILE_NAME));
+    }
+
+    /** A new token written to {@code file} (its folder must exist); refuses when that name exists. */
+    public static ServeToken createAt(Path file) throws IOException {
         byte[] random = new byte[BYTES];
         new SecureRandom().nextBytes(random);
         String token = HexFormat.of().formatHex(random);
-        Path file = stateFolder.resolve(FILE_NAME);
         // CREATE_NEW fails on any existing name, a symlink included (it is not followed).
         try (SeekableByteChannel ch = Files.newByteChannel(file,
                 Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
@@ -72,7 +76,12 @@ public final class ServeToken {
         return MessageDigest.isEqual(given, token.getBytes(StandardCharsets.US_ASCII));
     }
 
-    /** The token itself (the CLI does not print it: it says where the file is). */
+    /** Whether {@code value} (the page's {@code ?token=}) is the token, compared in constant time. */
+    boolean acceptsValue(String value) {
+        return value != null && accepts("Bearer " + value);
+    }
+
+    /** The token itself (serve prints it once, in the page's address). */
     String value() {
         return token;
     }

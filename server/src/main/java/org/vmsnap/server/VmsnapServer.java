@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Executors;
 
 import org.vmsnap.manager.DomainService;
@@ -37,13 +39,18 @@ public final class VmsnapServer implements AutoCloseable {
     private final ExecutorService executor;
     private final ServeToken token;
     private final Resources resources;
+    private final Jobs jobs = new Jobs();
+    private final Actions actions;
     private final String origin;
+    /** Set when the server stops: event streams end instead of waiting for more. */
+    private volatile boolean closing;
 
     private VmsnapServer(HttpServer http, ExecutorService executor, ServeToken token, DomainService domains) {
         this.http = http;
         this.executor = executor;
         this.token = token;
         this.resources = new Resources(domains);
+        this.actions = new Actions(domains, jobs);
         InetSocketAddress a = http.getAddress();
         String host = a.getAddress().getHostAddress();
         this.origin = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
@@ -54,13 +61,23 @@ public final class VmsnapServer implements AutoCloseable {
      * service's state folder and starts answering.
      */
     public static VmsnapServer start(DomainService domains, InetSocketAddress address) throws IOException {
+        return start(domains, address, null);
+    }
+
+    /**
+     * As {@link #start(DomainService, InetSocketAddress)}, with the token written to
+     * {@code tokenFile} (null: {@code serve-token} in the state folder). The port is bound before
+     * the token file is made, so a busy port leaves no file behind.
+     */
+    public static VmsnapServer start(DomainService domains, InetSocketAddress address, Path tokenFile)
+            throws IOException {
         if (address.isUnresolved()) {
             throw new InvalidInputException("cannot resolve listen address '" + address.getHostString() + "'");
         }
         HttpServer http = HttpServer.create(address, 0);
         ServeToken token;
         try {
-            token = ServeToken.create(domains.home());
+            token = tokenFile == null ? ServeToken.create(domains.home()) : ServeToken.createAt(tokenFile);
         } catch (IOException | RuntimeException e) {
             http.stop(0);
             throw e;
@@ -78,6 +95,14 @@ public final class VmsnapServer implements AutoCloseable {
         return origin;
     }
 
+    /**
+     * The page's address with the token as a query parameter: what {@code serve} prints once.
+     * The page takes the token out of its address bar at once and sends it as a header.
+     */
+    public String pageUrl() {
+        return origin + "/?token=" + token.value();
+    }
+
     public Path tokenFile() {
         return token.file();
     }
@@ -89,8 +114,10 @@ public final class VmsnapServer implements AutoCloseable {
     /** Stops answering and removes the token file. */
     @Override
     public void close() throws IOException {
+        closing = true;
         http.stop(0);
         executor.close();
+        jobs.close();
         token.delete();
     }
 
@@ -111,6 +138,15 @@ public final class VmsnapServer implements AutoCloseable {
             Object body;
             try {
                 body = answer(ex);
+                if (body instanceof Events e) {
+                    stream(ex, e.job());
+                    return;
+                }
+                if (body instanceof Accepted a) {
+                    status = 202;
+                    ex.getResponseHeaders().set("Location", "/api/jobs/" + a.job().id);
+                    body = a.job().json();
+                }
             } catch (HttpError e) {
                 status = e.status;
                 body = Map.of("error", e.getMessage());
@@ -138,10 +174,20 @@ public final class VmsnapServer implements AutoCloseable {
         return s.replace('\n', ' ').replace('\r', ' ');
     }
 
+    /** A response that is not JSON: the page. */
+    private record Raw(String contentType, byte[] body, Map<String, String> headers) {
+    }
+
     private Object answer(HttpExchange ex) throws HttpError, IOException {
-        if (!token.accepts(ex.getRequestHeaders().getFirst("Authorization"))) {
+        String rawPath = ex.getRequestURI().getRawPath();
+        boolean page = "/".equals(rawPath);
+        // The page is opened by following the printed address (?token=...): a browser cannot add
+        // a header to a navigation. Everything under /api takes the header only.
+        if (!token.accepts(ex.getRequestHeaders().getFirst("Authorization"))
+                && !(page && token.acceptsValue(queryToken(ex.getRequestURI().getRawQuery())))) {
             ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
-            throw new HttpError(401, "missing or wrong token (Authorization: Bearer <the serve-token file>)");
+            throw new HttpError(401, "missing or wrong token (Authorization: Bearer <the serve-token file>;"
+                    + " the page: the address vmsnap serve printed)");
         }
         String method = ex.getRequestMethod();
         boolean changes = method.equals("POST") || method.equals("DELETE") || method.equals("PUT")
@@ -152,21 +198,106 @@ public final class VmsnapServer implements AutoCloseable {
                 throw new HttpError(403, "origin '" + oneLine(o) + "' is not " + origin);
             }
         }
-        readBody(ex);
-        List<String> path = segments(ex.getRequestURI().getRawPath());
-        if (path.contains("") || path.size() < 2 || !path.get(0).equals("api") || !path.get(1).equals("domains") || path.size() > 4
-                || path.size() == 4 && !path.get(3).equals("snapshots")) {
+        byte[] body = readBody(ex);
+        if (page) {
+            allow(ex, method, "GET");
+            String nonce = Page.nonce();
+            return new Raw("text/html; charset=utf-8", Page.html(nonce), Page.headers(nonce));
+        }
+        List<String> path = segments(rawPath);
+        if (path.contains("") || path.size() < 3 || !path.get(0).equals("api")) {
+            if (path.equals(List.of("api", "domains")) || path.equals(List.of("api", "jobs"))) {
+                allow(ex, method, "GET");
+                return path.get(1).equals("domains") ? resources.domains() : jobs.all();
+            }
+            throw new HttpError(404, "no resource at " + oneLine(rawPath));
+        }
+        return switch (path.get(1)) {
+            case "domains" -> domainRoute(ex, method, path, body);
+            case "jobs" -> jobRoute(ex, method, path);
+            default -> throw new HttpError(404, "no resource at " + oneLine(rawPath));
+        };
+    }
+
+    /** A job started: 202 with the job, and where to follow it. */
+    private record Accepted(Job job) {
+    }
+
+    /** An event stream of one job (text/event-stream). */
+    private record Events(Job job) {
+    }
+
+    /**
+     * /api/domains/{name}[/snapshots[/{snapshot}[/revert]] | /tree]: the resources read with GET,
+     * the actions (POST a snapshot, POST revert, DELETE a snapshot) started as jobs.
+     */
+    private Object domainRoute(HttpExchange ex, String method, List<String> path, byte[] body)
+            throws HttpError, IOException {
+        String domain = path.get(2);
+        // The route by the words in fixed places; the names (domain, snapshot) may be any word.
+        int n = path.size();
+        String route = n == 3 ? "domain" : n == 4 ? path.get(3)
+                : n == 5 && path.get(3).equals("snapshots") ? "snapshot"
+                : n == 6 && path.get(3).equals("snapshots") && path.get(5).equals("revert") ? "revert" : "";
+        switch (route) {
+            case "domain" -> {
+                allow(ex, method, "GET");
+                return resources.domain(domain);
+            }
+            case "tree" -> {
+                allow(ex, method, "GET");
+                return resources.tree(domain);
+            }
+            case "snapshots" -> {
+                allow(ex, method, "GET", "POST");
+                return method.equals("GET") ? resources.snapshots(domain) : new Accepted(actions.create(domain, body));
+            }
+            case "snapshot" -> {
+                allow(ex, method, "GET", "DELETE");
+                return method.equals("GET") ? resources.snapshot(domain, path.get(4))
+                        : new Accepted(actions.delete(domain, path.get(4), body));
+            }
+            case "revert" -> {
+                allow(ex, method, "POST");
+                return new Accepted(actions.revert(domain, path.get(4), body));
+            }
+            default -> throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
+        }
+    }
+
+    /** /api/jobs/{id}: the job; /api/jobs/{id}/events: its events as they happen. */
+    private Object jobRoute(HttpExchange ex, String method, List<String> path) throws HttpError {
+        if (path.size() > 4 || path.size() == 4 && !path.get(3).equals("events")) {
             throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
         }
-        if (!method.equals("GET")) {
-            ex.getResponseHeaders().set("Allow", "GET");
-            throw new HttpError(405, method + " is not allowed here (only GET)");
+        allow(ex, method, "GET");
+        Job job = jobs.get(path.get(2));
+        if (job == null) {
+            throw new HttpError(404, "no job '" + oneLine(path.get(2)) + "' (jobs are kept while this server runs)");
         }
-        return switch (path.size()) {
-            case 2 -> resources.domains();
-            case 3 -> resources.domain(path.get(2));
-            default -> resources.snapshots(path.get(2));
-        };
+        return path.size() == 4 ? new Events(job) : job.json();
+    }
+
+    /** 405 with {@code Allow} unless the method is one of {@code allowed}. */
+    private static void allow(HttpExchange ex, String method, String... allowed) throws HttpError {
+        if (!List.of(allowed).contains(method)) {
+            String list = String.join(", ", allowed);
+            ex.getResponseHeaders().set("Allow", list);
+            throw new HttpError(405, method + " is not allowed here (only " + list + ")");
+        }
+    }
+
+    /** The value of the first {@code token=} in a raw query, or null. */
+    private static String queryToken(String rawQuery) {
+        if (rawQuery == null) {
+            return null;
+        }
+        for (String pair : rawQuery.split("&")) {
+            if (pair.startsWith("token=")) {
+                return pair.substring("token=".length());
+            }
+        }
+        return null;
     }
 
     /** The path's segments, percent-decoded; empty ones (a trailing slash) are kept, so they 404. */
@@ -183,7 +314,7 @@ public final class VmsnapServer implements AutoCloseable {
         }
     }
 
-    /** Reads (and so far discards) the body, refusing more than {@link #MAX_BODY} bytes. */
+    /** Reads the body, refusing more than {@link #MAX_BODY} bytes. */
     private static byte[] readBody(HttpExchange ex) throws HttpError, IOException {
         String length = ex.getRequestHeaders().getFirst("Content-Length");
         if (length != null) {
@@ -224,10 +355,54 @@ public final class VmsnapServer implements AutoCloseable {
         }
     }
 
-    private static void send(HttpExchange ex, int status, Object body) throws IOException {
-        byte[] bytes = (JSON.writeValueAsString(body) + "\n").getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+    /**
+     * Server-sent events of one job: its state now, then each change (state, progress) until the
+     * "end" event, which carries the job as GET /api/jobs/{id} shows it; a comment line every 15 s
+     * keeps the connection open through idle times.
+     */
+    private void stream(HttpExchange ex, Job job) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-store");
+        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+        ex.sendResponseHeaders(200, 0);
+        BlockingQueue<Job.Event> events = job.listen();
+        try (OutputStream out = ex.getResponseBody()) {
+            int idleSeconds = 0;
+            while (!closing) {
+                Job.Event e = events.poll(1, TimeUnit.SECONDS);
+                if (e == null) {
+                    if (++idleSeconds % 15 == 0) {
+                        out.write(": idle\n\n".getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                    }
+                    continue;
+                }
+                out.write(("event: " + e.type() + "\ndata: " + JSON.writeValueAsString(e.data()) + "\n\n")
+                        .getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                if (e.type().equals("end")) {
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            job.unlisten(events);
+        }
+    }
+
+    private static void send(HttpExchange ex, int status, Object body) throws IOException {
+        byte[] bytes;
+        if (body instanceof Raw raw) {
+            bytes = raw.body();
+            ex.getResponseHeaders().set("Content-Type", raw.contentType());
+            raw.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+        } else {
+            bytes = (JSON.writeValueAsString(body) + "\n").getBytes(StandardCharsets.UTF_8);
+            ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+        }
+        ex.getResponseHeaders().set("Cache-Control", "no-store");
+        ex.getResponseHeaders().set("Referrer-Policy", "no-referrer");
         ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
         ex.sendResponseHeaders(status, bytes.length);
         try (OutputStream out = ex.getResponseBody()) {

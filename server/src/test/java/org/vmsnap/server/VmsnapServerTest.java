@@ -166,7 +166,7 @@ class VmsnapServerTest {
 
     @Test
     void unknownPathsAre404AndUnknownDomainsTooWithOneLine() throws Exception {
-        for (String p : List.of("/", "/api", "/api/domains/vm1/nothing", "/api/domains/vm1/snapshots/x",
+        for (String p : List.of("/api", "/api/domains/vm1/nothing", "/api/domains/vm1/snapshots/x/y",
                 "/api/domains/", "/index.html")) {
             HttpResponse<String> r = send(get(p));
             assertThat(r.statusCode()).as(p).isEqualTo(404);
@@ -243,5 +243,55 @@ class VmsnapServerTest {
                 .containsExactly(org.assertj.core.groups.Tuple.tuple("vda", "internal"),
                         org.assertj.core.groups.Tuple.tuple("vdb", "external"));
         assertThat(s3disks.get(1).get("source")).isEqualTo(tree.get("s3").disk("vdb").source().toString());
+    }
+
+    @Test
+    void thePageNeedsTheTokenInItsAddressAndAllowsOnlyItsOwnScript() throws Exception {
+        HttpResponse<String> page = send(HttpRequest.newBuilder(URI.create(server.url() + "/?token=" + token)));
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");
+        String csp = page.headers().firstValue("Content-Security-Policy").orElseThrow();
+        String nonce = csp.replaceAll(".*script-src 'nonce-([^']+)'.*", "$1");
+        assertThat(csp).contains("default-src 'none'").contains("connect-src 'self'").doesNotContain("unsafe");
+        assertThat(page.body()).contains("<script nonce=\"" + nonce + "\">").contains("<style nonce=\"" + nonce + "\">")
+                .doesNotContain("{{NONCE}}").contains("<svg id=\"tree\"");
+        // Self-contained: no address but the SVG namespace's (a name, never fetched).
+        assertThat(page.body().replace("http://www.w3.org/2000/svg", "")).doesNotContain("http:", "https:", "//cdn");
+        assertThat(page.headers().firstValue("Referrer-Policy")).hasValue("no-referrer");
+        // A fresh nonce per answer.
+        HttpResponse<String> again = send(HttpRequest.newBuilder(URI.create(server.url() + "/?token=" + token)));
+        assertThat(again.headers().firstValue("Content-Security-Policy").orElseThrow()).isNotEqualTo(csp);
+
+        for (String bad : List.of("/", "/?token=", "/?token=" + token.substring(1), "/?x=" + token)) {
+            HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(server.url() + bad)));
+            assertThat(r.statusCode()).as(bad).isEqualTo(401);
+            assertThat(r.body()).doesNotContain("<script");
+        }
+        // The query token opens the page only, never the API.
+        assertThat(send(HttpRequest.newBuilder(URI.create(server.url() + "/api/domains?token=" + token)))
+                .statusCode()).isEqualTo(401);
+        HttpResponse<String> post = send(HttpRequest.newBuilder(URI.create(server.url() + "/?token=" + token))
+                .POST(HttpRequest.BodyPublishers.noBody()));
+        assertThat(post.statusCode()).isEqualTo(405);
+    }
+
+    @Test
+    void theTreeIsTheLayoutOfTheManagersTree() throws Exception {
+        SnapshotService s = domains.snapshots("vm1");
+        s.create(request("s1"), CreateFlags.none());
+        s.create(request("s2"), CreateFlags.none());
+        s.revert("s1", false);
+        s.create(request("s3", SnapshotMode.EXTERNAL, SnapshotMode.EXTERNAL), CreateFlags.none());
+        Map<String, Object> tree = JSON.readValue(send(get("/api/domains/vm1/tree")).body(), new TypeReference<>() { });
+        assertThat(tree).containsEntry("domain", "vm1").containsEntry("current", "s3").containsEntry("rows", 3)
+                .containsEntry("columns", 2);
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> nodes = (List<Map<String, Object>>) tree.get("nodes");
+        assertThat(nodes).extracting(n -> n.get("name"), n -> n.get("parent"), n -> n.get("row"), n -> n.get("column"),
+                n -> n.get("current"), n -> n.get("location")).containsExactly(
+                org.assertj.core.groups.Tuple.tuple("s1", null, 0, 0, false, "internal"),
+                org.assertj.core.groups.Tuple.tuple("s2", "s1", 1, 0, false, "internal"),
+                org.assertj.core.groups.Tuple.tuple("s3", "s1", 2, 1, true, "external"));
+        assertThat(send(get("/api/domains/nosuch/tree")).statusCode()).isEqualTo(404);
     }
 }

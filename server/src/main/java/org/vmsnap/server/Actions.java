@@ -1,0 +1,134 @@
+package org.vmsnap.server;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import org.vmsnap.manager.CreateFlags;
+import org.vmsnap.manager.DeleteScope;
+import org.vmsnap.manager.DomainService;
+import org.vmsnap.manager.InvalidInputException;
+import org.vmsnap.manager.SnapshotService;
+import org.vmsnap.manager.SnapshotTree;
+import org.vmsnap.manager.xml.Names;
+import org.vmsnap.manager.xml.SnapshotDef;
+import org.vmsnap.manager.xml.SnapshotDisk;
+import org.vmsnap.manager.xml.SnapshotMode;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * The state-changing requests: each body is read into a request record (an unknown field, a
+ * wrong type or bad JSON is a 400), checked as the CLI checks the same arguments before it calls
+ * the manager (the domain and snapshot exist, a new name is valid and free, no contradictory
+ * flags), and then run as a {@link Job} that makes exactly the manager call the CLI command
+ * makes. A refused request starts no job and changes nothing.
+ */
+final class Actions {
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    /** snapshot-create-as: name, description, --disk-only, --diskspec NAME,snapshot=MODE. */
+    record CreateRequest(String name, String description, Boolean diskOnly, List<DiskRequest> disks) {
+    }
+
+    /** One --diskspec: the disk's target and its mode (internal, external, no). */
+    record DiskRequest(String name, String snapshot) {
+    }
+
+    /** snapshot-revert's --force, --running, --paused. */
+    record RevertRequest(Boolean force, Boolean running, Boolean paused) {
+    }
+
+    /** snapshot-delete's --children, --children-only, --metadata. */
+    record DeleteRequest(Boolean children, Boolean childrenOnly, Boolean metadata) {
+    }
+
+    /** An absent or null flag is off, as an option not given. */
+    private static boolean on(Boolean flag) {
+        return Boolean.TRUE.equals(flag);
+    }
+
+    private final DomainService domains;
+    private final Jobs jobs;
+
+    Actions(DomainService domains, Jobs jobs) {
+        this.domains = domains;
+        this.jobs = jobs;
+    }
+
+    static <T> T read(byte[] body, Class<T> type) throws InvalidInputException {
+        String text = new String(body, StandardCharsets.UTF_8);
+        try {
+            return JSON.readValue(text.isBlank() ? "{}" : text, type);
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? ""
+                    : " at line " + e.getLocation().getLineNr() + " column " + e.getLocation().getColumnNr();
+            throw new InvalidInputException("request body" + where + ": " + e.getOriginalMessage()
+                    .replace('\n', ' ').replace('\r', ' '));
+        }
+    }
+
+    /** POST /api/domains/{name}/snapshots, as snapshot-create-as. */
+    Job create(String domain, byte[] body) throws IOException {
+        CreateRequest r = read(body, CreateRequest.class);
+        SnapshotService service = domains.snapshots(domain);
+        List<SnapshotDisk> disks = new ArrayList<>();
+        for (DiskRequest d : r.disks() == null ? List.<DiskRequest>of() : r.disks()) {
+            if (d == null || d.name() == null || d.name().isEmpty()) {
+                throw new InvalidInputException("request body: each of disks needs a name (vda, ...)");
+            }
+            disks.add(new SnapshotDisk(d.name(), d.snapshot() == null ? null : SnapshotMode.parse(d.snapshot()),
+                    null, null));
+        }
+        if (r.name() != null) {
+            Names.checkSnapshotName(r.name());
+            // As snapshot-create-as checks before it calls the manager (which checks again, locked).
+            if (service.tree().contains(r.name())) {
+                throw new InvalidInputException("operation failed: domain moment " + r.name() + " already exists");
+            }
+        }
+        SnapshotDef request = new SnapshotDef(r.name(), r.description(), null, 0, null, null, null, disks, null);
+        CreateFlags flags = new CreateFlags(false, false, false, on(r.diskOnly()), false, false);
+        return jobs.submit("snapshot-create", domain, r.name(),
+                p -> Map.of("name", service.withProgress(p).create(request, flags).name()));
+    }
+
+    /** POST /api/domains/{name}/snapshots/{snapshot}/revert, as snapshot-revert. */
+    Job revert(String domain, String snapshot, byte[] body) throws IOException {
+        RevertRequest r = read(body, RevertRequest.class);
+        if (on(r.running()) && on(r.paused())) {
+            throw new InvalidInputException("Options --running and --paused are mutually exclusive");
+        }
+        SnapshotService service = domains.snapshots(domain);
+        String name = service.tree().get(snapshot).name();
+        SnapshotService.After after = on(r.running()) ? SnapshotService.After.RUNNING
+                : on(r.paused()) ? SnapshotService.After.PAUSED : SnapshotService.After.AS_RECORDED;
+        return jobs.submit("snapshot-revert", domain, name, p -> {
+            service.withProgress(p).revert(name, on(r.force()), after);
+            return Map.of("name", name);
+        });
+    }
+
+    /** DELETE /api/domains/{name}/snapshots/{snapshot}, as snapshot-delete. */
+    Job delete(String domain, String snapshot, byte[] body) throws IOException {
+        DeleteRequest r = read(body, DeleteRequest.class);
+        SnapshotService service = domains.snapshots(domain);
+        SnapshotTree tree = service.tree();
+        String name = tree.get(snapshot).name();
+        if (on(r.children()) && on(r.childrenOnly())) {
+            throw new InvalidInputException("Failed to delete snapshot " + name
+                    + ": Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY'"
+                    + " are mutually exclusive");
+        }
+        DeleteScope scope = on(r.children()) ? DeleteScope.CHILDREN
+                : on(r.childrenOnly()) ? DeleteScope.CHILDREN_ONLY : DeleteScope.SNAPSHOT;
+        return jobs.submit("snapshot-delete", domain, name,
+                p -> Map.of("deleted", service.withProgress(p).delete(name, scope, on(r.metadata()))));
+    }
+}
