@@ -36,6 +36,10 @@ public final class Main {
      */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         String[] words = HelpCommand.imgHelp(args);
+        // Images this user's vmsnap checked and then wrote need no refcount walk on the next
+        // read-write open while nothing else has written them (see VerifiedImages).
+        org.vmsnap.qcow2.VerifiedImages.rememberIn(
+                org.vmsnap.manager.DomainService.defaultHome().resolve("verified-images"));
         CommandLine cl = commandLine(out, err, isDebug(args), commandPath(words));
         return cl.execute(VirshWords.apply(cl, words));
     }
