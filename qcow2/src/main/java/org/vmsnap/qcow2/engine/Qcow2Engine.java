@@ -611,6 +611,11 @@ public final class Qcow2Engine {
         return new Qcow2Engine(store, view, List.of(), true, backing);
     }
 
+    /** Sets how this file's writes and flushes reach the disk (the store outlives snapshot switches). */
+    public void useCacheMode(org.vmsnap.qcow2.CacheMode mode) {
+        store.setCacheMode(mode);
+    }
+
     /** False once closed or retired by a snapshot operation. */
     public boolean isOpen() {
         return !closed;
@@ -623,7 +628,7 @@ public final class Qcow2Engine {
         try {
             if (!readOnly && !guard.tripped()) {
                 flush();
-                if (verified && !guard.tripped()) {
+                if (verified && !guard.tripped() && store.cacheMode().flushes()) {
                     // Synced and still locked: the file is as this engine left it.
                     org.vmsnap.qcow2.VerifiedImages.remember(file);
                 }
