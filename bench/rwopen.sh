@@ -24,11 +24,14 @@ mkdir -p "$DIR"
 export VMSNAP_HOME=$DIR/home
 "$V" --version >/dev/null   # build and train outside the timing
 
-wall() { # prints the wall seconds of "$@"
-  /usr/bin/time -f '%e' "$@" >/dev/null 2>"$DIR/err" || true
-  tail -n 1 "$DIR/err"
+wall() { # prints the wall seconds of "$@" (ns clock: qemu-img takes a few ms)
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>"$DIR/err" || { echo "failed: $* ($(tail -n 1 "$DIR/err"))" >&2; }
+  t1=$(date +%s%N)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }'
 }
-stats() { sort -g | awk '{ a[NR] = $1 } END { printf "%.3f %.3f %.3f", a[1], a[int((NR + 1) / 2)], a[NR] }'; }
+stats() { sort -g | awk '{ a[NR] = $1 } END { printf "%.4f %.4f %.4f", a[1], a[int((NR + 1) / 2)], a[NR] }'; }
 
 rows=()
 for s in $SIZES; do
@@ -53,10 +56,32 @@ for s in $SIZES; do
   for k in c u l; do
     name=$([ $k = c ] && echo create || { [ $k = u ] && echo create-unknown || echo list; })
     vs=$(printf '%s' "${t[v$k]}" | stats) qs=$(printf '%s' "${t[q$k]}" | stats)
-    ratio=$(awk -v a="${vs#* }" -v b="${qs#* }" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.1f", x[1] / y[1] }')
+    ratio=$(awk -v a="${vs#* }" -v b="${qs#* }" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.1f", y[1] > 0 ? x[1] / y[1] : 0 }')
     rows+=("| ${s} GiB | snapshot $name | ${vs// / \/ } | ${qs// / \/ } | ${ratio}x |")
   done
   qemu-img check -q "$v" && qemu-img check -q "$q"
+  # The open alone, in process (java + the CLI jar): cold first open, then 4 warm ones, with
+  # and without a record. The difference is the walk.
+  jar=$(dirname "$V")/cli/target/vmsnap.jar
+  java=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
+  if [ -f "$jar" ]; then
+    "$java" -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED -cp "$jar" "$root/bench/RwOpen.java" "$v" 1 "$DIR/rec" >/dev/null 2>&1 || true
+    modes="record walk"
+    [ -n "$(unzip -l "$jar" 2>/dev/null | grep VerifiedImages)" ] || modes=walk
+    for mode in $modes; do
+      line=
+      for ((i = 1; i <= RUNS; i++)); do
+        if [ $mode = record ]; then
+          line+="$("$java" -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED -cp "$jar" "$root/bench/RwOpen.java" "$v" 5 "$DIR/rec")"$'\n'
+        else
+          line+="$("$java" -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED -cp "$jar" "$root/bench/RwOpen.java" "$v" 5)"$'\n'
+        fi
+      done
+      cold=$(printf '%s' "$line" | awk '{ print $1 }' | stats)
+      warm=$(printf '%s' "$line" | awk '{ for (i = 2; i <= NF; i++) print $i }' | stats)
+      rows+=("| ${s} GiB | in-process read-write open, $mode (ms) | cold ${cold// / \/ }; warm ${warm// / \/ } | - | - |")
+    done
+  fi
 done
 
 {
