@@ -56,7 +56,7 @@ for s in $SIZES; do
   for k in c u l; do
     name=$([ $k = c ] && echo create || { [ $k = u ] && echo create-unknown || echo list; })
     vs=$(printf '%s' "${t[v$k]}" | stats) qs=$(printf '%s' "${t[q$k]}" | stats)
-    ratio=$(awk -v a="${vs#* }" -v b="${qs#* }" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.1f", y[1] > 0 ? x[1] / y[1] : 0 }')
+    ratio=$(awk -v a="${vs#* }" -v b="${qs#* }" 'BEGIN { split(a, x, " "); split(b, y, " "); printf "%.1f", (y[1] > 0 ? x[1] / y[1] : 0) }')
     rows+=("| ${s} GiB | snapshot $name | ${vs// / \/ } | ${qs// / \/ } | ${ratio}x |")
   done
   qemu-img check -q "$v" && qemu-img check -q "$q"
