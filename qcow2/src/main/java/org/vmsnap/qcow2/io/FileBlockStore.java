@@ -28,6 +28,7 @@ public final class FileBlockStore implements BlockStore {
     private final NativeFile nativeFile; // null when the native calls are unavailable
     private final ImageLock lock;        // null with forceShare
     private volatile CacheMode cacheMode = CacheMode.WRITEBACK;
+    private long syncs;                  // fdatasync calls made (what the cache modes change)
     private final boolean readOnly;
 
     private FileBlockStore(Path path, FileChannel channel, NativeFile nativeFile, ImageLock lock,
@@ -150,7 +151,7 @@ public final class FileBlockStore implements BlockStore {
             position = Math.addExact(position, channel.write(src, position));
         }
         if (cacheMode.syncsEveryWrite()) {
-            channel.force(false);
+            sync();
         }
     }
 
@@ -182,8 +183,18 @@ public final class FileBlockStore implements BlockStore {
     @Override
     public void flush() throws IOException {
         if (cacheMode.flushes()) {
-            channel.force(false);
+            sync();
         }
+    }
+
+    private void sync() throws IOException {
+        channel.force(false);
+        syncs++;
+    }
+
+    /** How many times this store synced its file (for tests of the cache modes). */
+    long syncCount() {
+        return syncs;
     }
 
     @Override
