@@ -22,6 +22,9 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
     public Integer call() throws IOException {
         Path work = Files.createTempDirectory("vmsnap-aot-");
         PrintWriter sink = new PrintWriter(Writer.nullWriter());
+        // Records of the training images stay in the temporary folder, not the user's state
+        // folder, and the record paths are trained as a real command uses them.
+        org.vmsnap.qcow2.VerifiedImages.rememberIn(work.resolve("verified-images"));
         try {
             String raw = work.resolve("train.raw").toString();
             String qcow2 = work.resolve("train.qcow2").toString();

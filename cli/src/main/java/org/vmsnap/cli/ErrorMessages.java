@@ -33,8 +33,15 @@ public final class ErrorMessages {
         return oneLine(message);
     }
 
-    /** Errors are one line: later lines join the first. */
+    /**
+     * Errors are one line: later lines join the first. A trailing space on that line stays, as
+     * in qemu-img's "Invalid cache option: " for an empty mode; trailing line breaks go.
+     */
     static String oneLine(String message) {
-        return message.strip().replaceAll("\\s*\\R\\s*", " ");
+        String m = message.stripLeading();
+        if (!m.substring(m.stripTrailing().length()).matches("[ \\t]*")) {
+            m = m.stripTrailing(); // ends in line breaks
+        }
+        return m.replaceAll("\\s*\\R\\s*", " ");
     }
 }

@@ -21,6 +21,11 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // Images this user's vmsnap checked and then wrote need no refcount walk on the next
+        // read-write open while nothing else has written them (see VerifiedImages). Only for
+        // the real command: commands run in process (tests, the demo) keep the full walk.
+        org.vmsnap.qcow2.VerifiedImages.rememberIn(
+                org.vmsnap.manager.DomainService.defaultHome().resolve("verified-images"));
         PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
         int code = run(out, err, args);

@@ -49,6 +49,13 @@ public interface BlockDevice extends Closeable {
     /** Bytes the image file occupies on the file system (st_blocks * 512). */
     long allocatedFileBytes() throws IOException;
 
+    /**
+     * Sets how this device's writes and flushes reach the disk (qemu-img's {@code -t}). A
+     * device that never writes its file ignores it; the default is {@link CacheMode#WRITEBACK}.
+     */
+    default void useCacheMode(CacheMode mode) {
+    }
+
     @Override
     void close() throws IOException;
 }

@@ -59,6 +59,12 @@ public final class ImageCommit {
      */
     public static Result commit(Path image, String format, String base, boolean drop, Progress progress)
             throws IOException {
+        return commit(image, format, base, drop, progress, CacheMode.WRITEBACK);
+    }
+
+    /** As {@link #commit(Path, String, String, boolean, Progress)}, writing both files with {@code cache}. */
+    public static Result commit(Path image, String format, String base, boolean drop, Progress progress,
+                                CacheMode cache) throws IOException {
         List<ImageChain.Member> chain = ImageChain.describe(image, new OpenOptions(true, true, false, format));
         if (!"qcow2".equals(chain.getFirst().info().format()) || chain.size() < 2) {
             throw new BackingChainException(image, "Image does not have a backing file");
@@ -77,6 +83,8 @@ public final class ImageCommit {
                 throw new BackingChainException(image, "the backing chain changed while it was being opened");
             }
             BlockDevice into = below.layers().getLast();
+            top.useCacheMode(cache);
+            into.useCacheMode(cache);
             commitOpened(top, into, depth, empty, progress);
             return new Result(into.path(), depth, empty);
         }

@@ -49,6 +49,12 @@ public final class ImageRebase {
      */
     public static void rebase(Path image, String format, String newBacking, String newBackingFormat, boolean unsafe,
                               Progress progress) throws IOException {
+        rebase(image, format, newBacking, newBackingFormat, unsafe, progress, CacheMode.WRITEBACK);
+    }
+
+    /** As {@link #rebase(Path, String, String, String, boolean, Progress)}, writing the image with {@code cache}. */
+    public static void rebase(Path image, String format, String newBacking, String newBackingFormat, boolean unsafe,
+                              Progress progress, CacheMode cache) throws IOException {
         String name = newBacking == null || newBacking.isEmpty() ? null : newBacking;
         String fmt = format != null ? format : Images.probeFormat(image);
         if (!fmt.equals("qcow2")) {
@@ -66,6 +72,7 @@ public final class ImageRebase {
         if (unsafe) {
             try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readWrite().withFormat("qcow2")
                     .withOpenBacking(false))) {
+                img.useCacheMode(cache);
                 img.setBacking(name, name == null ? null : newBackingFormat);
             }
             return;
@@ -75,6 +82,7 @@ public final class ImageRebase {
         // one); the old chain is opened beside it to read what the guest saw.
         try (Qcow2Image img = Qcow2Image.openOver(image, newChain);
              BlockDevice oldChain = openOldChain(image, img)) {
+            img.useCacheMode(cache);
             rebaseOpened(img, oldChain, name, newBackingFormat, progress);
         }
     }

@@ -414,6 +414,11 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     @Override
+    public void useCacheMode(CacheMode mode) {
+        engine.useCacheMode(mode);
+    }
+
+    @Override
     public void flush() throws IOException {
         engine.flush();
     }

@@ -143,6 +143,11 @@ public final class RawImage implements BlockDevice {
     }
 
     @Override
+    public void useCacheMode(CacheMode mode) {
+        store.setCacheMode(mode);
+    }
+
+    @Override
     public void flush() throws IOException {
         if (!readOnly) {
             store.flush();

@@ -22,7 +22,8 @@ import picocli.CommandLine.Parameters;
  * go to stderr as qemu-img prints them there.
  */
 @Command(name = "check", description = "Check an image for consistency (as qemu-img check).",
-        customSynopsis = {"vmsnap img check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U]",
+        customSynopsis = {"vmsnap img check [-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-T src_cache]",
+                "                        [-U]",
                 "                        filename"},
         footerHeading = HelpCommand.EXAMPLES,
         footer = {"  vmsnap img check disk.qcow2      # exit 0 clean, 2 corrupt, 3 leaks, 1 failed",
@@ -46,6 +47,9 @@ final class CheckCommand extends ImgSubcommand {
     @Option(names = {"-U", "--force-share"}, description = "Open without locks (the image may be in use); read-only.")
     boolean forceShare;
 
+    @Option(names = {"-T"}, paramLabel = "src_cache", description = SOURCE_CACHE_HELP)
+    String sourceCache;
+
     @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
@@ -56,6 +60,7 @@ final class CheckCommand extends ImgSubcommand {
     public Integer call() throws IOException {
         RepairMode mode = repairMode(repair);
         boolean json = isJson(output);
+        sourceCacheOption(sourceCache, 1);
         Path path = path(file);
         String fmt = format != null ? format : Images.probeFormat(path);
         switch (fmt) {

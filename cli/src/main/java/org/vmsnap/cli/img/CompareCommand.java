@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code img compare}: exit 0 identical, 1 different, 2 an image could not be opened, 4 an I/O error. */
 @Command(name = "compare", description = "Check whether two images read the same (as qemu-img compare).",
-        customSynopsis = {"vmsnap img compare [-f fmt] [-F fmt] [-p] [-q] [-s] [-U]",
+        customSynopsis = {"vmsnap img compare [-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U]",
                 "                          filename1 filename2"},
         footerHeading = HelpCommand.EXAMPLES,
         footer = {"  vmsnap img compare disk.qcow2 copy.raw   # exit 0 identical, 1 different",
@@ -40,6 +40,9 @@ final class CompareCommand extends ImgSubcommand {
     @Option(names = {"-p"}, description = "Show progress.")
     boolean progress;
 
+    @Option(names = {"-T"}, paramLabel = "src_cache", description = SOURCE_CACHE_HELP)
+    String sourceCache;
+
     @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
@@ -51,6 +54,7 @@ final class CompareCommand extends ImgSubcommand {
 
     @Override
     public Integer call() throws IOException {
+        sourceCacheOption(sourceCache, EXIT_OPEN_FAILED); // qemu-img compare: exit 2
         try (BlockDevice first = open(file1, format1); BlockDevice second = open(file2, format2)) {
             Progress bar = ProgressBar.of(progress && !quiet, ProgressBar.WIDE_STEP_PERCENT, out());
             ImageCompare.Result result;

@@ -9,6 +9,7 @@ import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.ErrorMessages;
 import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.CacheMode;
 import org.vmsnap.qcow2.ImageCopy;
 import org.vmsnap.qcow2.ImageFiles;
 import org.vmsnap.qcow2.Images;
@@ -28,7 +29,8 @@ import picocli.CommandLine.Parameters;
  * chain holds: qemu-img has the same rule and does not check it either).
  */
 @Command(name = "convert", description = "Convert an image to another format (as qemu-img convert).",
-        customSynopsis = {"vmsnap img convert [-U] [-c] [-p] [-q] [-n] [-f fmt] [-O output_fmt]",
+        customSynopsis = {"vmsnap img convert [-U] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache]",
+                "                          [-O output_fmt]",
                 "                          [-B backing_file [-F backing_fmt]] [-o options]",
                 "                          [-l snapshot_param] filename output_filename"},
         footerHeading = HelpCommand.EXAMPLES,
@@ -63,6 +65,12 @@ final class ConvertCommand extends ImgSubcommand {
     @Option(names = {"-F"}, paramLabel = "backing_fmt", description = "Format of the output's backing file.")
     String backingFormat;
 
+    @Option(names = {"-t"}, paramLabel = "cache", description = CACHE_HELP)
+    String cache;
+
+    @Option(names = {"-T"}, paramLabel = "src_cache", description = SOURCE_CACHE_HELP)
+    String sourceCache;
+
     @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
@@ -81,6 +89,7 @@ final class ConvertCommand extends ImgSubcommand {
 
     @Override
     public Integer call() throws IOException {
+        sourceCacheOption(sourceCache, 1); // before the input is opened, as qemu-img does
         if (CreateOptions.wantsHelp(optionLists)) {
             out().print(CreateOptions.help(outputFormat));
             return 0;
@@ -107,6 +116,9 @@ final class ConvertCommand extends ImgSubcommand {
         }
         try (BlockDevice opened = openReadOnly(input, inputFormat, forceShare);
              BlockDevice source = snapshotParam == null ? opened : snapshotOf(opened)) {
+            // After the input opened, as qemu-img; unlike qemu-img 7.2, before the output exists
+            // (it creates the output first and leaves it behind on a bad -t).
+            CacheMode cacheMode = cacheOption(cache);
             if (!noCreate) {
                 target().checkCreatable();
             }
@@ -122,10 +134,11 @@ final class ConvertCommand extends ImgSubcommand {
             }
             if (noCreate) {
                 try (BlockDevice target = openTarget()) {
+                    target.useCacheMode(cacheMode);
                     ImageCopy.copy(source, target, copy, bar);
                 }
             } else {
-                copyToNew(source, options, size, copy, bar);
+                copyToNew(source, options, size, copy, bar, cacheMode);
             }
             ProgressBar.finish(bar);
         }
@@ -137,7 +150,7 @@ final class ConvertCommand extends ImgSubcommand {
      * is removed (it is this command's own file; a process that opened it meanwhile keeps it).
      */
     private void copyToNew(BlockDevice source, CreateOptions options, long size, ImageCopy.CopyOptions copy,
-            Progress bar) throws IOException {
+            Progress bar, CacheMode cacheMode) throws IOException {
         BlockDevice target;
         try {
             target = createTarget(options, size); // refuses an existing output: nothing to clean up
@@ -146,6 +159,7 @@ final class ConvertCommand extends ImgSubcommand {
         }
         try {
             try (target) {
+                target.useCacheMode(cacheMode);
                 ImageCopy.copy(source, target, copy, bar);
             }
         } catch (IOException | RuntimeException e) {

@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 
 import org.vmsnap.cli.CliException;
 import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.CacheMode;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
 
@@ -39,6 +40,35 @@ abstract class ImgSubcommand implements Callable<Integer> {
     /** Opens an image the user named, read-only, with its backing chain. */
     static BlockDevice openReadOnly(String file, String format, boolean forceShare) throws IOException {
         return Images.open(Path.of(file), new OpenOptions(true, forceShare, true, format));
+    }
+
+    /** What {@code -t} says in every verb's help. */
+    static final String CACHE_HELP = "Cache mode of the file written: writeback (the default: everything is "
+            + "synced before the command ends), unsafe (no sync), writethrough or directsync (sync after every "
+            + "write), none (as writeback: vmsnap does not bypass the page cache).";
+    /** What {@code -T} says. */
+    static final String SOURCE_CACHE_HELP = "Cache mode of the files only read, as qemu-img takes it: none, "
+            + "writeback, unsafe, directsync or writethrough (vmsnap reads through the page cache in every mode).";
+
+    /** qemu-img's {@code -t}: the mode named, WRITEBACK when absent, else qemu-img's error. */
+    static CacheMode cacheOption(String name) {
+        return cacheMode(name, "Invalid cache option: ", 1);
+    }
+
+    /** qemu-img's {@code -T}: checked as qemu-img checks it; reads are the same in every mode. */
+    static CacheMode sourceCacheOption(String name, int exitCode) {
+        return cacheMode(name, "Invalid source cache option: ", exitCode);
+    }
+
+    private static CacheMode cacheMode(String name, String error, int exitCode) {
+        if (name == null) {
+            return CacheMode.WRITEBACK;
+        }
+        CacheMode m = CacheMode.byQemuName(name);
+        if (m == null) {
+            throw new CliException(exitCode, error + name);
+        }
+        return m;
     }
 
     /** A path as the user typed it (relative stays relative, so output names match qemu-img's). */

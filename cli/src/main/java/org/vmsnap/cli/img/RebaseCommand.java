@@ -4,6 +4,7 @@ import java.io.IOException;
 
 import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.HelpCommand;
+import org.vmsnap.qcow2.CacheMode;
 import org.vmsnap.qcow2.ImageRebase;
 import org.vmsnap.qcow2.Progress;
 
@@ -17,7 +18,7 @@ import picocli.CommandLine.Parameters;
  * disk; {@code -u} only rewrites the header; {@code -b ""} flattens the image.
  */
 @Command(name = "rebase", description = "Change the backing file of an image (as qemu-img rebase).",
-        customSynopsis = {"vmsnap img rebase [-q] [-f fmt] [-p] [-u] -b backing_file",
+        customSynopsis = {"vmsnap img rebase [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file",
                 "                         [-F backing_fmt] filename"},
         footerHeading = HelpCommand.EXAMPLES,
         footer = {"  vmsnap img rebase -b new-base.qcow2 -F qcow2 overlay.qcow2",
@@ -42,6 +43,12 @@ final class RebaseCommand extends ImgSubcommand {
     @Option(names = {"-p", "--progress"}, description = "Show progress.")
     boolean progress;
 
+    @Option(names = {"-t"}, paramLabel = "cache", description = CACHE_HELP)
+    String cache;
+
+    @Option(names = {"-T"}, paramLabel = "src_cache", description = SOURCE_CACHE_HELP)
+    String sourceCache;
+
     @Option(names = {"-q", "--quiet"}, description = "Print nothing but errors.")
     boolean quiet;
 
@@ -53,8 +60,10 @@ final class RebaseCommand extends ImgSubcommand {
         if (backing == null && !unsafe) {
             throw new CliException("Must specify backing file (-b) or use unsafe mode (-u)");
         }
+        CacheMode cacheMode = cacheOption(cache);
+        sourceCacheOption(sourceCache, 1);
         Progress bar = ProgressBar.of(progress && !quiet && !unsafe, ProgressBar.WIDE_STEP_PERCENT, out());
-        ImageRebase.rebase(path(file), format, backing, backingFormat, unsafe, bar);
+        ImageRebase.rebase(path(file), format, backing, backingFormat, unsafe, bar, cacheMode);
         ProgressBar.finish(bar);
         return 0;
     }

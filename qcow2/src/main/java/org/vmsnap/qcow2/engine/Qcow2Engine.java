@@ -44,6 +44,10 @@ public final class Qcow2Engine {
     private CompressionCodec codec;
     private boolean closed;
     private boolean switching;
+    /** Read-write only: refcounts known consistent at open (walked, remembered, or carried over). */
+    private boolean verified;
+    /** How many full refcount walks read-write opens made in this process (for tests). */
+    private static final java.util.concurrent.atomic.AtomicLong WRITE_CHECKS = new java.util.concurrent.atomic.AtomicLong();
 
     private Qcow2Engine(BlockStore store, Header header, List<SnapshotEntry> snapshots, boolean readOnly,
                         BlockDevice backing) throws IOException {
@@ -79,6 +83,15 @@ public final class Qcow2Engine {
      */
     public static Qcow2Engine open(BlockStore store, Header header, boolean readOnly, BlockDevice backing)
             throws IOException {
+        return open(store, header, readOnly, backing, false);
+    }
+
+    /**
+     * {@code trusted}: this process just wrote the file through an engine that had verified
+     * it (a snapshot operation reopening on its new header), so the walk is not repeated.
+     */
+    private static Qcow2Engine open(BlockStore store, Header header, boolean readOnly, BlockDevice backing,
+                                    boolean trusted) throws IOException {
         Path file = store.path();
         if (!readOnly) {
             header.checkWritable(file);
@@ -90,7 +103,13 @@ public final class Qcow2Engine {
         List<SnapshotEntry> snapshots = SnapshotTableReader.read(store, header);
         Qcow2Engine engine = new Qcow2Engine(store, header, snapshots, readOnly, backing);
         if (!readOnly) {
-            engine.refuseInconsistentRefcounts();
+            // The dirty bit (lazy refcounts) says the refcounts may be stale: always walk then,
+            // as QEMU checks such an image on a read-write open.
+            if (!trusted && (header.isDirty() || !org.vmsnap.qcow2.VerifiedImages.isVerified(file))) {
+                WRITE_CHECKS.incrementAndGet();
+                engine.refuseInconsistentRefcounts();
+            }
+            engine.verified = true;
             engine.prepareForWriting();
         }
         return engine;
@@ -123,6 +142,11 @@ public final class Qcow2Engine {
                     + " refcount errors" + (first.isEmpty() ? "" : " (first: " + first + ")") + "; writing could overwrite data in use, so the image is"
                     + " not opened for writing (repair it with 'vmsnap img check -r all')");
         }
+    }
+
+    /** Full refcount walks made by read-write opens in this process so far. */
+    static long writeChecks() {
+        return WRITE_CHECKS.get();
     }
 
     /** Reads and decodes the header cluster (at most one cluster, fewer bytes for short files). */
@@ -546,7 +570,7 @@ public final class Qcow2Engine {
         }
         closed = true; // from here on the store belongs to the new engine
         try {
-            Qcow2Engine next = open(store, s.header(), false, backing);
+            Qcow2Engine next = open(store, s.header(), false, backing, verified);
             // Space given back to the file system only now: nothing refers to it any more.
             for (long[] run : s.freedRuns()) {
                 store.punchHole(g.clusterOffset(run[0]), g.clusterOffset(run[1]));
@@ -587,6 +611,11 @@ public final class Qcow2Engine {
         return new Qcow2Engine(store, view, List.of(), true, backing);
     }
 
+    /** Sets how this file's writes and flushes reach the disk (the store outlives snapshot switches). */
+    public void useCacheMode(org.vmsnap.qcow2.CacheMode mode) {
+        store.setCacheMode(mode);
+    }
+
     /** False once closed or retired by a snapshot operation. */
     public boolean isOpen() {
         return !closed;
@@ -599,6 +628,10 @@ public final class Qcow2Engine {
         try {
             if (!readOnly && !guard.tripped()) {
                 flush();
+                if (verified && !guard.tripped() && store.cacheMode().flushes()) {
+                    // Synced and still locked: the file is as this engine left it.
+                    org.vmsnap.qcow2.VerifiedImages.remember(file);
+                }
             }
         } finally {
             closed = true;

@@ -54,4 +54,12 @@ public interface BlockStore extends Closeable {
     long nextHole(long hostOffset) throws IOException;
 
     boolean isReadOnly();
+
+    /** Sets how writes and flushes reach the disk; stores without a disk ignore it. */
+    default void setCacheMode(org.vmsnap.qcow2.CacheMode mode) {
+    }
+
+    default org.vmsnap.qcow2.CacheMode cacheMode() {
+        return org.vmsnap.qcow2.CacheMode.WRITEBACK;
+    }
 }

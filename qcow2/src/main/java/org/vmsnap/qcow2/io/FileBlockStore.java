@@ -2,6 +2,7 @@ package org.vmsnap.qcow2.io;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import org.vmsnap.qcow2.CacheMode;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -26,6 +27,8 @@ public final class FileBlockStore implements BlockStore {
     private final FileChannel channel;
     private final NativeFile nativeFile; // null when the native calls are unavailable
     private final ImageLock lock;        // null with forceShare
+    private volatile CacheMode cacheMode = CacheMode.WRITEBACK;
+    private long syncs;                  // fdatasync calls made (what the cache modes change)
     private final boolean readOnly;
 
     private FileBlockStore(Path path, FileChannel channel, NativeFile nativeFile, ImageLock lock,
@@ -147,6 +150,20 @@ public final class FileBlockStore implements BlockStore {
         while (src.hasRemaining()) {
             position = Math.addExact(position, channel.write(src, position));
         }
+        if (cacheMode.syncsEveryWrite()) {
+            sync();
+        }
+    }
+
+    /** How writes and flushes reach the disk from now on (see {@link CacheMode}). */
+    @Override
+    public void setCacheMode(CacheMode mode) {
+        this.cacheMode = java.util.Objects.requireNonNull(mode, "mode");
+    }
+
+    @Override
+    public CacheMode cacheMode() {
+        return cacheMode;
     }
 
     @Override
@@ -165,7 +182,19 @@ public final class FileBlockStore implements BlockStore {
 
     @Override
     public void flush() throws IOException {
+        if (cacheMode.flushes()) {
+            sync();
+        }
+    }
+
+    private void sync() throws IOException {
         channel.force(false);
+        syncs++;
+    }
+
+    /** How many times this store synced its file (for tests of the cache modes). */
+    long syncCount() {
+        return syncs;
     }
 
     @Override

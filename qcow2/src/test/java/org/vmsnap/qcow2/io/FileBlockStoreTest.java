@@ -24,6 +24,28 @@ class FileBlockStoreTest extends BlockStoreContract {
         return FileBlockStore.create(dir.resolve("store-" + (counter++) + ".img"));
     }
 
+    /** Syncs made by two writes and a flush under {@code mode}. */
+    private long syncsOfTwoWritesAndAFlush(org.vmsnap.qcow2.CacheMode mode) throws IOException {
+        try (FileBlockStore store = FileBlockStore.create(dir.resolve("cache-" + mode + ".img"))) {
+            store.setCacheMode(mode);
+            store.write(0, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+            store.write(4096, ByteBuffer.wrap(new byte[] {4}));
+            store.flush();
+            assertThat(store.cacheMode()).isEqualTo(mode);
+            return store.syncCount();
+        }
+    }
+
+    @Test
+    void cacheModesDecideWhenTheFileIsSynced() throws IOException {
+        assertThat(syncsOfTwoWritesAndAFlush(org.vmsnap.qcow2.CacheMode.WRITEBACK)).as("writeback").isEqualTo(1);
+        assertThat(syncsOfTwoWritesAndAFlush(org.vmsnap.qcow2.CacheMode.NONE)).as("none: as writeback").isEqualTo(1);
+        assertThat(syncsOfTwoWritesAndAFlush(org.vmsnap.qcow2.CacheMode.UNSAFE)).as("unsafe").isZero();
+        assertThat(syncsOfTwoWritesAndAFlush(org.vmsnap.qcow2.CacheMode.WRITETHROUGH)).as("writethrough")
+                .isEqualTo(3);
+        assertThat(syncsOfTwoWritesAndAFlush(org.vmsnap.qcow2.CacheMode.DIRECTSYNC)).as("directsync").isEqualTo(3);
+    }
+
     @Test
     void nativeCallsAreAvailableOnLinux() {
         // The build machines are Linux x86_64/aarch64: a silent fallback here would hide

@@ -1,0 +1,85 @@
+package org.vmsnap.qcow2.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vmsnap.qcow2.CorruptImageException;
+import org.vmsnap.qcow2.OpenOptions;
+import org.vmsnap.qcow2.Qcow2Image;
+import org.vmsnap.qcow2.VerifiedImages;
+
+/**
+ * The refcount walk of a read-write open is skipped only for a file exactly as vmsnap left it
+ * after checking it; any other writer (here: a raw write that zeroes a refcount in use) brings
+ * the walk, and its refusal, back.
+ */
+class VerifiedImagesTest {
+
+    @TempDir
+    Path dir;
+
+    @AfterEach
+    void off() {
+        VerifiedImages.rememberIn(null);
+    }
+
+    /** Walks made by opening {@code image} read-write, writing guest cluster 2 and closing. */
+    private static long walksOfOneWrite(Path image) throws IOException {
+        long before = Qcow2Engine.writeChecks();
+        try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readWrite())) {
+            byte[] data = new byte[img.clusterSize()];
+            Arrays.fill(data, (byte) 0x5a);
+            img.write(2L * data.length, ByteBuffer.wrap(data));
+        }
+        return Qcow2Engine.writeChecks() - before;
+    }
+
+    /** Sets the 16-bit refcount of TinyImage's data cluster 5 to 0 behind vmsnap's back. */
+    private static void zeroRefcountOfCluster5(Path image) throws IOException {
+        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.allocate(2), TinyImage.REFBLOCK * 1024 + 5 * 2);
+        }
+    }
+
+    @Test
+    void aRememberedImageIsNotWalkedAgainUntilSomethingElseWritesIt() throws IOException {
+        VerifiedImages.rememberIn(dir.resolve("records"));
+        Path image = HandMadeFault.CLEAN.image().writeTo(dir, "image.qcow2");
+        assertThat(walksOfOneWrite(image)).as("first open: never seen").isEqualTo(1);
+        assertThat(walksOfOneWrite(image)).as("as vmsnap left it").isZero();
+        assertThat(walksOfOneWrite(image)).as("still as vmsnap left it").isZero();
+
+        Path copy = Files.copy(image, dir.resolve("copy.qcow2"));
+        assertThat(walksOfOneWrite(copy)).as("a copy is another file").isEqualTo(1);
+
+        zeroRefcountOfCluster5(image);
+        long before = Qcow2Engine.writeChecks();
+        assertThatThrownBy(() -> walksOfOneWrite(image)).isInstanceOf(CorruptImageException.class)
+                .hasMessageContaining("not opened for writing");
+        assertThat(Qcow2Engine.writeChecks() - before).as("written by another: walked again").isEqualTo(1);
+    }
+
+    @Test
+    void withoutRecordsEveryOpenWalksOnceAndASnapshotDoesNotWalkTwice() throws IOException {
+        Path image = HandMadeFault.CLEAN.image().writeTo(dir, "image.qcow2");
+        assertThat(walksOfOneWrite(image)).isEqualTo(1);
+        assertThat(walksOfOneWrite(image)).isEqualTo(1);
+        long before = Qcow2Engine.writeChecks();
+        try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readWrite())) {
+            img.createSnapshot("s1");
+            img.createSnapshot("s2");
+        }
+        assertThat(Qcow2Engine.writeChecks() - before).as("the reopen after each switch trusts its own writes")
+                .isEqualTo(1);
+    }
+}
