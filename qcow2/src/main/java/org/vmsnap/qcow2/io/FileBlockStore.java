@@ -144,8 +144,12 @@ public final class FileBlockStore implements BlockStore {
         checkOffset(hostOffset);
         checkWritable();
         long position = hostOffset;
-        while (src.hasRemaining()) {
-            position = Math.addExact(position, channel.write(src, position));
+        try {
+            while (src.hasRemaining()) {
+                position = Math.addExact(position, channel.write(src, position));
+            }
+        } catch (IOException e) {
+            throw naming(e);
         }
     }
 
@@ -159,13 +163,34 @@ public final class FileBlockStore implements BlockStore {
             channel.truncate(sizeBytes);
         } else {
             // FileChannel cannot grow a file; one zero byte at the new end does (one block).
-            channel.write(ByteBuffer.allocate(1), sizeBytes - 1);
+            try {
+                channel.write(ByteBuffer.allocate(1), sizeBytes - 1);
+            } catch (IOException e) {
+                throw naming(e);
+            }
         }
     }
 
     @Override
     public void flush() throws IOException {
-        channel.force(false);
+        try {
+            channel.force(false);
+        } catch (IOException e) {
+            throw naming(e);
+        }
+    }
+
+    /**
+     * The channel's errors from the file system (ENOSPC, EIO, EDQUOT) are plain IOExceptions
+     * that name no file: the one error line the user sees must say which image is full.
+     */
+    private IOException naming(IOException e) {
+        if (e.getClass() != IOException.class) {
+            return e; // already typed (a FileSystemException names its file; ClosedChannelException...)
+        }
+        FileSystemException named = new FileSystemException(path.toString(), null, e.getMessage());
+        named.initCause(e);
+        return named;
     }
 
     @Override
