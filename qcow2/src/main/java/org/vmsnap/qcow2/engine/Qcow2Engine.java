@@ -454,7 +454,14 @@ public final class Qcow2Engine {
                 b.putLong(v);
             }
             b.flip();
-            store.write(newOffset, b);
+            try {
+                store.write(newOffset, b);
+            } catch (IOException full) {
+                // a full disk: nothing refers to the new table's clusters yet, so take them back
+                guard.removeTable(OverlapGuard.Kind.L1_TABLE, newOffset);
+                allocator.unallocate(newOffset, clusters);
+                throw full;
+            }
             refcounts.flush();
             store.flush();
             long oldOffset = l1.offset();
