@@ -51,12 +51,27 @@ public final class Qcow2Image implements BlockDevice {
     /** Creates a new qcow2 file (refusing to overwrite an existing one) and opens it read-write. */
     public static Qcow2Image create(Path file, Qcow2CreateOptions options) throws IOException {
         Qcow2CreateOptions o = makeFile(file, options);
-        Qcow2Image img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
-                && Files.exists(BackingChain.resolve(file, o.backingFile()))));
-        if ("metadata".equals(o.preallocation())) {
-            img.engine.preallocateMetadata();
+        Qcow2Image img = null;
+        try {
+            img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
+                    && Files.exists(BackingChain.resolve(file, o.backingFile()))));
+            if ("metadata".equals(o.preallocation())) {
+                img.engine.preallocateMetadata();
+            }
+            return img;
+        } catch (IOException | RuntimeException e) {
+            // The file is this call's and unfinished (a full disk during preallocation, say):
+            // it must not stay under its final name. Another process that opened it keeps it.
+            if (img != null) {
+                closeQuietly(img, e);
+            }
+            try {
+                ImageFiles.deleteUnlessInUse(file);
+            } catch (IOException | RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
         }
-        return img;
     }
 
     /**
