@@ -329,6 +329,27 @@ public final class Qcow2Image implements BlockDevice {
         engine.resize(newSizeBytes);
     }
 
+    /** Disk space set aside by {@link #reserveForWrites}; closing it gives back what was not used. */
+    public interface Reservation extends AutoCloseable {
+        @Override
+        void close() throws IOException;
+    }
+
+    /**
+     * Sets disk space aside for writing {@code dataRanges} and making {@code zeroRanges} read as
+     * zeros (guest {offset, length} pairs) after growing to {@code newSize}, so that a full disk
+     * fails here, before the image changed. Nothing is set aside where the file system cannot.
+     */
+    public Reservation reserveForWrites(List<long[]> dataRanges, List<long[]> zeroRanges, long newSize)
+            throws IOException {
+        long[] reserved = engine.reserveForWrites(dataRanges, zeroRanges, newSize);
+        return () -> {
+            if (reserved != null && engine.isOpen()) {
+                engine.releaseReservation(reserved);
+            }
+        };
+    }
+
     /** Writes one aligned guest cluster compressed (uncompressed when that saves nothing). */
     public void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
         changed();

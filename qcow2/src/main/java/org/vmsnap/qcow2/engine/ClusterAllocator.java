@@ -109,6 +109,48 @@ final class ClusterAllocator {
         }
     }
 
+    /**
+     * Gives disk space now to every cluster that allocations of {@code clusters} clusters in
+     * all can take, so that a full disk fails here, before anything is written: the free
+     * clusters inside the file from the first free one on (a run longer than a gap skips
+     * it) and {@code clusters} more past the end of the file (where every run fits).
+     *
+     * @return the first cluster past the file's end and the end of the reservation, or null
+     *         when the file system cannot reserve space (nothing was done)
+     */
+    long[] reserve(long clusters) throws IOException {
+        long end = g.clustersFor(store.size());
+        long start = -1;
+        for (long c = firstFree(); c <= end; c++) {
+            boolean free = c < end && isFree(c);
+            if (free && start < 0) {
+                start = c;
+            } else if (!free && start >= 0) {
+                if (!store.reserve(g.clusterOffset(start), g.clusterOffset(c - start))) {
+                    return null;
+                }
+                start = -1;
+            }
+        }
+        long tailEnd = Math.addExact(end, clusters);
+        if (!store.reserve(g.clusterOffset(end), g.clusterOffset(clusters))) {
+            return null;
+        }
+        return new long[] {end, tailEnd};
+    }
+
+    /**
+     * Gives back the reserved space past the file's end that no allocation took: ftruncate to
+     * the same size frees blocks past the end (a hole punched there is a no-op on ext4). Free
+     * clusters inside the file that were filled stay filled: they are reused first.
+     */
+    void release(long[] reserved) throws IOException {
+        long size = store.size();
+        if (reserved[1] > g.clustersFor(size)) {
+            store.truncate(size);
+        }
+    }
+
     private boolean isFree(long c) throws IOException {
         return refcounts.get(c) == 0 && !pendingFrees.containsKey(c);
     }

@@ -485,6 +485,23 @@ public final class Qcow2Engine {
         }
     }
 
+    /**
+     * Reserves disk space for the writes of an operation that must not be cut short by a full
+     * disk ({@link WriteReservation} says how much).
+     *
+     * @return what {@link #releaseReservation} gives back, or null when nothing was reserved
+     */
+    public long[] reserveForWrites(List<long[]> dataRanges, List<long[]> zeroRanges, long newSize)
+            throws IOException {
+        checkWritable();
+        return new WriteReservation(this, map, refcounts).reserve(dataRanges, zeroRanges, newSize);
+    }
+
+    /** Gives back what {@link #reserveForWrites} reserved and no cluster took. */
+    public void releaseReservation(long[] reserved) throws IOException {
+        allocator.release(reserved);
+    }
+
     /** Allocates every L2 table and data cluster without writing data (preallocation=metadata). */
     public void preallocateMetadata() throws IOException {
         checkWritable();

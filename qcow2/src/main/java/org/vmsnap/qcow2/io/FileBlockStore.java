@@ -207,6 +207,16 @@ public final class FileBlockStore implements BlockStore {
     }
 
     @Override
+    public boolean reserve(long hostOffset, long lengthBytes) throws IOException {
+        checkOffset(hostOffset);
+        if (lengthBytes < 0) {
+            throw new IllegalArgumentException("negative length " + lengthBytes);
+        }
+        checkWritable();
+        return nativeFile != null && lengthBytes > 0 && nativeFile.reserve(hostOffset, lengthBytes);
+    }
+
+    @Override
     public long allocatedBytes() throws IOException {
         return nativeFile != null ? nativeFile.allocatedBytes() : size();
     }
