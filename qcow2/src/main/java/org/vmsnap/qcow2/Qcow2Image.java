@@ -50,7 +50,8 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Creates a new qcow2 file (refusing to overwrite an existing one) and opens it read-write. */
     public static Qcow2Image create(Path file, Qcow2CreateOptions options) throws IOException {
-        Qcow2CreateOptions o = makeFile(file, options);
+        Made made = makeFile(file, options);
+        Qcow2CreateOptions o = made.options();
         Qcow2Image img = null;
         try {
             img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
@@ -66,7 +67,11 @@ public final class Qcow2Image implements BlockDevice {
                 closeQuietly(img, e);
             }
             try {
-                ImageFiles.deleteUnlessInUse(file);
+                if (made.fileKey() == null) {
+                    ImageFiles.deleteUnlessInUse(file);
+                } else {
+                    ImageFiles.deleteMadeFile(file, made.fileKey());
+                }
             } catch (IOException | RuntimeException cleanup) {
                 e.addSuppressed(cleanup);
             }
@@ -83,10 +88,14 @@ public final class Qcow2Image implements BlockDevice {
         if ("metadata".equals(options.preallocation())) {
             throw new IllegalArgumentException("preallocation=metadata needs the image opened: use create()");
         }
-        return makeFile(file, options);
+        return makeFile(file, options).options();
     }
 
-    private static Qcow2CreateOptions makeFile(Path file, Qcow2CreateOptions options) throws IOException {
+    /** A file {@link #makeFile} made: the options with the size resolved, and the file's identity. */
+    private record Made(Qcow2CreateOptions options, Object fileKey) {
+    }
+
+    private static Made makeFile(Path file, Qcow2CreateOptions options) throws IOException {
         Qcow2CreateOptions o = options;
         if (o.backingFile() != null) {
             BackingChain.checkName(file, o.backingFile());
@@ -116,8 +125,13 @@ public final class Qcow2Image implements BlockDevice {
             closeQuietly(store, e);
             throw e;
         }
-        store.close();
-        return o;
+        Object fileKey;
+        try {
+            fileKey = store.fileKey();
+        } finally {
+            store.close();
+        }
+        return new Made(o, fileKey);
     }
 
     private static long backingSize(Path file, Qcow2CreateOptions o) throws IOException {

@@ -131,6 +131,7 @@ final class CreateCommand extends ImgSubcommand {
                 Images.createRaw(path(file), size);
             } else {
                 Qcow2Image image = Qcow2Image.create(path(file), qcow2); // removes its file if it fails
+                Object made = ImageFiles.fileKey(path(file)); // held and locked by this command now
                 try {
                     try (image) {
                         image.flush();
@@ -138,7 +139,7 @@ final class CreateCommand extends ImgSubcommand {
                 } catch (IOException | RuntimeException e) {
                     // the file is this command's and unfinished: not left under its final name
                     try {
-                        ImageFiles.deleteUnlessInUse(path(file));
+                        ImageFiles.deleteMadeFile(path(file), made);
                     } catch (IOException cleanup) {
                         e.addSuppressed(cleanup);
                     }

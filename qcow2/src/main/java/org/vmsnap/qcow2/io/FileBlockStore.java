@@ -251,6 +251,13 @@ public final class FileBlockStore implements BlockStore {
         return readOnly;
     }
 
+    /** The identity (device and inode) of the file this store holds open, or null when unknown. */
+    public Object fileKey() throws IOException {
+        return nativeFile == null ? null : Files.readAttributes(
+                Path.of("/proc/self/fd", Integer.toString(nativeFile.fd())),
+                java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+    }
+
     /**
      * Removes this store's file from its folder while the store still holds it open and
      * locked read-write, so no other process can be using it at that moment. Refused when the
@@ -265,9 +272,7 @@ public final class FileBlockStore implements BlockStore {
         }
         Object named = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
                 java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
-        Object held = nativeFile == null ? null : Files.readAttributes(
-                Path.of("/proc/self/fd", Integer.toString(nativeFile.fd())),
-                java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        Object held = fileKey();
         if (named == null || held == null || !named.equals(held)) {
             throw new org.vmsnap.qcow2.ImageInUseException(path, "not removed: the path no longer names the file"
                     + " vmsnap holds open (replaced, or a symbolic link)");
