@@ -57,4 +57,25 @@ class CommitFullDiskIT {
                     o.freeAtSuccess() / 1024);
         }
     }
+
+    /**
+     * The space set aside is what the commit can take, not every free cluster of the base: a
+     * base with 4 MiB of discarded clusters (holes) takes a small commit on a disk with 512 KiB
+     * free.
+     */
+    @Test
+    void freeClustersInsideTheBaseAreNotReserved() throws Exception {
+        try (SmallTmpfs disk = SmallTmpfs.mount(tmp.resolve("small2"), "16m")) {
+            Path base = disk.root().resolve("base.qcow2");
+            QemuImg.create(base, "qcow2", 8 << 20);
+            QemuIo.run(base, "qcow2", "write -P 0x11 0 6M", "discard 1M 4M");
+            QemuImg.createOverlay(disk.root().resolve("top.qcow2"), Path.of("base.qcow2"), "qcow2");
+            QemuIo.run(disk.root().resolve("top.qcow2"), "qcow2", "write -P 0x66 7M 64k");
+            disk.fill(512 << 10);
+            ImageCommit.commit(disk.root().resolve("top.qcow2"), "qcow2", null, false, Progress.NONE);
+            disk.release();
+            assertThat(QemuImg.check(base).exitCode()).isZero();
+            QemuIo.verifyPattern(base, "qcow2", 7 << 20, 64 << 10, 0x66);
+        }
+    }
 }

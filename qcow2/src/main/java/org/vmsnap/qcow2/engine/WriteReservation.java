@@ -20,7 +20,7 @@ import org.vmsnap.qcow2.format.L1Entry;
  * touched whose table is not its own, a larger L1 table when the image grows, refcount
  * blocks for all of them, and room for the refcount table to move when the new clusters
  * reach past what it covers. The allocator then reserves that many clusters past the file's
- * end and every free cluster inside it (see {@link ClusterAllocator#reserve}).
+ * end and allocates only there until the reservation ends (see {@link ClusterAllocator#reserve}).
  */
 final class WriteReservation {
     private final Qcow2Engine engine;
