@@ -3,6 +3,7 @@ package org.vmsnap.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -96,13 +97,41 @@ public final class ImageCommit {
      */
     static void commitOpened(Qcow2Image top, BlockDevice base, int depth, boolean empty, Progress progress)
             throws IOException {
-        copyAbove(top, base, depth, progress);
-        // (1) before (2): the base holds the data durably before the overlay lets go of it.
-        base.flush();
+        try (Qcow2Image.Reservation space = reserve(top, base, depth)) {
+            copyAbove(top, base, depth, progress);
+            // (1) before (2): the base holds the data durably before the overlay lets go of it.
+            base.flush();
+        }
         if (empty) {
             top.deallocate(0, top.size());
             top.flush();
         }
+    }
+
+    /**
+     * Sets aside the disk space the copy into a qcow2 base can take, so that a full disk fails
+     * the commit before the base changed: the base then reads as before or, once the commit
+     * ran, as after, never half-committed (other overlays on it see one or the other).
+     */
+    private static Qcow2Image.Reservation reserve(Qcow2Image top, BlockDevice base, int depth) throws IOException {
+        if (!(base instanceof Qcow2Image q)) {
+            return () -> { };
+        }
+        List<long[]> data = new ArrayList<>();
+        List<long[]> zeros = new ArrayList<>();
+        long size = top.size();
+        if (q.size() < size) {
+            zeros.add(new long[] {q.size(), size - q.size()}); // grow() may zero the new area
+        }
+        for (long pos = 0; pos < size; ) {
+            BlockStatus s = top.blockStatus(pos, size - pos);
+            long n = s.lengthBytes();
+            if (s.depth() < depth) {
+                (s.present() && !s.zero() ? data : zeros).add(new long[] {pos, n});
+            }
+            pos += n;
+        }
+        return q.reserveForWrites(data, zeros, Math.max(size, q.size()));
     }
 
     /** Copies every run that a layer above {@code depth} decides into {@code base}. */

@@ -50,13 +50,33 @@ public final class Qcow2Image implements BlockDevice {
 
     /** Creates a new qcow2 file (refusing to overwrite an existing one) and opens it read-write. */
     public static Qcow2Image create(Path file, Qcow2CreateOptions options) throws IOException {
-        Qcow2CreateOptions o = makeFile(file, options);
-        Qcow2Image img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
-                && Files.exists(BackingChain.resolve(file, o.backingFile()))));
-        if ("metadata".equals(o.preallocation())) {
-            img.engine.preallocateMetadata();
+        Made made = makeFile(file, options);
+        Qcow2CreateOptions o = made.options();
+        Qcow2Image img = null;
+        try {
+            img = open(file, OpenOptions.readWrite().withOpenBacking(o.backingFile() != null
+                    && Files.exists(BackingChain.resolve(file, o.backingFile()))));
+            if ("metadata".equals(o.preallocation())) {
+                img.engine.preallocateMetadata();
+            }
+            return img;
+        } catch (IOException | RuntimeException e) {
+            // The file is this call's and unfinished (a full disk during preallocation, say):
+            // it must not stay under its final name. Another process that opened it keeps it.
+            if (img != null) {
+                closeQuietly(img, e);
+            }
+            try {
+                if (made.fileKey() == null) {
+                    ImageFiles.deleteUnlessInUse(file);
+                } else {
+                    ImageFiles.deleteMadeFile(file, made.fileKey());
+                }
+            } catch (IOException | RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
         }
-        return img;
     }
 
     /**
@@ -68,10 +88,14 @@ public final class Qcow2Image implements BlockDevice {
         if ("metadata".equals(options.preallocation())) {
             throw new IllegalArgumentException("preallocation=metadata needs the image opened: use create()");
         }
-        return makeFile(file, options);
+        return makeFile(file, options).options();
     }
 
-    private static Qcow2CreateOptions makeFile(Path file, Qcow2CreateOptions options) throws IOException {
+    /** A file {@link #makeFile} made: the options with the size resolved, and the file's identity. */
+    private record Made(Qcow2CreateOptions options, Object fileKey) {
+    }
+
+    private static Made makeFile(Path file, Qcow2CreateOptions options) throws IOException {
         Qcow2CreateOptions o = options;
         if (o.backingFile() != null) {
             BackingChain.checkName(file, o.backingFile());
@@ -101,8 +125,13 @@ public final class Qcow2Image implements BlockDevice {
             closeQuietly(store, e);
             throw e;
         }
-        store.close();
-        return o;
+        Object fileKey;
+        try {
+            fileKey = store.fileKey();
+        } finally {
+            store.close();
+        }
+        return new Made(o, fileKey);
     }
 
     private static long backingSize(Path file, Qcow2CreateOptions o) throws IOException {
@@ -312,6 +341,27 @@ public final class Qcow2Image implements BlockDevice {
     public void resize(long newSizeBytes) throws IOException {
         changed();
         engine.resize(newSizeBytes);
+    }
+
+    /** Disk space set aside by {@link #reserveForWrites}; closing it gives back what was not used. */
+    public interface Reservation extends AutoCloseable {
+        @Override
+        void close() throws IOException;
+    }
+
+    /**
+     * Sets disk space aside for writing {@code dataRanges} and making {@code zeroRanges} read as
+     * zeros (guest {offset, length} pairs) after growing to {@code newSize}, so that a full disk
+     * fails here, before the image changed. Nothing is set aside where the file system cannot.
+     */
+    public Reservation reserveForWrites(List<long[]> dataRanges, List<long[]> zeroRanges, long newSize)
+            throws IOException {
+        long[] reserved = engine.reserveForWrites(dataRanges, zeroRanges, newSize);
+        return () -> {
+            if (reserved != null && engine.isOpen()) {
+                engine.releaseReservation(reserved);
+            }
+        };
     }
 
     /** Writes one aligned guest cluster compressed (uncompressed when that saves nothing). */

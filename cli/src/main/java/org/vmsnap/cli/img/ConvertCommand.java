@@ -152,10 +152,17 @@ final class ConvertCommand extends ImgSubcommand {
     private void copyToNew(BlockDevice source, CreateOptions options, long size, ImageCopy.CopyOptions copy,
             Progress bar, CacheMode cacheMode) throws IOException {
         BlockDevice target;
+        Object made;
         try {
             target = createTarget(options, size); // refuses an existing output: nothing to clean up
         } catch (FileSystemException e) {
             throw target().creating(e);
+        }
+        try {
+            made = ImageFiles.fileKey(path(output)); // held and locked by this command now
+        } catch (IOException e) {
+            target.close();
+            throw e;
         }
         try {
             try (target) {
@@ -164,7 +171,7 @@ final class ConvertCommand extends ImgSubcommand {
             }
         } catch (IOException | RuntimeException e) {
             try {
-                if (ImageFiles.deleteUnlessInUse(path(output))) {
+                if (ImageFiles.deleteMadeFile(path(output), made)) {
                     throw new CliException(1, ErrorMessages.of(e) + " (the incomplete " + output + " was removed)", e);
                 }
             } catch (IOException cleanup) {

@@ -12,6 +12,7 @@ import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.cli.format.SizeArg;
 import org.vmsnap.qcow2.BackingChainException;
 import org.vmsnap.qcow2.BlockDevice;
+import org.vmsnap.qcow2.ImageFiles;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
 import org.vmsnap.qcow2.Qcow2CreateOptions;
@@ -129,8 +130,20 @@ final class CreateCommand extends ImgSubcommand {
             if (qcow2 == null) {
                 Images.createRaw(path(file), size);
             } else {
-                try (Qcow2Image image = Qcow2Image.create(path(file), qcow2)) {
-                    image.flush();
+                Qcow2Image image = Qcow2Image.create(path(file), qcow2); // removes its file if it fails
+                Object made = ImageFiles.fileKey(path(file)); // held and locked by this command now
+                try {
+                    try (image) {
+                        image.flush();
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // the file is this command's and unfinished: not left under its final name
+                    try {
+                        ImageFiles.deleteMadeFile(path(file), made);
+                    } catch (IOException cleanup) {
+                        e.addSuppressed(cleanup);
+                    }
+                    throw e;
                 }
             }
         } catch (FileSystemException e) {

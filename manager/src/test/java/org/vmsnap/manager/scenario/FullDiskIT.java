@@ -3,12 +3,10 @@ package org.vmsnap.manager.scenario;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
@@ -18,6 +16,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.manager.DeleteScope;
 import org.vmsnap.testkit.QemuImg;
+import org.vmsnap.testkit.SmallTmpfs;
 
 /**
  * ENOSPC at every write of a snapshot operation: the state folder and the disks live on a
@@ -39,22 +38,17 @@ class FullDiskIT {
 
     @TempDir
     static Path tmp;
-    static Path mount;
+    static SmallTmpfs disk;
 
     @BeforeAll
     static void mountTmpfs() throws Exception {
-        mount = Files.createDirectories(tmp.resolve("small"));
-        Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", mount.toString())
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0)
-                .as("mount a 24 MiB tmpfs (the tests run as root): %s", out).isTrue();
+        disk = SmallTmpfs.mount(tmp.resolve("small"), "24m");
     }
 
     @AfterAll
     static void unmount() throws Exception {
-        if (mount != null) {
-            new ProcessBuilder("umount", "-l", mount.toString()).inheritIO().start().waitFor(30, TimeUnit.SECONDS);
+        if (disk != null) {
+            disk.close();
         }
     }
 
@@ -100,39 +94,36 @@ class FullDiskIT {
 
     private void sweep(Case c) throws Exception {
         List<String> failures = new ArrayList<>();
-        int tries = 0;
-        for (long free = 0; free <= MAX_FREE; free += PAGE) {
-            Path root = mount.resolve("run");
-            deleteTree(root);
-            ScenarioFixture f = build(root);
-            Model before = f.model;
-            Model after = c.after().after(f);
-            Path filler = mount.resolve("filler");
-            fill(filler, free);
-            tries++;
+        Path root = disk.root().resolve("run");
+        ScenarioFixture[] f = new ScenarioFixture[1];
+        Model[] before = new Model[1];
+        Model[] after = new Model[1];
+        SmallTmpfs.Outcome o = disk.sweep(c.name(), PAGE, MAX_FREE, () -> {
+            SmallTmpfs.deleteTree(root);
+            f[0] = build(root);
+            before[0] = f[0].model;
+            after[0] = c.after().after(f[0]);
+        }, free -> {
             try {
-                c.op().run(f);
-                Files.delete(filler);
-                f.verify();
-                System.out.printf("%s: %d full-disk points, succeeded with %d KiB free; failures: %s%n", c.name(),
-                        tries - 1, free / 1024, failures.size());
-                assertThat(tries).as("%s failed at least once on a full disk", c.name()).isGreaterThan(1);
-                return;
+                c.op().run(f[0]);
+                disk.release();
+                f[0].verify();
+                return true;
             } catch (IOException e) {
                 String msg = e.getMessage();
                 failures.add(msg);
                 assertThat(msg).as("%s with %d bytes free: one line", c.name(), free).doesNotContain("\n");
-                checkImages(f, c.name() + " with " + free + " bytes free");
-                Files.delete(filler);
-                f.reopen();
-                f.service().tree(); // the next command finishes or undoes it
-                CrashRunner.settle(f, before, after, c.name() + " with " + free + " bytes free");
-                f.verify();
-            } finally {
-                Files.deleteIfExists(filler);
+                checkImages(f[0], c.name() + " with " + free + " bytes free");
+                disk.release();
+                f[0].reopen();
+                f[0].service().tree(); // the next command finishes or undoes it
+                CrashRunner.settle(f[0], before[0], after[0], c.name() + " with " + free + " bytes free");
+                f[0].verify();
+                return false;
             }
-        }
-        throw new AssertionError(c.name() + ": still failing with " + MAX_FREE + " bytes free: " + failures.getLast());
+        });
+        System.out.printf("%s: %d full-disk points, succeeded with %d KiB free%n", c.name(), o.failures(),
+                o.freeAtSuccess() / 1024);
     }
 
     /** Every qcow2 image in the disk folder is one QEMU's check finds clean. */
@@ -147,37 +138,6 @@ class FullDiskIT {
                         assertThat(r.exitCode()).as("%s: qemu-img check %s: %s", what, p, r.json()).isZero();
                     }
                 }
-            }
-        }
-    }
-
-    /** A file that takes all the free space of the tmpfs but {@code free} bytes. */
-    private static void fill(Path filler, long free) throws IOException {
-        long usable = Files.getFileStore(mount).getUsableSpace();
-        long size = Math.max(0, usable - free);
-        byte[] chunk = new byte[1 << 20];
-        java.util.Arrays.fill(chunk, (byte) 0x5a);
-        try (RandomAccessFile raf = new RandomAccessFile(filler.toFile(), "rw")) {
-            long left = size;
-            while (left > 0) {
-                int n = (int) Math.min(chunk.length, left);
-                try {
-                    raf.write(chunk, 0, n);
-                } catch (IOException full) {
-                    break; // rounding of the last page: as full as it gets
-                }
-                left -= n;
-            }
-        }
-    }
-
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
             }
         }
     }

@@ -36,6 +36,8 @@ final class ClusterAllocator {
     private final OverlapGuard guard;
     private final RefcountTableSwitch headerSwitch;
     private long freeHint;
+    /** While a reservation is active: its first cluster, below which nothing is allocated (else 0). */
+    private long reservedFrom;
     /** Pending decrements: cluster index -> count. */
     private final TreeMap<Long, Long> pendingFrees = new TreeMap<>();
     /** Byte cursor for packing compressed clusters; 0 when none is open. */
@@ -71,7 +73,7 @@ final class ClusterAllocator {
         }
         int perBlock = g.refcountBlockEntries();
         int extra = 0;
-        long from = firstFree();
+        long from = Math.max(firstFree(), reservedFrom);
         while (true) {
             long runStart = findFreeRun(from, n + extra);
             long runEnd = runStart + n + extra;
@@ -83,7 +85,7 @@ final class ClusterAllocator {
             }
             if (!missing.isEmpty() && missing.get(missing.size() - 1) >= refcounts.tableEntries()) {
                 growTable(missing.get(missing.size() - 1) + 1);
-                from = firstFree();
+                from = Math.max(firstFree(), reservedFrom);
                 extra = 0;
                 continue;
             }
@@ -106,6 +108,38 @@ final class ClusterAllocator {
                 throw new UnsupportedFeatureException(file, "image file would grow past the 56-bit host offset limit");
             }
             return offset;
+        }
+    }
+
+    /**
+     * Gives disk space now to {@code clusters} clusters past the end of the file and makes
+     * every allocation take its clusters there until {@link #release}, so that allocations
+     * of that many clusters in all cannot fail for want of space: a full disk fails here,
+     * before anything was written. Free clusters inside the file (holes, perhaps) are not
+     * reused meanwhile.
+     *
+     * @return the reserved cluster range [from, to), or null when the file system cannot
+     *         reserve space (nothing was done, allocations go where they always go)
+     */
+    long[] reserve(long clusters) throws IOException {
+        long end = Math.max(g.clustersFor(store.size()), highestUsedCluster() + 1);
+        if (!store.reserve(g.clusterOffset(end), g.clusterOffset(clusters))) {
+            return null;
+        }
+        reservedFrom = end;
+        return new long[] {end, Math.addExact(end, clusters)};
+    }
+
+    /**
+     * Ends a reservation: allocations may reuse free clusters anywhere again, and the blocks
+     * past the file's end that no allocation took are given back (ftruncate to the same size
+     * frees them; a hole punched past the end is a no-op on ext4).
+     */
+    void release(long[] reserved) throws IOException {
+        reservedFrom = 0;
+        long size = store.size();
+        if (reserved[1] > g.clustersFor(size)) {
+            store.truncate(size);
         }
     }
 

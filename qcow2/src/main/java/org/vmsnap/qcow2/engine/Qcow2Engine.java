@@ -478,7 +478,14 @@ public final class Qcow2Engine {
                 b.putLong(v);
             }
             b.flip();
-            store.write(newOffset, b);
+            try {
+                store.write(newOffset, b);
+            } catch (IOException full) {
+                // a full disk: nothing refers to the new table's clusters yet, so take them back
+                guard.removeTable(OverlapGuard.Kind.L1_TABLE, newOffset);
+                allocator.unallocate(newOffset, clusters);
+                throw full;
+            }
             refcounts.flush();
             store.flush();
             long oldOffset = l1.offset();
@@ -500,6 +507,23 @@ public final class Qcow2Engine {
             data.zeroOrDiscard(oldSize, Math.min(newSize, backing.size()) - oldSize, false);
             flush();
         }
+    }
+
+    /**
+     * Reserves disk space for the writes of an operation that must not be cut short by a full
+     * disk ({@link WriteReservation} says how much).
+     *
+     * @return what {@link #releaseReservation} gives back, or null when nothing was reserved
+     */
+    public long[] reserveForWrites(List<long[]> dataRanges, List<long[]> zeroRanges, long newSize)
+            throws IOException {
+        checkWritable();
+        return new WriteReservation(this, map, refcounts).reserve(dataRanges, zeroRanges, newSize);
+    }
+
+    /** Gives back what {@link #reserveForWrites} reserved and no cluster took. */
+    public void releaseReservation(long[] reserved) throws IOException {
+        allocator.release(reserved);
     }
 
     /** Allocates every L2 table and data cluster without writing data (preallocation=metadata). */

@@ -62,4 +62,14 @@ public interface BlockStore extends Closeable {
     default org.vmsnap.qcow2.CacheMode cacheMode() {
         return org.vmsnap.qcow2.CacheMode.WRITEBACK;
     }
+
+    /**
+     * Gives {@code [hostOffset, hostOffset + lengthBytes)} disk space now, past the end too
+     * without changing the size, so that writes into it cannot fail for want of space later.
+     *
+     * @return false when the store cannot reserve space (then nothing was done)
+     */
+    default boolean reserve(long hostOffset, long lengthBytes) throws IOException {
+        return false;
+    }
 }

@@ -147,8 +147,12 @@ public final class FileBlockStore implements BlockStore {
         checkOffset(hostOffset);
         checkWritable();
         long position = hostOffset;
-        while (src.hasRemaining()) {
-            position = Math.addExact(position, channel.write(src, position));
+        try {
+            while (src.hasRemaining()) {
+                position = Math.addExact(position, channel.write(src, position));
+            }
+        } catch (IOException e) {
+            throw naming(e);
         }
         if (cacheMode.syncsEveryWrite()) {
             sync();
@@ -176,7 +180,11 @@ public final class FileBlockStore implements BlockStore {
             channel.truncate(sizeBytes);
         } else {
             // FileChannel cannot grow a file; one zero byte at the new end does (one block).
-            channel.write(ByteBuffer.allocate(1), sizeBytes - 1);
+            try {
+                channel.write(ByteBuffer.allocate(1), sizeBytes - 1);
+            } catch (IOException e) {
+                throw naming(e);
+            }
         }
     }
 
@@ -188,13 +196,30 @@ public final class FileBlockStore implements BlockStore {
     }
 
     private void sync() throws IOException {
-        channel.force(false);
+        try {
+            channel.force(false);
+        } catch (IOException e) {
+            throw naming(e);
+        }
         syncs++;
     }
 
     /** How many times this store synced its file (for tests of the cache modes). */
     long syncCount() {
         return syncs;
+    }
+
+    /**
+     * The channel's errors from the file system (ENOSPC, EIO, EDQUOT) are plain IOExceptions
+     * that name no file: the one error line the user sees must say which image is full.
+     */
+    private IOException naming(IOException e) {
+        if (e.getClass() != IOException.class) {
+            return e; // already typed (a FileSystemException names its file; ClosedChannelException...)
+        }
+        FileSystemException named = new FileSystemException(path.toString(), null, e.getMessage());
+        named.initCause(e);
+        return named;
     }
 
     @Override
@@ -208,6 +233,16 @@ public final class FileBlockStore implements BlockStore {
             return false;
         }
         return lengthBytes == 0 || nativeFile.punchHole(hostOffset, lengthBytes);
+    }
+
+    @Override
+    public boolean reserve(long hostOffset, long lengthBytes) throws IOException {
+        checkOffset(hostOffset);
+        if (lengthBytes < 0) {
+            throw new IllegalArgumentException("negative length " + lengthBytes);
+        }
+        checkWritable();
+        return nativeFile != null && lengthBytes > 0 && nativeFile.reserve(hostOffset, lengthBytes);
     }
 
     @Override
@@ -245,6 +280,13 @@ public final class FileBlockStore implements BlockStore {
         return readOnly;
     }
 
+    /** The identity (device and inode) of the file this store holds open, or null when unknown. */
+    public Object fileKey() throws IOException {
+        return nativeFile == null ? null : Files.readAttributes(
+                Path.of("/proc/self/fd", Integer.toString(nativeFile.fd())),
+                java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+    }
+
     /**
      * Removes this store's file from its folder while the store still holds it open and
      * locked read-write, so no other process can be using it at that moment. Refused when the
@@ -259,9 +301,7 @@ public final class FileBlockStore implements BlockStore {
         }
         Object named = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
                 java.nio.file.LinkOption.NOFOLLOW_LINKS).fileKey();
-        Object held = nativeFile == null ? null : Files.readAttributes(
-                Path.of("/proc/self/fd", Integer.toString(nativeFile.fd())),
-                java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+        Object held = fileKey();
         if (named == null || held == null || !named.equals(held)) {
             throw new org.vmsnap.qcow2.ImageInUseException(path, "not removed: the path no longer names the file"
                     + " vmsnap holds open (replaced, or a symbolic link)");

@@ -182,6 +182,31 @@ final class NativeFile implements Closeable {
         }
     }
 
+    /**
+     * fallocate(KEEP_SIZE): gives the range disk space now (also past the end, the size kept),
+     * so later writes into it cannot fail for want of space; false when the file system cannot
+     * (EOPNOTSUPP). A full disk fails here, naming the file, as a write would.
+     */
+    boolean reserve(long offset, long length) throws IOException {
+        Functions f = FUNCTIONS;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            int rc = (int) f.fallocate().invokeExact(state, fd, FALLOC_FL_KEEP_SIZE, offset, length);
+            if (rc == 0) {
+                return true;
+            }
+            int errno = errno(state);
+            if (errno == EOPNOTSUPP) {
+                return false;
+            }
+            throw new java.nio.file.FileSystemException(path.toString(), null, strerror(errno));
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": fallocate failed", t);
+        }
+    }
+
     /** lseek SEEK_DATA: next data offset, -1 past the last data; -2 when unsupported. */
     long seekData(long offset) throws IOException {
         return seek(offset, SEEK_DATA, "lseek(SEEK_DATA)");

@@ -54,6 +54,17 @@ class FileBlockStoreTest extends BlockStoreContract {
         assertThat(NativeFile.isAvailable()).isTrue();
     }
 
+    /** /dev/full answers every write with ENOSPC, as a full disk does: the error names the file. */
+    @Test
+    void aFullDiskErrorNamesTheFile() throws IOException {
+        Path full = Path.of("/dev/full");
+        try (FileBlockStore store = FileBlockStore.open(full, false, false)) {
+            assertThatThrownBy(() -> store.write(0, ByteBuffer.allocate(512)))
+                    .isInstanceOf(java.nio.file.FileSystemException.class)
+                    .hasMessage("/dev/full: No space left on device");
+        }
+    }
+
     @Test
     void createRefusesAnExistingFile() throws IOException {
         Path file = dir.resolve("exists.img");
