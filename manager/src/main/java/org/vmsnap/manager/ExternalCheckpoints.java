@@ -38,16 +38,11 @@ final class ExternalCheckpoints {
     /**
      * Plans the checkpoint; {@code ctx} is a live context of {@code q}.
      *
-     * @param freezeAgent the agent --quiesce asked to freeze through (refused), or null
+     * @param freezeAgent the agent to freeze the guest's filesystems through (--quiesce), or null; the
+     *                    memory then holds them frozen, and a revert thaws them (Lifecycle.recordRunState)
      */
     static SnapshotDef create(PlanContext ctx, LiveQemu q, SnapshotDef request, CreateFlags flags, long nowSec,
             boolean running, Path freezeAgent) throws IOException {
-        if (freezeAgent != null) {
-            // The memory would hold the frozen filesystems: after a revert the guest would resume
-            // frozen, with no one to thaw it.
-            throw new InvalidInputException("--quiesce is not supported for a checkpoint with an external memory"
-                    + " file: the guest would resume from it with its filesystems frozen");
-        }
         DomainState st = ctx.after;
         String name = request.name() != null ? request.name() : Long.toString(nowSec);
         org.vmsnap.manager.xml.Names.checkSnapshotName(name);
@@ -125,12 +120,19 @@ final class ExternalCheckpoints {
         }
         Path partial = ctx.partialFor(file);
         List<Step> steps = new ArrayList<>(before);
+        if (freezeAgent != null) {
+            // The agent answers only while the guest runs: frozen before the pause, thawed after it.
+            steps.add(new Step.Freeze(q.pid(), freezeAgent, LivePlans.freezeLimitMillis()));
+        }
         if (!flags.live()) {
             steps.add(new Step.PauseForSave(q.pid(), running));
         }
         steps.add(new Step.SaveMemory(q.pid(), q.record().runDir(), file, partial, domainXml, running, flags.live()));
         steps.add(transaction);
-        steps.add(new Step.SetRunState(q.pid(), running));
+        steps.add(new Step.ResumeAfterSave(q.pid(), running));
+        if (freezeAgent != null) {
+            steps.add(new Step.Thaw(q.pid(), freezeAgent));
+        }
         steps.addAll(after);
         steps.add(new Step.DropLink(partial));
         ctx.plan.replaceSteps(steps);

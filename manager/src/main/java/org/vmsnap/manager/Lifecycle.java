@@ -547,6 +547,28 @@ final class Lifecycle {
     void recordRunState(LiveQemu q, boolean running) throws IOException {
         record(running ? q.record().withRunReason("from snapshot").withPauseReason(null)
                 : q.record().withPauseReason("from snapshot"));
+        if (running) {
+            thawRestored(q);
+        }
+    }
+
+    /** How long a guest back from a checkpoint may take to answer whether it is frozen. */
+    private static final Duration RESTORED_AGENT_TIMEOUT = Duration.ofSeconds(3);
+
+    /**
+     * A checkpoint taken with --quiesce holds the guest frozen in its memory: back from it, the
+     * guest would stay frozen with no one to thaw it. Once it runs, it is thawed if it says it is
+     * frozen (a paused one when it is resumed: see {@link #resume}). An agent that does not
+     * answer (none runs in the guest) is left alone.
+     */
+    private void thawRestored(LiveQemu q) {
+        try (GuestAgentClient agent = q.agent(RESTORED_AGENT_TIMEOUT)) {
+            if (agent != null && agent.thawIfFrozen()) {
+                warnings.accept("thawed the guest's filesystems, frozen in the checkpoint's memory (--quiesce)");
+            }
+        } catch (QmpException e) {
+            // no agent answers: nothing vmsnap froze can be thawed through it
+        }
     }
 
     /** virsh resume: the CPUs run again; a running domain is refused in libvirt's words. */
@@ -556,9 +578,14 @@ final class Lifecycle {
             if (s.equals("running")) {
                 throw new InvalidInputException("Requested operation is not valid: domain is already running");
             }
-            if (s.equals("paused") || s.equals("prelaunch")) {
+            if (s.equals("paused") || s.equals("prelaunch") || s.equals("postmigrate")) {
+                // postmigrate: after an external checkpoint of a paused guest (cont reactivates its images)
                 q.qmp().execute("cont", null, LiveQemu.QMP_TIMEOUT);
+                boolean fromCheckpoint = "from snapshot".equals(q.record().pauseReason());
                 record(q.record().withRunReason("unpaused").withPauseReason(null));
+                if (fromCheckpoint) {
+                    thawRestored(q);
+                }
             }
         }
     }

@@ -144,6 +144,7 @@ public final class LiveExecutor implements StepExecutor {
             case Step.PauseForSave p -> MemorySteps.pause(qmp(p.pid()));
             case Step.SaveMemory m -> MemorySteps.save(qmp(m.pid()), m);
             case Step.QuitQemu q -> MemorySteps.quit(qemu, q.pid());
+            case Step.ResumeAfterSave r -> MemorySteps.unpause(qmp(r.pid()), r.wasRunning());
             case Step.RestoreMemory r -> throw new StepNotStartedException(new IOException("a restore is not"
                     + " started again after a crash: " + r.describe()));
             case Step.ResumeRestored r -> MemorySteps.resumeRestored(r);

@@ -103,6 +103,7 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.PauseForSave p -> throw liveOnly(p);
             case Step.SaveMemory m -> throw liveOnly(m);
             case Step.QuitQemu q -> throw liveOnly(q);
+            case Step.ResumeAfterSave r -> throw liveOnly(r);
             case Step.RestoreMemory r -> throw liveOnly(r);
             case Step.ResumeRestored r -> throw liveOnly(r);
             case Step.RemoveSaveImage r -> throw liveOnly(r);

@@ -401,6 +401,21 @@ public sealed interface Step {
         }
     }
 
+    /**
+     * After an external checkpoint's memory and disks: the guest runs again if it ran before
+     * (QEMU left it stopped, its images inactive, when the migration ended); not a revert, so the
+     * run reason stays.
+     */
+    record ResumeAfterSave(long pid, boolean wasRunning) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return wasRunning ? "resume the guest" : "leave the guest paused";
+        }
+    }
+
     /** QEMU quits: its state is in the memory file. */
     record QuitQemu(long pid) implements Step {
         public boolean reversible() {
