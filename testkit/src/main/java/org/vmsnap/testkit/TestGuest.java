@@ -64,7 +64,12 @@ public final class TestGuest {
     /** Guest RAM of {@link #domainXml(String, List, Path)}. */
     public static final int DEFAULT_MEMORY_MIB = 256;
 
-    private static final Pattern COUNTER = Pattern.compile("^COUNTER (\\d+) boot=([0-9a-f]+)\\s*$", Pattern.MULTILINE);
+    /**
+     * A whole counter line: the boot id is always 8 hex digits (4 random bytes), so a line cut
+     * where a destroyed QEMU stopped writing, or where a guest restored from memory picks up its
+     * output, is not taken for a counter of another boot.
+     */
+    private static final Pattern COUNTER = Pattern.compile("^COUNTER (\\d+) boot=([0-9a-f]{8})\\s*$", Pattern.MULTILINE);
     private static final Pattern RECORD = Pattern.compile("REC (\\d+) ([0-9a-f]+) ([0-9a-f]{8})");
 
     private static TestGuest built;
