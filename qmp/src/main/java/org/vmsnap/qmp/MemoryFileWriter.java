@@ -201,7 +201,17 @@ public final class MemoryFileWriter implements AutoCloseable {
         index.update(encoded, 0, MemoryFile.FRAME_HEADER_BYTES);
         writeAll(ByteBuffer.wrap(encoded));
         frames++;
+        if (position - synced >= SYNC_EVERY_BYTES) {
+            // Synced as it goes, so that finish() syncs only the tail: a live checkpoint's guest
+            // waits for that last sync, not for the whole file's.
+            out.force(false);
+            synced = position;
+        }
     }
+
+    /** How much is written between syncs while the stream comes in. */
+    static final long SYNC_EVERY_BYTES = 8L << 20;
+    private long synced;
 
     private void writeAll(ByteBuffer b) throws IOException {
         while (b.hasRemaining()) {
