@@ -49,8 +49,10 @@ class TestGuestIT {
 
     @Test
     void countersAreParsedFromCompleteSerialLines() {
-        String serial = "vmsnap-guest: writer started\r\nCOUNTER 1 boot=ab12\r\nCOUNTER 2 boot=ab12\r\nCOUNT";
+        // The guest's boot id is 4 random bytes in hex; a line cut short (here "boot=4") is no counter.
+        String serial = "vmsnap-guest: writer started\r\nCOUNTER 1 boot=ab12cd34\r\nCOUNTER 2 boot=ab12cd34\r\n"
+                + "COUNTER 3 boot=4\r\nCOUNT";
         assertThat(TestGuest.counters(serial)).containsExactly(
-                new TestGuest.Counter(1, "ab12"), new TestGuest.Counter(2, "ab12"));
+                new TestGuest.Counter(1, "ab12cd34"), new TestGuest.Counter(2, "ab12cd34"));
     }
 }
