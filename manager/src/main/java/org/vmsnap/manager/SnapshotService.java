@@ -117,9 +117,13 @@ public final class SnapshotService {
     }
 
     private PlanRunner runner() {
+        return runner(new CheckpointRestarts(lifecycle));
+    }
+
+    /** The runner, with {@code restarts} to ask afterwards what a restart of QEMU met. */
+    private PlanRunner runner(CheckpointRestarts restarts) {
         return new PlanRunner(new Journal(store.journalFile()),
-                new LiveExecutor(new OfflineExecutor(warnings), live, progress)
-                        .withRestarts(new CheckpointRestarts(lifecycle)));
+                new LiveExecutor(new OfflineExecutor(warnings), live, progress).withRestarts(restarts));
     }
 
     /**
@@ -377,8 +381,7 @@ public final class SnapshotService {
             java.nio.file.Files.deleteIfExists(dropManaged); // --force: vmsnap's own file, the user's choice
         }
         CheckpointRestarts restarts = new CheckpointRestarts(lifecycle);
-        new PlanRunner(new Journal(store.journalFile()),
-                new LiveExecutor(new OfflineExecutor(warnings), null, progress).withRestarts(restarts)).run(ctx.plan);
+        runner(restarts).run(ctx.plan); // live is null here: QEMU was stopped
         if (restarts.failure() != null) {
             throw new ManagerException("reverted the disks of domain " + s.domain.name() + " to checkpoint "
                     + snap.name() + ", but QEMU could not load its memory (" + restarts.failure()

@@ -225,7 +225,12 @@ final class CheckpointSteps {
                     return; // started and loaded before a crash
                 }
             } catch (org.vmsnap.qmp.QmpException e) {
-                // not answering: started again below
+                // not answering: it goes, and QEMU starts again below
+            }
+            try {
+                // One the crash left loading goes first: a second QEMU would not get the images' locks.
+                q.signal(true);
+                q.awaitExit(java.time.Duration.ofSeconds(10));
             } finally {
                 release(q);
             }
