@@ -381,7 +381,7 @@ public final class ImageChecker {
         long fileSize;
         final List<ReferenceWalker.Snapshot> snapshots = new ArrayList<>();
         long snapshotsSizeBytes;
-        final ReferenceWalker.BitmapsExtension bitmaps;
+        final BitmapsExtension bitmaps;
         private boolean corruptionSignaled;
         /** The stored refcount structure of the running check. */
         StoredRefcounts stored;
@@ -397,7 +397,7 @@ public final class ImageChecker {
             this.header = header;
             this.geometry = header.geometry();
             this.fileSize = fileSize;
-            this.bitmaps = ReferenceWalker.BitmapsExtension.of(path, header);
+            this.bitmaps = BitmapsExtension.of(path, header);
         }
 
         static Pass open(BlockStore store, RepairMode mode, Messages messages) throws IOException {
