@@ -1,9 +1,6 @@
 package org.vmsnap.qcow2.engine;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,7 +11,6 @@ import org.vmsnap.qcow2.format.ClusterDescriptor;
 import org.vmsnap.qcow2.format.Header;
 import org.vmsnap.qcow2.format.L1Entry;
 import org.vmsnap.qcow2.format.Limits;
-import org.vmsnap.qcow2.format.SnapshotEntry;
 
 /**
  * Counts every reference the image's metadata makes to each host cluster (QEMU's
@@ -118,7 +114,7 @@ final class ReferenceWalker {
         }
         Set<L1Ref> l1Walked = new HashSet<>();
         Map<L1Ref, Long> l1Owed = new LinkedHashMap<>();
-        for (Snapshot sn : p.snapshots) {
+        for (SnapshotTableReader.Snapshot sn : p.snapshots) {
             if (!p.geometry.isClusterAligned(sn.l1TableOffset())) {
                 p.messages.add("ERROR snapshot " + sn.id() + " (" + sn.name() + ") l1_offset="
                         + ImageChecker.hashHex(sn.l1TableOffset())
@@ -440,83 +436,5 @@ final class ReferenceWalker {
             return "Invalid argument";
         }
         return null;
-    }
-
-    // ---- snapshot table -----------------------------------------------------------------
-
-    /** What the check needs of a snapshot table entry. */
-    record Snapshot(long l1TableOffset, long l1Size, String id, String name, long extraDataSize) {
-    }
-
-    /**
-     * Reads the snapshot table the way QEMU's check does (qcow2_check_read_snapshot_table):
-     * fields are read raw rather than through {@link SnapshotEntry#decode}, because the check
-     * reports an oversized snapshot L1 table as a finding instead of refusing the table.
-     */
-    static void readSnapshotTable(ImageChecker.Pass p, ImageChecker.Tally res)
-            throws IOException, ImageChecker.CheckFailed {
-        Header h = p.header;
-        long nb = Integer.toUnsignedLong(h.nbSnapshots());
-        p.snapshots.clear();
-        p.snapshotsSizeBytes = 0;
-        if (nb == 0) {
-            return;
-        }
-        long start = h.snapshotsOffset();
-        long offset = start;
-        long tableLength = 0;
-        for (int i = 0; i < nb; i++) {
-            tableLength = (tableLength + 7) & ~7L;
-            offset = (offset + 7) & ~7L;
-            ByteBuffer fixed = ByteBuffer.allocate(SnapshotEntry.FIXED_BYTES).order(ByteOrder.BIG_ENDIAN);
-            p.read(offset, fixed);
-            offset += SnapshotEntry.FIXED_BYTES;
-            long l1Offset = fixed.getLong(0);
-            long l1Size = Integer.toUnsignedLong(fixed.getInt(8));
-            int idSize = Short.toUnsignedInt(fixed.getShort(12));
-            int nameSize = Short.toUnsignedInt(fixed.getShort(14));
-            long extraSize = Integer.toUnsignedLong(fixed.getInt(36));
-            if (extraSize > Limits.MAX_SNAPSHOT_EXTRA_DATA_BYTES) {
-                res.checkErrors++;
-                p.messages.add("ERROR failed to read the snapshot table: Too much extra metadata in snapshot table"
-                        + " entry " + i);
-                p.messages.add("You can force-remove this extra metadata with qemu-img check -r all");
-                throw new ImageChecker.CheckFailed();
-            }
-            offset += extraSize;
-            ByteBuffer names = ByteBuffer.allocate(idSize + nameSize);
-            p.read(offset, names);
-            offset += idSize + nameSize;
-            tableLength += SnapshotEntry.FIXED_BYTES + extraSize + idSize + nameSize;
-            if (tableLength > Limits.MAX_SNAPSHOT_TABLE_BYTES || offset - start > Integer.MAX_VALUE) {
-                res.checkErrors++;
-                p.messages.add("ERROR failed to read the snapshot table: Snapshot table is too big");
-                p.messages.add("You can force-remove all " + (nb - i)
-                        + " overhanging snapshots with qemu-img check -r all");
-                throw new ImageChecker.CheckFailed();
-            }
-            byte[] raw = names.array();
-            p.snapshots.add(new Snapshot(l1Offset, l1Size, cString(raw, 0, idSize),
-                    cString(raw, idSize, nameSize), extraSize));
-        }
-        p.snapshotsSizeBytes = offset - start;
-        if (h.version() >= 3) {
-            for (int i = 0; i < p.snapshots.size(); i++) {
-                // v3 entries carry at least vm_state_size_large and disk_size.
-                if (p.snapshots.get(i).extraDataSize() < 16) {
-                    res.corruptions++;
-                    p.messages.add("ERROR snapshot table entry " + i + " is incomplete");
-                }
-            }
-        }
-    }
-
-    /** A name as C prints it: up to the first NUL. */
-    private static String cString(byte[] b, int from, int length) {
-        int end = from;
-        while (end < from + length && b[end] != 0) {
-            end++;
-        }
-        return new String(b, from, end - from, StandardCharsets.UTF_8);
     }
 }
