@@ -93,7 +93,7 @@ public final class ImageChecker {
         Tally res = new Tally();
         try {
             try {
-                p.readSnapshotTable(res);
+                SnapshotTableReader.readForCheck(p, res);
                 new ImageChecker.RefcountCheck(p).run(res);
             } catch (ArithmeticException e) {
                 // Checked arithmetic overflowed on a header-derived number: the metadata is
@@ -379,9 +379,9 @@ public final class ImageChecker {
         final Geometry geometry;
         /** File length as last read (QEMU re-reads it; only the check itself changes it). */
         long fileSize;
-        final List<ReferenceWalker.Snapshot> snapshots = new ArrayList<>();
+        final List<SnapshotTableReader.Snapshot> snapshots = new ArrayList<>();
         long snapshotsSizeBytes;
-        final ReferenceWalker.BitmapsExtension bitmaps;
+        final BitmapsExtension bitmaps;
         private boolean corruptionSignaled;
         /** The stored refcount structure of the running check. */
         StoredRefcounts stored;
@@ -397,7 +397,7 @@ public final class ImageChecker {
             this.header = header;
             this.geometry = header.geometry();
             this.fileSize = fileSize;
-            this.bitmaps = ReferenceWalker.BitmapsExtension.of(path, header);
+            this.bitmaps = BitmapsExtension.of(path, header);
         }
 
         static Pass open(BlockStore store, RepairMode mode, Messages messages) throws IOException {
@@ -423,10 +423,6 @@ public final class ImageChecker {
 
         void refreshFileSize() throws IOException {
             fileSize = store.size();
-        }
-
-        void readSnapshotTable(Tally res) throws IOException, CheckFailed {
-            ReferenceWalker.readSnapshotTable(this, res);
         }
 
         /**
@@ -489,7 +485,7 @@ public final class ImageChecker {
             if (overlaps(start, end, header.snapshotsOffset(), snapshotsSizeBytes)) {
                 return "snapshot table";
             }
-            for (ReferenceWalker.Snapshot s : snapshots) {
+            for (SnapshotTableReader.Snapshot s : snapshots) {
                 if (overlaps(start, end, s.l1TableOffset(), 8L * s.l1Size())) {
                     return "inactive L1 table";
                 }

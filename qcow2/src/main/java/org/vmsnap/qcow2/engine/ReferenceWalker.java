@@ -1,10 +1,6 @@
 package org.vmsnap.qcow2.engine;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -13,10 +9,8 @@ import org.vmsnap.qcow2.CorruptImageException;
 import org.vmsnap.qcow2.RepairMode;
 import org.vmsnap.qcow2.format.ClusterDescriptor;
 import org.vmsnap.qcow2.format.Header;
-import org.vmsnap.qcow2.format.HeaderExtension;
 import org.vmsnap.qcow2.format.L1Entry;
 import org.vmsnap.qcow2.format.Limits;
-import org.vmsnap.qcow2.format.SnapshotEntry;
 
 /**
  * Counts every reference the image's metadata makes to each host cluster (QEMU's
@@ -120,7 +114,7 @@ final class ReferenceWalker {
         }
         Set<L1Ref> l1Walked = new HashSet<>();
         Map<L1Ref, Long> l1Owed = new LinkedHashMap<>();
-        for (Snapshot sn : p.snapshots) {
+        for (SnapshotTableReader.Snapshot sn : p.snapshots) {
             if (!p.geometry.isClusterAligned(sn.l1TableOffset())) {
                 p.messages.add("ERROR snapshot " + sn.id() + " (" + sn.name() + ") l1_offset="
                         + ImageChecker.hashHex(sn.l1TableOffset())
@@ -149,7 +143,7 @@ final class ReferenceWalker {
 
         inc(h.snapshotsOffset(), p.snapshotsSizeBytes, 1);
         inc(h.refcountTableOffset(), (long) h.refcountTableClusters() * clusterSize, 1);
-        walkBitmaps();
+        new BitmapReferences(p, res, this).count();
         checkRefblocks();
     }
 
@@ -164,7 +158,7 @@ final class ReferenceWalker {
      * Adds {@code times} references to each cluster of {@code [offset, offset + size)}
      * (QEMU's qcow2_inc_refcounts_imrt).
      */
-    private void inc(long offset, long size, long times) {
+    void inc(long offset, long size, long times) {
         if (size <= 0) {
             return;
         }
@@ -192,7 +186,7 @@ final class ReferenceWalker {
         }
     }
 
-    private void charge(long entries, String what, long offset) throws CorruptImageException {
+    void charge(long entries, String what, long offset) throws CorruptImageException {
         entriesRead += entries;
         if (entriesRead > entriesBudget) {
             throw new CorruptImageException(p.path, what, offset, "metadata tables name each other so often that"
@@ -202,7 +196,7 @@ final class ReferenceWalker {
     }
 
     /** Entries of a table at {@code offset} that lie inside the file (the rest read as zeros). */
-    private long entriesInFile(long offset, long entries) {
+    long entriesInFile(long offset, long entries) {
         if (offset < 0 || offset >= fileSize) {
             return 0;
         }
@@ -442,227 +436,5 @@ final class ReferenceWalker {
             return "Invalid argument";
         }
         return null;
-    }
-
-    // ---- bitmaps ------------------------------------------------------------------------
-
-    /**
-     * The bitmaps header extension, as QEMU reads it: only when the autoclear bit says the
-     * bitmaps are valid (otherwise QEMU ignores them and their clusters are leaks).
-     */
-    record BitmapsExtension(int nbBitmaps, long directorySize, long directoryOffset) {
-
-        static final int MAX_BITMAPS = 65535;
-        static final long MAX_DIRECTORY_BYTES = 1024L * MAX_BITMAPS;
-
-        static BitmapsExtension of(Path file, Header h) throws CorruptImageException {
-            HeaderExtension ext = h.extension(HeaderExtension.BITMAPS);
-            if (ext == null || (h.autoclearFeatures() & Header.AUTOCLEAR_BITMAPS) == 0) {
-                return null;
-            }
-            byte[] d = ext.data();
-            if (d.length != 24) {
-                throw bad(file, "Invalid extension length");
-            }
-            ByteBuffer b = ByteBuffer.wrap(d).order(ByteOrder.BIG_ENDIAN);
-            long nb = Integer.toUnsignedLong(b.getInt(0));
-            if (b.getInt(4) != 0) {
-                throw bad(file, "reserved field is not zero");
-            }
-            long size = b.getLong(8);
-            long offset = b.getLong(16);
-            if (nb > MAX_BITMAPS) {
-                throw bad(file, "Image has " + nb + " bitmaps, exceeding the QEMU supported maximum of " + MAX_BITMAPS);
-            }
-            if (nb == 0) {
-                throw bad(file, "found bitmaps extension with zero bitmaps");
-            }
-            if (Long.compareUnsigned(size, MAX_DIRECTORY_BYTES) > 0) {
-                throw bad(file, "bitmap directory size (" + Long.toUnsignedString(size)
-                        + ") exceeds the maximum supported size (" + MAX_DIRECTORY_BYTES + ")");
-            }
-            if (!h.geometry().isClusterAligned(offset)) {
-                throw bad(file, "invalid bitmap directory offset");
-            }
-            return new BitmapsExtension((int) nb, size, offset);
-        }
-
-        private static CorruptImageException bad(Path file, String problem) {
-            return new CorruptImageException(file, "bitmaps extension", -1, "bitmaps_ext: " + problem);
-        }
-    }
-
-    private static final long BME_RESERVED_FLAGS = 0xfffffffcL;
-    private static final long BME_FLAG_IN_USE = 1;
-    private static final long BME_TABLE_ENTRY_RESERVED_MASK = 0xff000000000001feL;
-    private static final long BME_TABLE_ENTRY_OFFSET_MASK = 0x00fffffffffffe00L;
-    private static final long BME_TABLE_ENTRY_ALL_ONES = 1;
-    private static final long BME_MAX_TABLE_SIZE = 0x8000000L;
-    private static final long BME_MAX_PHYS_SIZE = 0x20000000L;
-    private static final int BME_DIR_ENTRY_BYTES = 24;
-
-    /** QEMU's qcow2_check_bitmaps_refcounts: directory, each bitmap table, each data cluster. */
-    private void walkBitmaps() throws IOException, ImageChecker.CheckFailed {
-        BitmapsExtension ext = p.bitmaps;
-        if (ext == null) {
-            return;
-        }
-        inc(ext.directoryOffset(), ext.directorySize(), 1);
-        int size = (int) ext.directorySize();
-        if (size == 0) {
-            bitmapsBroken("Requested bitmap directory size is zero");
-        }
-        charge(size / 8, "bitmap directory", ext.directoryOffset());
-        ByteBuffer dir = ByteBuffer.allocate(size).order(ByteOrder.BIG_ENDIAN);
-        p.read(ext.directoryOffset(), dir);
-        long virtualBytes = (p.header.size() / 512) * 512;
-        int pos = 0;
-        int count = 0;
-        record Table(long offset, long entries) {
-        }
-        java.util.List<Table> tables = new java.util.ArrayList<>();
-        while (pos < size) {
-            if (pos + BME_DIR_ENTRY_BYTES > size) {
-                bitmapsBroken("Broken bitmap directory");
-            }
-            if (++count > ext.nbBitmaps()) {
-                bitmapsBroken("More bitmaps found than specified in header extension");
-            }
-            long tableOffset = dir.getLong(pos);
-            long tableSize = Integer.toUnsignedLong(dir.getInt(pos + 8));
-            long flags = Integer.toUnsignedLong(dir.getInt(pos + 12));
-            int type = dir.get(pos + 16) & 0xff;
-            int granularityBits = dir.get(pos + 17) & 0xff;
-            int nameSize = Short.toUnsignedInt(dir.getShort(pos + 18));
-            long extraSize = Integer.toUnsignedLong(dir.getInt(pos + 20));
-            long next = pos + ((BME_DIR_ENTRY_BYTES + nameSize + extraSize + 7) & ~7L);
-            if (next > size) {
-                bitmapsBroken("Broken bitmap directory");
-            }
-            if (extraSize != 0) {
-                bitmapsBroken("Bitmap extra data is not supported");
-            }
-            long physBytes = tableSize * clusterSize;
-            boolean bad = tableSize == 0 || tableOffset == 0 || !p.geometry.isClusterAligned(tableOffset)
-                    || tableSize > BME_MAX_TABLE_SIZE || granularityBits > 31 || granularityBits < 9
-                    || (flags & BME_RESERVED_FLAGS) != 0 || nameSize > 1023 || type != 1
-                    || physBytes > BME_MAX_PHYS_SIZE
-                    || ((flags & BME_FLAG_IN_USE) == 0
-                        && Long.compareUnsigned(virtualBytes, (physBytes * 8) << granularityBits) > 0);
-            if (bad) {
-                String name = new String(dir.array(), pos + BME_DIR_ENTRY_BYTES, nameSize, StandardCharsets.UTF_8);
-                bitmapsBroken("Bitmap '" + name + "' doesn't satisfy the constraints");
-            }
-            tables.add(new Table(tableOffset, tableSize));
-            pos = (int) next;
-        }
-        if (count != ext.nbBitmaps()) {
-            bitmapsBroken("Less bitmaps found than specified in header extension");
-        }
-        for (Table t : tables) {
-            inc(t.offset(), t.entries() * 8, 1);
-            long inFile = entriesInFile(t.offset(), t.entries());
-            charge(inFile, "bitmap table", t.offset());
-            long[] entries = p.readTable(t.offset(), inFile);
-            for (long e : entries) {
-                long offset = e & BME_TABLE_ENTRY_OFFSET_MASK;
-                if ((e & BME_TABLE_ENTRY_RESERVED_MASK) != 0
-                        || (offset != 0 && ((e & BME_TABLE_ENTRY_ALL_ONES) != 0 || !p.geometry.isClusterAligned(offset)))) {
-                    bitmapsBroken("Invalid bitmap table entry " + Long.toHexString(e) + " in the table at 0x"
-                            + Long.toHexString(t.offset()));
-                }
-            }
-            for (long e : entries) {
-                long offset = e & BME_TABLE_ENTRY_OFFSET_MASK;
-                if (offset != 0) {
-                    inc(offset, clusterSize, 1);
-                }
-            }
-        }
-    }
-
-    /** QEMU counts one corruption and fails the check when the bitmaps cannot be loaded. */
-    private void bitmapsBroken(String reason) throws ImageChecker.CheckFailed {
-        res.corruptions++;
-        p.messages.add("ERROR bitmaps: " + reason);
-        throw new ImageChecker.CheckFailed();
-    }
-
-    // ---- snapshot table -----------------------------------------------------------------
-
-    /** What the check needs of a snapshot table entry. */
-    record Snapshot(long l1TableOffset, long l1Size, String id, String name, long extraDataSize) {
-    }
-
-    /**
-     * Reads the snapshot table the way QEMU's check does (qcow2_check_read_snapshot_table):
-     * fields are read raw rather than through {@link SnapshotEntry#decode}, because the check
-     * reports an oversized snapshot L1 table as a finding instead of refusing the table.
-     */
-    static void readSnapshotTable(ImageChecker.Pass p, ImageChecker.Tally res)
-            throws IOException, ImageChecker.CheckFailed {
-        Header h = p.header;
-        long nb = Integer.toUnsignedLong(h.nbSnapshots());
-        p.snapshots.clear();
-        p.snapshotsSizeBytes = 0;
-        if (nb == 0) {
-            return;
-        }
-        long start = h.snapshotsOffset();
-        long offset = start;
-        long tableLength = 0;
-        for (int i = 0; i < nb; i++) {
-            tableLength = (tableLength + 7) & ~7L;
-            offset = (offset + 7) & ~7L;
-            ByteBuffer fixed = ByteBuffer.allocate(SnapshotEntry.FIXED_BYTES).order(ByteOrder.BIG_ENDIAN);
-            p.read(offset, fixed);
-            offset += SnapshotEntry.FIXED_BYTES;
-            long l1Offset = fixed.getLong(0);
-            long l1Size = Integer.toUnsignedLong(fixed.getInt(8));
-            int idSize = Short.toUnsignedInt(fixed.getShort(12));
-            int nameSize = Short.toUnsignedInt(fixed.getShort(14));
-            long extraSize = Integer.toUnsignedLong(fixed.getInt(36));
-            if (extraSize > Limits.MAX_SNAPSHOT_EXTRA_DATA_BYTES) {
-                res.checkErrors++;
-                p.messages.add("ERROR failed to read the snapshot table: Too much extra metadata in snapshot table"
-                        + " entry " + i);
-                p.messages.add("You can force-remove this extra metadata with qemu-img check -r all");
-                throw new ImageChecker.CheckFailed();
-            }
-            offset += extraSize;
-            ByteBuffer names = ByteBuffer.allocate(idSize + nameSize);
-            p.read(offset, names);
-            offset += idSize + nameSize;
-            tableLength += SnapshotEntry.FIXED_BYTES + extraSize + idSize + nameSize;
-            if (tableLength > Limits.MAX_SNAPSHOT_TABLE_BYTES || offset - start > Integer.MAX_VALUE) {
-                res.checkErrors++;
-                p.messages.add("ERROR failed to read the snapshot table: Snapshot table is too big");
-                p.messages.add("You can force-remove all " + (nb - i)
-                        + " overhanging snapshots with qemu-img check -r all");
-                throw new ImageChecker.CheckFailed();
-            }
-            byte[] raw = names.array();
-            p.snapshots.add(new Snapshot(l1Offset, l1Size, cString(raw, 0, idSize),
-                    cString(raw, idSize, nameSize), extraSize));
-        }
-        p.snapshotsSizeBytes = offset - start;
-        if (h.version() >= 3) {
-            for (int i = 0; i < p.snapshots.size(); i++) {
-                // v3 entries carry at least vm_state_size_large and disk_size.
-                if (p.snapshots.get(i).extraDataSize() < 16) {
-                    res.corruptions++;
-                    p.messages.add("ERROR snapshot table entry " + i + " is incomplete");
-                }
-            }
-        }
-    }
-
-    /** A name as C prints it: up to the first NUL. */
-    private static String cString(byte[] b, int from, int length) {
-        int end = from;
-        while (end < from + length && b[end] != 0) {
-            end++;
-        }
-        return new String(b, from, end - from, StandardCharsets.UTF_8);
     }
 }
