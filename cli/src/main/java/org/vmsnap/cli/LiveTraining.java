@@ -40,14 +40,15 @@ final class LiveTraining {
         return false;
     }
 
-    void run() throws IOException {
+    /** @return whether every step worked (false without QEMU) */
+    boolean run() throws IOException {
         if (!qemuOnPath()) {
-            return;
+            return false;
         }
         String previous = System.getProperty("vmsnap.home");
         System.setProperty("vmsnap.home", work.resolve("state").toString());
         try {
-            steps();
+            return steps();
         } finally {
             if (previous == null) {
                 System.clearProperty("vmsnap.home");
@@ -57,17 +58,18 @@ final class LiveTraining {
         }
     }
 
-    private void steps() throws IOException {
+    private boolean steps() throws IOException {
         Qcow2Image.create(work.resolve("system.qcow2"), Qcow2CreateOptions.ofSize(VmDemo.DISK_BYTES)).close();
         Qcow2Image.create(work.resolve("data.qcow2"), Qcow2CreateOptions.ofSize(VmDemo.DISK_BYTES)).close();
         Path xml = work.resolve("demo.xml");
         Files.writeString(xml, VmDemo.bundledXml().replace("@DIR@", work.toString()));
         if (Main.run(sink, sink, "define", xml.toString()) != 0) {
-            return;
+            return false;
         }
+        boolean worked = true;
         try {
             if (Main.run(sink, sink, "start", "demo") != 0) {
-                return;
+                return false;
             }
             // What bench/live.sh times: domstate, then a two-disk external snapshot and its delete.
             String[][] steps = {
@@ -84,12 +86,14 @@ final class LiveTraining {
             };
             for (String[] step : steps) {
                 if (Main.run(sink, sink, step) != 0) {
+                    worked = false;
                     break;
                 }
             }
         } finally {
-            Main.run(sink, sink, "destroy", "demo");
-            Main.run(sink, sink, "undefine", "demo", "--snapshots-metadata");
+            worked &= Main.run(sink, sink, "destroy", "demo") == 0;
+            worked &= Main.run(sink, sink, "undefine", "demo", "--snapshots-metadata") == 0;
         }
+        return worked;
     }
 }
