@@ -168,6 +168,10 @@ public final class SnapshotService {
             if (flags.redefine()) {
                 return redefine(s, request, flags.current());
             }
+            if (request.name() != null && s.snapshots.containsKey(request.name())) {
+                // virsh's words, before anything else is looked at (the planners check it too).
+                throw new InvalidInputException("operation failed: domain moment " + request.name() + " already exists");
+            }
             if (flags.current()) {
                 throw new InvalidInputException("--current is only valid with --redefine");
             }

@@ -71,7 +71,6 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
         for (DiskSpec s : specs) {
             disks.add(s.toDisk());
         }
-        Lookup.checkNew(service.tree(), n);
         SnapshotDef request = new SnapshotDef(n, d, null, 0, null, null, null, disks, null);
         SnapshotDef made = service.create(request, flags.flags(false, false));
         out().print("Domain snapshot " + made.name() + " created");

@@ -66,6 +66,26 @@ class VirshCommandsTest {
         return r.err();
     }
 
+    /**
+     * A name that is taken: virsh's words before anything else is looked at (even a misplaced
+     * --current, or a --diskspec file that exists), and nothing changes.
+     */
+    @Test
+    void aSnapshotNameThatIsTakenIsRefusedFirstAndChangesNothing() throws IOException {
+        ok("snapshot-create-as", "vm", "s1", "--disk-only");
+        String tree = ok("snapshot-list", "vm", "--tree").out();
+        String blk = ok("domblklist", "vm").out();
+        String taken = "vmsnap: operation failed: domain moment s1 already exists\n";
+        assertThat(fails("snapshot-create-as", "vm", "s1")).isEqualTo(taken);
+        assertThat(fails("snapshot-create-as", "vm", "s1", "--disk-only", "--diskspec",
+                "vda,file=" + dir.resolve("sys.qcow2"))).isEqualTo(taken);
+        Path xml = Files.writeString(dir.resolve("s1.xml"), "<domainsnapshot><name>s1</name></domainsnapshot>\n");
+        assertThat(fails("snapshot-create", "vm", xml.toString())).isEqualTo(taken);
+        assertThat(fails("snapshot-create", "vm", xml.toString(), "--current")).isEqualTo(taken);
+        assertThat(ok("snapshot-list", "vm", "--tree").out()).isEqualTo(tree);
+        assertThat(ok("domblklist", "vm").out()).isEqualTo(blk);
+    }
+
     /** libvirt's one risky revert vmsnap shares: a managed save image would resume on reverted disks. */
     @Test
     void aDomainWithAManagedSaveImageIsRevertedOnlyWithForceWhichRemovesTheImage() throws IOException {
