@@ -86,6 +86,27 @@ class VirshCommandsTest {
         assertThat(ok("domblklist", "vm").out()).isEqualTo(blk);
     }
 
+    /** snapshot-delete's lookups and their errors, in virsh's words, each changing nothing. */
+    @Test
+    void snapshotDeleteFindsItsSnapshotByNameOrAsTheCurrentOne() {
+        ok("snapshot-create-as", "vm", "a");
+        ok("snapshot-create-as", "vm", "b");
+        String names = ok("snapshot-list", "vm", "--name").out();
+        assertThat(fails("snapshot-delete", "vm", "nosuch"))
+                .isEqualTo("vmsnap: Domain snapshot not found: no domain snapshot with matching name 'nosuch'\n");
+        assertThat(fails("snapshot-delete", "vm", "b", "--children", "--children-only")).isEqualTo("vmsnap: Failed to"
+                + " delete snapshot b: Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and"
+                + " 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive\n");
+        assertThat(fails("snapshot-delete", "vm")).isEqualTo("vmsnap: --snapshotname or --current is required\n");
+        assertThat(fails("snapshot-delete", "vm", "b", "--current"))
+                .isEqualTo("vmsnap: --snapshotname and --current are mutually exclusive\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo(names);
+        assertThat(ok("snapshot-delete", "vm", "--current", "--children-only").out())
+                .isEqualTo("Domain snapshot b children deleted\n\n");
+        assertThat(ok("snapshot-delete", "vm", "--current").out()).isEqualTo("Domain snapshot b deleted\n\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("a\n\n");
+    }
+
     /** libvirt's one risky revert vmsnap shares: a managed save image would resume on reverted disks. */
     @Test
     void aDomainWithAManagedSaveImageIsRevertedOnlyWithForceWhichRemovesTheImage() throws IOException {
