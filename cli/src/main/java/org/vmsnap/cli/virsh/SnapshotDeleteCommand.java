@@ -46,8 +46,8 @@ public final class SnapshotDeleteCommand extends VirshSubcommand {
         DeleteScope scope = children ? DeleteScope.CHILDREN : childrenOnly ? DeleteScope.CHILDREN_ONLY
                 : DeleteScope.SNAPSHOT;
         service.withProgress(JobBar.of(verbose, out(), err()));
-        // The snapshot is looked up in the state the delete reads under the lock (reading it
-        // once more before, only to look it up, was ~10% of a live delete).
+        // The snapshot is looked up in the state the delete reads under the lock, rather than
+        // reading the whole state (lock, QEMU probe, recover check) once more only to look it up.
         String[] picked = {target.snapshot};
         try {
             service.delete(tree -> {
