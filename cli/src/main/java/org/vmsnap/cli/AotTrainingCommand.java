@@ -12,8 +12,9 @@ import picocli.CommandLine.Command;
  * Hidden {@code vmsnap aot-training}: the launcher runs it once after a build, with
  * -XX:AOTCacheOutput, so that the classes of the common commands are in the AOT cache.
  * Runs create/info/check/map/snapshot on a small raw and a small qcow2 image, then the VM part of
- * the demo (define, snapshot-create/-list/-revert/-delete...) in a temporary folder; prints
- * nothing and exits 0 when every command worked.
+ * the demo (define, snapshot-create/-list/-revert/-delete...) in a temporary folder, then the
+ * live verbs on a running QEMU ({@link LiveTraining}); prints nothing and exits 0 when every
+ * offline command worked.
  */
 @Command(name = "aot-training", hidden = true)
 public final class AotTrainingCommand implements java.util.concurrent.Callable<Integer> {
@@ -50,6 +51,8 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
             }
             // The VM commands (define, snapshot-*, ...) on the demo's own state folder.
             new VmDemo(sink, sink, Files.createDirectories(work.resolve("vm"))).run();
+            // The verbs of a running domain, when QEMU is installed (its failures are not the training's).
+            new LiveTraining(sink, Files.createDirectories(work.resolve("live"))).run();
             return worst;
         } finally {
             DemoCommand.deleteTree(work);

@@ -40,6 +40,18 @@ public final class Main {
      * @return the exit code
      */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            // What picocli would print (Version) without building even the root's model: that
+            // reflection was most of the time of a bare --version.
+            try {
+                out.print("vmsnap version " + Version.number() + "\n");
+            } catch (java.io.IOException e) {
+                report(err, e, e, false);
+                return 1;
+            }
+            out.flush();
+            return 0;
+        }
         String[] words = HelpCommand.imgHelp(args);
         CommandLine cl = commandLine(out, err, isDebug(args), commandPath(words));
         return cl.execute(VirshWords.apply(cl, words));

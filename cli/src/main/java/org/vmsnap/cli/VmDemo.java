@@ -105,7 +105,7 @@ final class VmDemo {
         cmd("undefine", "demo", "--snapshots-metadata");
     }
 
-    private static String bundledXml() throws IOException {
+    static String bundledXml() throws IOException {
         try (InputStream in = VmDemo.class.getResourceAsStream("demo-domain.xml")) {
             if (in == null) {
                 throw new IOException("demo-domain.xml is missing from the vmsnap jar");

@@ -80,4 +80,20 @@ class CommandPathTest {
     private static PrintWriter sink() {
         return new PrintWriter(new StringWriter());
     }
+
+    @Test
+    void aBareVersionPrintsWhatPicocliPrintsWithoutBuildingTheModel() {
+        for (String word : List.of("--version", "-V")) {
+            StringWriter fast = new StringWriter();
+            StringWriter fastErr = new StringWriter();
+            assertThat(Main.run(new PrintWriter(fast), new PrintWriter(fastErr), word)).isZero();
+            StringWriter picocli = new StringWriter();
+            StringWriter picocliErr = new StringWriter();
+            int code = Main.commandLine(new PrintWriter(picocli), new PrintWriter(picocliErr), false, List.of())
+                    .execute(word);
+            assertThat(code).isZero();
+            assertThat(fast.toString()).isEqualTo(picocli.toString()).startsWith("vmsnap version ");
+            assertThat(fastErr.toString()).isEqualTo(picocliErr.toString()).isEmpty();
+        }
+    }
 }

@@ -172,6 +172,10 @@ public final class SnapshotService {
             if (flags.redefine()) {
                 return redefine(s, request, flags.current());
             }
+            if (request.name() != null && s.snapshots.containsKey(request.name())) {
+                // virsh's words, before anything else is looked at (the planners check it too).
+                throw new InvalidInputException("operation failed: domain moment " + request.name() + " already exists");
+            }
             if (flags.current()) {
                 throw new InvalidInputException("--current is only valid with --redefine");
             }
@@ -395,8 +399,23 @@ public final class SnapshotService {
      * @return the names whose snapshots were deleted
      */
     public List<String> delete(String name, DeleteScope scope, boolean metadataOnly) throws IOException {
+        return delete(tree -> tree.get(name).name(), scope, metadataOnly);
+    }
+
+    /** Picks the snapshot to delete from the tree as read under the lock (a name, or the current one). */
+    @FunctionalInterface
+    public interface Pick {
+        String name(SnapshotTree tree) throws IOException;
+    }
+
+    /**
+     * snapshot-delete of the snapshot {@code pick} names in the tree read under the domain's lock,
+     * so a caller that resolves --current or checks the name does not read the state twice.
+     */
+    public List<String> delete(Pick pick, DeleteScope scope, boolean metadataOnly) throws IOException {
         return locked(s -> {
             SnapshotTree tree = s.tree();
+            String name = pick.name(tree);
             tree.get(name);
             List<String> names = new ArrayList<>();
             if (scope != DeleteScope.SNAPSHOT) {

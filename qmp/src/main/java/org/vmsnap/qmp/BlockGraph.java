@@ -118,6 +118,20 @@ public record BlockGraph(Map<String, Node> nodes, List<Backend> backends) {
         return new BlockGraph(nodes, backends);
     }
 
+    /**
+     * Whether QEMU has a node of this name, from {@code query-named-block-nodes} alone: the one
+     * of {@link #query}'s three commands that lists the nodes (the other two give the edges and
+     * the devices, which a presence check does not need).
+     */
+    public static boolean hasNode(QmpClient qmp, String nodeName, Duration timeout) throws QmpException {
+        for (JsonNode n : qmp.execute("query-named-block-nodes", QmpClient.arguments().put("flat", true), timeout)) {
+            if (n.path("node-name").asText().equals(nodeName)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public Optional<Node> node(String name) {
         return Optional.ofNullable(nodes.get(name));
     }

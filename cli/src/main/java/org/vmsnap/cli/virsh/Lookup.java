@@ -24,13 +24,6 @@ final class Lookup {
         throw new CliException("--snapshotname or --current is required");
     }
 
-    /** libvirt refuses a new snapshot whose name is taken (redefining one is how to change it). */
-    static void checkNew(SnapshotTree tree, String name) {
-        if (name != null && tree.contains(name)) {
-            throw new CliException("operation failed: domain moment " + name + " already exists");
-        }
-    }
-
     static SnapshotDef current(SnapshotTree tree) throws NotFoundException {
         if (tree.current() == null) {
             throw new NotFoundException("Domain snapshot not found: the domain does not have a current snapshot");

@@ -78,7 +78,6 @@ public final class SnapshotCreateAsCommand extends VirshSubcommand {
         for (DiskSpec s : specs) {
             disks.add(s.toDisk());
         }
-        Lookup.checkNew(service.tree(), n);
         SnapshotDef request = new SnapshotDef(n, d, null, 0, null, mem == null ? null : mem.mode(),
                 mem == null ? null : mem.path(), disks, null);
         SnapshotDef made = service.create(request, flags.flags(false, false));

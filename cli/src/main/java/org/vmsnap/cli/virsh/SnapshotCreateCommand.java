@@ -43,9 +43,6 @@ public final class SnapshotCreateCommand extends VirshSubcommand {
         SnapshotService service = snapshots(domain);
         SnapshotDef request = file == null ? new SnapshotDef(null, null, null, 0, null, null, null, List.of(), null)
                 : SnapshotXml.parse(readFile(file));
-        if (!redefine) {
-            Lookup.checkNew(service.tree(), request.name());
-        }
         SnapshotDef made = service.create(request, flags.flags(redefine, current));
         out().print("Domain snapshot " + made.name() + " created" + (file == null ? "" : " from '" + file + "'"));
         return 0;

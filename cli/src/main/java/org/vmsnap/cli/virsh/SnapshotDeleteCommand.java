@@ -43,23 +43,30 @@ public final class SnapshotDeleteCommand extends VirshSubcommand {
     @Override
     int execute() throws IOException {
         SnapshotService service = target.service(this);
-        SnapshotDef s = target.lookup(service.tree(), current);
-        if (children && childrenOnly) {
-            throw new CliException("Failed to delete snapshot " + s.name()
-                    + ": Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY'"
-                    + " are mutually exclusive");
-        }
         DeleteScope scope = children ? DeleteScope.CHILDREN : childrenOnly ? DeleteScope.CHILDREN_ONLY
                 : DeleteScope.SNAPSHOT;
         service.withProgress(JobBar.of(verbose, out(), err()));
+        // The snapshot is looked up in the state the delete reads under the lock, rather than
+        // reading the whole state (lock, QEMU probe, recover check) once more only to look it up.
+        String[] picked = {target.snapshot};
         try {
-            service.delete(s.name(), scope, metadata);
+            service.delete(tree -> {
+                SnapshotDef s = target.lookup(tree, current);
+                picked[0] = s.name();
+                if (children && childrenOnly) {
+                    throw new CliException("Failed to delete snapshot " + s.name() + ": Flags"
+                            + " 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY'"
+                            + " are mutually exclusive");
+                }
+                return s.name();
+            }, scope, metadata);
         } catch (NotFoundException e) {
             throw e;
         } catch (ManagerException e) {
-            throw new CliException(1, "Failed to delete snapshot " + s.name() + ": " + e.getMessage(), e);
+            throw new CliException(1, "Failed to delete snapshot" + (picked[0] == null ? "" : " " + picked[0]) + ": "
+                    + e.getMessage(), e);
         }
-        out().print("Domain snapshot " + s.name() + (childrenOnly ? " children deleted\n" : " deleted\n"));
+        out().print("Domain snapshot " + picked[0] + (childrenOnly ? " children deleted\n" : " deleted\n"));
         return 0;
     }
 }

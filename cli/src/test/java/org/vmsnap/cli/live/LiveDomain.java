@@ -19,7 +19,7 @@ import org.vmsnap.testkit.TestGuest;
  * agent channel), waiting for what the guest prints on its serial console, and a clean-up that
  * destroys every QEMU the test left running and checks that none is left.
  */
-final class LiveDomain implements AutoCloseable {
+public final class LiveDomain implements AutoCloseable {
     /**
      * Runs vmsnap with its plan halted before {@code step}, as a kill would; false when it ran to
      * the end (the fault tests of live creates, deletes, saves and checkpoints).
@@ -177,7 +177,7 @@ final class LiveDomain implements AutoCloseable {
         assertThat(qemusUnder(dir)).as("QEMU processes left under " + dir).isEmpty();
     }
 
-    static List<Long> qemusUnder(Path dir) {
+    public static List<Long> qemusUnder(Path dir) {
         List<Long> found = new ArrayList<>();
         ProcessHandle.allProcesses().filter(ProcessHandle::isAlive).forEach(p -> {
             try {

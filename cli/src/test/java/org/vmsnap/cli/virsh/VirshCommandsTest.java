@@ -66,6 +66,47 @@ class VirshCommandsTest {
         return r.err();
     }
 
+    /**
+     * A name that is taken: virsh's words before anything else is looked at (even a misplaced
+     * --current, or a --diskspec file that exists), and nothing changes.
+     */
+    @Test
+    void aSnapshotNameThatIsTakenIsRefusedFirstAndChangesNothing() throws IOException {
+        ok("snapshot-create-as", "vm", "s1", "--disk-only");
+        String tree = ok("snapshot-list", "vm", "--tree").out();
+        String blk = ok("domblklist", "vm").out();
+        String taken = "vmsnap: operation failed: domain moment s1 already exists\n";
+        assertThat(fails("snapshot-create-as", "vm", "s1")).isEqualTo(taken);
+        assertThat(fails("snapshot-create-as", "vm", "s1", "--disk-only", "--diskspec",
+                "vda,file=" + dir.resolve("sys.qcow2"))).isEqualTo(taken);
+        Path xml = Files.writeString(dir.resolve("s1.xml"), "<domainsnapshot><name>s1</name></domainsnapshot>\n");
+        assertThat(fails("snapshot-create", "vm", xml.toString())).isEqualTo(taken);
+        assertThat(fails("snapshot-create", "vm", xml.toString(), "--current")).isEqualTo(taken);
+        assertThat(ok("snapshot-list", "vm", "--tree").out()).isEqualTo(tree);
+        assertThat(ok("domblklist", "vm").out()).isEqualTo(blk);
+    }
+
+    /** snapshot-delete's lookups and their errors, in virsh's words, each changing nothing. */
+    @Test
+    void snapshotDeleteFindsItsSnapshotByNameOrAsTheCurrentOne() {
+        ok("snapshot-create-as", "vm", "a");
+        ok("snapshot-create-as", "vm", "b");
+        String names = ok("snapshot-list", "vm", "--name").out();
+        assertThat(fails("snapshot-delete", "vm", "nosuch"))
+                .isEqualTo("vmsnap: Domain snapshot not found: no domain snapshot with matching name 'nosuch'\n");
+        assertThat(fails("snapshot-delete", "vm", "b", "--children", "--children-only")).isEqualTo("vmsnap: Failed to"
+                + " delete snapshot b: Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and"
+                + " 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive\n");
+        assertThat(fails("snapshot-delete", "vm")).isEqualTo("vmsnap: --snapshotname or --current is required\n");
+        assertThat(fails("snapshot-delete", "vm", "b", "--current"))
+                .isEqualTo("vmsnap: --snapshotname and --current are mutually exclusive\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo(names);
+        assertThat(ok("snapshot-delete", "vm", "--current", "--children-only").out())
+                .isEqualTo("Domain snapshot b children deleted\n\n");
+        assertThat(ok("snapshot-delete", "vm", "--current").out()).isEqualTo("Domain snapshot b deleted\n\n");
+        assertThat(ok("snapshot-list", "vm", "--name").out()).isEqualTo("a\n\n");
+    }
+
     /** libvirt's one risky revert vmsnap shares: a managed save image would resume on reverted disks. */
     @Test
     void aDomainWithAManagedSaveImageIsRevertedOnlyWithForceWhichRemovesTheImage() throws IOException {

@@ -232,8 +232,8 @@ public final class LiveExecutor implements StepExecutor {
         if (qmp == null) {
             return; // its QEMU is gone: the file stays a plain file until the plan's end decides
         }
-        if (BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT).node(b.formatNode()).isPresent()) {
-            return;
+        if (BlockGraph.hasNode(qmp, b.formatNode(), LiveQemu.QMP_TIMEOUT)) {
+            return; // added before a crash
         }
         ObjectNode args = QmpClient.arguments().put("driver", "qcow2").put("node-name", b.formatNode());
         args.set("file", QmpClient.arguments().put("driver", "file").put("node-name", b.storageNode())

@@ -161,10 +161,9 @@ final class NativeFile implements Closeable {
 
     /** Punches a hole keeping the size; false when the file system cannot (EOPNOTSUPP). */
     boolean punchHole(long offset, long length) throws IOException {
-        Functions f = FUNCTIONS;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) f.fallocate().invokeExact(state, fd,
+            int rc = (int) Lazy.Fallocate.HANDLE.invokeExact(state, fd,
                     FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
             if (rc == 0) {
                 return true;
@@ -188,10 +187,9 @@ final class NativeFile implements Closeable {
      * (EOPNOTSUPP). A full disk fails here, naming the file, as a write would.
      */
     boolean reserve(long offset, long length) throws IOException {
-        Functions f = FUNCTIONS;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) f.fallocate().invokeExact(state, fd, FALLOC_FL_KEEP_SIZE, offset, length);
+            int rc = (int) Lazy.Fallocate.HANDLE.invokeExact(state, fd, FALLOC_FL_KEEP_SIZE, offset, length);
             if (rc == 0) {
                 return true;
             }
@@ -218,10 +216,9 @@ final class NativeFile implements Closeable {
     }
 
     private long seek(long offset, int whence, String what) throws IOException {
-        Functions f = FUNCTIONS;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            long rc = (long) f.lseek().invokeExact(state, fd, offset, whence);
+            long rc = (long) Lazy.Lseek.HANDLE.invokeExact(state, fd, offset, whence);
             if (rc >= 0) {
                 return rc;
             }
@@ -242,10 +239,9 @@ final class NativeFile implements Closeable {
 
     /** ftruncate(2): sets the length; growing leaves a hole (FileChannel can only shrink). */
     void setLength(long length) throws IOException {
-        Functions f = FUNCTIONS;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) f.ftruncate().invokeExact(state, fd, length);
+            int rc = (int) Lazy.Ftruncate.HANDLE.invokeExact(state, fd, length);
             if (rc != 0) {
                 throw error(path, "ftruncate to " + length + " bytes", errno(state));
             }
@@ -258,11 +254,10 @@ final class NativeFile implements Closeable {
 
     /** fstat st_blocks * 512: bytes the file system has allocated to the file. */
     long allocatedBytes() throws IOException {
-        Functions f = FUNCTIONS;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
             MemorySegment stat = arena.allocate(STAT_BUFFER_BYTES, 8);
-            int rc = (int) f.fstat().invokeExact(state, fd, stat);
+            int rc = (int) Lazy.Fstat.HANDLE.invokeExact(state, fd, stat);
             if (rc != 0) {
                 throw error(path, "fstat", errno(state));
             }
@@ -342,7 +337,7 @@ final class NativeFile implements Closeable {
 
     static String strerror(int errno) {
         try {
-            MemorySegment text = (MemorySegment) FUNCTIONS.strerror().invokeExact(errno);
+            MemorySegment text = (MemorySegment) Lazy.Strerror.HANDLE.invokeExact(errno);
             return text.reinterpret(Integer.MAX_VALUE).getString(0);
         } catch (Throwable t) {
             return "error " + errno;
@@ -356,14 +351,17 @@ final class NativeFile implements Closeable {
         return FUNCTIONS;
     }
 
-    /** The bound C functions; load() returns null (with the reason kept) when not possible. */
-    private record Functions(MethodHandle open, MethodHandle close, MethodHandle fcntl,
-                             MethodHandle fallocate, MethodHandle lseek, MethodHandle ftruncate,
-                             MethodHandle fstat,
-                             MethodHandle strerror) {
+    /**
+     * The C functions every open needs, bound at class initialisation; load() returns null (with
+     * the reason kept) when not possible. The others are bound on first use ({@link Lazy}): each
+     * binding generates code at run time (the AOT cache cannot keep it), and most commands never
+     * punch a hole, seek data, truncate or print an errno.
+     */
+    private record Functions(MethodHandle open, MethodHandle close, MethodHandle fcntl) {
 
         static final StructLayout STATE = Linker.Option.captureStateLayout();
         static final VarHandle ERRNO = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+        static final Linker.Option ERRNO_OPTION = Linker.Option.captureCallState("errno");
         static String failure;
 
         static Functions load() {
@@ -374,20 +372,12 @@ final class NativeFile implements Closeable {
                 return null;
             }
             try {
-                Linker linker = Linker.nativeLinker();
-                Linker.Option errno = Linker.Option.captureCallState("errno");
                 return new Functions(
-                        bind(linker, "open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-                                errno, Linker.Option.firstVariadicArg(2)),
-                        bind(linker, "close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), errno),
-                        bind(linker, "fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
-                                errno, Linker.Option.firstVariadicArg(2)),
-                        bind(linker, "fallocate",
-                                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), errno),
-                        bind(linker, "lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), errno),
-                        bind(linker, "ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), errno),
-                        bind(linker, "fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), errno),
-                        bind(linker, "strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT)));
+                        bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                                ERRNO_OPTION, Linker.Option.firstVariadicArg(2)),
+                        bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), ERRNO_OPTION),
+                        bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+                                ERRNO_OPTION, Linker.Option.firstVariadicArg(2)));
             } catch (RuntimeException | LinkageError e) {
                 // IllegalCallerException when native access is denied (--illegal-native-access=deny).
                 failure = e.toString();
@@ -395,10 +385,44 @@ final class NativeFile implements Closeable {
             }
         }
 
-        private static MethodHandle bind(Linker linker, String name, FunctionDescriptor fd, Linker.Option... options) {
+        static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
+            Linker linker = Linker.nativeLinker();
             MemorySegment symbol = linker.defaultLookup().find(name)
                     .orElseThrow(() -> new UnsatisfiedLinkError("no C function " + name));
             return linker.downcallHandle(symbol, fd, options);
+        }
+    }
+
+    /**
+     * The functions bound on first use, one holder class each (the JVM initialises a class once,
+     * when first used). Only reached once {@link Functions} loaded, so the same libc has them.
+     */
+    private static final class Lazy {
+        private Lazy() {
+        }
+
+        static final class Fallocate {
+            static final MethodHandle HANDLE = Functions.bind("fallocate",
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Functions.ERRNO_OPTION);
+        }
+
+        static final class Lseek {
+            static final MethodHandle HANDLE = Functions.bind("lseek",
+                    FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), Functions.ERRNO_OPTION);
+        }
+
+        static final class Ftruncate {
+            static final MethodHandle HANDLE = Functions.bind("ftruncate",
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Functions.ERRNO_OPTION);
+        }
+
+        static final class Fstat {
+            static final MethodHandle HANDLE = Functions.bind("fstat",
+                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), Functions.ERRNO_OPTION);
+        }
+
+        static final class Strerror {
+            static final MethodHandle HANDLE = Functions.bind("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
         }
     }
 }
