@@ -26,7 +26,7 @@ import picocli.CommandLine.Parameters;
         footer = {"  vmsnap snapshot-create-as vm1 installed \"fresh install\"   # internal",
                 "  vmsnap snapshot-create-as vm1 upgraded --disk-only          # external",
                 "  vmsnap snapshot-create-as vm1 before-test    # running: a checkpoint (disks + memory)",
-                "  vmsnap snapshot-create-as vm1 cp1 --memspec /vm/cp1.mem --live   # memory to a file",
+                "  vmsnap snapshot-create-as vm1 cp1 --memspec /vm/cp1.mem --live  # + memory",
                 "  vmsnap snapshot-create-as vm1 mixed --diskspec vda,snapshot=internal \\",
                 "      --diskspec vdb,snapshot=external",
                 "  vmsnap snapshot-create-as vm1 -- -x        # a name that starts with '-'"})
