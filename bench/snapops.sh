@@ -5,6 +5,7 @@
 #
 #   bench/snapops.sh                    # RUNS=5, sizes 1 and 8 GiB, in /var/tmp/vmsnap-snapops
 #   RUNS=3 SIZES="8" bench/snapops.sh
+#   JAR=/other/tree/qcow2/target/vmsnap-qcow2-0.1.0-SNAPSHOT.jar LABEL=before bench/snapops.sh   # another engine
 #
 # Images: preallocation=falloc (every cluster allocated in the L2 tables and refcounts: a
 # create raises 131072 refcounts on 8 GiB and copies every L2 table, as QEMU rewrites them).
@@ -75,6 +76,7 @@ done
   echo "## Internal snapshot verbs in process (bench/snapops.sh), $(date -u '+%Y-%m-%d %H:%M UTC') on $(hostname)"
   echo
   echo "- commit: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with uncommitted changes)'); $RUNS runs; nproc $(nproc), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- engine: $jar${LABEL:+ ($LABEL)}"
   echo
   echo "| image | verb | vmsnap op ms | vmsnap open+op+close ms | its CPU ms | qemu-img ms (whole process) | ratio of medians (open+op+close / qemu-img) |"
   echo "|---|---|---|---|---|---|---|"
