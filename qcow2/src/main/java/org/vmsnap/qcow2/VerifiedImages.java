@@ -28,7 +28,8 @@ import java.util.Map;
 public final class VerifiedImages {
     /**
      * File timestamps come from a coarse kernel clock (a few ms). A record is written only
-     * when its ctime is older than this, so a later write can never share its timestamp.
+     * when its ctime is older than this, so a later write can never share its timestamp
+     * (or sooner, once the image's file system stamps later: {@link #waitForNextTimestamp}).
      */
     private static final long TICK_MARGIN_NANOS = 20_000_000L;
     private static volatile Path folder;
@@ -92,18 +93,13 @@ public final class VerifiedImages {
         }
         try {
             Stamp s = stamp(file);
-            long age = nanos(FileTime.from(Instant.now())) - nanos(s.ctime());
-            if (age < TICK_MARGIN_NANOS) {
-                Thread.sleep(Math.max(1, (TICK_MARGIN_NANOS - Math.max(age, 0)) / 1_000_000L + 1));
-                Stamp again = stamp(file);
-                if (!again.equals(s)) {
-                    return; // someone wrote meanwhile
-                }
-            }
             Files.createDirectories(dir);
             Path tmp = Files.createTempFile(dir, ".rec", ".tmp");
             try {
                 Files.writeString(tmp, s.line(), StandardCharsets.US_ASCII);
+                if (!waitForNextTimestamp(file, s, tmp)) {
+                    return;
+                }
                 try {
                     Files.move(tmp, dir.resolve(s.key()), StandardCopyOption.ATOMIC_MOVE,
                             StandardCopyOption.REPLACE_EXISTING);
@@ -118,6 +114,32 @@ public final class VerifiedImages {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Returns once a write to the image could no longer get the timestamp {@code s} holds
+     * (false when the image changed meanwhile). Either the wall clock is {@link
+     * #TICK_MARGIN_NANOS} past its ctime, or, quicker, the file system already stamps later:
+     * the record's temporary file {@code probe} (rewritten each try) has a later mtime than the
+     * image's ctime. The probe counts only on the image's own file system (same device): one
+     * kernel clock and one timestamp granularity, and timestamps there never go backwards,
+     * so any later write to the image gets a ctime at least the probe's. Elsewhere only the
+     * margin counts. The probe usually passes within one clock tick (1-4 ms), not 20 ms.
+     */
+    private static boolean waitForNextTimestamp(Path file, Stamp s, Path probe) throws IOException, InterruptedException {
+        boolean sameDevice = ((Long) Files.getAttribute(probe, "unix:dev")) == s.dev();
+        while (true) {
+            long age = nanos(FileTime.from(Instant.now())) - nanos(s.ctime());
+            if (age >= TICK_MARGIN_NANOS) {
+                break;
+            }
+            if (sameDevice && Files.getLastModifiedTime(probe).compareTo(s.ctime()) > 0) {
+                break;
+            }
+            Thread.sleep(1);
+            Files.writeString(probe, s.line(), StandardCharsets.US_ASCII); // a fresh mtime
+        }
+        return stamp(file).equals(s); // someone wrote meanwhile: no record
     }
 
     /** Drops the file's record (before a write that might not end in {@link #remember}). */

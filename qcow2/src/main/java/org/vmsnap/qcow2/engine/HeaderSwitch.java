@@ -75,10 +75,8 @@ final class HeaderSwitch {
 
     /** Table of 8-byte entries as bytes. */
     static byte[] encode(long[] entries) {
-        ByteBuffer b = ByteBuffer.allocate(entries.length * 8);
-        for (long v : entries) {
-            b.putLong(v);
-        }
+        ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(entries.length, 8));
+        b.asLongBuffer().put(entries); // one bulk copy (big-endian), not a call per entry
         return b.array();
     }
 

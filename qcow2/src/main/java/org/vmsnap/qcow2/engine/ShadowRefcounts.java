@@ -28,8 +28,10 @@ import org.vmsnap.qcow2.io.BlockStore;
  * (old tables, old refcount blocks) already read 0 in the new refcounts: after the switch
  * nothing leaks, and they are only punched out of the file.
  *
- * <p>Reads of the current refcounts go through the engine's {@link RefcountTable}, which
- * the engine has flushed before the operation, so its cache and the disk agree.
+ * <p>The current refcounts are read from disk, each block once (the engine has flushed
+ * before the operation, so its cache and the disk agree); the block table comes from the
+ * engine's {@link RefcountTable}. Work is per cluster but without a map look-up per cluster:
+ * operations walk L2 tables whose clusters mostly share a refcount block.
  */
 final class ShadowRefcounts {
     private final BlockStore store;
@@ -39,6 +41,16 @@ final class ShadowRefcounts {
     private final int perBlock;
     /** New contents of every refcount block that changes, by block index. */
     private final Map<Long, byte[]> blocks = new HashMap<>();
+    /** Contents before the operation of every block looked at, by block index (read once). */
+    private final Map<Long, byte[]> originals = new HashMap<>();
+    /** A block the refcount table does not have yet: all refcounts 0. Never written to. */
+    private final byte[] zeros;
+    private final int entryBits;
+    private final long entryMask;
+    private final int order;
+    private long selectedIndex = -1;
+    private byte[] selectedBefore;
+    private byte[] selectedAfter; // null while the selected block is unchanged
     /** Where each changed block goes (host cluster index), once placed. */
     private final TreeMap<Long, Long> placed = new TreeMap<>();
     /** Clusters used before and free afterwards: punched after the switch. */
@@ -55,17 +67,23 @@ final class ShadowRefcounts {
         this.g = g;
         this.current = current;
         this.perBlock = g.refcountBlockEntries();
+        this.entryBits = Integer.numberOfTrailingZeros(perBlock); // a power of two
+        this.entryMask = perBlock - 1;
+        this.order = g.refcountOrder();
+        this.zeros = new byte[g.clusterSize()];
     }
 
     /** The refcount before the operation. */
     long before(long cluster) throws IOException {
-        return current.get(cluster);
+        select(cluster >>> entryBits);
+        return RefcountEntries.get(selectedBefore, (int) (cluster & entryMask), order);
     }
 
     /** The refcount after the operation, as far as it is known so far. */
     long after(long cluster) throws IOException {
-        byte[] b = blocks.get(cluster / perBlock);
-        return b != null ? RefcountEntries.get(b, (int) (cluster % perBlock), g.refcountOrder()) : current.get(cluster);
+        select(cluster >>> entryBits);
+        byte[] b = selectedAfter != null ? selectedAfter : selectedBefore;
+        return RefcountEntries.get(b, (int) (cluster & entryMask), order);
     }
 
     /**
@@ -77,7 +95,15 @@ final class ShadowRefcounts {
         if (table != null) {
             throw new IllegalStateException("refcounts changed after the new table was placed");
         }
-        long value = after(cluster) + delta;
+        long blockIndex = cluster >>> entryBits;
+        select(blockIndex);
+        if (selectedAfter == null) {
+            selectedAfter = selectedBefore.clone();
+            blocks.put(blockIndex, selectedAfter);
+        }
+        int index = (int) (cluster & entryMask);
+        long old = RefcountEntries.get(selectedAfter, index, order);
+        long value = old + delta;
         if (delta > 0 && (value > g.maxRefcount() || value < 0)) {
             throw new UnsupportedFeatureException(file, "the refcount of cluster 0x"
                     + Long.toHexString(g.clusterOffset(cluster)) + " would exceed " + g.maxRefcount()
@@ -88,29 +114,49 @@ final class ShadowRefcounts {
                     + Long.toHexString(g.clusterOffset(cluster)) + " would drop below zero: the image's refcounts"
                     + " are wrong (run 'vmsnap img check -r all' first)");
         }
-        byte[] b = blockForWrite(cluster / perBlock);
-        RefcountEntries.set(b, (int) (cluster % perBlock), g.refcountOrder(), value);
-        if (value == 0 && before(cluster) > 0) {
-            freed.add(cluster);
-        } else {
+        RefcountEntries.set(selectedAfter, index, order, value);
+        // The freed set only changes where a refcount reaches or leaves 0 (rare: most changes
+        // are 1 <-> 2), so the common case touches no set.
+        if (value == 0) {
+            if (RefcountEntries.get(selectedBefore, index, order) > 0) {
+                freed.add(cluster);
+            }
+        } else if (old == 0) {
             freed.remove(cluster);
         }
     }
 
-    private byte[] blockForWrite(long blockIndex) throws IOException {
-        byte[] b = blocks.get(blockIndex);
-        if (b == null) {
-            b = new byte[g.clusterSize()];
-            long off = current.blockOffset(blockIndex);
-            if (off != 0) {
-                if (off + g.clusterSize() > store.size()) {
-                    throw new CorruptImageException(file, "refcount block", off, "refcount block " + blockIndex
-                            + " lies past the end of the file");
-                }
-                store.read(off, ByteBuffer.wrap(b));
-            }
-            blocks.put(blockIndex, b);
+    /**
+     * Makes {@code blockIndex} the block {@link #before}, {@link #after} and {@link #add} work
+     * on. Operations walk tables whose clusters mostly lie in one refcount block, so one
+     * remembered block spares a map look-up (and a boxed key) per cluster.
+     */
+    private void select(long blockIndex) throws IOException {
+        if (blockIndex == selectedIndex) {
+            return;
         }
+        byte[] b = originals.get(blockIndex);
+        if (b == null) {
+            b = readOriginal(blockIndex);
+            originals.put(blockIndex, b);
+        }
+        selectedBefore = b;
+        selectedAfter = blocks.get(blockIndex);
+        selectedIndex = blockIndex;
+    }
+
+    /** The block as the engine flushed it (never modified: new contents are copies). */
+    private byte[] readOriginal(long blockIndex) throws IOException {
+        long off = current.blockOffset(blockIndex);
+        if (off == 0) {
+            return zeros;
+        }
+        if (off + g.clusterSize() > store.size()) {
+            throw new CorruptImageException(file, "refcount block", off, "refcount block " + blockIndex
+                    + " lies past the end of the file");
+        }
+        byte[] b = new byte[g.clusterSize()];
+        store.read(off, ByteBuffer.wrap(b));
         return b;
     }
 
@@ -147,7 +193,7 @@ final class ShadowRefcounts {
     }
 
     private boolean isFree(long cluster) throws IOException {
-        return current.get(cluster) == 0 && after(cluster) == 0;
+        return before(cluster) == 0 && after(cluster) == 0;
     }
 
     /**
@@ -223,9 +269,7 @@ final class ShadowRefcounts {
             out.put(g.clusterOffset(p.getValue()), blocks.get(p.getKey()));
         }
         ByteBuffer tb = ByteBuffer.allocate(tableClusters * g.clusterSize());
-        for (long v : table) {
-            tb.putLong(v);
-        }
+        tb.asLongBuffer().put(table);
         out.put(tableOffset, tb.array());
         return out;
     }

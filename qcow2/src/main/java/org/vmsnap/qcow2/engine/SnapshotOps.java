@@ -201,12 +201,13 @@ final class SnapshotOps {
                 continue;
             }
             long[] t = e.l2Cache().get(le.l2Offset());
+            long[] flagged = flagged(t);
             long at;
-            if (flagsAgree(t)) {
+            if (flagged == t) {
                 at = le.l2Offset();
                 rc.add(at >>> g.clusterBits(), 1);
             } else {
-                at = copy(t);
+                at = write(flagged);
             }
             out[i] = at | (rc.after(at >>> g.clusterBits()) == 1 ? L1Entry.COPIED : 0);
         }
@@ -240,9 +241,10 @@ final class SnapshotOps {
             }
             long at = le.l2Offset();
             long[] t = e.l2Cache().get(at);
-            if (!flagsAgree(t)) {
+            long[] flagged = flagged(t);
+            if (flagged != t) {
                 rc.add(at >>> g.clusterBits(), -1);
-                at = copy(t);
+                at = write(flagged);
             }
             out[i] = at | (rc.after(at >>> g.clusterBits()) == 1 ? L1Entry.COPIED : 0);
             changed |= out[i] != active[i];
@@ -250,47 +252,80 @@ final class SnapshotOps {
         return changed ? out : null;
     }
 
-    /** A new cluster holding the table with every COPIED flag recomputed. */
-    private long copy(long[] t) throws IOException {
-        long[] c = t.clone();
-        for (int j = 0; j < c.length; j++) {
-            c[j] = withFlag(c[j]);
-        }
+    /** A new cluster holding the table {@code t}. */
+    private long write(long[] t) throws IOException {
         long at = sw.allocate(g.clusterSize());
-        sw.put(at, HeaderSwitch.encode(c));
+        sw.put(at, HeaderSwitch.encode(t));
         return at;
     }
 
-    private boolean flagsAgree(long[] t) throws IOException {
-        for (long raw : t) {
-            if (raw != 0 && withFlag(raw) != raw) {
-                return false;
+    /**
+     * The table with every COPIED flag as the new refcounts want it: {@code t} itself when
+     * all flags already agree (the table can be shared), else a corrected copy. One pass.
+     */
+    private long[] flagged(long[] t) throws IOException {
+        long[] c = null;
+        for (int j = 0; j < t.length; j++) {
+            long raw = t[j];
+            if (raw == 0) {
+                continue;
+            }
+            long f = withFlag(raw);
+            if (f != raw) {
+                if (c == null) {
+                    c = t.clone();
+                }
+                c[j] = f;
             }
         }
-        return true;
+        return c == null ? t : c;
     }
 
     /** The entry with COPIED as the new refcounts want it (QEMU: set exactly at refcount 1). */
     private long withFlag(long raw) throws IOException {
-        ClusterDescriptor d = ClusterDescriptor.decode(raw, g, h.version());
-        long host = switch (d) {
-            case ClusterDescriptor.Normal n -> n.hostOffset();
-            case ClusterDescriptor.Zero z -> z.hostOffset();
-            default -> -1;
-        };
-        if (host < 0) {
-            return raw;
+        long host = plainHost(raw);
+        if (host <= 0) {
+            ClusterDescriptor d = ClusterDescriptor.decode(raw, g, h.version());
+            host = switch (d) {
+                case ClusterDescriptor.Normal n -> n.hostOffset();
+                case ClusterDescriptor.Zero z -> z.hostOffset();
+                default -> -1;
+            };
+            if (host < 0) {
+                return raw;
+            }
         }
         boolean one = host != 0 && sw.refcounts.after(host >>> g.clusterBits()) == 1;
         return one ? raw | ClusterDescriptor.COPIED : raw & ~ClusterDescriptor.COPIED;
+    }
+
+    /**
+     * The host offset of an entry that is plainly a cluster in use (normal, or zero with a
+     * preallocated cluster): not compressed, no reserved bit, a cluster-aligned offset that is
+     * not 0; else 0, and the caller decodes the entry in full. This is the decision
+     * {@link ClusterDescriptor#decode} makes for such entries, without making a record per
+     * entry: these loops see every cluster of the image, most of them with the JIT still cold.
+     */
+    private long plainHost(long raw) {
+        if ((raw & (ClusterDescriptor.COMPRESSED | ClusterDescriptor.RESERVED_MASK)) != 0) {
+            return 0;
+        }
+        long host = raw & ClusterDescriptor.OFFSET_MASK;
+        return (host & (g.clusterSize() - 1)) == 0 ? host : 0;
     }
 
     /** Adds {@code delta} to the refcount of every host cluster the table's entries use. */
     private void dataRefs(long l2Offset, int delta) throws IOException {
         long[] t = e.l2Cache().get(l2Offset);
         ShadowRefcounts rc = sw.refcounts;
+        int bits = g.clusterBits();
         for (int j = 0; j < t.length; j++) {
             if (t[j] == 0) {
+                continue;
+            }
+            long host = plainHost(t[j]);
+            if (host != 0) {
+                rc.add(host >>> bits, delta);
                 continue;
             }
             switch (ClusterDescriptor.decode(t[j], g, h.version())) {
