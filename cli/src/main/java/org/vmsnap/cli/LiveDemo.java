@@ -139,8 +139,23 @@ final class LiveDemo {
         boolean wentBack = back.boot().equals(atCheckpoint.boot()) && back.n() <= later.n();
         note("The counter was at " + later.n() + "; after the revert it counts from " + back.n()
                 + (wentBack ? ": back at the checkpoint's moment, same boot" : " (NOT the checkpoint's moment)"));
-        cmd("snapshot-list", "live");
-        if (!continued || !wentBack) {
+        note("An external checkpoint with --live: the memory goes to a file while the guest keeps running (it"
+                + " pauses only for the last pass), and both disks get new overlays at that same moment");
+        Path checkpointMemory = work.resolve("live.cp2.mem");
+        TestGuest.Counter atCp2 = lastCounter(serial);
+        cmd("snapshot-create-as", "live", "cp2", "--memspec", checkpointMemory.toString(), "--live");
+        for (int i = 0; i < 3; i++) {
+            nextCounter(serial, Files.size(serial));
+        }
+        TestGuest.Counter later2 = lastCounter(serial);
+        cmd("snapshot-revert", "live", "cp2");
+        TestGuest.Counter back2 = nextCounter(serial, Files.size(serial));
+        boolean wentBack2 = back2.boot().equals(atCp2.boot()) && back2.n() <= later2.n();
+        note("The counter was at " + later2.n() + "; after the revert (QEMU restarted from the memory file, the"
+                + " disks on new overlays over the checkpoint's images) it counts from " + back2.n()
+                + (wentBack2 ? ": back at the checkpoint's moment, same boot" : " (NOT the checkpoint's moment)"));
+        cmd("snapshot-list", "live", "--tree");
+        if (!continued || !wentBack || !wentBack2) {
             throw new CliException(1, "demo stopped: the guest did not continue as it should (see above)");
         }
         cmd("destroy", "live");

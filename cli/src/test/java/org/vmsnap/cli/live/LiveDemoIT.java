@@ -27,6 +27,9 @@ class LiveDemoIT {
                 .contains("$ vmsnap snapshot-delete live before-upgrade\nDomain snapshot before-upgrade deleted")
                 .containsPattern("# Restored: the counter goes on at \\d+ in the same boot")
                 .containsPattern("after the revert it counts from \\d+: back at the checkpoint's moment, same boot")
+                .contains("Domain snapshot cp2 created")
+                .containsPattern("disks on new overlays over the checkpoint's images\\) it counts from \\d+: back at the"
+                        + " checkpoint's moment, same boot")
                 .contains("$ vmsnap destroy live\nDomain 'live' destroyed")
                 .containsPattern("vda holds records 1\\.\\.\\d+, none missing; vdb 1\\.\\.\\d+, none missing");
         assertThat(System.getProperty("vmsnap.home")).isEqualTo(before);
