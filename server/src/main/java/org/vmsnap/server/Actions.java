@@ -9,6 +9,7 @@ import java.util.Map;
 import org.vmsnap.manager.CreateFlags;
 import org.vmsnap.manager.DeleteScope;
 import org.vmsnap.manager.DomainService;
+import org.vmsnap.manager.DomainStatus;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.SnapshotService;
 import org.vmsnap.manager.SnapshotTree;
@@ -48,6 +49,29 @@ final class Actions {
     /** snapshot-delete's --children, --children-only, --metadata. */
     record DeleteRequest(Boolean children, Boolean childrenOnly, Boolean metadata) {
     }
+
+    /** start's --paused, --force-boot. */
+    record StartRequest(Boolean paused, Boolean forceBoot) {
+    }
+
+    /** shutdown's --mode acpi|agent (absent: the agent when it answers, else ACPI). */
+    record ShutdownRequest(String mode) {
+    }
+
+    /** destroy's --graceful. */
+    record DestroyRequest(Boolean graceful) {
+    }
+
+    /** managedsave's --running, --paused (the state start restores the guest in). */
+    record ManagedSaveRequest(Boolean running, Boolean paused) {
+    }
+
+    /** suspend and resume take no options: any field is refused. */
+    record NoOptions() {
+    }
+
+    /** The domain lifecycle verbs the API offers, by the word in the path (virsh's verb). */
+    static final List<String> LIFECYCLE = List.of("start", "shutdown", "destroy", "suspend", "resume", "managedsave");
 
     /** An absent or null flag is off, as an option not given. */
     private static boolean on(Boolean flag) {
@@ -130,5 +154,93 @@ final class Actions {
                 : on(r.childrenOnly()) ? DeleteScope.CHILDREN_ONLY : DeleteScope.SNAPSHOT;
         return jobs.submit("snapshot-delete", domain, name,
                 p -> Map.of("deleted", service.withProgress(p).delete(name, scope, on(r.metadata()))));
+    }
+
+    /**
+     * POST /api/domains/{name}/{verb}: start, shutdown, destroy, suspend, resume, managedsave, as
+     * the CLI's commands of these names; each job makes exactly their DomainService call. The
+     * body is checked first (400, no job); a domain whose state the verb cannot act on is
+     * refused at once with the manager's own words (400, as the manager's InvalidInputException),
+     * and the manager checks again under the domain's lock when the job runs.
+     */
+    Job lifecycle(String domain, String verb, byte[] body) throws IOException {
+        Jobs.Action action = switch (verb) {
+            case "start" -> {
+                StartRequest r = read(body, StartRequest.class);
+                yield p -> {
+                    domains.start(domain, on(r.paused()), on(r.forceBoot()));
+                    return state(domain);
+                };
+            }
+            case "shutdown" -> {
+                ShutdownRequest r = read(body, ShutdownRequest.class);
+                if (r.mode() != null && !r.mode().equals("acpi") && !r.mode().equals("agent")) {
+                    // The manager's words (Lifecycle.checkMode), before any job starts.
+                    throw new InvalidInputException("Unknown mode " + r.mode() + " value, expecting 'acpi' or 'agent'");
+                }
+                yield p -> {
+                    domains.shutdown(domain, r.mode());
+                    return state(domain);
+                };
+            }
+            case "destroy" -> {
+                DestroyRequest r = read(body, DestroyRequest.class);
+                yield p -> {
+                    domains.destroy(domain, on(r.graceful()));
+                    return state(domain);
+                };
+            }
+            case "suspend" -> {
+                read(body, NoOptions.class);
+                yield p -> {
+                    domains.suspend(domain);
+                    return state(domain);
+                };
+            }
+            case "resume" -> {
+                read(body, NoOptions.class);
+                yield p -> {
+                    domains.resume(domain);
+                    return state(domain);
+                };
+            }
+            case "managedsave" -> {
+                ManagedSaveRequest r = read(body, ManagedSaveRequest.class);
+                if (on(r.running()) && on(r.paused())) {
+                    throw new InvalidInputException("Options --running and --paused are mutually exclusive");
+                }
+                Boolean running = on(r.running()) ? Boolean.TRUE : on(r.paused()) ? Boolean.FALSE : null;
+                yield p -> {
+                    domains.managedSave(domain, running);
+                    return state(domain);
+                };
+            }
+            default -> throw new IllegalArgumentException(verb);
+        };
+        checkState(verb, domains.status(domain));
+        return jobs.submit(verb, domain, null, action);
+    }
+
+    /**
+     * The early refusal of a verb the domain's state rules out, in the manager's words
+     * (Lifecycle's "Requested operation is not valid: ..."); null state checks are the manager's.
+     */
+    static void checkState(String verb, DomainStatus status) throws InvalidInputException {
+        DomainStatus.State s = status.state();
+        String refusal = switch (verb) {
+            case "start" -> status.active() ? "domain is already running" : null;
+            case "resume" -> !status.active() ? "domain is not running"
+                    : s == DomainStatus.State.RUNNING ? "domain is already running" : null;
+            default -> !status.active() ? "domain is not running" : null;
+        };
+        if (refusal != null) {
+            throw new InvalidInputException("Requested operation is not valid: " + refusal);
+        }
+    }
+
+    /** A lifecycle job's result: the domain's state after the call, as GET /api/domains shows it. */
+    private Map<String, Object> state(String domain) throws IOException {
+        DomainStatus s = domains.status(domain);
+        return Map.of("domain", domain, "state", s.state().words());
     }
 }

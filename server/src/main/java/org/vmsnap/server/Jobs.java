@@ -29,6 +29,16 @@ final class Jobs implements AutoCloseable {
 
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final Map<String, Job> jobs = new LinkedHashMap<>();
+    /** Run after each job ends (the domain events look at the states again). */
+    private final Runnable afterEach;
+
+    Jobs() {
+        this(() -> { });
+    }
+
+    Jobs(Runnable afterEach) {
+        this.afterEach = afterEach;
+    }
 
     /** Starts {@code action} as a new job and returns it at once (queued or already running). */
     Job submit(String operation, String domain, String snapshot, Action action) {
@@ -52,6 +62,8 @@ final class Jobs implements AutoCloseable {
                 // The manager's one-line message, as the CLI prints it; never a trace.
                 String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
                 job.failed(m.replace('\n', ' ').replace('\r', ' '));
+            } finally {
+                afterEach.run();
             }
         });
         return job;

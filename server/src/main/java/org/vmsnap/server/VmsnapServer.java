@@ -39,7 +39,8 @@ public final class VmsnapServer implements AutoCloseable {
     private final ExecutorService executor;
     private final ServeToken token;
     private final Resources resources;
-    private final Jobs jobs = new Jobs();
+    private final DomainEvents events;
+    private final Jobs jobs;
     private final Actions actions;
     private final String origin;
     /** Set when the server stops: event streams end instead of waiting for more. */
@@ -50,6 +51,8 @@ public final class VmsnapServer implements AutoCloseable {
         this.executor = executor;
         this.token = token;
         this.resources = new Resources(domains);
+        this.events = new DomainEvents(domains);
+        this.jobs = new Jobs(events::poke);
         this.actions = new Actions(domains, jobs);
         InetSocketAddress a = http.getAddress();
         String host = a.getAddress().getHostAddress();
@@ -118,6 +121,7 @@ public final class VmsnapServer implements AutoCloseable {
         http.stop(0);
         executor.close();
         jobs.close();
+        events.close();
         token.delete();
     }
 
@@ -139,7 +143,11 @@ public final class VmsnapServer implements AutoCloseable {
             try {
                 body = answer(ex);
                 if (body instanceof Events e) {
-                    stream(ex, e.job());
+                    stream(ex, e.job().listen(), e.job()::unlisten);
+                    return;
+                }
+                if (body instanceof DomainStream) {
+                    stream(ex, events.listen(), events::unlisten);
                     return;
                 }
                 if (body instanceof Accepted a) {
@@ -206,6 +214,10 @@ public final class VmsnapServer implements AutoCloseable {
         }
         List<String> path = segments(rawPath);
         if (path.contains("") || path.size() < 3 || !path.get(0).equals("api")) {
+            if (path.equals(List.of("api", "events"))) {
+                allow(ex, method, "GET");
+                return new DomainStream();
+            }
             if (path.equals(List.of("api", "domains")) || path.equals(List.of("api", "jobs"))) {
                 allow(ex, method, "GET");
                 return path.get(1).equals("domains") ? resources.domains() : jobs.all();
@@ -221,6 +233,10 @@ public final class VmsnapServer implements AutoCloseable {
 
     /** A job started: 202 with the job, and where to follow it. */
     private record Accepted(Job job) {
+    }
+
+    /** The stream of domain state changes (text/event-stream), GET /api/events. */
+    private record DomainStream() {
     }
 
     /** An event stream of one job (text/event-stream). */
@@ -243,6 +259,10 @@ public final class VmsnapServer implements AutoCloseable {
             case "domain" -> {
                 allow(ex, method, "GET");
                 return resources.domain(domain);
+            }
+            case "start", "shutdown", "destroy", "suspend", "resume", "managedsave" -> {
+                allow(ex, method, "POST");
+                return new Accepted(actions.lifecycle(domain, route, body));
             }
             case "tree" -> {
                 allow(ex, method, "GET");
@@ -356,16 +376,17 @@ public final class VmsnapServer implements AutoCloseable {
     }
 
     /**
-     * Server-sent events of one job: its state now, then each change (state, progress) until the
-     * "end" event, which carries the job as GET /api/jobs/{id} shows it; a comment line every 15 s
-     * keeps the connection open through idle times.
+     * Server-sent events from {@code events}: of one job, its state now, then each change (state,
+     * progress) until the "end" event, which carries the job as GET /api/jobs/{id} shows it; of
+     * the domains, every state now, then each change until the server stops. A comment line every
+     * 15 s keeps the connection open through idle times.
      */
-    private void stream(HttpExchange ex, Job job) throws IOException {
+    private void stream(HttpExchange ex, BlockingQueue<Job.Event> events,
+            java.util.function.Consumer<BlockingQueue<Job.Event>> unlisten) throws IOException {
         ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
         ex.getResponseHeaders().set("Cache-Control", "no-store");
         ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
         ex.sendResponseHeaders(200, 0);
-        BlockingQueue<Job.Event> events = job.listen();
         try (OutputStream out = ex.getResponseBody()) {
             int idleSeconds = 0;
             while (!closing) {
@@ -387,7 +408,7 @@ public final class VmsnapServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
-            job.unlisten(events);
+            unlisten.accept(events);
         }
     }
 

@@ -165,6 +165,32 @@ class PageBrowserIT {
     }
 
     @Test
+    void theDomainStateAndItsButtonsFollowTheEventStreamWithoutAReload() throws Exception {
+        browser.get(server.pageUrl());
+        wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector("svg#tree g.snap"), 3));
+        assertThat(browser.findElement(By.id("domain-state")).getText()).isEqualTo("(shut off)");
+        // A shut-off domain: only Start is offered.
+        assertThat(browser.findElement(By.id("act-start")).isEnabled()).isTrue();
+        for (String verb : List.of("suspend", "resume", "shutdown", "destroy", "managedsave")) {
+            assertThat(browser.findElement(By.id("act-" + verb)).isEnabled()).as(verb).isFalse();
+        }
+        // A domain defined and undefined by someone else (the manager, as the CLI would) comes and
+        // goes in the list through /api/events, with no reload of the page.
+        Object marker = browser.executeScript("window.notReloaded = true; return window.notReloaded;");
+        assertThat(marker).isEqualTo(true);
+        Path vdc = tmp.resolve("disks").resolve("c.qcow2");
+        Qcow2Image.create(vdc, Qcow2CreateOptions.ofSize(4 << 20)).close();
+        domains.define(ShutOffDomainXml.of("vm2", vdc));
+        By vm2 = By.cssSelector("#domains li[data-name='vm2']");
+        wait.until(ExpectedConditions.presenceOfElementLocated(vm2));
+        assertThat(browser.findElement(vm2).getText()).contains("vm2").contains("shut off");
+        screenshot(test + "-defined");
+        domains.undefine("vm2", false, false);
+        wait.until(ExpectedConditions.numberOfElementsToBe(vm2, 0));
+        assertThat(browser.executeScript("return window.notReloaded === true;")).isEqualTo(true);
+    }
+
+    @Test
     void withoutTheTokenThePageIsRefused() {
         browser.get(server.url() + "/");
         String text = browser.findElement(By.tagName("body")).getText();
