@@ -9,7 +9,6 @@ import java.util.List;
 
 import org.vmsnap.manager.live.LiveQemu;
 import org.vmsnap.manager.plan.Step;
-import org.vmsnap.manager.xml.DiskDef;
 import org.vmsnap.manager.xml.SnapshotDef;
 import org.vmsnap.manager.xml.SnapshotDisk;
 import org.vmsnap.manager.xml.SnapshotMode;
@@ -63,34 +62,20 @@ final class ExternalCheckpoints {
         if (st.namedFiles().contains(file)) {
             throw new InvalidInputException(file + ": already used by domain " + st.domain.name());
         }
-        // Every writable disk external unless the request says no. Internal ones cannot join: a
-        // finished migration has inactivated the images, and QEMU 7.2 then refuses internal snapshots.
-        SnapshotMode kind = SnapshotMode.EXTERNAL;
-        List<SnapshotDisk> disks = new ArrayList<>();
-        for (DiskDef disk : st.domain.disks()) {
-            SnapshotDisk asked = request.disks().stream()
-                    .filter(d -> d.name().equals(disk.target()) || d.name().equals(disk.source().toString()))
-                    .findFirst().orElse(null);
-            SnapshotMode mode = asked != null && asked.mode() != null ? asked.mode()
-                    : disk.readOnly() || !"disk".equals(disk.device()) ? SnapshotMode.NO : kind;
-            if (mode != kind && mode != SnapshotMode.NO) {
-                throw new InvalidInputException("unsupported configuration: mixing internal and external targets for"
-                        + " a snapshot is not yet supported (disk " + disk.target() + " with an external memory"
-                        + " file)");
-            }
-            disks.add(new SnapshotDisk(disk.target(), mode, asked == null ? null : asked.source(),
-                    asked == null ? null : asked.driverType()));
-        }
+        // Every writable disk external unless the request says no (CreatePlanner's disk-only
+        // defaults). Internal ones cannot join: a finished migration has inactivated the images,
+        // and QEMU 7.2 then refuses internal snapshots.
         for (SnapshotDisk asked : request.disks()) {
-            if (st.domain.disks().stream().noneMatch(d -> d.target().equals(asked.name())
-                    || d.source().toString().equals(asked.name()))) {
-                throw new InvalidInputException("domain " + st.domain.name() + " has no disk named '" + asked.name()
-                        + "'");
+            if (asked.mode() == SnapshotMode.INTERNAL || asked.mode() == SnapshotMode.MANUAL) {
+                throw new InvalidInputException("unsupported configuration: mixing internal and external targets for"
+                        + " a snapshot is not yet supported (disk " + asked.name() + " with an external memory"
+                        + " file)");
             }
         }
         String state = running ? "running" : "paused";
         String domainXml = ctx.before.domain.toXml();
-        SnapshotDef disksOnly = new SnapshotDef(name, request.description(), null, 0, null, null, null, disks, null);
+        SnapshotDef disksOnly = new SnapshotDef(name, request.description(), null, 0, null, null, null,
+                request.disks(), null);
         CreateFlags asDiskOnly = new CreateFlags(false, false, flags.noMetadata(), true, flags.reuseExternal(), false);
         if (!flags.noMetadata()) {
             // vmsnap makes it: owned, it goes when no checkpoint names it any more (see Garbage)
