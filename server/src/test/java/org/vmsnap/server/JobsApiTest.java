@@ -46,52 +46,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * job and leaves every file as it was; concurrent creates on one domain all land, one after
  * another.
  */
-class JobsApiTest {
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    @TempDir
-    Path tmp;
-    DomainService domains;
-    VmsnapServer server;
-    HttpClient client = HttpClient.newHttpClient();
-    String token;
-    Path vda;
-    Path vdb;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        domains = new DomainService(tmp.resolve("home"));
-        Path disks = Files.createDirectories(tmp.resolve("disks"));
-        vda = disks.resolve("a.qcow2");
-        vdb = disks.resolve("b.qcow2");
-        Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(4 << 20)).close();
-        Qcow2Image.create(vdb, Qcow2CreateOptions.ofSize(4 << 20)).close();
-        domains.define(ShutOffDomainXml.of("vm1", vda, vdb));
-        server = VmsnapServer.start(domains, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        token = Files.readString(server.tokenFile()).strip();
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        server.close();
-        client.close();
-    }
-
-    HttpRequest.Builder req(String path) {
-        return HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + token);
-    }
-
-    HttpResponse<String> send(HttpRequest.Builder b) throws IOException, InterruptedException {
-        return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
+class JobsApiTest extends ServerTestBase {
     HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
         return send(req(path).header("Content-Type", "application/json").header("Origin", server.url())
                 .POST(HttpRequest.BodyPublishers.ofString(body)));
-    }
-
-    static Map<String, Object> map(String json) throws IOException {
-        return JSON.readValue(json, new TypeReference<>() { });
     }
 
     /** Starts an action, checks the 202, follows its events to the end; returns the end event's job. */

@@ -44,42 +44,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * as it was. The state rule and the event words as units; the domain event stream's defined and
  * undefined events on a real state folder. (Starting a guest: ServeLifecycleIT.)
  */
-class LifecycleApiTest {
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    @TempDir
-    Path tmp;
-    DomainService domains;
-    VmsnapServer server;
-    HttpClient client = HttpClient.newHttpClient();
-    String token;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        domains = new DomainService(tmp.resolve("home"));
-        Path vda = Files.createDirectories(tmp.resolve("disks")).resolve("a.qcow2");
-        Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(4 << 20)).close();
-        domains.define(ShutOffDomainXml.of("vm1", vda));
-        server = VmsnapServer.start(domains, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        token = Files.readString(server.tokenFile()).strip();
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        server.close();
-        client.close();
-    }
-
-    HttpRequest.Builder req(String path) {
-        return HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + token);
-    }
-
-    HttpResponse<String> send(HttpRequest.Builder b) throws IOException, InterruptedException {
-        return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    static Map<String, Object> map(String json) throws IOException {
-        return JSON.readValue(json, new TypeReference<>() { });
+class LifecycleApiTest extends ServerTestBase {
+    @Override
+    int diskCount() {
+        return 1;
     }
 
     Map<String, String> files() throws Exception {

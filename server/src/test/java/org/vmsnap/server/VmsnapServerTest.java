@@ -43,47 +43,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * read-only API compared with what the manager itself reports for a shut-off domain with two
  * qcow2 disks and a branched tree of internal and external snapshots.
  */
-class VmsnapServerTest {
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    @TempDir
-    Path tmp;
-    DomainService domains;
-    VmsnapServer server;
-    HttpClient client = HttpClient.newHttpClient();
-    String token;
-
-    @BeforeEach
-    void setUp() throws IOException {
-        domains = new DomainService(tmp.resolve("home"));
-        Path disks = Files.createDirectories(tmp.resolve("disks"));
-        Path vda = disks.resolve("a.qcow2");
-        Path vdb = disks.resolve("b.qcow2");
-        Qcow2Image.create(vda, Qcow2CreateOptions.ofSize(4 << 20)).close();
-        Qcow2Image.create(vdb, Qcow2CreateOptions.ofSize(4 << 20)).close();
-        domains.define(ShutOffDomainXml.of("vm1", vda, vdb));
-        server = VmsnapServer.start(domains, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        token = Files.readString(server.tokenFile()).strip();
-    }
-
-    @AfterEach
-    void tearDown() throws IOException {
-        server.close();
-        client.close();
-    }
-
+class VmsnapServerTest extends ServerTestBase {
     static SnapshotDef request(String name, SnapshotMode... modes) {
         List<SnapshotDisk> disks = modes.length == 0 ? List.of()
                 : List.of(new SnapshotDisk("vda", modes[0], null, null), new SnapshotDisk("vdb", modes[1], null, null));
         return new SnapshotDef(name, null, null, 0, null, null, null, disks, null);
     }
 
-    HttpResponse<String> send(HttpRequest.Builder b) throws IOException, InterruptedException {
-        return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
     HttpRequest.Builder get(String path) {
-        return HttpRequest.newBuilder(URI.create(server.url() + path)).header("Authorization", "Bearer " + token);
+        return req(path);
     }
 
     static String error(HttpResponse<String> r) throws IOException {
