@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Objects;
 import org.vmsnap.qcow2.CheckResult;
 import org.vmsnap.qcow2.CorruptImageException;
@@ -124,6 +125,7 @@ public final class ImageChecker {
             this.p = p;
             this.stored = new StoredRefcounts(p);
             p.stored = stored;
+            p.layoutChanged();
         }
 
         void run(Tally res) throws IOException, CheckFailed {
@@ -286,7 +288,7 @@ public final class ImageChecker {
                     if (repair) {
                         long fixed = refcount == 1 ? l1Entry | L1Entry.COPIED : l1Entry & ~L1Entry.COPIED;
                         long at = p.header.l1TableOffset() + 8L * i;
-                        if (!p.guardMetadataWrite(at, 8, Pass.Skip.ACTIVE_L1)) {
+                        if (!p.guardMetadataWrite(at, 8, OverlapGuard.Kind.L1_TABLE)) {
                             res.checkErrors++;
                             throw new CheckFailed();
                         }
@@ -337,7 +339,7 @@ public final class ImageChecker {
                     }
                 }
                 if (!dirty.isEmpty()) {
-                    if (!p.guardMetadataWrite(l2Offset, p.geometry.clusterSize(), Pass.Skip.ACTIVE_L2)) {
+                    if (!p.guardMetadataWrite(l2Offset, p.geometry.clusterSize(), OverlapGuard.Kind.L2_TABLE)) {
                         p.messages.add("ERROR: Could not write L2 table; metadata overlap check failed: Input/output error");
                         res.checkErrors++;
                         throw new CheckFailed();
@@ -383,6 +385,7 @@ public final class ImageChecker {
         long snapshotsSizeBytes;
         final BitmapsExtension bitmaps;
         private boolean corruptionSignaled;
+        private OverlapGuard layout;
         /** The stored refcount structure of the running check. */
         StoredRefcounts stored;
         /** The active L1 table, read once (QEMU keeps it in memory); repairs update it. */
@@ -462,67 +465,55 @@ public final class ImageChecker {
             store.write(offset, b);
         }
 
-        /** Metadata a write may be allowed to touch: the table it updates. */
-        enum Skip { NONE, ACTIVE_L1, ACTIVE_L2, INACTIVE_L2 }
-
         /**
-         * QEMU's pre-write overlap check for the structures this check knows without reading
-         * more: the name of the metadata the range would overwrite, or null.
+         * The metadata as the check knows it now, for QEMU's pre-write overlap check; built
+         * on first use and again after a repair moved any table (see {@link #layoutChanged}).
          */
-        String overlapsMetadata(long offset, long length, Skip skip) throws IOException {
-            int cs = geometry.clusterSize();
-            if (offset < cs) {
-                return "qcow2_header";
-            }
-            long start = geometry.clusterStart(offset);
-            long end = geometry.clusterStart(offset + length - 1) + cs;
-            if (skip != Skip.ACTIVE_L1 && overlaps(start, end, header.l1TableOffset(), 8L * header.l1Size())) {
-                return "active L1 table";
-            }
-            if (overlaps(start, end, header.refcountTableOffset(), (long) header.refcountTableClusters() * cs)) {
-                return "refcount table";
-            }
-            if (overlaps(start, end, header.snapshotsOffset(), snapshotsSizeBytes)) {
-                return "snapshot table";
-            }
-            for (SnapshotTableReader.Snapshot s : snapshots) {
-                if (overlaps(start, end, s.l1TableOffset(), 8L * s.l1Size())) {
-                    return "inactive L1 table";
+        OverlapGuard layout() throws IOException {
+            if (layout == null) {
+                int cs = geometry.clusterSize();
+                OverlapGuard g = new OverlapGuard(path, geometry);
+                g.addTable(OverlapGuard.Kind.L1_TABLE, header.l1TableOffset(), 8L * header.l1Size());
+                g.addTable(OverlapGuard.Kind.REFCOUNT_TABLE, header.refcountTableOffset(),
+                        (long) header.refcountTableClusters() * cs);
+                g.addTable(OverlapGuard.Kind.SNAPSHOT_TABLE, header.snapshotsOffset(), snapshotsSizeBytes);
+                for (SnapshotTableReader.Snapshot s : snapshots) {
+                    g.addTable(OverlapGuard.Kind.SNAPSHOT_L1, s.l1TableOffset(), 8L * s.l1Size());
                 }
-            }
-            if (skip != Skip.ACTIVE_L2) {
                 for (long e : activeL1()) {
                     long l2 = e & L1Entry.OFFSET_MASK;
-                    if (l2 != 0 && overlaps(start, end, l2, cs)) {
-                        return "active L2 table";
+                    if (l2 != 0) {
+                        g.addL2Table(l2);
                     }
                 }
+                stored.forEachBlock(g::addRefcountBlock);
+                if (bitmaps != null) {
+                    g.addTable(OverlapGuard.Kind.BITMAP_DIRECTORY, bitmaps.directoryOffset(), bitmaps.directorySize());
+                }
+                layout = g;
             }
-            if (stored.refblockOverlaps(start, end)) {
-                return "refcount block";
-            }
-            if (bitmaps != null && overlaps(start, end, bitmaps.directoryOffset(), bitmaps.directorySize())) {
-                return "bitmap directory";
-            }
-            return null;
+            return layout;
         }
 
-        private static boolean overlaps(long start, long end, long offset, long length) {
-            return length > 0 && offset < end && offset + length > start;
+        /** A repair moved a table, or the snapshot table was read again: the layout is rebuilt on next use. */
+        void layoutChanged() {
+            layout = null;
         }
 
         /**
          * QEMU's pre-write overlap check for a repair write: a write that would land on other
-         * metadata is not made, and the image is marked corrupt as QEMU does.
+         * metadata than the table it updates ({@code updating}, null for none the check
+         * tracks) is not made, and the image is marked corrupt as QEMU does.
          *
          * @return true when the write may go ahead
          */
-        boolean guardMetadataWrite(long offset, long length, Skip skip) throws IOException {
-            String what = overlapsMetadata(offset, length, skip);
-            if (what == null) {
+        boolean guardMetadataWrite(long offset, long length, OverlapGuard.Kind updating) throws IOException {
+            OverlapGuard.Kind hit = layout().firstOverlap(offset, length,
+                    updating == null ? Set.of() : Set.of(updating));
+            if (hit == null) {
                 return true;
             }
-            signalCorruption("Preventing invalid write on metadata (overlaps with " + what + ")");
+            signalCorruption("Preventing invalid write on metadata (overlaps with " + hit.qemuName + ")");
             return false;
         }
 

@@ -346,7 +346,7 @@ final class ReferenceWalker {
             throw new IllegalStateException("images with extended L2 entries are never repaired");
         }
         long at = l2Offset + 8L * index;
-        if (!p.guardMetadataWrite(at, 8, active ? ImageChecker.Pass.Skip.ACTIVE_L2 : ImageChecker.Pass.Skip.INACTIVE_L2)) {
+        if (!p.guardMetadataWrite(at, 8, active ? OverlapGuard.Kind.L2_TABLE : null)) {
             p.messages.add("ERROR: Overlap check failed");
             res.checkErrors++;
             throw new ImageChecker.CheckFailed();

@@ -172,6 +172,7 @@ final class SnapshotTableReader {
             throws IOException, ImageChecker.CheckFailed {
         Header h = p.header;
         p.snapshots.clear();
+        p.layoutChanged();
         p.snapshotsSizeBytes = 0;
         try {
             p.snapshotsSizeBytes = scan(h, p.fileSize, p::read, true, (i, pos, e) -> {

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.function.LongConsumer;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,7 +36,6 @@ final class StoredRefcounts {
     private long lastOffset = -1;
     private byte[] lastBlock;
     /** Sorted refcount block clusters, for the overlap check; built on first use. */
-    private long[] blockClusters;
     /** Clusters whose refcount a repair lowered to zero: punched once the refcounts are on disk. */
     private final List<Long> freed = new ArrayList<>();
 
@@ -142,17 +142,14 @@ final class StoredRefcounts {
         freed.clear();
     }
 
-    /** Whether {@code [start, end)} touches a refcount block named by the refcount table. */
-    boolean refblockOverlaps(long start, long end) {
-        if (blockClusters == null) {
-            blockClusters = Arrays.stream(reftable).map(e -> e & ~ReferenceWalker.REFT_RESERVED_MASK)
-                    .filter(o -> o != 0).map(o -> o >>> clusterBits).sorted().toArray();
+    /** Each refcount block offset the refcount table names (reserved bits cleared). */
+    void forEachBlock(LongConsumer action) {
+        for (long e : reftable) {
+            long offset = e & ~ReferenceWalker.REFT_RESERVED_MASK;
+            if (offset != 0) {
+                action.accept(offset);
+            }
         }
-        long first = start >>> clusterBits;
-        long last = (end - 1) >>> clusterBits;
-        int i = Arrays.binarySearch(blockClusters, first);
-        int at = i >= 0 ? i : -i - 1;
-        return at < blockClusters.length && blockClusters[at] <= last;
     }
 
     // ---- rebuild ------------------------------------------------------------------------
@@ -218,7 +215,7 @@ final class StoredRefcounts {
             cache.clear();
             lastOffset = -1;
             lastBlock = null;
-            blockClusters = null;
+            p.layoutChanged();
             p.refreshFileSize();
         } catch (NoRoom e) {
             res.checkErrors++;

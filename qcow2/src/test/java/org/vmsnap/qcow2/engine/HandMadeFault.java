@@ -135,6 +135,13 @@ enum HandMadeFault {
         i.l1(0, i.at(TinyImage.L1) | TinyImage.COPIED);
         return i;
     }),
+    L2_TABLE_IS_THE_REFCOUNT_TABLE(() -> {
+        // Read as an L2 table, the refcount table names the refcount block as guest data
+        // without COPIED: repairing that flag would write into the refcount table.
+        TinyImage i = standard();
+        i.l1(0, i.at(TinyImage.REFTABLE) | TinyImage.COPIED);
+        return i;
+    }),
     SNAPSHOT_MISALIGNED_L1(() -> {
         TinyImage i = standard();
         i.snapshot("7", "before upgrade", i.at(3) + 512, 1);
