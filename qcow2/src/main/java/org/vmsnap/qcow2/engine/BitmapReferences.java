@@ -15,11 +15,11 @@ import java.util.List;
  */
 final class BitmapReferences {
 
-    private final ImageChecker.Pass p;
+    private final CheckPass p;
     private final ImageChecker.Tally res;
     private final ReferenceWalker w;
 
-    BitmapReferences(ImageChecker.Pass p, ImageChecker.Tally res, ReferenceWalker w) {
+    BitmapReferences(CheckPass p, ImageChecker.Tally res, ReferenceWalker w) {
         this.p = p;
         this.res = res;
         this.w = w;

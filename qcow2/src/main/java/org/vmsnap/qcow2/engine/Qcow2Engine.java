@@ -46,8 +46,6 @@ public final class Qcow2Engine {
     private boolean switching;
     /** Read-write only: refcounts known consistent at open (walked, remembered, or carried over). */
     private boolean verified;
-    /** How many full refcount walks read-write opens made in this process (for tests). */
-    private static final java.util.concurrent.atomic.AtomicLong WRITE_CHECKS = new java.util.concurrent.atomic.AtomicLong();
 
     private Qcow2Engine(BlockStore store, Header header, List<SnapshotEntry> snapshots, boolean readOnly,
                         BlockDevice backing) throws IOException {
@@ -106,47 +104,12 @@ public final class Qcow2Engine {
             // The dirty bit (lazy refcounts) says the refcounts may be stale: always walk then,
             // as QEMU checks such an image on a read-write open.
             if (!trusted && (header.isDirty() || !org.vmsnap.qcow2.VerifiedImages.isVerified(file))) {
-                WRITE_CHECKS.incrementAndGet();
-                engine.refuseInconsistentRefcounts();
+                WriteOpenCheck.refuseInconsistentRefcounts(store, engine.guard, engine.g);
             }
             engine.verified = true;
             engine.prepareForWriting();
         }
         return engine;
-    }
-
-    /**
-     * Before the first write (after the tables were found not to overlap): a cluster in use
-     * whose refcount is too low would be handed out again by the allocator and its data
-     * overwritten. QEMU does not look; vmsnap walks the metadata once and refuses to write
-     * such an image. Leaks are harmless and allowed, as QEMU writes them too: also a refcount
-     * too high on a cluster in use, which makes its COPIED flag look wrong.
-     */
-    private void refuseInconsistentRefcounts() throws IOException {
-        ImageChecker.WriteCheck check = ImageChecker.checkBeforeWriting(store);
-        org.vmsnap.qcow2.CheckResult r = check.result();
-        if (r.corruptions() > check.harmlessCorruptions() || r.failed()) {
-            // An under-counted cluster that holds metadata is an overlap: name that cause.
-            for (long cluster : check.underCounted()) {
-                OverlapGuard.Kind kind = guard.kindAt(cluster);
-                if (kind != null) {
-                    throw new CorruptImageException(file, "L2 table", g.clusterOffset(cluster), "cluster "
-                            + cluster + " holds the " + kind.label + " and is also referenced as "
-                            + "guest data (overlap); not opened for writing (see 'vmsnap img check')");
-                }
-            }
-            // For the reader: the checker's first finding that is not a leak.
-            String first = r.messages().stream().filter(l -> l.startsWith("ERROR")).findFirst()
-                    .orElse(r.messages().isEmpty() ? "" : r.messages().getFirst());
-            throw new CorruptImageException(file, "refcount table", -1, r.corruptions()
-                    + " refcount errors" + (first.isEmpty() ? "" : " (first: " + first + ")") + "; writing could overwrite data in use, so the image is"
-                    + " not opened for writing (repair it with 'vmsnap img check -r all')");
-        }
-    }
-
-    /** Full refcount walks made by read-write opens in this process so far. */
-    static long writeChecks() {
-        return WRITE_CHECKS.get();
     }
 
     /** Reads and decodes the header cluster (at most one cluster, fewer bytes for short files). */
@@ -424,89 +387,7 @@ public final class Qcow2Engine {
      */
     public void resize(long newSize) throws IOException {
         checkWritable();
-        if (newSize < 0 || newSize > org.vmsnap.qcow2.format.Limits.MAX_VIRTUAL_SIZE_BYTES) {
-            throw new IllegalArgumentException("invalid size " + newSize);
-        }
-        flush();
-        if (newSize < header.size()) {
-            long firstCut = newSize;
-            for (long pos = firstCut; pos < header.size(); ) {
-                BlockStatus s = data.blockStatus(pos, header.size() - pos);
-                if (s.depth() == 0 && s.present()) {
-                    throw new UnsupportedFeatureException(file, "cannot shrink to " + newSize
-                            + " bytes: guest data is allocated at offset 0x" + Long.toHexString(pos)
-                            + " (discard it first)");
-                }
-                pos += s.lengthBytes();
-            }
-            writeHeader(header.withSize(newSize));
-            return;
-        }
-        long oldSize = header.size();
-        long needed = g.l1EntriesFor(newSize);
-        if (backing != null && backing.size() > oldSize && header.version() < 3) {
-            throw new UnsupportedFeatureException(file, "cannot grow a compat=0.10 overlay over a larger backing file: "
-                    + "the new area would show the backing file's data (qemu-img refuses this too)");
-        }
-        if (needed > org.vmsnap.qcow2.format.Limits.MAX_L1_TABLE_BYTES / 8) {
-            throw new UnsupportedFeatureException(file, "size " + newSize + " needs an L1 table larger than "
-                    + org.vmsnap.qcow2.format.Limits.MAX_L1_TABLE_BYTES + " bytes with " + g.clusterSize()
-                    + "-byte clusters");
-        }
-        long capacity = l1.size() == 0 ? 0 : g.clustersFor(l1.size() * 8L) * (g.clusterSize() / 8);
-        if (needed <= l1.size()) {
-            writeHeader(header.withSize(newSize));
-        } else if (needed <= capacity && l1.size() > 0) {
-            // The table's last cluster has room: zero the new entries on disk before the
-            // header counts them (whatever was stored there is not trusted).
-            long from = l1.offset() + 8L * l1.size();
-            guard.checkMetadataWrite(from, (needed - l1.size()) * 8, OverlapGuard.Kind.L1_TABLE);
-            store.write(from, ByteBuffer.allocate((int) (needed - l1.size()) * 8));
-            store.flush();
-            long[] grown = java.util.Arrays.copyOf(l1.raw(), (int) needed);
-            l1.moveTo(l1.offset(), grown);
-            guard.removeTable(OverlapGuard.Kind.L1_TABLE, l1.offset());
-            guard.addTable(OverlapGuard.Kind.L1_TABLE, l1.offset(), needed * 8);
-            writeHeader(header.withSize(newSize).withL1(l1.offset(), (int) needed));
-        } else {
-            int clusters = Math.toIntExact(g.clustersFor(needed * 8));
-            long newOffset = allocator.allocate(clusters);
-            long[] grown = java.util.Arrays.copyOf(l1.raw(), (int) needed);
-            guard.addTable(OverlapGuard.Kind.L1_TABLE, newOffset, needed * 8);
-            ByteBuffer b = ByteBuffer.allocate(clusters * g.clusterSize());
-            for (long v : grown) {
-                b.putLong(v);
-            }
-            b.flip();
-            try {
-                store.write(newOffset, b);
-            } catch (IOException full) {
-                // a full disk: nothing refers to the new table's clusters yet, so take them back
-                guard.removeTable(OverlapGuard.Kind.L1_TABLE, newOffset);
-                allocator.unallocate(newOffset, clusters);
-                throw full;
-            }
-            refcounts.flush();
-            store.flush();
-            long oldOffset = l1.offset();
-            int oldEntries = l1.size();
-            writeHeader(header.withSize(newSize).withL1(newOffset, (int) needed));
-            l1.moveTo(newOffset, grown);
-            guard.removeTable(OverlapGuard.Kind.L1_TABLE, oldOffset);
-            if (oldEntries > 0) {
-                allocator.deferFree(oldOffset >>> g.clusterBits(), g.clustersFor(oldEntries * 8L));
-                flush();
-            }
-        }
-        zeroGrownArea(oldSize, newSize);
-    }
-
-    /** Growing over a larger backing file: the new area must read as zeros, not as backing data. */
-    private void zeroGrownArea(long oldSize, long newSize) throws IOException {
-        if (backing != null && backing.size() > oldSize) {
-            data.zeroOrDiscard(oldSize, Math.min(newSize, backing.size()) - oldSize, false);
-            flush();
-        }
+        new ImageResize(this, refcounts, data).resize(newSize);
     }
 
     /**

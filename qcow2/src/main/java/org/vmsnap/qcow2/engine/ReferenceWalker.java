@@ -59,7 +59,7 @@ final class ReferenceWalker {
     private static final long WALK_ENTRIES_PER_FILE_BYTE = 1;
     private static final long WALK_ENTRIES_ALLOWANCE = 1L << 22;
 
-    private final ImageChecker.Pass p;
+    private final CheckPass p;
     private final ImageChecker.Tally res;
     private final RepairMode fix;
     private final ReferenceCounter imrt;
@@ -77,7 +77,7 @@ final class ReferenceWalker {
     private final Map<Long, Long> activeOwed = new LinkedHashMap<>();
     private final Map<Long, Long> inactiveOwed = new LinkedHashMap<>();
 
-    private ReferenceWalker(ImageChecker.Pass p, ImageChecker.Tally res, RepairMode fix, ReferenceCounter imrt) {
+    private ReferenceWalker(CheckPass p, ImageChecker.Tally res, RepairMode fix, ReferenceCounter imrt) {
         this.p = p;
         this.res = res;
         this.fix = fix;
@@ -94,7 +94,7 @@ final class ReferenceWalker {
      *
      * @return whether the refcount structure itself is broken and must be rebuilt
      */
-    static boolean calculate(ImageChecker.Pass p, ImageChecker.Tally res, RepairMode fix, ReferenceCounter imrt)
+    static boolean calculate(CheckPass p, ImageChecker.Tally res, RepairMode fix, ReferenceCounter imrt)
             throws IOException, ImageChecker.CheckFailed {
         p.refreshFileSize();
         ReferenceWalker w = new ReferenceWalker(p, res, fix, imrt);

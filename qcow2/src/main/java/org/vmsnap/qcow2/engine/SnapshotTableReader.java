@@ -168,7 +168,7 @@ final class SnapshotTableReader {
      * zeros, and a snapshot L1 table that is misaligned or too large is a finding of the walk
      * ({@link ReferenceWalker}) rather than a refusal of the table.
      */
-    static void readForCheck(ImageChecker.Pass p, ImageChecker.Tally res)
+    static void readForCheck(CheckPass p, ImageChecker.Tally res)
             throws IOException, ImageChecker.CheckFailed {
         Header h = p.header;
         p.snapshots.clear();

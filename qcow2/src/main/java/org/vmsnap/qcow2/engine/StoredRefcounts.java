@@ -25,7 +25,7 @@ final class StoredRefcounts {
     /** Refcount blocks kept in memory while comparing: enough for sequential scans and repairs. */
     private static final long CACHE_BYTES = 32L * 1024 * 1024;
 
-    private final ImageChecker.Pass p;
+    private final CheckPass p;
     private final int clusterBits;
     private final int clusterSize;
     private final int refcountOrder;
@@ -39,7 +39,7 @@ final class StoredRefcounts {
     /** Clusters whose refcount a repair lowered to zero: punched once the refcounts are on disk. */
     private final List<Long> freed = new ArrayList<>();
 
-    StoredRefcounts(ImageChecker.Pass p) throws IOException {
+    StoredRefcounts(CheckPass p) throws IOException {
         this.p = p;
         this.clusterBits = p.geometry.clusterBits();
         this.clusterSize = p.geometry.clusterSize();

@@ -35,13 +35,13 @@ class VerifiedImagesTest {
 
     /** Walks made by opening {@code image} read-write, writing guest cluster 2 and closing. */
     private static long walksOfOneWrite(Path image) throws IOException {
-        long before = Qcow2Engine.writeChecks();
+        long before = WriteOpenCheck.writeChecks();
         try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readWrite())) {
             byte[] data = new byte[img.clusterSize()];
             Arrays.fill(data, (byte) 0x5a);
             img.write(2L * data.length, ByteBuffer.wrap(data));
         }
-        return Qcow2Engine.writeChecks() - before;
+        return WriteOpenCheck.writeChecks() - before;
     }
 
     /** Sets the 16-bit refcount of TinyImage's data cluster 5 to 0 behind vmsnap's back. */
@@ -63,10 +63,10 @@ class VerifiedImagesTest {
         assertThat(walksOfOneWrite(copy)).as("a copy is another file").isEqualTo(1);
 
         zeroRefcountOfCluster5(image);
-        long before = Qcow2Engine.writeChecks();
+        long before = WriteOpenCheck.writeChecks();
         assertThatThrownBy(() -> walksOfOneWrite(image)).isInstanceOf(CorruptImageException.class)
                 .hasMessageContaining("not opened for writing");
-        assertThat(Qcow2Engine.writeChecks() - before).as("written by another: walked again").isEqualTo(1);
+        assertThat(WriteOpenCheck.writeChecks() - before).as("written by another: walked again").isEqualTo(1);
     }
 
     @Test
@@ -74,12 +74,12 @@ class VerifiedImagesTest {
         Path image = HandMadeFault.CLEAN.image().writeTo(dir, "image.qcow2");
         assertThat(walksOfOneWrite(image)).isEqualTo(1);
         assertThat(walksOfOneWrite(image)).isEqualTo(1);
-        long before = Qcow2Engine.writeChecks();
+        long before = WriteOpenCheck.writeChecks();
         try (Qcow2Image img = Qcow2Image.open(image, OpenOptions.readWrite())) {
             img.createSnapshot("s1");
             img.createSnapshot("s2");
         }
-        assertThat(Qcow2Engine.writeChecks() - before).as("the reopen after each switch trusts its own writes")
+        assertThat(WriteOpenCheck.writeChecks() - before).as("the reopen after each switch trusts its own writes")
                 .isEqualTo(1);
     }
 
