@@ -171,26 +171,34 @@ final class DataPath {
         }
         long runEnd = Math.min(p, end);
         int n = (int) (runEnd - pos);
-        byte[] buf = new byte[clusters * g.clusterSize()];
         int head = g.offsetInCluster(pos);
-        if (head != 0) {
-            read(firstCluster, ByteBuffer.wrap(buf, 0, g.clusterSize()));
-        }
         long lastCluster = firstCluster + (long) (clusters - 1) * g.clusterSize();
         int tail = (int) (lastCluster + g.clusterSize() - runEnd);
-        if (tail != 0 && (clusters > 1 || head == 0)) {
-            read(lastCluster, ByteBuffer.wrap(buf, (clusters - 1) * g.clusterSize(), g.clusterSize()));
+        ByteBuffer out;
+        if (head == 0 && tail == 0) {
+            // Whole clusters (a copy, a convert, a commit): written from the caller's buffer,
+            // without a new heap buffer to zero and fill.
+            out = src.slice(src.position(), n);
+        } else {
+            byte[] buf = new byte[clusters * g.clusterSize()];
+            if (head != 0) {
+                read(firstCluster, ByteBuffer.wrap(buf, 0, g.clusterSize()));
+            }
+            if (tail != 0 && (clusters > 1 || head == 0)) {
+                read(lastCluster, ByteBuffer.wrap(buf, (clusters - 1) * g.clusterSize(), g.clusterSize()));
+            }
+            src.get(src.position(), buf, head, n);
+            out = ByteBuffer.wrap(buf);
         }
-        src.get(src.position(), buf, head, n);
-        src.position(src.position() + n);
         long host = e.allocator().allocate(clusters);
-        e.guard().checkData(host, buf.length);
+        e.guard().checkData(host, (long) clusters * g.clusterSize());
         try {
-            e.store().write(host, ByteBuffer.wrap(buf));
+            e.store().write(host, out);
         } catch (IOException full) {
             e.allocator().unallocate(host, clusters); // nothing refers to them yet: no leak
             throw full;
         }
+        src.position(src.position() + n);
         for (int i = 0; i < clusters; i++) {
             long guest = firstCluster + (long) i * g.clusterSize();
             ClusterDescriptor old = map.decode(l2.entries(), guest);
