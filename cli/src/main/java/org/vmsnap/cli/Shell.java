@@ -134,32 +134,34 @@ final class Shell {
         } catch (CliException e) {
             return fail(e);
         }
-        List<Object> steps = new ArrayList<>();
+        List<Step> steps = new ArrayList<>();
         for (List<String> words : commands) {
-            Object step = builtin(words);
+            Step step;
+            try {
+                step = builtin(words);
+            } catch (CliException e) {
+                return fail(e);
+            }
             if (step == null) {
                 List<String> args = new ArrayList<>(words);
                 if (debug) {
                     args.addFirst("--debug");
                 }
-                step = Main.parse(out, err, args.toArray(String[]::new));
-                if (step == null) {
+                Main.Parsed parsed = Main.parse(out, err, args.toArray(String[]::new));
+                if (parsed == null) {
                     return status = 1;
                 }
-            } else if (step instanceof CliException e) {
-                return fail(e);
+                step = new Step(parsed, null);
             }
             steps.add(step);
         }
-        for (Object step : steps) {
-            status = switch (step) {
-                case Main.Parsed parsed -> execute(parsed);
-                case Runnable own -> {
-                    own.run();
-                    yield quit ? status : 0; // quit and exit keep the last status, as sh's exit
-                }
-                default -> throw new IllegalStateException(step.toString());
-            };
+        for (Step step : steps) {
+            if (step.parsed() != null) {
+                status = execute(step.parsed());
+            } else {
+                step.own().run();
+                status = quit ? status : 0; // quit and exit keep the last status, as sh's exit
+            }
             out.flush();
             err.flush();
             if (quit) {
@@ -195,11 +197,16 @@ final class Shell {
         return status = 1;
     }
 
+    /** One command of a line: a vmsnap command parsed, or one of the shell's own. */
+    private record Step(Main.Parsed parsed, Runnable own) {
+    }
+
     /**
-     * The shell's own command for these words (a Runnable), its usage error (a CliException),
-     * or null for a vmsnap command.
+     * The shell's own command for these words, or null for a vmsnap command.
+     *
+     * @throws CliException when the shell's command is mistyped
      */
-    private Object builtin(List<String> words) {
+    private Step builtin(List<String> words) {
         List<String> w = words.stream().dropWhile(x -> x.equals("--debug")).toList();
         if (w.isEmpty()) {
             return null;
@@ -209,27 +216,31 @@ final class Shell {
         if (name.equals("help") && rest.size() == 1 && (rest.getFirst().equals("shell") || builtinLine(
                 rest.getFirst()) != null)) {
             String topic = rest.getFirst();
-            return (Runnable) () -> out.print(topic.equals("shell") ? group() : usage(topic));
+            return own(() -> out.print(topic.equals("shell") ? group() : usage(topic)));
         }
         if (builtinLine(name) == null) {
             return null;
         }
         if (rest.size() == 1 && (rest.getFirst().equals("--help") || rest.getFirst().equals("-h"))) {
-            return (Runnable) () -> out.print(usage(name));
+            return own(() -> out.print(usage(name)));
         }
         if (!rest.isEmpty()) {
-            return new CliException(1, rest.getFirst().startsWith("-") && !rest.getFirst().equals("-")
+            throw new CliException(1, rest.getFirst().startsWith("-") && !rest.getFirst().equals("-")
                     ? "command '" + name + "' doesn't support option " + rest.getFirst()
                     : "unexpected data '" + rest.getFirst() + "'");
         }
-        return switch (name) {
-            case "history" -> (Runnable) () -> {
+        if (name.equals("history")) {
+            return own(() -> {
                 for (int i = 0; i < history.size(); i++) {
                     out.print(String.format("%5d  %s", i + 1, history.get(i)) + "\n");
                 }
-            };
-            default -> (Runnable) () -> quit = true;
-        };
+            });
+        }
+        return own(() -> quit = true);
+    }
+
+    private static Step own(Runnable action) {
+        return new Step(null, action);
     }
 
     private static String builtinLine(String name) {
