@@ -57,6 +57,8 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
             for (String[] step : steps) {
                 worst = Math.max(worst, Main.run(sink, sink, step));
             }
+            // A command string ('cmd1; cmd2'), as several commands in one JVM run.
+            worst = Math.max(worst, Main.run(sink, sink, "img info '" + qcow2 + "'; img snapshot -l " + qcow2));
             // The VM commands (define, snapshot-*, ...) on the demo's own state folder.
             new VmDemo(sink, sink, Files.createDirectories(work.resolve("vm"))).run();
             // The verbs of a running domain, when QEMU is installed (its failures are not the training's).

@@ -12,7 +12,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * vmsnap's entry point. Parses with picocli and prints; errors become one line on stderr
+ * vmsnap's entry point. Parses with picocli and prints; several commands in one argument
+ * ({@code vmsnap 'cmd1; cmd2'}) or none (a shell) go through {@link Shell}; errors become one line on stderr
  * ({@code vmsnap: message}), possibly followed by the nearest command names, and exit code 1
  * or the command's own code; {@code --debug} adds the stack trace.
  */
@@ -28,7 +29,8 @@ public final class Main {
                 org.vmsnap.manager.DomainService.defaultHome().resolve("verified-images"));
         PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
         PrintWriter err = new PrintWriter(new java.io.OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
-        int code = run(out, err, args);
+        // No arguments: the interactive shell on a terminal, else the commands on stdin (virsh).
+        int code = args.length == 0 ? Shell.standardInput(out, err) : run(out, err, args);
         out.flush();
         err.flush();
         System.exit(code);
@@ -52,9 +54,58 @@ public final class Main {
             out.flush();
             return 0;
         }
+        int debugWords = 0;
+        while (debugWords < args.length && args[debugWords].equals("--debug")) {
+            debugWords++;
+        }
+        if (debugWords == args.length - 1 && CommandString.is(args[debugWords])) {
+            // virsh 'cmd1; cmd2': one argument with a blank or ';' is a command string.
+            return new Shell(out, err, debugWords > 0).runLine(args[debugWords]);
+        }
         String[] words = HelpCommand.imgHelp(args);
         CommandLine cl = commandLine(out, err, isDebug(args), commandPath(words));
         return cl.execute(VirshWords.apply(cl, words));
+    }
+
+    /** One command of a command string, parsed and not run yet: its own model and state. */
+    record Parsed(CommandLine commandLine, String[] args, CommandLine.ParseResult result) {
+    }
+
+    /**
+     * Builds and parses one command (the models of its words only, as {@link #run}), or
+     * reports its usage error as {@link #run} does and returns null.
+     */
+    static Parsed parse(PrintWriter out, PrintWriter err, String... args) {
+        String[] words = HelpCommand.imgHelp(args);
+        CommandLine cl = commandLine(out, err, isDebug(args), commandPath(words));
+        String[] parsedArgs = VirshWords.apply(cl, words);
+        try {
+            return new Parsed(cl, parsedArgs, cl.parseArgs(parsedArgs));
+        } catch (CommandLine.ParameterException ex) {
+            try {
+                cl.getParameterExceptionHandler().handleParseException(ex, parsedArgs);
+            } catch (Exception unexpected) {
+                report(err, unexpected, unexpected, true);
+            }
+            return null;
+        }
+    }
+
+    /**
+     * Runs a parsed command as {@code CommandLine.execute} would have after parsing it, with
+     * the same handlers (one error line, the command's exit code).
+     */
+    static int execute(Parsed p) throws Exception {
+        CommandLine cl = p.commandLine();
+        try {
+            return cl.getExecutionStrategy().execute(p.result());
+        } catch (CommandLine.ParameterException ex) {
+            // Thrown by a command itself ("img" alone: missing command).
+            return cl.getParameterExceptionHandler().handleParseException(ex, p.args());
+        } catch (CommandLine.ExecutionException ex) {
+            Exception cause = ex.getCause() instanceof Exception e ? e : ex;
+            return cl.getExecutionExceptionHandler().handleExecutionException(cause, ex.getCommandLine(), p.result());
+        }
     }
 
     /** vmsnap with the model of every command, as help and completion need it. */
@@ -145,7 +196,7 @@ public final class Main {
         return cl;
     }
 
-    private static void report(PrintWriter err, Exception shown, Exception cause, boolean debug) {
+    static void report(PrintWriter err, Exception shown, Exception cause, boolean debug) {
         if (debug) {
             cause.printStackTrace(err);
         }

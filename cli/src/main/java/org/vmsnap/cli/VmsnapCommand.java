@@ -48,7 +48,8 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "vmsnap", versionProvider = Version.class,
         description = "Snapshots for QEMU/KVM virtual machines, with a pure-Java qcow2 engine.",
         footerHeading = "%n", footer = {"'vmsnap help' lists the commands by group; 'vmsnap help COMMAND' or",
-                "'vmsnap COMMAND --help' shows a command's options and examples."})
+                "'vmsnap COMMAND --help' shows a command's options and examples.",
+                "'vmsnap' alone is a shell; 'vmsnap \"CMD1; CMD2\"' runs several commands."})
 public final class VmsnapCommand implements Runnable {
 
     /**
