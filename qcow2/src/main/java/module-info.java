@@ -5,6 +5,8 @@
  * structures; {@code io}: block stores and image locks) is not exported, so no other module can
  * reach past the API. Compression codecs beyond zlib are found as services (zstd is one).
  */
+// "qcow2" is the format's name; javac's advice against a digit at the end does not apply.
+@SuppressWarnings("module")
 module org.vmsnap.qcow2 {
     exports org.vmsnap.qcow2;
 
