@@ -285,7 +285,7 @@ public final class DomainService {
     private MachineBuilder machines = new TranslatedMachine();
 
     /** Replaces the machine builder (tests, and the full translation of the XML). */
-    public DomainService withMachines(MachineBuilder builder) {
+    DomainService withMachines(MachineBuilder builder) {
         this.machines = builder;
         return this;
     }

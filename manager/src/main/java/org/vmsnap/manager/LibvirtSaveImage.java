@@ -34,7 +34,7 @@ import org.vmsnap.qmp.MemoryStream;
  * Opening checks the header, the XML and the stream: a raw stream must begin with QEMU's
  * "QEVM" magic; a compressed one is tested whole by its program ({@code -t}) before QEMU starts.
  */
-public record LibvirtSaveImage(Path file, String domainXml, boolean wasRunning, int compression, long streamOffset)
+record LibvirtSaveImage(Path file, String domainXml, boolean wasRunning, int compression, long streamOffset)
         implements SaveImage {
     private static final byte[] MAGIC = "LibvirtQemudSave".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] PARTIAL = "LibvirtQemudPart".getBytes(StandardCharsets.US_ASCII);

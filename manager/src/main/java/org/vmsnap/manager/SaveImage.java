@@ -14,7 +14,7 @@ import org.vmsnap.qmp.MemoryStream;
  * checks it whole (vmsnap's: every frame's checksum; libvirt's: header, XML and the compressed
  * stream's integrity), so a bad file is refused before any QEMU starts.
  */
-public sealed interface SaveImage permits SaveImage.Vmsnap, LibvirtSaveImage {
+sealed interface SaveImage permits SaveImage.Vmsnap, LibvirtSaveImage {
     Path file();
 
     /** The domain XML saved with the state. */

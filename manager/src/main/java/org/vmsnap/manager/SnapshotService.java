@@ -31,10 +31,10 @@ public final class SnapshotService {
     private final Lifecycle lifecycle;
     /** The domain's QEMU during a call, or null when it does not run. */
     private LiveQemu live;
-    private org.vmsnap.manager.live.JobProgress progress = org.vmsnap.manager.live.JobProgress.NONE;
+    private JobProgress progress = JobProgress.NONE;
 
     /** Where long QEMU jobs (the block commits of a live delete) report their progress. */
-    public SnapshotService withProgress(org.vmsnap.manager.live.JobProgress p) {
+    public SnapshotService withProgress(JobProgress p) {
         this.progress = p;
         return this;
     }

@@ -238,7 +238,7 @@ public final class Qcow2Image implements BlockDevice {
      * fault-injecting stores in crash tests). The image owns the store and the backing
      * device from here on and closes them.
      */
-    public static Qcow2Image openStore(BlockStore store, boolean readOnly, BlockDevice backing) throws IOException {
+    static Qcow2Image openStore(BlockStore store, boolean readOnly, BlockDevice backing) throws IOException {
         try {
             Header header = Qcow2Engine.readHeader(store);
             return new Qcow2Image(store.path(), Qcow2Engine.open(store, header, readOnly, backing));

@@ -41,7 +41,7 @@ public final class RawImage implements BlockDevice {
     private volatile long sizeBytes;
 
     /** Wraps an open store; the image owns it from now on and closes it. */
-    public RawImage(BlockStore store, boolean readOnly) throws IOException {
+    RawImage(BlockStore store, boolean readOnly) throws IOException {
         this.store = Objects.requireNonNull(store, "store");
         this.readOnly = readOnly;
         this.sizeBytes = roundUpToSector(store.size());

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 
-import org.vmsnap.manager.live.JobProgress;
+import org.vmsnap.manager.JobProgress;
 
 /**
  * One action the server runs for a request: its id, what it does (virsh's verb, the domain, the

@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
-import org.vmsnap.manager.live.JobProgress;
+import org.vmsnap.manager.JobProgress;
 
 /**
  * The jobs of this server: each action runs on its own virtual thread; the manager's domain lock

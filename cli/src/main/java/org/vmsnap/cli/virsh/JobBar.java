@@ -2,7 +2,7 @@ package org.vmsnap.cli.virsh;
 
 import java.io.PrintWriter;
 
-import org.vmsnap.manager.live.JobProgress;
+import org.vmsnap.manager.JobProgress;
 
 /**
  * virsh's block job progress ({@code blockcommit --verbose}): "\rBlock commit: [ 45 %]" while the

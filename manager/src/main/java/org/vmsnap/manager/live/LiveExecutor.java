@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import org.vmsnap.manager.JobProgress;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.plan.OfflineExecutor;
 import org.vmsnap.manager.plan.Step;

@@ -1,4 +1,4 @@
-package org.vmsnap.manager.live;
+package org.vmsnap.manager;
 
 /** Where a long QEMU job (a block commit, a stream) reports how far it is. */
 public interface JobProgress {
