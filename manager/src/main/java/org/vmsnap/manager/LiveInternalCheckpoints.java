@@ -101,7 +101,7 @@ final class LiveInternalCheckpoints {
         List<Step> steps = new ArrayList<>();
         steps.add(new Step.SaveToSwitchover(pid, q.record().runDir(), file, partial, domainXml));
         steps.add(new Step.SnapshotAtSwitchover(pid, transaction.actions()));
-        steps.add(new Step.FinishSwitchover(pid, q.record().runDir(), file, partial));
+        steps.add(new Step.FinishSwitchover(pid, file, partial));
         // The first step that is not undone: from here the checkpoint is whole and goes on.
         steps.add(new Step.ResumeAfterSave(pid, true));
         steps.addAll(after);

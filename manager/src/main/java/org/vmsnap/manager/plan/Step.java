@@ -459,7 +459,7 @@ public sealed interface Step {
      * ({@code cont}, which also reactivates the images), then the memory file is synced and
      * linked to {@code file}. Undo as {@link SaveToSwitchover}'s.
      */
-    record FinishSwitchover(long pid, Path socketDir, Path file, Path partial) implements Step {
+    record FinishSwitchover(long pid, Path file, Path partial) implements Step {
         public boolean reversible() {
             return true;
         }
