@@ -162,6 +162,21 @@ class LiveInternalCheckpointIT {
             }
             assertThat(ok("snapshot-list", "li", "--tree")).isEqualTo("c1\n  |\n  +- c2\n    \n\n");
 
+            // The state folder lost: recover brings both back from the mirror beside the disks,
+            // memory files included (the deletes below remove them: they are known as vmsnap's).
+            String xml1 = ok("snapshot-dumpxml", "li", "c1");
+            String xml2 = ok("snapshot-dumpxml", "li", "c2");
+            try (var all = Files.walk(d.home)) {
+                for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+            ok("define", dir.resolve("li.xml").toString());
+            String report = ok("recover", "li");
+            assertThat(ok("snapshot-dumpxml", "li", "c1")).as("recover said:%n%s", report).isEqualTo(xml1);
+            assertThat(ok("snapshot-dumpxml", "li", "c2")).isEqualTo(xml2);
+            assertThat(ok("snapshot-list", "li", "--tree")).isEqualTo("c1\n  |\n  +- c2\n    \n\n");
+
             // Back to c1 from the running guest: QEMU restarts, the disks' snapshots applied, memory fed in.
             CheckpointIT.counted(d, m2.high(), 5);
             long pid = d.pid();
