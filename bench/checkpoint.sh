@@ -7,7 +7,8 @@
 #   bench/checkpoint.sh
 #
 # Variables: BENCH_DIR (default /var/tmp/vmsnap-bench; the guests' files go in ckpt/),
-# BENCH_KIND (internal, or external: --memspec FILE --live checkpoints), BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 512), BENCH_FILL_MIB (RAM the guest fills at boot, 256:
+# BENCH_KIND (internal; external: --memspec FILE --live checkpoints; internal-live: vmsnap's internal
+# checkpoints with --live against libvirt's internal ones, which it cannot take with --live), BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 512), BENCH_FILL_MIB (RAM the guest fills at boot, 256:
 # a quarter random bytes, the rest copies of its binaries), BENCH_RESULTS (bench/RESULTS.md).
 # Needs what the live tests need (./vmsnap-test installs it) and libvirt-daemon-system.
 set -euo pipefail
@@ -46,7 +47,11 @@ report=$(cat <<REPORT
 - guest: test guest (Debian kernel + busybox, writer on two qcow2 data disks), ${BENCH_MEM_MIB} MiB RAM (${BENCH_FILL_MIB} MiB filled: 1/4 random, 3/4 binaries), 1 vCPU, TCG
 - vmsnap through its launcher (a new JVM per command); libvirt: virsh to a private libvirtd 9.0; one guest at a time
 - each run: create (guest running), 3 s, revert --running to it, 3 s, delete; guest pause = STOP..RESUME on a QMP monitor of the benchmark's own
-- $( [ "$BENCH_KIND" = external ] && echo "external: --memspec FILE --live; libvirt 9.0 cannot revert to an external checkpoint (n/a) and deletes only its metadata (--metadata); vmsnap's revert restarts QEMU from the memory file" || echo "libvirt's revert restarts QEMU (its pause cannot be seen on the old monitor: n/a); vmsnap's loads the checkpoint in the running QEMU")
+- $(case "$BENCH_KIND" in
+  external) echo "external: --memspec FILE --live; libvirt 9.0 cannot revert to an external checkpoint (n/a) and deletes only its metadata (--metadata); vmsnap's revert restarts QEMU from the memory file" ;;
+  internal-live) echo "internal-live: vmsnap snapshot-create-as --live (memory to a file beside the first disk, the disks' internal snapshots at the save's last pause; its revert restarts QEMU from the memory file) against libvirt 9.0's internal checkpoint without --live (it refuses --live for those); libvirt's revert restarts QEMU too (its pause cannot be seen on the old monitor: n/a)" ;;
+  *) echo "libvirt's revert restarts QEMU (its pause cannot be seen on the old monitor: n/a); vmsnap's loads the checkpoint in the running QEMU" ;;
+esac)
 - load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare runs with care)
 - qemu: $(qemu-system-x86_64 --version | head -n1); libvirt: $(virsh --version)
 

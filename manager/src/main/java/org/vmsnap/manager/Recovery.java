@@ -239,6 +239,15 @@ final class Recovery {
         for (Path p : st.namedFiles()) {
             ours.add(p.toAbsolutePath().normalize());
         }
+        for (SnapshotDef s : st.snapshots.values()) {
+            // A checkpoint's memory file: vmsnap's when it is in vmsnap's memory format (a mirror
+            // someone edited could name any file; only a memory file vmsnap wrote is taken).
+            Path m = s.memoryMode() == SnapshotMode.EXTERNAL ? s.memoryFile() : null;
+            if (m != null && Files.isRegularFile(m, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                    && org.vmsnap.qmp.MemoryFile.hasMagic(m)) {
+                ours.add(m.toAbsolutePath().normalize());
+            }
+        }
         for (Path p : owned) {
             Path n = p.toAbsolutePath().normalize();
             if (ours.contains(n)) {

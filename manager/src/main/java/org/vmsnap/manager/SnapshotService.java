@@ -189,13 +189,23 @@ public final class SnapshotService {
                     freeze = live.record().agentSocket(); // it answered: freeze through it
                 }
             }
-            if (flags.live() && (live == null || flags.diskOnly() || request.memoryMode() != SnapshotMode.EXTERNAL)) {
-                // libvirt 9.0's rule and words. A live internal checkpoint would need the disks'
-                // internal snapshots at the migration's last pause, when QEMU 7.2 has inactivated them.
+            if (flags.live() && (live == null || flags.diskOnly() || request.memoryMode() == SnapshotMode.NO)) {
+                // libvirt 9.0's rule and words (vmsnap takes --live for internal checkpoints too).
                 throw new InvalidInputException(live == null ? "Requested operation is not valid: domain is not"
                         + " running (--live is for checkpoints of a running domain)"
-                        : "unsupported configuration: live snapshot creation is supported only using external"
-                                + " checkpoints (--memspec file=PATH,snapshot=external)");
+                        : "unsupported configuration: live snapshot creation is supported only for checkpoints"
+                                + " (disks and memory), not with --disk-only or a memory snapshot='no'");
+            }
+            if (flags.live() && request.memoryMode() != SnapshotMode.EXTERNAL) {
+                // An internal checkpoint with --live: the memory to a file beside the first disk,
+                // the disks' internal snapshots at the save's last pause (LiveInternalCheckpoints).
+                PlanContext ctx = open(s, "snapshot-create of live internal checkpoint of domain "
+                        + s.domain.name());
+                SnapshotDef made = LiveInternalCheckpoints.create(ctx, live, request, flags, clock.nowSec(),
+                        live.qemuStatus().equals("running"), freeze);
+                Preflight.check(ctx, ctx.live::holds);
+                runner().run(ctx.plan);
+                return made;
             }
             if (live != null && !flags.diskOnly() && request.memoryMode() == SnapshotMode.EXTERNAL) {
                 PlanContext ctx = open(s, "snapshot-create of external checkpoint of domain "

@@ -188,17 +188,180 @@ public final class MemoryStream {
         }
     }
 
+
+    /**
+     * A save that QEMU holds at its last pause: the guest's CPUs are stopped (QEMU's
+     * {@code finish-migrate}), every page but the last pass's is in the stream, and the disks are
+     * still active (QEMU 7.2's migration_completion stops the VM, pauses in
+     * {@code pre-switchover}, and only then sends the device state and inactivates the images), so
+     * QEMU can still take internal snapshots. {@link #finish} lets the migration end;
+     * {@link #close} without it cancels the migration (QEMU then resumes a guest that ran).
+     */
+    public static final class Switchover implements AutoCloseable {
+        private final QmpClient qmp;
+        private final MemoryFileWriter writer;
+        private final Path socket;
+        private final ServerSocketChannel server;
+        private final AtomicReference<SocketChannel> accepted;
+        private final Thread receiver;
+        private final CompletableFuture<Long> pump;
+        private final QmpClient.EventStream events;
+        private final long start;
+        private final long deadline;
+        private boolean done;
+
+        private Switchover(QmpClient qmp, MemoryFileWriter writer, Path socket, ServerSocketChannel server,
+                           AtomicReference<SocketChannel> accepted, Thread receiver, CompletableFuture<Long> pump,
+                           QmpClient.EventStream events, long start, long deadline) {
+            this.qmp = qmp;
+            this.writer = writer;
+            this.socket = socket;
+            this.server = server;
+            this.accepted = accepted;
+            this.receiver = receiver;
+            this.pump = pump;
+            this.events = events;
+            this.start = start;
+            this.deadline = deadline;
+        }
+
+        public MemoryFileWriter writer() {
+            return writer;
+        }
+
+        /**
+         * {@code migrate-continue}: QEMU sends the device state, inactivates the images and ends
+         * the migration ({@code postmigrate}); {@code atCompletion} runs then, before the file is
+         * finished (a {@code cont} there keeps the guest's pause short: the file's sync is not in
+         * it). Returns when the file is whole and synced under its partial name.
+         */
+        public Figures finish(QmpAction atCompletion) throws IOException {
+            qmp.execute("migrate-continue", QmpClient.arguments().put("state", "pre-switchover"), STEP_TIMEOUT);
+            String what = "save to " + writer.target();
+            try {
+                awaitMigration(qmp, events, deadline, what);
+            } catch (QmpException e) {
+                IOException w = writerFailure(pump);
+                if (w != null) {
+                    throw new IOException("writing " + writer.target() + " failed: " + w.getMessage(), w);
+                }
+                throw e;
+            }
+            atCompletion.run();
+            long fileBytes = join(pump, deadline, "writing " + writer.target());
+            done = true;
+            return new Figures(writer.streamBytes(), fileBytes, Duration.ofNanos(System.nanoTime() - start));
+        }
+
+        /** Ends the save; one not finished is cancelled first. Never throws for the cancel. */
+        @Override
+        public void close() throws IOException {
+            try {
+                if (!done) {
+                    cancelQuietly(qmp);
+                }
+                events.close();
+                server.close();
+                if (!done && accepted.get() != null) {
+                    accepted.get().close();
+                }
+                Uninterruptibly.join(receiver);
+            } finally {
+                Files.deleteIfExists(socket);
+                try {
+                    if (qmp.isConnected()) {
+                        setCapabilities(qmp, false); // refused while a cancel still runs: the next save sets it
+                    }
+                } catch (QmpException ignored) {
+                    // the next save sets it again
+                }
+            }
+        }
+    }
+
+    /** A QMP call made at a moment of the save. */
+    @FunctionalInterface
+    public interface QmpAction {
+        void run() throws IOException;
+    }
+
+    /**
+     * Starts a save with QEMU's {@code pause-before-switchover} and returns once QEMU has stopped
+     * the guest for the last pass and waits in {@code pre-switchover} (see {@link Switchover}).
+     * Set {@code downtime-limit} and the like before. On failure the migration is cancelled.
+     */
+    public static Switchover saveToSwitchover(QmpClient qmp, Path socketDir, MemoryFileWriter writer,
+                                              Duration timeout) throws IOException {
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        Path socket = socketDir.resolve("migrate-out-" + ProcessHandle.current().pid() + "-"
+                + System.nanoTime() % 100000 + ".sock");
+        setCapabilities(qmp, true);
+        qmp.execute("migrate-set-parameters", QmpClient.arguments().put("max-bandwidth", MAX_BANDWIDTH), STEP_TIMEOUT);
+        Files.deleteIfExists(socket);
+        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        CompletableFuture<Long> pump = new CompletableFuture<>();
+        AtomicReference<SocketChannel> accepted = new AtomicReference<>();
+        QmpClient.EventStream events = qmp.events(e -> e.name().equals("MIGRATION"));
+        Switchover held = null;
+        try {
+            server.bind(UnixDomainSocketAddress.of(socket));
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            events.close();
+            throw e;
+        }
+        try {
+            Thread receiver = Thread.ofPlatform().name("vmsnap-mem-save " + writer.target().getFileName())
+                    .start(() -> receive(server, accepted, writer, pump));
+            held = new Switchover(qmp, writer, socket, server, accepted, receiver, pump, events, start, deadline);
+            qmp.execute("migrate", QmpClient.arguments().put("uri", "unix:" + socket), STEP_TIMEOUT);
+            try {
+                awaitMigration(qmp, events, deadline, "save to " + writer.target(), "pre-switchover");
+            } catch (QmpException e) {
+                IOException w = writerFailure(pump);
+                if (w != null) {
+                    throw new IOException("writing " + writer.target() + " failed: " + w.getMessage(), w);
+                }
+                throw e;
+            }
+            Switchover out = held;
+            held = null;
+            return out;
+        } finally {
+            if (held != null) {
+                held.close(); // cancels the migration, ends the receiver
+            }
+        }
+    }
+
     // --- shared -----------------------------------------------------------------------------
 
     /** MIGRATION events tell the end of a migration without polling query-migrate. */
     private static void enableMigrationEvents(QmpClient qmp) throws QmpException {
+        setCapabilities(qmp, false);
+    }
+
+    /**
+     * Events on, and pause-before-switchover as asked: it is a setting of QEMU that outlives the
+     * migration, so every save sets it (a plain save that met it left on would wait forever).
+     */
+    private static void setCapabilities(QmpClient qmp, boolean pauseBeforeSwitchover) throws QmpException {
         var arguments = QmpClient.arguments();
-        arguments.putArray("capabilities").addObject().put("capability", "events").put("state", true);
+        var caps = arguments.putArray("capabilities");
+        caps.addObject().put("capability", "events").put("state", true);
+        caps.addObject().put("capability", "pause-before-switchover").put("state", pauseBeforeSwitchover);
         qmp.execute("migrate-set-capabilities", arguments, STEP_TIMEOUT);
     }
 
     private static void awaitMigration(QmpClient qmp, QmpClient.EventStream events, long deadline, String what)
             throws QmpException {
+        awaitMigration(qmp, events, deadline, what, "completed");
+    }
+
+    /** Waits for the MIGRATION event with status {@code until}; failed or cancelled is an error. */
+    private static void awaitMigration(QmpClient qmp, QmpClient.EventStream events, long deadline, String what,
+                                       String until) throws QmpException {
         while (true) {
             QmpEvent event;
             try {
@@ -206,10 +369,11 @@ public final class MemoryStream {
             } catch (QmpTimeoutException e) {
                 throw new QmpTimeoutException("migration (" + what + ") did not complete in time");
             }
-            switch (event.text("status")) {
-                case "completed" -> {
-                    return;
-                }
+            String status = event.text("status");
+            if (status.equals(until)) {
+                return;
+            }
+            switch (status) {
                 case "failed", "cancelled" -> throw new QmpCommandException("migrate", "MigrationFailed",
                         what + " " + event.text("status") + ": " + migrationError(qmp));
                 default -> {

@@ -23,8 +23,9 @@ final class CreateFlagOptions {
             + " (a running domain with a guest agent).")
     boolean quiesce;
 
-    @Option(names = "--live", description = "An external checkpoint's memory is copied while the guest runs;"
-            + " it pauses only for the last pass.")
+    @Option(names = "--live", description = "A checkpoint's memory is copied while the guest runs; it pauses"
+            + " only for the last pass and the disks' snapshots (an internal checkpoint's memory then goes to a file"
+            + " beside its first disk).")
     boolean live;
 
     /** These flags with snapshot-create's {@code --redefine} and {@code --current}. */

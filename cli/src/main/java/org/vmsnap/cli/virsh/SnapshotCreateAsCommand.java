@@ -27,6 +27,7 @@ import picocli.CommandLine.Parameters;
                 "  vmsnap snapshot-create-as vm1 upgraded --disk-only          # external",
                 "  vmsnap snapshot-create-as vm1 before-test    # running: a checkpoint (disks + memory)",
                 "  vmsnap snapshot-create-as vm1 cp1 --memspec /vm/cp1.mem --live  # + memory",
+                "  vmsnap snapshot-create-as vm1 cp2 --live   # internal; memory beside the first disk",
                 "  vmsnap snapshot-create-as vm1 mixed --diskspec vda,snapshot=internal \\",
                 "      --diskspec vdb,snapshot=external",
                 "  vmsnap snapshot-create-as vm1 -- -x        # a name that starts with '-'"})

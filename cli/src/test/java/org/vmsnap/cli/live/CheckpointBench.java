@@ -47,6 +47,13 @@ public final class CheckpointBench {
      */
     private static boolean external;
 
+    /**
+     * vmsnap's internal checkpoints with --live (memory to a file beside the first disk, the disks'
+     * internal snapshots at the save's last pause) against libvirt 9.0's internal checkpoint (it
+     * refuses --live for internal ones).
+     */
+    private static boolean internalLive;
+
     public static void main(String[] args) throws Exception {
         Path work = Path.of(args[0]).toAbsolutePath();
         int runs = Integer.parseInt(args[1]);
@@ -54,6 +61,7 @@ public final class CheckpointBench {
         Path launcher = Path.of(args[3]);
         int fillMiB = Integer.parseInt(args[4]);
         external = args.length > 5 && args[5].equals("external");
+        internalLive = args.length > 5 && args[5].equals("internal-live");
         Files.createDirectories(work);
 
         Path vmDir = Files.createDirectories(work.resolve("v"));
@@ -148,7 +156,9 @@ public final class CheckpointBench {
             String snap = "c" + i;
             try (PauseWatch watch = PauseWatch.connect(watchSocket)) {
                 String[] create = external ? new String[] {"snapshot-create-as", name, snap, "--memspec",
-                        dir.resolve(snap + ".mem").toString(), "--live"} : new String[] {"snapshot-create-as", name, snap};
+                        dir.resolve(snap + ".mem").toString(), "--live"}
+                        : internalLive && label.equals("vmsnap") ? new String[] {"snapshot-create-as", name, snap,
+                                "--live"} : new String[] {"snapshot-create-as", name, snap};
                 f.create().add(timed(() -> tool.run(create)));
                 f.createPause().add(pause(watch));
             }

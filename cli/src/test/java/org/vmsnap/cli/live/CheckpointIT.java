@@ -89,7 +89,7 @@ class CheckpointIT {
     }
 
     /** qemu-img's view of an image's internal snapshots (-U: QEMU may hold it): name to VM state size. */
-    private static Map<String, Long> qemuSnapshots(Path image) throws Exception {
+    static Map<String, Long> qemuSnapshots(Path image) throws Exception {
         String out = QemuImg.run(List.of("info", "-U", "--output=json", "-f", "qcow2", image.toString())).stdout();
         Map<String, Long> m = new HashMap<>();
         for (JsonNode s : JSON.readTree(out).path("snapshots")) {

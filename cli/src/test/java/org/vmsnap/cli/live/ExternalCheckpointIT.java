@@ -45,8 +45,8 @@ class ExternalCheckpointIT {
                     .contains("No such file or directory");
             assertThat(fails("snapshot-create-as", "x", "c0", "--memspec", dir.resolve("a.mem").toString(),
                     "--disk-only")).contains("--memspec and --disk-only are mutually exclusive");
-            assertThat(fails("snapshot-create-as", "x", "c0", "--live"))
-                    .contains("live snapshot creation is supported only using external checkpoints");
+            assertThat(fails("snapshot-create-as", "x", "c0", "--memspec", "snapshot=no", "--live"))
+                    .contains("live snapshot creation is supported only for checkpoints");
             assertThat(fails("snapshot-create-as", "x", "c0", "--memspec", dir.resolve("a.mem") + ",snapshot=external",
                     "--diskspec", "vda,snapshot=internal")).contains("mixing internal and external");
             assertThat(ok("snapshot-list", "x", "--name")).isEqualTo("\n");

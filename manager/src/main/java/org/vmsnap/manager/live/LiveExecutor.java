@@ -91,6 +91,16 @@ public final class LiveExecutor implements StepExecutor {
         return this;
     }
 
+    /** The --live internal checkpoint's save, held between its steps. */
+    private SwitchoverSteps switchover;
+
+    private SwitchoverSteps switchover() {
+        if (switchover == null) {
+            switchover = new SwitchoverSteps(files);
+        }
+        return switchover;
+    }
+
     private CheckpointSteps checkpoints() {
         return new CheckpointSteps(files, qemu, restarts);
     }
@@ -144,6 +154,9 @@ public final class LiveExecutor implements StepExecutor {
             case Step.SetRunState r -> checkpoints().setRunState(r);
             case Step.PauseForSave p -> MemorySteps.pause(qmp(p.pid()));
             case Step.SaveMemory m -> MemorySteps.save(qmp(m.pid()), m);
+            case Step.SaveToSwitchover m -> switchover().save(qmp(m.pid()), m);
+            case Step.SnapshotAtSwitchover t -> switchover().snapshots(qmp(t.pid()), t);
+            case Step.FinishSwitchover f -> switchover().finish(qmp(f.pid()), f);
             case Step.QuitQemu q -> MemorySteps.quit(qemu, q.pid());
             case Step.ResumeAfterSave r -> MemorySteps.unpause(qmp(r.pid()), r.wasRunning());
             case Step.RestoreMemory r -> throw new StepNotStartedException(new IOException("a restore is not"
@@ -171,6 +184,9 @@ public final class LiveExecutor implements StepExecutor {
             case Step.StopGuest g -> checkpoints().unstop(g.pid());
             case Step.PauseForSave p -> MemorySteps.unpause(qmp(p.pid()), p.wasRunning());
             case Step.SaveMemory m -> MemorySteps.unsave(qmp(m.pid()), m);
+            case Step.SaveToSwitchover m -> switchover().unsave(qmp(m.pid()), m.file(), m.partial());
+            case Step.SnapshotAtSwitchover t -> switchover().unsnapshot(qmp(t.pid()), t);
+            case Step.FinishSwitchover f -> switchover().unsave(qmp(f.pid()), f.file(), f.partial());
             case Step.RestoreMemory r -> MemorySteps.unrestore(r);
             default -> files.undo(step);
         }

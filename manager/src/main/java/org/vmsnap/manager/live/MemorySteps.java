@@ -58,19 +58,25 @@ final class MemorySteps {
             throw new ManagerException("QEMU ended before its memory was saved");
         }
         if (m.live()) {
-            // The pause of the last pass: 50 ms (QEMU's default allows 300); a guest that dirties
-            // memory faster than it is copied is slowed down until the copy converges.
-            qmp.execute("migrate-set-parameters", QmpClient.arguments().put("downtime-limit", LIVE_DOWNTIME_MILLIS),
-                    LiveQemu.QMP_TIMEOUT);
-            var caps = QmpClient.arguments();
-            caps.putArray("capabilities").addObject().put("capability", "auto-converge").put("state", true);
-            qmp.execute("migrate-set-capabilities", caps, LiveQemu.QMP_TIMEOUT);
+            liveParameters(qmp);
         }
         try (MemoryFileWriter w = MemoryFileWriter.create(m.file(), m.partial(), m.domainXml(), m.wasRunning(),
                 MemoryFileWriter.defaultCompression())) {
             MemoryStream.save(qmp, m.socketDir(), w, SAVE_TIMEOUT);
             w.publish(); // the partial link stays until the plan's DropLink: the proof the file is ours
         }
+    }
+
+    /**
+     * The pause of the last pass: 50 ms (QEMU's default allows 300); a guest that dirties memory
+     * faster than it is copied is slowed down until the copy converges.
+     */
+    static void liveParameters(QmpClient qmp) throws QmpException {
+        qmp.execute("migrate-set-parameters", QmpClient.arguments().put("downtime-limit", LIVE_DOWNTIME_MILLIS),
+                LiveQemu.QMP_TIMEOUT);
+        var caps = QmpClient.arguments();
+        caps.putArray("capabilities").addObject().put("capability", "auto-converge").put("state", true);
+        qmp.execute("migrate-set-capabilities", caps, LiveQemu.QMP_TIMEOUT);
     }
 
     /** Cancels a migration that may still run and removes the files the step made. */

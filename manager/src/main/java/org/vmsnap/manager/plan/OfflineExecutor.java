@@ -102,6 +102,9 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.SetRunState r -> throw liveOnly(r);
             case Step.PauseForSave p -> throw liveOnly(p);
             case Step.SaveMemory m -> throw liveOnly(m);
+            case Step.SaveToSwitchover m -> throw liveOnly(m);
+            case Step.SnapshotAtSwitchover m -> throw liveOnly(m);
+            case Step.FinishSwitchover m -> throw liveOnly(m);
             case Step.QuitQemu q -> throw liveOnly(q);
             case Step.ResumeAfterSave r -> throw liveOnly(r);
             case Step.RestoreMemory r -> throw liveOnly(r);

@@ -416,6 +416,59 @@ public sealed interface Step {
         }
     }
 
+    // An internal checkpoint with --live: SaveToSwitchover, SnapshotAtSwitchover, FinishSwitchover,
+    // ResumeAfterSave, the metadata, DropLink. Only the vmsnap that reads QEMU's stream can finish
+    // the memory file, so everything up to a whole, published file is undone after a crash: the
+    // disks' snapshots deleted, the migration cancelled (QEMU resumes the guest), the file removed.
+
+    /**
+     * QEMU migrates the running guest's state into a new memory file (made under {@code partial})
+     * with {@code pause-before-switchover}: the step ends when QEMU has stopped the guest for the
+     * last pass, with the images still active. Undo cancels the migration, waits until QEMU has
+     * ended it (the guest runs again), and removes what the step made.
+     */
+    record SaveToSwitchover(long pid, Path socketDir, Path file, Path partial, String domainXml) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "save the guest's memory to " + file + " up to its last pass";
+        }
+    }
+
+    /**
+     * The disks' internal snapshots in one {@code transaction} while QEMU holds the save at its
+     * last pause ({@code actions} as in {@link SnapshotTransaction}, internal only); undo deletes
+     * those of them that exist (after a {@code cont} if the migration had ended: QEMU 7.2 aborts on
+     * a snapshot delete in an inactive image).
+     */
+    record SnapshotAtSwitchover(long pid, List<String> actions) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "QEMU snapshots " + actions.size() + (actions.size() == 1 ? " disk" : " disks")
+                    + " at the save's last pause";
+        }
+    }
+
+    /**
+     * The save goes on to its end ({@code migrate-continue}); at once QEMU runs the guest again
+     * ({@code cont}, which also reactivates the images), then the memory file is synced and
+     * linked to {@code file}. Undo as {@link SaveToSwitchover}'s.
+     */
+    record FinishSwitchover(long pid, Path file, Path partial) implements Step {
+        public boolean reversible() {
+            return true;
+        }
+
+        public String describe() {
+            return "finish the memory file " + file + " and resume the guest";
+        }
+    }
+
     /** QEMU quits: its state is in the memory file. */
     record QuitQemu(long pid) implements Step {
         public boolean reversible() {
