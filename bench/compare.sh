@@ -2,7 +2,7 @@
 # Issue 13's rows, each against its reference, alternating in one run: min/median/max wall time
 # of each side, the ratio of medians, the issue's target and PASS/MISS, each side's peak RSS.
 #
-#   bench/compare.sh                     # every group, COMPARE_RUNS=3 (about 10-15 min on 2 cores)
+#   bench/compare.sh                     # every group, COMPARE_RUNS=2 (49 min at 3 runs with load ~9 on 2 cores)
 #   bench/compare.sh startup snapshot    # some groups: startup snapshot data chain
 #   COMPARE_RUNS=5 bench/compare.sh
 #   BENCH_SMALL=1 COMPARE_RUNS=1 bench/compare.sh    # try the script quickly on a 2 GiB image
@@ -11,12 +11,12 @@
 # and removed with it at the end: the 20 GiB image (2 GiB written at 0, then 4 KiB in every MiB),
 # its work copies, the 1000-snapshot image, the 64-deep chain, a shut-off domain. vmsnap is the
 # launcher at the repo root, timed as a user runs it (JVM start-up included). Settings:
-# COMPARE_RUNS (runs per side, default 3), COMPARE_TMP, COMPARE_KEEP=1 (keep the folder),
+# COMPARE_RUNS (runs per side, default 2), COMPARE_TMP, COMPARE_KEEP=1 (keep the folder),
 # BENCH_SMALL=1, BENCH_RESULTS, BENCH_VMSNAP, BENCH_QEMU_IMG (see bench/README.md).
 set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
-BENCH_RUNS=${COMPARE_RUNS:-3}
+BENCH_RUNS=${COMPARE_RUNS:-2}
 parent=${COMPARE_TMP:-/tmp}
 groups=(startup snapshot data chain)
 
@@ -255,13 +255,15 @@ table() {
   printf '%s\n' "${rows[@]}"
 }
 out=$(table)
+# Before the append: once RESULTS.md grows, git calls the tree dirty.
+machine=$(bench_machine | grep -v '^- image:')
 echo
 echo "$out"
 {
   echo
   echo "## Issue 13 rows (bench/compare.sh), $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n)"
   echo
-  bench_machine | grep -v '^- image:'
+  echo "$machine"
   echo "- $BENCH_RUNS runs per side, alternating vmsnap and its reference; groups: ${groups[*]}"
   echo "- images: ${BENCH_VIRTUAL_MIB} MiB virtual qcow2 with ${BENCH_DATA_MIB} MiB written at 0 and 4 KiB in every MiB;" \
        "the same with 1000 snapshots; a 64-deep chain (see bench/README.md)"

@@ -251,8 +251,10 @@ bench_machine() {
 
 # Prints the table and appends it, with the machine description, to $BENCH_RESULTS.
 bench_report() {
-  local table
+  local table machine
   table=$(bench_table)
+  # Before the append: once RESULTS.md grows, git calls the tree dirty.
+  machine=$(bench_machine)
   echo
   echo "$table"
   [ ${#bench_notes[@]} -eq 0 ] || printf -- '- %s\n' "${bench_notes[@]}"
@@ -260,7 +262,7 @@ bench_report() {
     echo
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n)"
     echo
-    bench_machine
+    echo "$machine"
     echo
     echo "$table"
     if [ ${#bench_notes[@]} -gt 0 ]; then
