@@ -22,9 +22,12 @@ BENCH_QEMU_IMG=${BENCH_QEMU_IMG:-qemu-img}
 bench_rows=()
 bench_notes=()       # extra lines printed below the table (bench_note)
 bench_failures=0
-# The last case's median wall times in seconds (empty when a tool failed), for derived figures.
+# The last case's median wall times in seconds (empty when a tool failed), for derived figures,
+# and every run's wall seconds and peak RSS KiB (one per line) of each tool, for other tables.
 bench_last_vmsnap_median=
 bench_last_qemu_median=
+bench_last_vmsnap_times=; bench_last_qemu_times=
+bench_last_vmsnap_rss=; bench_last_qemu_rss=
 
 # Adds a line below the results table (derived figures, disk bandwidth...).
 bench_note() { bench_notes+=("$*"); bench_log "$*"; }
@@ -127,6 +130,13 @@ bench_vmsnap_preflight() {
   fi
 }
 
+# "min median max" of numbers, one per line, on stdin (fails when there are none).
+bench_stats() {
+  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.3f %.3f %.3f\n", v[1], m, v[NR] }'
+}
+
 # Median of numbers, one per line, on stdin.
 bench_median() {
   sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -151,7 +161,7 @@ bench_run_once() {
 }
 
 # bench_case NAME VMSNAP_CMD QEMU_CMD [SETUP_CMD]
-# The commands are bash command lines; they may use $BENCH_OUT for outputs (emptied before
+# An empty QEMU_CMD runs vmsnap alone (a row with no reference). The commands are bash command lines; they may use $BENCH_OUT for outputs (emptied before
 # every run) and $BENCH_IMAGE. vmsnap is $BENCH_VMSNAP, qemu-img is $BENCH_QEMU_IMG.
 # SETUP_CMD runs before every run of either tool, untimed (exit code 125 when it fails).
 bench_case() {
@@ -164,6 +174,7 @@ bench_case() {
   local -A times=() rss=() status=()
   local tool i result rc cmd
   status[vmsnap]=ok; status[qemu]=ok
+  [ -n "$qcmd" ] || status[qemu]=-
   for ((i = 1; i <= BENCH_RUNS; i++)); do
     for tool in vmsnap qemu; do
       [ "${status[$tool]}" = ok ] || continue
@@ -193,6 +204,8 @@ bench_case() {
   fi
   bench_rows+=("| $name | $vmed | $qmed | $ratio | $vrss | $qrss |")
   bench_last_vmsnap_median=; bench_last_qemu_median=
+  bench_last_vmsnap_times=${times[vmsnap]:-}; bench_last_qemu_times=${times[qemu]:-}
+  bench_last_vmsnap_rss=${rss[vmsnap]:-}; bench_last_qemu_rss=${rss[qemu]:-}
   [ "${status[vmsnap]}" = ok ] && bench_last_vmsnap_median=$vmed
   [ "${status[qemu]}" = ok ] && bench_last_qemu_median=$qmed
   BENCH_SETUP=
@@ -238,8 +251,10 @@ bench_machine() {
 
 # Prints the table and appends it, with the machine description, to $BENCH_RESULTS.
 bench_report() {
-  local table
+  local table machine
   table=$(bench_table)
+  # Before the append: once RESULTS.md grows, git calls the tree dirty.
+  machine=$(bench_machine)
   echo
   echo "$table"
   [ ${#bench_notes[@]} -eq 0 ] || printf -- '- %s\n' "${bench_notes[@]}"
@@ -247,7 +262,7 @@ bench_report() {
     echo
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -n)"
     echo
-    bench_machine
+    echo "$machine"
     echo
     echo "$table"
     if [ ${#bench_notes[@]} -gt 0 ]; then
@@ -260,4 +275,65 @@ bench_report() {
     bench_log "$bench_failures command(s) failed; see above"
     return 1
   fi
+}
+
+# ---- inputs shared by run.sh and compare.sh ---------------------------------------------
+
+# Internal snapshots: snapshot cases change their image, so each image gets a fresh work copy per
+# bench run (untimed) with a snapshot "base" to apply and d1..d(2*BENCH_RUNS) to delete.
+declare -A bench_snap_ready=()
+
+# bench_snapshot_work KEY: prepares (once per bench run) and exports the work copy for KEY.
+bench_snapshot_work() {
+  local key=$1 pristine work i
+  case $key in
+    standard) pristine=$BENCH_IMAGE ;;
+    big) bench_build_image "$BENCH_BIG_IMAGE" "$BENCH_BIG_VIRTUAL_MIB" "$BENCH_BIG_DATA_MIB"
+         pristine=$BENCH_BIG_IMAGE ;;
+    1000) pristine=$(bench_thousand_snapshots) || bench_die "could not build the 1000-snapshot image" ;;
+  esac
+  work=$BENCH_DIR/snapwork-$key.qcow2
+  if [ "${bench_snap_ready[$key]:-}" != 1 ]; then
+    bench_log "copying $pristine to $work with snapshots base, d1..d$((2 * BENCH_RUNS)) (untimed)"
+    rm -f "$work"
+    cp --sparse=always "$pristine" "$work" || bench_die "copy to $work failed"
+    "$BENCH_QEMU_IMG" snapshot -c base "$work" || bench_die "qemu-img snapshot -c base failed"
+    for ((i = 1; i <= 2 * BENCH_RUNS; i++)); do
+      "$BENCH_QEMU_IMG" snapshot -c "d$i" "$work" || bench_die "qemu-img snapshot -c d$i failed"
+    done
+    echo 0 > "$work.counter"
+    sync "$work"
+    bench_snap_ready[$key]=1
+  fi
+  export BENCH_SNAP_IMAGE=$work BENCH_SNAP_COUNTER=$work.counter
+}
+
+# The standard image with 1000 snapshots made by qemu-img (s1..s1000), built once.
+bench_thousand_snapshots() {
+  local image=$BENCH_DIR/thousand-${BENCH_VIRTUAL_MIB}M.qcow2 recipe i
+  recipe="v1 1000 snapshots of $(cat "$BENCH_IMAGE.recipe")"
+  if [ "$BENCH_REBUILD" != 1 ] && [ -f "$image" ] && [ "$(cat "$image.recipe" 2>/dev/null)" = "$recipe" ]; then
+    bench_log "reusing $image"
+    echo "$image"
+    return 0
+  fi
+  bench_log "building $image (1000 x qemu-img snapshot -c)"
+  rm -f "$image" "$image.recipe"
+  cp --sparse=always "$BENCH_IMAGE" "$image" || return 1
+  for ((i = 1; i <= 1000; i++)); do
+    "$BENCH_QEMU_IMG" snapshot -c "s$i" "$image" || return 1
+  done
+  "$BENCH_QEMU_IMG" check -q "$image" || return 1
+  sync "$image"
+  echo "$recipe" > "$image.recipe"
+  echo "$image"
+}
+
+# qemu-io commands that write 64 KiB with pattern $2 every ($1 MiB / $3) over $1 MiB, from offset $4.
+scatter_writes() {
+  local span_mib=$1 pattern=$2 count=$3 from=${4:-0} i stride
+  stride=$((span_mib * 1048576 / count))
+  for ((i = 0; i < count; i++)); do
+    printf '%s\n' "-c" "write -q -P $pattern $((from + i * stride + 131072)) 64k"
+  done
 }

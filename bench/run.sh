@@ -35,54 +35,6 @@ case_info() {
 # through a counter file, -a applies "base" (idempotent). qemu-img check judges the copy
 # after the cases.
 
-declare -A bench_snap_ready=()
-
-# bench_snapshot_work KEY: prepares (once per bench run) and exports the work copy for KEY.
-bench_snapshot_work() {
-  local key=$1 pristine work i
-  case $key in
-    standard) pristine=$BENCH_IMAGE ;;
-    big) bench_build_image "$BENCH_BIG_IMAGE" "$BENCH_BIG_VIRTUAL_MIB" "$BENCH_BIG_DATA_MIB"
-         pristine=$BENCH_BIG_IMAGE ;;
-    1000) pristine=$(bench_thousand_snapshots) || bench_die "could not build the 1000-snapshot image" ;;
-  esac
-  work=$BENCH_DIR/snapwork-$key.qcow2
-  if [ "${bench_snap_ready[$key]:-}" != 1 ]; then
-    bench_log "copying $pristine to $work with snapshots base, d1..d$((2 * BENCH_RUNS)) (untimed)"
-    rm -f "$work"
-    cp --sparse=always "$pristine" "$work" || bench_die "copy to $work failed"
-    "$BENCH_QEMU_IMG" snapshot -c base "$work" || bench_die "qemu-img snapshot -c base failed"
-    for ((i = 1; i <= 2 * BENCH_RUNS; i++)); do
-      "$BENCH_QEMU_IMG" snapshot -c "d$i" "$work" || bench_die "qemu-img snapshot -c d$i failed"
-    done
-    echo 0 > "$work.counter"
-    sync "$work"
-    bench_snap_ready[$key]=1
-  fi
-  export BENCH_SNAP_IMAGE=$work BENCH_SNAP_COUNTER=$work.counter
-}
-
-# The standard image with 1000 snapshots made by qemu-img (s1..s1000), built once.
-bench_thousand_snapshots() {
-  local image=$BENCH_DIR/thousand-${BENCH_VIRTUAL_MIB}M.qcow2 recipe i
-  recipe="v1 1000 snapshots of $(cat "$BENCH_IMAGE.recipe")"
-  if [ "$BENCH_REBUILD" != 1 ] && [ -f "$image" ] && [ "$(cat "$image.recipe" 2>/dev/null)" = "$recipe" ]; then
-    bench_log "reusing $image"
-    echo "$image"
-    return 0
-  fi
-  bench_log "building $image (1000 x qemu-img snapshot -c)"
-  rm -f "$image" "$image.recipe"
-  cp --sparse=always "$BENCH_IMAGE" "$image" || return 1
-  for ((i = 1; i <= 1000; i++)); do
-    "$BENCH_QEMU_IMG" snapshot -c "s$i" "$image" || return 1
-  done
-  "$BENCH_QEMU_IMG" check -q "$image" || return 1
-  sync "$image"
-  echo "$recipe" > "$image.recipe"
-  echo "$image"
-}
-
 # bench_snapshot_case NAME OP: one snapshot verb (create, list, apply, delete) on $BENCH_SNAP_IMAGE.
 bench_snapshot_case() {
   local name=$1 op=$2 v q
@@ -146,15 +98,6 @@ chain_input() {
   "$build" "$CHAIN_DIR/$name" || bench_die "building $name failed"
   sync
   echo "$recipe" > "$stamp"
-}
-
-# qemu-io commands that write 64 KiB with pattern $2 every ($1 MiB / $3) over $1 MiB, from offset $4.
-scatter_writes() {
-  local span_mib=$1 pattern=$2 count=$3 from=${4:-0} i stride
-  stride=$((span_mib * 1048576 / count))
-  for ((i = 0; i < count; i++)); do
-    printf '%s\n' "-c" "write -q -P $pattern $((from + i * stride + 131072)) 64k"
-  done
 }
 
 # The commit input: an empty base of COMMIT_BASE_MIB and an overlay holding COMMIT_RUN_MIB in
