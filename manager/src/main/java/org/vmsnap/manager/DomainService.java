@@ -77,7 +77,7 @@ public final class DomainService {
                 throw new InvalidInputException("domain '" + other.name() + "' already exists with uuid " + d.uuid());
             }
         }
-        DomainStore store = new DomainStore(home, d.name());
+        DomainStore store = store(d.name());
         AtomicFiles.privateDirectories(store.dir());
         try (DomainLock lock = store.lock()) {
             recoverOrFail(store);
@@ -266,7 +266,7 @@ public final class DomainService {
         }
         try (Stream<Path> dirs = Files.list(home)) {
             for (Path dir : dirs.sorted().toList()) {
-                DomainStore store = new DomainStore(home, dir.getFileName().toString());
+                DomainStore store = store(dir.getFileName().toString());
                 if (store.exists()) {
                     out.add(store.readDomain());
                 }
@@ -280,6 +280,49 @@ public final class DomainService {
     }
 
     // ---------------------------------------------------------------- running domains
+
+    /** Parsed snapshot files kept between calls (a long-running serve), or null (the CLI: read every time). */
+    private org.vmsnap.manager.store.SnapshotFileCache snapshotCache;
+
+    /**
+     * Keeps parsed snapshot files in {@code cache} between calls, for a long-running process that
+     * reads the same trees again and again (see {@link org.vmsnap.manager.store.SnapshotFileCache}).
+     */
+    public DomainService withSnapshotCache(org.vmsnap.manager.store.SnapshotFileCache cache) {
+        this.snapshotCache = cache;
+        return this;
+    }
+
+    /** The cache {@link #withSnapshotCache} set, or null. */
+    public org.vmsnap.manager.store.SnapshotFileCache snapshotCache() {
+        return snapshotCache;
+    }
+
+    /**
+     * Reads every domain's snapshot files into the cache (a serve that just started: its first
+     * page is then as fast as the next). Takes no lock and runs no journal: it only reads, and
+     * what it keeps is checked against each file's stamp when used. Damaged files are skipped
+     * here (they are reported when a command reads them). Does nothing without a cache.
+     */
+    public void warmSnapshotCache() throws IOException {
+        if (snapshotCache == null || !Files.isDirectory(home)) {
+            return;
+        }
+        List<Path> dirs;
+        try (Stream<Path> s = Files.list(home)) {
+            dirs = s.sorted().toList();
+        }
+        for (Path dir : dirs) {
+            DomainStore store = store(dir.getFileName().toString());
+            if (store.exists()) {
+                store.readSnapshots(new ArrayList<>());
+            }
+        }
+    }
+
+    private DomainStore store(String name) {
+        return new DomainStore(home, name, snapshotCache);
+    }
 
     /** How QEMU is built from a domain's XML. */
     private MachineBuilder machines = new TranslatedMachine();
@@ -368,7 +411,7 @@ public final class DomainService {
     public String restore(Path file, Boolean running, String xml) throws IOException {
         SaveImage image = SaveImage.open(file);
         Domain saved = Domain.parse(image.domainXml());
-        DomainStore store = new DomainStore(home, saved.name());
+        DomainStore store = store(saved.name());
         if (!store.exists()) {
             define(saved.toXml());
         }
@@ -507,7 +550,7 @@ public final class DomainService {
      */
     public Domain attach(String name, Path qmpSocket, Path agentSocket) throws IOException {
         Names.checkDomainName(name);
-        DomainStore store = new DomainStore(home, name);
+        DomainStore store = store(name);
         if (store.exists()) {
             throw new InvalidInputException("operation failed: domain '" + name + "' already exists");
         }
@@ -616,7 +659,7 @@ public final class DomainService {
 
     private DomainStore existing(String name) throws IOException {
         Names.checkDomainName(name);
-        DomainStore store = new DomainStore(home, name);
+        DomainStore store = store(name);
         if (!store.exists()) {
             throw new NotFoundException("Domain not found: no domain with matching name '" + name + "'");
         }

@@ -2,6 +2,7 @@ package org.vmsnap.server;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -86,9 +87,19 @@ final class Resources {
     /** GET /api/domains/{name}/snapshots: every snapshot, parents before children. */
     List<Map<String, Object>> snapshots(String name) throws IOException {
         SnapshotTree tree = domains.snapshots(name).tree();
+        List<SnapshotDef> order = tree.topological();
+        // Descendants counted in one pass from the leaves up (a walk per snapshot is quadratic on a chain).
+        Map<String, Integer> below = new HashMap<>();
+        for (int i = order.size() - 1; i >= 0; i--) {
+            int count = 0;
+            for (SnapshotDef child : tree.children(order.get(i).name())) {
+                count += below.getOrDefault(child.name(), 0) + 1;
+            }
+            below.put(order.get(i).name(), count);
+        }
         List<Map<String, Object>> out = new ArrayList<>();
-        for (SnapshotDef s : tree.topological()) {
-            out.add(snapshot(tree, s));
+        for (SnapshotDef s : order) {
+            out.add(snapshot(tree, s, below.get(s.name())));
         }
         return out;
     }
@@ -135,6 +146,10 @@ final class Resources {
 
     /** The fields of snapshot-info and snapshot-dumpxml's header, disk and memory modes. */
     static Map<String, Object> snapshot(SnapshotTree tree, SnapshotDef s) {
+        return snapshot(tree, s, tree.descendants(s.name()).size());
+    }
+
+    private static Map<String, Object> snapshot(SnapshotTree tree, SnapshotDef s, int descendants) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", s.name());
         m.put("parent", s.parent());
@@ -144,7 +159,7 @@ final class Resources {
         m.put("description", s.description());
         m.put("location", s.location());
         m.put("children", tree.children(s.name()).size());
-        m.put("descendants", tree.descendants(s.name()).size());
+        m.put("descendants", descendants);
         Map<String, Object> memory = new LinkedHashMap<>();
         memory.put("snapshot", s.memoryMode() == null ? null : s.memoryMode().xmlName());
         memory.put("file", s.memoryFile() == null ? null : s.memoryFile().toString());

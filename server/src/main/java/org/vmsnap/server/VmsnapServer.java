@@ -18,6 +18,7 @@ import org.vmsnap.manager.DomainService;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
+import org.vmsnap.manager.store.SnapshotFileCache;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
@@ -43,6 +44,13 @@ public final class VmsnapServer implements AutoCloseable {
     private final Jobs jobs;
     private final Actions actions;
     private final String origin;
+    /**
+     * Parsed snapshot files kept by the server's domain service (each about a kilobyte of objects
+     * plus the domain copy): a few 1000-snapshot domains; a larger folder is read every time.
+     */
+    static final int CACHED_SNAPSHOTS = 5000;
+    /** Reads every domain's snapshot files into the cache right after start (see {@link DomainService#warmSnapshotCache}). */
+    private volatile Thread warm;
     /** Set when the server stops: event streams end instead of waiting for more. */
     private volatile boolean closing;
 
@@ -85,12 +93,37 @@ public final class VmsnapServer implements AutoCloseable {
             http.stop(0);
             throw e;
         }
+        if (domains.snapshotCache() == null) {
+            domains.withSnapshotCache(new SnapshotFileCache(CACHED_SNAPSHOTS));
+        }
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         http.setExecutor(executor);
         VmsnapServer server = new VmsnapServer(http, executor, token, domains);
         http.createContext("/", server::handle);
         http.start();
+        server.warm = Thread.ofVirtual().name("vmsnap-serve-warm").start(() -> {
+            try {
+                domains.warmSnapshotCache();
+            } catch (IOException | RuntimeException e) {
+                // only a head start: the first request reads the files itself and reports what fails
+            }
+        });
         return server;
+    }
+
+    /**
+     * A read of all snapshot files right after start waits for the warm-up (it reads the same
+     * files, without a lock) instead of parsing them a second time beside it on the same cores.
+     */
+    private void awaitWarm() {
+        Thread w = warm;
+        if (w != null && w.isAlive()) {
+            try {
+                w.join(java.time.Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** The served origin, {@code http://HOST:PORT}. */
@@ -119,6 +152,11 @@ public final class VmsnapServer implements AutoCloseable {
     public void close() throws IOException {
         closing = true;
         http.stop(0);
+        try {
+            warm.join(java.time.Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         executor.close();
         jobs.close();
         events.close();
@@ -266,10 +304,14 @@ public final class VmsnapServer implements AutoCloseable {
             }
             case "tree" -> {
                 allow(ex, method, "GET");
+                awaitWarm();
                 return resources.tree(domain);
             }
             case "snapshots" -> {
                 allow(ex, method, "GET", "POST");
+                if (method.equals("GET")) {
+                    awaitWarm();
+                }
                 return method.equals("GET") ? resources.snapshots(domain) : new Accepted(actions.create(domain, body));
             }
             case "snapshot" -> {

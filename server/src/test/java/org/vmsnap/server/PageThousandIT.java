@@ -86,6 +86,16 @@ class PageThousandIT {
                     + browser.executeScript("return performance.getEntriesByType('resource').map(e => e.name.replace("
                     + "/^.*\\/api/, '/api') + ' ' + Math.round(e.startTime) + '+' + Math.round(e.duration) + ' ms')"
                     + ".join(', ')"));
+            // A reload: what a user sees once serve has run a moment (its cache warm, its code compiled).
+            browser.navigate().refresh();
+            wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector("svg#tree g.snap"), 2));
+            System.out.println("PageThousandIT: reloaded, collapsed tree drawn " + browser.executeScript(
+                    "return performance.now()") + " ms after navigation started; requests: "
+                    + browser.executeScript("return performance.getEntriesByType('resource').map(e => e.name.replace("
+                    + "/^.*\\/api/, '/api') + ' ' + Math.round(e.startTime) + '+' + Math.round(e.duration) + ' ms')"
+                    + ".join(', ')"));
+            browser.findElement(By.cssSelector("svg#tree g.run text")).click();
+            wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector("svg#tree g.snap"), SNAPSHOTS));
             WebElement current = browser.findElement(By.cssSelector("svg#tree g.snap.current"));
             assertThat(current.getDomAttribute("data-name")).isEqualTo("s999");
             assertThat(browser.findElements(By.cssSelector("svg#tree path.edge"))).hasSize(SNAPSHOTS - 1);

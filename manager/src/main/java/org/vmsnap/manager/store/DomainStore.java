@@ -25,11 +25,18 @@ public final class DomainStore {
     private final Path home;
     private final Path dir;
     private final String name;
+    /** Parsed snapshot files kept between reads (serve), or null: read and parse every time (the CLI). */
+    private final SnapshotFileCache cache;
 
     public DomainStore(Path home, String name) {
+        this(home, name, null);
+    }
+
+    public DomainStore(Path home, String name, SnapshotFileCache cache) {
         this.home = home;
         this.dir = home.resolve(name);
         this.name = name;
+        this.cache = cache;
     }
 
     public String name() {
@@ -117,13 +124,23 @@ public final class DomainStore {
         if (!Files.isDirectory(folder)) {
             return out;
         }
+        SnapshotFileCache.Listing listing = cache == null ? null : cache.listing(folder);
         try (DirectoryStream<Path> files = Files.newDirectoryStream(folder, "*.xml")) {
             for (Path f : files) {
                 if (f.getFileName().toString().startsWith(".")) {
                     continue; // a temporary file of an interrupted atomic write
                 }
+                SnapshotDef kept = listing == null ? null : listing.lookup(f);
+                if (kept != null) {
+                    out.add(kept);
+                    continue;
+                }
                 try {
-                    out.add(SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8)));
+                    SnapshotDef def = SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8));
+                    out.add(def);
+                    if (listing != null) {
+                        listing.parsed(f, def);
+                    }
                 } catch (ManagerException e) {
                     if (damaged == null) {
                         throw new ManagerException(f + ": " + e.getMessage(), e);
@@ -131,6 +148,9 @@ public final class DomainStore {
                     damaged.add(new Damaged(f, e.getMessage()));
                 }
             }
+        }
+        if (listing != null) {
+            listing.done();
         }
         return out;
     }
