@@ -285,16 +285,19 @@ public final class DomainService {
     private org.vmsnap.manager.store.SnapshotFileCache snapshotCache;
 
     /**
-     * Keeps parsed snapshot files in {@code cache} between calls, for a long-running process that
-     * reads the same trees again and again (see {@link org.vmsnap.manager.store.SnapshotFileCache}).
+     * Keeps up to {@code maxEntries} parsed snapshot files between calls, for a long-running
+     * process that reads the same trees again and again (see
+     * {@link org.vmsnap.manager.store.SnapshotFileCache}); a cache set before stays.
      */
-    public DomainService withSnapshotCache(org.vmsnap.manager.store.SnapshotFileCache cache) {
-        this.snapshotCache = cache;
+    public DomainService withSnapshotCache(int maxEntries) {
+        if (snapshotCache == null) {
+            this.snapshotCache = new org.vmsnap.manager.store.SnapshotFileCache(maxEntries);
+        }
         return this;
     }
 
     /** The cache {@link #withSnapshotCache} set, or null. */
-    public org.vmsnap.manager.store.SnapshotFileCache snapshotCache() {
+    org.vmsnap.manager.store.SnapshotFileCache snapshotCache() {
         return snapshotCache;
     }
 

@@ -18,7 +18,6 @@ import org.vmsnap.manager.DomainService;
 import org.vmsnap.manager.InvalidInputException;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
-import org.vmsnap.manager.store.SnapshotFileCache;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
@@ -93,9 +92,7 @@ public final class VmsnapServer implements AutoCloseable {
             http.stop(0);
             throw e;
         }
-        if (domains.snapshotCache() == null) {
-            domains.withSnapshotCache(new SnapshotFileCache(CACHED_SNAPSHOTS));
-        }
+        domains.withSnapshotCache(CACHED_SNAPSHOTS);
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         http.setExecutor(executor);
         VmsnapServer server = new VmsnapServer(http, executor, token, domains);
