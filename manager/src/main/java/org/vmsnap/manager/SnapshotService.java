@@ -10,6 +10,7 @@ import org.vmsnap.manager.live.LiveQemu;
 import org.vmsnap.manager.live.LiveView;
 import org.vmsnap.manager.plan.OfflineExecutor;
 import org.vmsnap.manager.plan.PlanRunner;
+import org.vmsnap.manager.plan.Step;
 import org.vmsnap.manager.plan.Journal;
 import org.vmsnap.manager.store.DomainLock;
 import org.vmsnap.manager.store.DomainStore;
@@ -149,7 +150,27 @@ public final class SnapshotService {
             return;
         }
         LivePlans.convert(ctx, ctx.live, agentSocketToFreeze);
+        boolean touchesQemu = ctx.plan.steps().stream().anyMatch(st -> st instanceof Step.BlockdevAdd
+                || st instanceof Step.SnapshotTransaction || st instanceof Step.BlockCommit
+                || st instanceof Step.BlockStream || st instanceof Step.BlockdevDel
+                || st instanceof Step.LiveDeleteInternal);
+        if (touchesQemu) {
+            refuseInactiveImages(ctx.before);
+        }
         Preflight.check(ctx, ctx.live::holds);
+    }
+
+    /**
+     * After a checkpoint of a paused guest, QEMU 7.2 stays in {@code postmigrate} with its images
+     * inactive until the guest is resumed: a snapshot there fails, and deleting an internal
+     * snapshot of an inactive image aborts QEMU (measured). Refused before anything changes.
+     */
+    private void refuseInactiveImages(DomainState s) throws IOException {
+        if (live.qemuStatus().equals("postmigrate")) {
+            throw new InvalidInputException("Requested operation is not valid: QEMU holds the disks of domain "
+                    + s.domain.name() + " inactive since the checkpoint of its paused guest; resume it first"
+                    + " ('vmsnap resume " + s.domain.name() + "')");
+        }
     }
 
     /** The domain's current definition. */
@@ -178,6 +199,9 @@ public final class SnapshotService {
             }
             if (flags.current()) {
                 throw new InvalidInputException("--current is only valid with --redefine");
+            }
+            if (live != null) {
+                refuseInactiveImages(s);
             }
             java.nio.file.Path freeze = null;
             if (live == null && flags.quiesce()) {

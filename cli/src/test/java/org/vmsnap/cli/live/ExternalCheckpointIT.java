@@ -94,9 +94,26 @@ class ExternalCheckpointIT {
             CheckpointIT.counted(d, m1.high(), 5);
             ok("snapshot-revert", "x", "c2", "--paused");
             assertThat(ok("domstate", "x", "--reason").strip()).isEqualTo("paused (from snapshot)");
+            // A checkpoint of the paused guest leaves QEMU's images inactive until resume: a disk
+            // snapshot or a delete there is refused with one line (an internal snapshot's delete on
+            // an inactive image aborts QEMU 7.2), and nothing changes.
+            Path mem5 = dir.resolve("c5.mem");
+            ok("snapshot-create-as", "x", "c5", "--memspec", mem5.toString());
+            assertThat(CheckpointIT.qemuStatus(d)).isEqualTo("postmigrate");
+            String tree = ok("snapshot-list", "x", "--tree");
+            String blocks = ok("domblklist", "x");
+            assertThat(fails("snapshot-create-as", "x", "d5", "--disk-only"))
+                    .contains("resume it first ('vmsnap resume x')");
+            assertThat(fails("snapshot-delete", "x", "c5")).contains("resume it first");
+            assertThat(ok("snapshot-list", "x", "--tree")).isEqualTo(tree);
+            assertThat(ok("domblklist", "x")).isEqualTo(blocks);
+            assertThat(mem5).exists();
+            assertThat(CheckpointIT.qemuStatus(d)).isEqualTo("postmigrate");
             at = d.logSize();
             ok("resume", "x");
             CheckpointIT.continuesFrom(d, at, m2);
+            ok("snapshot-delete", "x", "c5");
+            assertThat(mem5).doesNotExist();
 
             // From a shut-off domain.
             ok("destroy", "x");
