@@ -1,7 +1,12 @@
 package org.vmsnap.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.vmsnap.qcow2.Qcow2CreateOptions;
+import org.vmsnap.qcow2.Qcow2Image;
 
 /** Runs vmsnap in this process with captured output. */
 public final class Cli {
@@ -18,5 +23,38 @@ public final class Cli {
         StringWriter err = new StringWriter();
         int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
         return new Run(code, out.toString(), err.toString());
+    }
+
+    /**
+     * Points vmsnap at {@code dir/home} and defines a shut-off domain "vm" with one disk, vda, an
+     * empty 1 MiB qcow2 image {@code dir/sys.qcow2}.
+     */
+    public static void defineOneDiskVm(Path dir) throws IOException {
+        System.setProperty("vmsnap.home", dir.resolve("home").toString());
+        try (Qcow2Image img = Qcow2Image.create(dir.resolve("sys.qcow2"), Qcow2CreateOptions.ofSize(1 << 20))) {
+            if (!img.snapshots().isEmpty()) {
+                throw new AssertionError("a new image has snapshots");
+            }
+        }
+        Path xml = dir.resolve("vm.xml");
+        Files.writeString(xml, """
+                <domain type='kvm'>
+                  <name>vm</name>
+                  <memory unit='KiB'>65536</memory>
+                  <vcpu>1</vcpu>
+                  <os><type arch='x86_64'>hvm</type></os>
+                  <devices>
+                    <disk type='file' device='disk'>
+                      <driver name='qemu' type='qcow2'/>
+                      <source file='%s'/>
+                      <target dev='vda' bus='virtio'/>
+                    </disk>
+                  </devices>
+                </domain>
+                """.formatted(dir.resolve("sys.qcow2")));
+        Run r = run("define", xml.toString());
+        if (r.exitCode() != 0) {
+            throw new AssertionError("define " + xml + ": " + r.err());
+        }
     }
 }

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -16,8 +15,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.vmsnap.qcow2.Qcow2CreateOptions;
-import org.vmsnap.qcow2.Qcow2Image;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -32,27 +29,7 @@ class ShellTest {
 
     @BeforeEach
     void home() throws IOException {
-        System.setProperty("vmsnap.home", dir.resolve("home").toString());
-        try (Qcow2Image img = Qcow2Image.create(dir.resolve("sys.qcow2"), Qcow2CreateOptions.ofSize(1 << 20))) {
-            assertThat(img.snapshots()).isEmpty();
-        }
-        Path xml = dir.resolve("vm.xml");
-        Files.writeString(xml, """
-                <domain type='kvm'>
-                  <name>vm</name>
-                  <memory unit='KiB'>65536</memory>
-                  <vcpu>1</vcpu>
-                  <os><type arch='x86_64'>hvm</type></os>
-                  <devices>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                    </disk>
-                  </devices>
-                </domain>
-                """.formatted(dir.resolve("sys.qcow2")));
-        assertThat(Cli.run("define", xml.toString()).exitCode()).isZero();
+        Cli.defineOneDiskVm(dir);
     }
 
     @AfterEach

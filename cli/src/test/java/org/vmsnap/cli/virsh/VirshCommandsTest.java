@@ -11,7 +11,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.cli.Cli;
-import org.vmsnap.qcow2.Qcow2CreateOptions;
 import org.vmsnap.qcow2.Qcow2Image;
 
 /**
@@ -25,27 +24,7 @@ class VirshCommandsTest {
 
     @BeforeEach
     void home() throws IOException {
-        System.setProperty("vmsnap.home", dir.resolve("home").toString());
-        try (Qcow2Image img = Qcow2Image.create(dir.resolve("sys.qcow2"), Qcow2CreateOptions.ofSize(1 << 20))) {
-            assertThat(img.snapshots()).isEmpty();
-        }
-        Path xml = dir.resolve("vm.xml");
-        Files.writeString(xml, """
-                <domain type='kvm'>
-                  <name>vm</name>
-                  <memory unit='KiB'>65536</memory>
-                  <vcpu>1</vcpu>
-                  <os><type arch='x86_64'>hvm</type></os>
-                  <devices>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                    </disk>
-                  </devices>
-                </domain>
-                """.formatted(dir.resolve("sys.qcow2")));
-        ok("define", xml.toString());
+        Cli.defineOneDiskVm(dir);
     }
 
     @AfterEach
