@@ -37,6 +37,16 @@ final class CheckpointRestarts implements LiveExecutor.Restarts {
     }
 
     @Override
+    public void stop(long pid) throws IOException {
+        try (LiveQemu q = lifecycle.probe().orElse(null)) {
+            if (q == null || q.pid() != pid) {
+                return; // stopped already: the step run again after a crash
+            }
+        }
+        lifecycle.destroy(false);
+    }
+
+    @Override
     public void startFailed(String why) {
         failure = why;
     }

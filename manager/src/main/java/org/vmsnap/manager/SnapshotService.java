@@ -390,15 +390,31 @@ public final class SnapshotService {
         }
         PlanContext ctx = PlanContext.open(store, s, what);
         CheckpointPlanner.revertByRestart(ctx, snap, running); // refuses before QEMU is stopped
-        if (live != null) {
-            closeLive();
-            lifecycle.destroy(false);
-        }
-        Preflight.check(ctx);
+        Preflight.check(ctx, stopRunningQemuFirst(ctx));
         if (dropManaged != null) {
             java.nio.file.Files.deleteIfExists(dropManaged); // --force: vmsnap's own file, the user's choice
         }
         runner().run(ctx.plan);
+    }
+
+    /**
+     * A revert that restarts QEMU stops a running one as the plan's first step (so a crash before
+     * it leaves the guest running, and one after it is rolled forward); the live connection is
+     * closed, the plan's executor stops QEMU through the lifecycle.
+     *
+     * @return the files that QEMU holds now and lets go of at that step (preflight cannot open them yet)
+     */
+    private java.util.function.Predicate<java.nio.file.Path> stopRunningQemuFirst(PlanContext ctx) throws IOException {
+        if (live == null) {
+            return p -> false;
+        }
+        LiveView view = LiveView.of(live);
+        List<Step> steps = new ArrayList<>();
+        steps.add(new Step.StopForRevert(live.pid()));
+        steps.addAll(ctx.plan.steps());
+        ctx.plan.replaceSteps(steps);
+        closeLive();
+        return view::holds;
     }
 
     /**
@@ -410,11 +426,7 @@ public final class SnapshotService {
             java.nio.file.Path dropManaged) throws IOException {
         PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to checkpoint " + snap.name());
         ExternalCheckpoints.revert(ctx, snap, running, lifecycle.runDir(snap.domain()), store.runtimeFile());
-        if (live != null) {
-            closeLive();
-            lifecycle.destroy(false);
-        }
-        Preflight.check(ctx);
+        Preflight.check(ctx, stopRunningQemuFirst(ctx));
         if (dropManaged != null) {
             java.nio.file.Files.deleteIfExists(dropManaged); // --force: vmsnap's own file, the user's choice
         }

@@ -205,27 +205,8 @@ class ExternalCheckpointIT {
             System.out.println("ExternalCheckpointIT: create outcomes by step " + creates);
 
             CheckpointIT.Moment m = CheckpointIT.checkpoint(d, "c", "--memspec", dir.resolve("f.c.mem").toString());
-            List<String> reverts = new java.util.ArrayList<>();
-            for (int step = 1; step < 40; step++) {
-                CheckpointIT.counted(d, m.high(), 5);
-                long at = d.logSize();
-                if (!LiveDomain.crashedAt(step, "snapshot-revert", "f", "c")) {
-                    reverts.add("done");
-                    CheckpointIT.continuesFrom(d, at, m);
-                    break;
-                }
-                ok("snapshot-list", "f");
-                assertThat(d.home.resolve("f").resolve("journal")).doesNotExist();
-                String state = ok("domstate", "f").strip();
-                reverts.add(state);
-                if (state.equals("running")) {
-                    assertThat(CheckpointIT.qemuStatus(d)).as("revert killed before step %d", step).isEqualTo("running");
-                } else {
-                    assertThat(state).as("revert killed before step %d", step).isEqualTo("shut off");
-                    ok("start", "f");
-                }
-                assertThat(partials()).isEmpty();
-            }
+            List<String> reverts = CheckpointIT.revertKilledAtEveryStep(d, "c", m,
+                    step -> assertThat(partials()).as("after a kill at step %d", step).isEmpty());
             assertThat(reverts).endsWith("done");
             System.out.println("ExternalCheckpointIT: revert outcomes by step " + reverts);
             ok("shutdown", "f");

@@ -181,36 +181,15 @@ class LiveInternalCheckpointIT {
             // in. vmsnap killed before every step of it first: the next command finishes the revert or
             // undoes it; the guest is never left paused and no journal or partial file stays.
             CheckpointIT.counted(d, m2.high(), 5);
-            List<String> reverts = new ArrayList<>();
-            long at = 0;
-            for (int step = 1; step < 40; step++) {
-                CheckpointIT.counted(d, m1.high(), 5);
-                long pid = d.pid();
-                at = d.logSize();
-                if (!LiveDomain.crashedAt(step, "snapshot-revert", "li", "c1")) {
-                    reverts.add("done");
-                    assertThat(d.pid()).isNotEqualTo(pid);
-                    break;
-                }
-                ok("snapshot-list", "li"); // the next command settles it
-                assertThat(d.home.resolve("li").resolve("journal")).doesNotExist();
-                String state = ok("domstate", "li").strip();
-                reverts.add(state);
-                if (state.equals("running")) {
-                    assertThat(CheckpointIT.qemuStatus(d)).as("revert killed before step %d", step).isEqualTo("running");
-                } else {
-                    assertThat(state).as("revert killed before step %d", step).isEqualTo("shut off");
-                    ok("start", "li");
-                }
+            List<String> reverts = CheckpointIT.revertKilledAtEveryStep(d, "c1", m1, step -> {
                 assertThat(partials()).as("after a kill at step %d", step).isEmpty();
                 assertThat(memFiles()).as("both memory files stay after a kill at step %d", step).hasSize(2);
                 for (Path disk : d.disks) {
                     assertThat(CheckpointIT.qemuSnapshots(disk)).containsKeys("c1", "c2");
                 }
-            }
+            });
             assertThat(reverts).endsWith("done");
             System.out.println("LiveInternalCheckpointIT: revert outcomes by step " + reverts);
-            CheckpointIT.continuesFrom(d, at, m1);
             assertThat(ok("domstate", "li", "--reason").strip()).isEqualTo("running (from snapshot)");
 
             // To c2, paused, from a shut-off domain; then resumed.
@@ -218,7 +197,7 @@ class LiveInternalCheckpointIT {
             ok("destroy", "li");
             ok("snapshot-revert", "li", "c2", "--paused");
             assertThat(ok("domstate", "li", "--reason").strip()).isEqualTo("paused (from snapshot)");
-            at = d.logSize();
+            long at = d.logSize();
             ok("resume", "li");
             CheckpointIT.continuesFrom(d, at, m2);
 

@@ -214,6 +214,13 @@ final class CheckpointSteps {
         restarts.startPaused();
     }
 
+    void stopForRevert(long pid) throws IOException {
+        if (restarts == null) {
+            throw new ManagerException("stopping the domain's QEMU is not possible here; run 'vmsnap destroy' on it");
+        }
+        restarts.stop(pid);
+    }
+
     void startFromMemory(Step.StartFromMemory m) throws IOException {
         if (restarts == null) {
             throw new ManagerException("starting the domain's QEMU is not possible here; run 'vmsnap start' on it");

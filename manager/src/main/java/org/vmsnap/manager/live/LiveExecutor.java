@@ -81,6 +81,9 @@ public final class LiveExecutor implements StepExecutor {
 
         /** QEMU could not load a checkpoint's memory; the domain stays shut off. */
         void startFailed(String why);
+
+        /** Stops the domain's QEMU if it is still the one of {@code pid} (libvirt's destroy). */
+        void stop(long pid) throws IOException;
     }
 
     private Restarts restarts;
@@ -150,6 +153,7 @@ public final class LiveExecutor implements StepExecutor {
             case Step.StopGuest g -> checkpoints().stop(g.pid());
             case Step.StartPaused p -> checkpoints().startPaused();
             case Step.StartFromMemory m -> checkpoints().startFromMemory(m);
+            case Step.StopForRevert r -> checkpoints().stopForRevert(r.pid());
             case Step.LoadVm l -> checkpoints().load(l);
             case Step.SetRunState r -> checkpoints().setRunState(r);
             case Step.PauseForSave p -> MemorySteps.pause(qmp(p.pid()));

@@ -356,6 +356,21 @@ public sealed interface Step {
         }
     }
 
+    /**
+     * A revert that starts QEMU again (from a checkpoint) stops the running one as its first step,
+     * so a crash before it leaves the guest running untouched, and after it the revert is finished:
+     * never a domain shut off at the old disks. Done again after a crash, it finds QEMU gone.
+     */
+    record StopForRevert(long pid) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return "stop QEMU (pid " + pid + ") to start it again from the checkpoint";
+        }
+    }
+
     /** After a revert: the guest's CPUs run ({@code running}) or stay stopped. pid 0 as in LoadVm. */
     record SetRunState(long pid, boolean running) implements Step {
         public boolean reversible() {
