@@ -350,13 +350,9 @@ public final class SnapshotService {
                 return null;
             }
             boolean stopped = live != null;
-            if (stopped) {
-                closeLive();
-                lifecycle.destroy(false);
-            }
             PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to " + name);
             RevertPlanner.plan(ctx, snap);
-            Preflight.check(ctx);
+            Preflight.check(ctx, stopRunningQemuFirst(ctx));
             if (dropManaged) {
                 java.nio.file.Files.deleteIfExists(managed); // --force: vmsnap's own file, the user's choice
             }
@@ -398,7 +394,7 @@ public final class SnapshotService {
     }
 
     /**
-     * A revert that restarts QEMU stops a running one as the plan's first step (so a crash before
+     * A revert of a running domain stops QEMU as the plan's first step (so a crash before
      * it leaves the guest running, and one after it is rolled forward); the live connection is
      * closed, the plan's executor stops QEMU through the lifecycle.
      *
