@@ -20,7 +20,7 @@ for i in $(seq "$runs"); do
     else args=(--listen 127.0.0.1:18741); url=(http://127.0.0.1:18741/api/domains); fi
     t0=$(date +%s%N)
     "$J/java" -jar "$jar" serve "${args[@]}" >/dev/null 2>&1 & p=$!
-    until [ -s "$VMSNAP_HOME/serve-token" ] && curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$VMSNAP_HOME/serve-token")" "${url[@]}"; do sleep 0.05; done
+    until kill -0 "$p" && [ -s "$VMSNAP_HOME/serve-token" ] && curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$VMSNAP_HOME/serve-token")" "${url[@]}"; do sleep 0.05; done
     t1=$(date +%s%N); c=$(cpu_ms $p); r0=$(awk '/VmRSS/{print $2}' /proc/$p/status)
     tok=$(cat "$VMSNAP_HOME/serve-token")
     for _ in $(seq 200); do curl -s -o /dev/null -H "Authorization: Bearer $tok" "${url[@]}"; done

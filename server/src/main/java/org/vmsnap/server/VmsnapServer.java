@@ -300,6 +300,10 @@ public final class VmsnapServer implements AutoCloseable {
                 allow(ex, method, "GET");
                 return new DomainStream();
             }
+            if (path.equals(List.of("api", "restore"))) {
+                allow(ex, method, "POST");
+                return new Accepted(actions.restore(body));
+            }
             if (path.equals(List.of("api", "domains")) || path.equals(List.of("api", "jobs"))) {
                 allow(ex, method, "GET");
                 return path.get(1).equals("domains") ? resources.domains() : jobs.all();
@@ -345,6 +349,10 @@ public final class VmsnapServer implements AutoCloseable {
             case "start", "shutdown", "destroy", "suspend", "resume", "managedsave" -> {
                 allow(ex, method, "POST");
                 return new Accepted(actions.lifecycle(domain, route, body));
+            }
+            case "save" -> {
+                allow(ex, method, "POST");
+                return new Accepted(actions.save(domain, body));
             }
             case "tree" -> {
                 allow(ex, method, "GET");
