@@ -195,5 +195,4 @@ final class UnixListener implements AutoCloseable {
             response.write(true, java.nio.ByteBuffer.wrap(body), callback);
         }
     }
-
 }
