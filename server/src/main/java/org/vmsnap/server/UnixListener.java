@@ -138,7 +138,10 @@ final class UnixListener implements AutoCloseable {
         }
     }
 
-    /** Refuses an existing {@code socket} unless it is a socket whose server is gone. */
+    /**
+     * Refuses an existing {@code socket} unless it is this user's socket and a connect to it is
+     * refused (its server is gone).
+     */
     private static void refuseLive(Path socket) throws IOException {
         if (!Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
             return;
@@ -147,10 +150,18 @@ final class UnixListener implements AutoCloseable {
         if ((mode & 0170000) != 0140000) {
             throw new ManagerException("--socket " + socket + " exists and is not a socket: choose another path");
         }
+        // Another user's socket is never taken over, dead or not (/proc/self belongs to this process's uid).
+        if (!Files.getAttribute(socket, "unix:uid", LinkOption.NOFOLLOW_LINKS)
+                .equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
+            throw new ManagerException("--socket " + socket + " exists and belongs to another user: choose another path");
+        }
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
-        } catch (IOException refused) {
+        } catch (java.net.ConnectException refused) {
             return; // nobody listens: a dead server's socket
+        } catch (IOException e) {
+            throw new ManagerException("--socket " + socket + " exists and cannot be checked (" + e.getMessage()
+                    + "): choose another path");
         }
         throw new ManagerException("--socket " + socket + ": another server is listening on it (is another vmsnap"
                 + " serve running?)");
