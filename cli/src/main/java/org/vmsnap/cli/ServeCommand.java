@@ -19,9 +19,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code vmsnap serve [--listen HOST:PORT] [--token-file FILE]}: the web page and the JSON API
- * ({@link VmsnapServer}) until SIGINT or SIGTERM. It prints the page's address with the token
- * once; the token is also in a 0600 file, removed when the server stops.
+ * {@code vmsnap serve [--listen HOST:PORT | --socket PATH] [--token-file FILE]}: the web page and
+ * the JSON API ({@link VmsnapServer}) until SIGINT or SIGTERM. It prints the page's address with
+ * the token once; the token is also in a 0600 file, removed when the server stops. With
+ * {@code --socket} it serves on a UNIX socket of mode 0600 that it makes and removes.
  */
 @Command(name = "serve",
         description = "Serve a web page of the domains and their snapshot trees, and a JSON API, on 127.0.0.1"
@@ -29,6 +30,9 @@ import picocli.CommandLine.Model.CommandSpec;
         footerHeading = HelpCommand.EXAMPLES,
         footer = {"  vmsnap serve                          # http://127.0.0.1:8740/?token=...",
                 "  vmsnap serve --listen 127.0.0.1:0     # any free port",
+                "  vmsnap serve --socket /run/user/1000/vmsnap.sock",
+                "  curl --unix-socket /run/user/1000/vmsnap.sock -H \"Authorization: Bearer $(cat ...)\" \\",
+                "      http://localhost/api/domains",
                 "  curl -H \"Authorization: Bearer $(cat ~/.local/share/vmsnap/serve-token)\" \\",
                 "      http://127.0.0.1:8740/api/domains"})
 public final class ServeCommand implements Callable<Integer> {
@@ -37,7 +41,12 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--listen", paramLabel = "HOST:PORT",
             description = "Address to listen on (default " + DEFAULT_LISTEN + "; port 0: any free port;"
                     + " [::1]:PORT for IPv6).")
-    String listen = DEFAULT_LISTEN;
+    String listen;
+
+    @Option(names = "--socket", paramLabel = "PATH",
+            description = "Serve on a UNIX socket made at PATH, mode 0600, removed on exit (instead of TCP; an"
+                    + " existing PATH is refused unless it is a dead server's socket).")
+    Path socket;
 
     @Option(names = "--token-file", paramLabel = "FILE",
             description = "Write the token to FILE, mode 0600, created new (default: serve-token in the state"
@@ -51,25 +60,37 @@ public final class ServeCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        InetSocketAddress address = address(listen);
+        if (socket != null && listen != null) {
+            throw new CliException("--listen and --socket are exclusive: serve on TCP or on a UNIX socket");
+        }
+        InetSocketAddress address = socket != null ? null : address(listen == null ? DEFAULT_LISTEN : listen);
         DomainService domains = new DomainService(DomainService.defaultHome(), line -> {
             err.println("vmsnap: " + line);
             err.flush();
         });
         VmsnapServer server;
         try {
-            server = VmsnapServer.start(domains, address, tokenFile);
+            server = socket != null ? VmsnapServer.startUnix(domains, socket, tokenFile)
+                    : VmsnapServer.start(domains, address, tokenFile);
         } catch (BindException e) {
-            throw new CliException(1, "cannot listen on " + listen + ": " + e.getMessage()
+            if (socket != null) {
+                throw new CliException(1, "cannot listen on " + socket + ": " + e.getMessage(), e);
+            }
+            throw new CliException(1, "cannot listen on " + (listen == null ? DEFAULT_LISTEN : listen) + ": " + e.getMessage()
                     + " (is another vmsnap serve running? --listen HOST:PORT picks another port)", e);
         }
         Thread hook = new Thread(() -> closeQuietly(server), "vmsnap-serve-stop");
         Runtime.getRuntime().addShutdownHook(hook);
-        if (!address.getAddress().isLoopbackAddress()) {
+        if (address != null && !address.getAddress().isLoopbackAddress()) {
             err.println("vmsnap: listening on " + address.getAddress().getHostAddress()
                     + ", not a loopback address: anyone who can reach it is one token away from your domains");
         }
-        out.println("vmsnap serve: open " + server.pageUrl());
+        if (socket != null) {
+            // No browser reaches a UNIX socket: the address is for programs (curl --unix-socket).
+            out.println("vmsnap serve: listening on " + server.url() + " (mode 0600, removed on exit)");
+        } else {
+            out.println("vmsnap serve: open " + server.pageUrl());
+        }
         out.println("vmsnap serve: the token is also in " + server.tokenFile() + " (removed on exit); Ctrl-C stops");
         out.flush();
         err.flush();

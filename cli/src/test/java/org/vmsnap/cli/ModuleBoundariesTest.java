@@ -57,7 +57,14 @@ class ModuleBoundariesTest {
             "com.fasterxml.jackson.databind.ObjectMapper",
             "com.fasterxml.jackson.core.JsonFactory",
             "com.fasterxml.jackson.annotation.JsonProperty",
-            "com.github.luben.zstd.Zstd");
+            "com.github.luben.zstd.Zstd",
+            // Jetty: the server's UNIX-socket transport, and the modules it requires.
+            "org.eclipse.jetty.unixdomain.server.UnixDomainServerConnector",
+            "org.eclipse.jetty.server.Server",
+            "org.eclipse.jetty.http.HttpHeader",
+            "org.eclipse.jetty.io.Content",
+            "org.eclipse.jetty.util.Callback",
+            "org.slf4j.Logger");
 
     private static final Map<String, Path> locations = new TreeMap<>();
     private static final List<Path> modulePath = new ArrayList<>();
@@ -187,7 +194,10 @@ class ModuleBoundariesTest {
                 "org.vmsnap.server", "org.vmsnap.testkit", "info.picocli", "org.vmsnap.zstd");
         ResolvedModule cli = graph.findModule("org.vmsnap.cli").orElseThrow();
         assertThat(cli.reads()).extracting(ResolvedModule::name)
-                .doesNotContain("org.vmsnap.qmp", "org.vmsnap.zstd");
+                .doesNotContain("org.vmsnap.qmp", "org.vmsnap.zstd", "org.eclipse.jetty.server");
+        // Jetty is the server's own business (its UNIX-socket transport): nothing passes it on.
+        assertThat(graph.findModule("org.vmsnap.server").orElseThrow().reads()).extracting(ResolvedModule::name)
+                .contains("org.eclipse.jetty.unixdomain.server", "jdk.httpserver");
     }
 
     @Test

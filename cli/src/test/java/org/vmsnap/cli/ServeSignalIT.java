@@ -17,9 +17,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code vmsnap serve} as its own process (the shaded jar): it answers with the token it printed
@@ -68,6 +69,42 @@ class ServeSignalIT {
             } catch (IOException expected) {
                 // connection refused: the server is gone
             }
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    /**
+     * The shaded jar on a UNIX socket (Jetty, its services and log provider merged into the jar):
+     * it answers through curl --unix-socket, prints nothing of Jetty's or slf4j's, and SIGTERM
+     * removes the socket and the token file.
+     */
+    @Test
+    void theJarServesOnASocketUntilSigterm() throws Exception {
+        Path home = tmp.resolve("home");
+        Path socket = tmp.resolve("vmsnap.sock");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-jar", Path.of("target", "vmsnap.jar").toAbsolutePath().toString(),
+                "serve", "--socket", socket.toString());
+        pb.environment().put("VMSNAP_HOME", home.toString());
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            assertThat(out.readLine()).isEqualTo("vmsnap serve: listening on unix:" + socket
+                    + " (mode 0600, removed on exit)");
+            String token = Files.readString(home.resolve("serve-token")).strip();
+            Process curl = new ProcessBuilder("curl", "-sS", "--unix-socket", socket.toString(), "-w", " %{http_code}",
+                    "-H", "Authorization: Bearer " + token, "http://localhost/api/domains").redirectErrorStream(true).start();
+            assertThat(new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("[]\n 200");
+            assertThat(new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor()).isZero();
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isEqualTo(143);
+            assertThat(socket).doesNotExist();
+            assertThat(home.resolve("serve-token")).doesNotExist();
+            List<String> rest = out.lines().toList();
+            assertThat(rest).as("after the address: the token file's line only").hasSize(1)
+                    .allMatch(l -> l.startsWith("vmsnap serve: the token is also in "));
         } finally {
             p.destroyForcibly();
         }

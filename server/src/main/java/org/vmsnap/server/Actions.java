@@ -2,6 +2,7 @@ package org.vmsnap.server;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -64,6 +65,10 @@ final class Actions {
 
     /** managedsave's --running, --paused (the state start restores the guest in). */
     record ManagedSaveRequest(Boolean running, Boolean paused) {
+    }
+
+    /** save's FILE, --running, --paused; restore's FILE, --running, --paused. */
+    record FileRequest(String file, Boolean running, Boolean paused) {
     }
 
     /** suspend and resume take no options: any field is refused. */
@@ -219,6 +224,100 @@ final class Actions {
         };
         checkState(verb, domains.status(domain));
         return jobs.submit(verb, domain, null, action);
+    }
+
+    /**
+     * POST /api/domains/{name}/save, as {@code save DOMAIN FILE [--running|--paused]}: the job makes
+     * the CLI's DomainService call, which checks FILE as it does for the CLI (a new file in an
+     * existing folder, never one that exists) before the guest pauses; its failure is the CLI's
+     * line. While QEMU sends the state, the job's progress is what {@code save --verbose} shows.
+     */
+    Job save(String domain, byte[] body) throws IOException {
+        FileRequest r = read(body, FileRequest.class);
+        Path file = file(r, "save");
+        Boolean running = state(r);
+        checkState("save", domains.status(domain));
+        return jobs.submit("save", domain, null, p -> {
+            Thread watch = Thread.ofVirtual().start(() -> saveProgress(domain, p));
+            try {
+                domains.save(domain, file, running, null);
+            } catch (org.vmsnap.manager.NotFoundException e) {
+                throw new org.vmsnap.manager.NotFoundException("failed to get domain '" + domain + "'");
+            } catch (org.vmsnap.manager.ManagerException e) {
+                throw new org.vmsnap.manager.ManagerException("Failed to save domain '" + domain + "' to " + r.file()
+                        + ": " + e.getMessage(), e);
+            } finally {
+                watch.interrupt();
+            }
+            Map<String, Object> result = new java.util.LinkedHashMap<>(state(domain));
+            result.put("file", file.toString());
+            return result;
+        });
+    }
+
+    /** As the CLI's {@code save --verbose}: QEMU's figures from the status monitor, a few times a second. */
+    private void saveProgress(String domain, org.vmsnap.manager.JobProgress p) {
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(200);
+                DomainService.JobInfo j = domains.jobInfo(domain);
+                if (j != null && j.totalBytes() > 0) {
+                    p.update("Save", j.totalBytes() - j.remainingBytes(), j.totalBytes());
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException | RuntimeException e) {
+                // no figures now: try again
+            }
+        }
+    }
+
+    /**
+     * POST /api/restore, as {@code restore FILE [--running|--paused]}: the domain is the one the
+     * file names (defined from it when vmsnap does not know it yet, as the CLI does); the file is
+     * checked by the manager's code, whole, before anything starts.
+     */
+    Job restore(byte[] body) throws IOException {
+        FileRequest r = read(body, FileRequest.class);
+        Path file = file(r, "restore");
+        Boolean running = state(r);
+        return jobs.submit("restore", null, null, p -> {
+            String name;
+            try {
+                name = domains.restore(file, running, null);
+            } catch (org.vmsnap.manager.ManagerException e) {
+                throw new org.vmsnap.manager.ManagerException("Failed to restore domain from " + r.file() + ": "
+                        + e.getMessage(), e);
+            }
+            Map<String, Object> result = new java.util.LinkedHashMap<>(state(name));
+            result.put("file", file.toString());
+            return result;
+        });
+    }
+
+    /**
+     * The request's FILE: an absolute path (a relative one would be relative to the server's
+     * folder, which the caller does not see), no NUL. Everything else about it is the manager's
+     * check, the CLI's.
+     */
+    private static Path file(FileRequest r, String verb) throws InvalidInputException {
+        String f = r.file();
+        if (f == null || f.isEmpty()) {
+            throw new InvalidInputException("request body: " + verb + " needs a file (an absolute path)");
+        }
+        if (!f.startsWith("/") || f.indexOf('\0') >= 0) {
+            throw new InvalidInputException("request body: file '" + f.replace('\0', ' ') + "' is not an absolute"
+                    + " path (" + verb + " takes a path on the server's machine, from /)");
+        }
+        return Path.of(f);
+    }
+
+    /** --running / --paused as the manager takes them: null keeps the state the guest had. */
+    private static Boolean state(FileRequest r) throws InvalidInputException {
+        if (on(r.running()) && on(r.paused())) {
+            throw new InvalidInputException("Options --running and --paused are mutually exclusive");
+        }
+        return on(r.running()) ? Boolean.TRUE : on(r.paused()) ? Boolean.FALSE : null;
     }
 
     /**

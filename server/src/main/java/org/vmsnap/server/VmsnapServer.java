@@ -20,12 +20,12 @@ import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 
 /**
  * The {@code serve} process's HTTP server: the JDK's {@code HttpServer}, one virtual thread per
- * request, bound to a loopback address. Every request needs the bearer token of
+ * request, bound to a loopback address; or Jetty on a UNIX socket ({@link UnixListener}), which
+ * HttpServer cannot bind. One handler serves both ({@link Exchange}). Every request needs the bearer token of
  * {@link ServeToken}; POST and DELETE with an {@code Origin} other than the served one are
  * refused (no request forged by another page); a body over 64 KiB is refused unread. Every
  * error is one line of JSON, {@code {"error": "..."}}, never a stack trace.
@@ -35,14 +35,17 @@ public final class VmsnapServer implements AutoCloseable {
     private static final long DRAIN_LIMIT = 1 << 20;
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final HttpServer http;
+    /** What accepts connections: the HttpServer (TCP) or the UnixListener; stopped by close(). */
+    private final AutoCloseable listener;
     private final ExecutorService executor;
     private final ServeToken token;
     private final Resources resources;
     private final DomainEvents events;
     private final Jobs jobs;
     private final Actions actions;
+    /** The served origin, {@code http://HOST:PORT}; null on a UNIX socket, which serves no browser origin. */
     private final String origin;
+    private final String address;
     /**
      * Parsed snapshot files kept by the server's domain service (each about a kilobyte of objects
      * plus the domain copy): a few 1000-snapshot domains; a larger folder is read every time.
@@ -53,17 +56,23 @@ public final class VmsnapServer implements AutoCloseable {
     /** Set when the server stops: event streams end instead of waiting for more. */
     private volatile boolean closing;
 
-    private VmsnapServer(HttpServer http, ExecutorService executor, ServeToken token, DomainService domains) {
-        this.http = http;
+    private VmsnapServer(AutoCloseable listener, String origin, String address, ExecutorService executor,
+            ServeToken token, DomainService domains) {
+        this.listener = listener;
+        this.origin = origin;
+        this.address = address;
         this.executor = executor;
         this.token = token;
         this.resources = new Resources(domains);
         this.events = new DomainEvents(domains);
         this.jobs = new Jobs(events::poke);
         this.actions = new Actions(domains, jobs);
+    }
+
+    private static String origin(HttpServer http) {
         InetSocketAddress a = http.getAddress();
         String host = a.getAddress().getHostAddress();
-        this.origin = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+        return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 
     /**
@@ -95,17 +104,48 @@ public final class VmsnapServer implements AutoCloseable {
         domains.withSnapshotCache(CACHED_SNAPSHOTS);
         ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
         http.setExecutor(executor);
-        VmsnapServer server = new VmsnapServer(http, executor, token, domains);
-        http.createContext("/", server::handle);
+        String origin = origin(http);
+        VmsnapServer server = new VmsnapServer(() -> http.stop(0), origin, origin, executor, token, domains);
+        http.createContext("/", ex -> server.handle(new JdkExchange(ex)));
         http.start();
-        server.warm = Thread.ofVirtual().name("vmsnap-serve-warm").start(() -> {
+        server.warmUp(domains);
+        return server;
+    }
+
+    /**
+     * Serves on a UNIX socket that this call makes at {@code socket}, mode 0600 (an existing name is
+     * refused unless it is a dead server's socket), with the token written as for TCP; the socket
+     * is removed by {@link #close()}. The socket is made before the token file, so a refused path
+     * leaves nothing behind.
+     */
+    public static VmsnapServer startUnix(DomainService domains, Path socket, Path tokenFile) throws IOException {
+        // A request that comes between the socket's link and the end of this method waits for the server.
+        java.util.concurrent.CompletableFuture<VmsnapServer> ready = new java.util.concurrent.CompletableFuture<>();
+        UnixListener unix = UnixListener.start(socket, ex -> ready.join().handle(ex));
+        ServeToken token;
+        try {
+            token = tokenFile == null ? ServeToken.create(domains.home()) : ServeToken.createAt(tokenFile);
+        } catch (IOException | RuntimeException e) {
+            ready.completeExceptionally(e);
+            unix.close();
+            throw e;
+        }
+        domains.withSnapshotCache(CACHED_SNAPSHOTS);
+        VmsnapServer server = new VmsnapServer(unix, null, "unix:" + unix.path(),
+                Executors.newVirtualThreadPerTaskExecutor(), token, domains);
+        ready.complete(server);
+        server.warmUp(domains);
+        return server;
+    }
+
+    private void warmUp(DomainService domains) {
+        warm = Thread.ofVirtual().name("vmsnap-serve-warm").start(() -> {
             try {
                 domains.warmSnapshotCache();
             } catch (IOException | RuntimeException e) {
                 // only a head start: the first request reads the files itself and reports what fails
             }
         });
-        return server;
     }
 
     /**
@@ -123,9 +163,9 @@ public final class VmsnapServer implements AutoCloseable {
         }
     }
 
-    /** The served origin, {@code http://HOST:PORT}. */
+    /** Where it serves: the origin {@code http://HOST:PORT}, or {@code unix:PATH}. */
     public String url() {
-        return origin;
+        return address;
     }
 
     /**
@@ -133,7 +173,7 @@ public final class VmsnapServer implements AutoCloseable {
      * The page takes the token out of its address bar at once and sends it as a header.
      */
     public String pageUrl() {
-        return origin + "/?token=" + token.value();
+        return address + "/?token=" + token.value();
     }
 
     public Path tokenFile() {
@@ -148,7 +188,13 @@ public final class VmsnapServer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         closing = true;
-        http.stop(0);
+        try {
+            listener.close();
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
         try {
             warm.join(java.time.Duration.ofSeconds(10));
         } catch (InterruptedException e) {
@@ -171,7 +217,7 @@ public final class VmsnapServer implements AutoCloseable {
         }
     }
 
-    private void handle(HttpExchange ex) {
+    private void handle(Exchange ex) {
         try (ex) {
             int status = 200;
             Object body;
@@ -187,7 +233,7 @@ public final class VmsnapServer implements AutoCloseable {
                 }
                 if (body instanceof Accepted a) {
                     status = 202;
-                    ex.getResponseHeaders().set("Location", "/api/jobs/" + a.job().id);
+                    ex.setHeader("Location", "/api/jobs/" + a.job().id);
                     body = a.job().json();
                 }
             } catch (HttpError e) {
@@ -221,24 +267,25 @@ public final class VmsnapServer implements AutoCloseable {
     private record Raw(String contentType, byte[] body, Map<String, String> headers) {
     }
 
-    private Object answer(HttpExchange ex) throws HttpError, IOException {
-        String rawPath = ex.getRequestURI().getRawPath();
+    private Object answer(Exchange ex) throws HttpError, IOException {
+        String rawPath = ex.rawPath();
         boolean page = "/".equals(rawPath);
         // The page is opened by following the printed address (?token=...): a browser cannot add
         // a header to a navigation. Everything under /api takes the header only.
-        if (!token.accepts(ex.getRequestHeaders().getFirst("Authorization"))
-                && !(page && token.acceptsValue(queryToken(ex.getRequestURI().getRawQuery())))) {
-            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+        if (!token.accepts(ex.header("Authorization"))
+                && !(page && token.acceptsValue(queryToken(ex.rawQuery())))) {
+            ex.setHeader("WWW-Authenticate", "Bearer");
             throw new HttpError(401, "missing or wrong token (Authorization: Bearer <the serve-token file>;"
                     + " the page: the address vmsnap serve printed)");
         }
-        String method = ex.getRequestMethod();
+        String method = ex.method();
         boolean changes = method.equals("POST") || method.equals("DELETE") || method.equals("PUT")
                 || method.equals("PATCH");
         if (changes) {
-            String o = ex.getRequestHeaders().getFirst("Origin");
+            String o = ex.header("Origin");
             if (o != null && !o.equals(origin)) {
-                throw new HttpError(403, "origin '" + oneLine(o) + "' is not " + origin);
+                throw new HttpError(403, "origin '" + oneLine(o) + "' is not " + (origin == null
+                        ? "allowed on a UNIX socket (it serves no page origin)" : origin));
             }
         }
         byte[] body = readBody(ex);
@@ -252,6 +299,10 @@ public final class VmsnapServer implements AutoCloseable {
             if (path.equals(List.of("api", "events"))) {
                 allow(ex, method, "GET");
                 return new DomainStream();
+            }
+            if (path.equals(List.of("api", "restore"))) {
+                allow(ex, method, "POST");
+                return new Accepted(actions.restore(body));
             }
             if (path.equals(List.of("api", "domains")) || path.equals(List.of("api", "jobs"))) {
                 allow(ex, method, "GET");
@@ -282,7 +333,7 @@ public final class VmsnapServer implements AutoCloseable {
      * /api/domains/{name}[/snapshots[/{snapshot}[/revert]] | /tree]: the resources read with GET,
      * the actions (POST a snapshot, POST revert, DELETE a snapshot) started as jobs.
      */
-    private Object domainRoute(HttpExchange ex, String method, List<String> path, byte[] body)
+    private Object domainRoute(Exchange ex, String method, List<String> path, byte[] body)
             throws HttpError, IOException {
         String domain = path.get(2);
         // The route by the words in fixed places; the names (domain, snapshot) may be any word.
@@ -298,6 +349,10 @@ public final class VmsnapServer implements AutoCloseable {
             case "start", "shutdown", "destroy", "suspend", "resume", "managedsave" -> {
                 allow(ex, method, "POST");
                 return new Accepted(actions.lifecycle(domain, route, body));
+            }
+            case "save" -> {
+                allow(ex, method, "POST");
+                return new Accepted(actions.save(domain, body));
             }
             case "tree" -> {
                 allow(ex, method, "GET");
@@ -320,14 +375,14 @@ public final class VmsnapServer implements AutoCloseable {
                 allow(ex, method, "POST");
                 return new Accepted(actions.revert(domain, path.get(4), body));
             }
-            default -> throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
+            default -> throw new HttpError(404, "no resource at " + oneLine(ex.rawPath()));
         }
     }
 
     /** /api/jobs/{id}: the job; /api/jobs/{id}/events: its events as they happen. */
-    private Object jobRoute(HttpExchange ex, String method, List<String> path) throws HttpError {
+    private Object jobRoute(Exchange ex, String method, List<String> path) throws HttpError {
         if (path.size() > 4 || path.size() == 4 && !path.get(3).equals("events")) {
-            throw new HttpError(404, "no resource at " + oneLine(ex.getRequestURI().getRawPath()));
+            throw new HttpError(404, "no resource at " + oneLine(ex.rawPath()));
         }
         allow(ex, method, "GET");
         Job job = jobs.get(path.get(2));
@@ -338,10 +393,10 @@ public final class VmsnapServer implements AutoCloseable {
     }
 
     /** 405 with {@code Allow} unless the method is one of {@code allowed}. */
-    private static void allow(HttpExchange ex, String method, String... allowed) throws HttpError {
+    private static void allow(Exchange ex, String method, String... allowed) throws HttpError {
         if (!List.of(allowed).contains(method)) {
             String list = String.join(", ", allowed);
-            ex.getResponseHeaders().set("Allow", list);
+            ex.setHeader("Allow", list);
             throw new HttpError(405, method + " is not allowed here (only " + list + ")");
         }
     }
@@ -374,8 +429,8 @@ public final class VmsnapServer implements AutoCloseable {
     }
 
     /** Reads the body, refusing more than {@link #MAX_BODY} bytes. */
-    private static byte[] readBody(HttpExchange ex) throws HttpError, IOException {
-        String length = ex.getRequestHeaders().getFirst("Content-Length");
+    private static byte[] readBody(Exchange ex) throws HttpError, IOException {
+        String length = ex.header("Content-Length");
         if (length != null) {
             long n;
             try {
@@ -388,7 +443,7 @@ public final class VmsnapServer implements AutoCloseable {
                 throw new HttpError(413, "request body over " + MAX_BODY + " bytes");
             }
         }
-        try (InputStream in = ex.getRequestBody()) {
+        try (InputStream in = ex.requestBody()) {
             byte[] b = in.readNBytes(MAX_BODY + 1);
             if (b.length > MAX_BODY) {
                 drain(ex);
@@ -402,9 +457,9 @@ public final class VmsnapServer implements AutoCloseable {
      * Reads and drops up to 1 MiB more of a refused body, so a client that sends it all before
      * reading gets the 413 rather than a reset connection; a larger body is cut off.
      */
-    private static void drain(HttpExchange ex) throws IOException {
-        ex.getResponseHeaders().set("Connection", "close");
-        try (InputStream in = ex.getRequestBody()) {
+    private static void drain(Exchange ex) throws IOException {
+        ex.setHeader("Connection", "close");
+        try (InputStream in = ex.requestBody()) {
             long left = DRAIN_LIMIT;
             byte[] buf = new byte[8192];
             int n;
@@ -420,13 +475,12 @@ public final class VmsnapServer implements AutoCloseable {
      * the domains, every state now, then each change until the server stops. A comment line every
      * 15 s keeps the connection open through idle times.
      */
-    private void stream(HttpExchange ex, BlockingQueue<Job.Event> events,
+    private void stream(Exchange ex, BlockingQueue<Job.Event> events,
             java.util.function.Consumer<BlockingQueue<Job.Event>> unlisten) throws IOException {
-        ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        ex.getResponseHeaders().set("Cache-Control", "no-store");
-        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
-        ex.sendResponseHeaders(200, 0);
-        try (OutputStream out = ex.getResponseBody()) {
+        ex.setHeader("Content-Type", "text/event-stream; charset=utf-8");
+        ex.setHeader("Cache-Control", "no-store");
+        ex.setHeader("X-Content-Type-Options", "nosniff");
+        try (OutputStream out = ex.send(200, -1)) {
             int idleSeconds = 0;
             while (!closing) {
                 Job.Event e = events.poll(1, TimeUnit.SECONDS);
@@ -451,21 +505,20 @@ public final class VmsnapServer implements AutoCloseable {
         }
     }
 
-    private static void send(HttpExchange ex, int status, Object body) throws IOException {
+    private static void send(Exchange ex, int status, Object body) throws IOException {
         byte[] bytes;
         if (body instanceof Raw raw) {
             bytes = raw.body();
-            ex.getResponseHeaders().set("Content-Type", raw.contentType());
-            raw.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+            ex.setHeader("Content-Type", raw.contentType());
+            raw.headers().forEach((k, v) -> ex.setHeader(k, v));
         } else {
             bytes = (JSON.writeValueAsString(body) + "\n").getBytes(StandardCharsets.UTF_8);
-            ex.getResponseHeaders().set("Content-Type", "application/json; charset=utf-8");
+            ex.setHeader("Content-Type", "application/json; charset=utf-8");
         }
-        ex.getResponseHeaders().set("Cache-Control", "no-store");
-        ex.getResponseHeaders().set("Referrer-Policy", "no-referrer");
-        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
-        ex.sendResponseHeaders(status, bytes.length);
-        try (OutputStream out = ex.getResponseBody()) {
+        ex.setHeader("Cache-Control", "no-store");
+        ex.setHeader("Referrer-Policy", "no-referrer");
+        ex.setHeader("X-Content-Type-Options", "nosniff");
+        try (OutputStream out = ex.send(status, bytes.length)) {
             out.write(bytes);
         }
     }

@@ -99,7 +99,21 @@ class LifecycleApiTest extends ServerTestBase {
                 new Bad("DELETE", "/api/domains/vm1/destroy", null, 405, "DELETE"),
                 new Bad("POST", "/api/domains/vm1/reboot", "{}", 404, "no resource"),
                 new Bad("POST", "/api/domains/vm1/start/now", "{}", 404, "no resource"),
-                new Bad("POST", "/api/events", "{}", 405, "POST"));
+                new Bad("POST", "/api/events", "{}", 405, "POST"),
+                // save and restore: the path's shape here, the rest is the manager's (the CLI's) check.
+                new Bad("POST", "/api/domains/vm1/save", "{}", 400, "save needs a file"),
+                new Bad("POST", "/api/domains/vm1/save", "{\"file\":\"vm1.state\"}", 400,
+                        "file 'vm1.state' is not an absolute path"),
+                new Bad("POST", "/api/domains/vm1/save", "{\"file\":\"/tmp/a\\u0000b\"}", 400, "not an absolute path"),
+                new Bad("POST", "/api/domains/vm1/save", "{\"file\":\"/tmp/x\",\"running\":true,\"paused\":true}",
+                        400, "--running and --paused are mutually exclusive"),
+                new Bad("POST", "/api/domains/vm1/save", "{\"file\":\"/tmp/x\",\"xml\":\"\"}", 400, "xml"),
+                new Bad("POST", "/api/domains/vm1/save", "{\"file\":\"/tmp/x\"}", 400, notRunning),
+                new Bad("POST", "/api/domains/nosuch/save", "{\"file\":\"/tmp/x\"}", 404, "nosuch"),
+                new Bad("GET", "/api/domains/vm1/save", null, 405, "GET"),
+                new Bad("POST", "/api/restore", "{\"file\":\"../vm1.state\"}", 400, "not an absolute path"),
+                new Bad("POST", "/api/restore", "{\"file\":1}", 400, "request body"),
+                new Bad("GET", "/api/restore", null, 405, "GET"));
         for (Bad b : bad) {
             HttpRequest.Builder r = req(b.path()).header("Origin", server.url());
             HttpResponse<String> resp = send(b.body() == null ? r.method(b.method(), HttpRequest.BodyPublishers.noBody())
@@ -124,6 +138,27 @@ class LifecycleApiTest extends ServerTestBase {
         assertThat(send(req("/api/jobs")).body().strip()).isEqualTo("[]");
         assertThat(files()).isEqualTo(before);
         assertThat(domains.status("vm1").state()).isEqualTo(State.SHUTOFF);
+    }
+
+    /**
+     * A restore from a file that is no save image: the job fails with the CLI's line (restore's
+     * "Failed to restore domain from FILE: ..." around the manager's check) and nothing changes.
+     */
+    @Test
+    void aRestoreOfABadFileFailsWithTheClisLine() throws Exception {
+        Path junk = Files.writeString(tmp.resolve("junk.state"), "not a save image\n");
+        Map<String, String> before = files();
+        for (String[] c : new String[][] {{junk.toString(), junk + ": not a vmsnap memory file or a libvirt save image"},
+                {tmp.resolve("none.state").toString(), tmp.resolve("none.state") + ": No such file or directory"}}) {
+            HttpResponse<String> r = send(req("/api/restore").POST(HttpRequest.BodyPublishers.ofString(
+                    "{\"file\":\"" + c[0] + "\"}")));
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+            Map<String, Object> end = awaitJob((String) map(r.body()).get("id"));
+            assertThat(end.get("state")).isEqualTo("failed");
+            assertThat((String) end.get("error")).isEqualTo("Failed to restore domain from " + c[0] + ": " + c[1]
+                    + (c[1].endsWith("image") ? " (bad magic at offset 0x0)" : ""));
+        }
+        assertThat(files()).isEqualTo(before);
     }
 
     @Test

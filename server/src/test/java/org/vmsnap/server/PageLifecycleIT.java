@@ -26,8 +26,10 @@ import org.vmsnap.testkit.TestGuest;
 
 /**
  * The test guest (QEMU under TCG) started and destroyed through the page's buttons in chromium:
- * the state next to the domain's name and the buttons follow the domain events; Destroy asks
- * first (dismissed: the guest still runs), and no QEMU is left. Screenshots under
+ * the state next to the domain's name and the buttons follow the domain events; "Save to file"
+ * asks for a path, shows the CLI's line for one that exists (the guest still runs), saves to a new
+ * one with the progress bar fed by the job's events, and "Restore from file" starts it again;
+ * Destroy asks first (dismissed: the guest still runs), and no QEMU is left. Screenshots under
  * target/screenshots.
  */
 class PageLifecycleIT {
@@ -65,6 +67,58 @@ class PageLifecycleIT {
             assertThat(browser.findElement(By.id("act-start")).isEnabled()).isFalse();
             assertThat(browser.findElement(By.cssSelector("#domains li[data-name='g']")).getText()).contains("running");
             shot(browser, "running");
+
+            // Save to a path that exists: the CLI's line, nothing done.
+            browser.findElement(By.id("act-save")).click();
+            Alert ask = wait.until(ExpectedConditions.alertIsPresent());
+            assertThat(ask.getText()).contains("Save g's memory to a new file");
+            ask.sendKeys(disk.toString());
+            ask.accept();
+            String refused = "Failed to save domain 'g' to " + disk + ": " + disk
+                    + ": file exists; vmsnap does not overwrite it";
+            wait.until(ExpectedConditions.textToBe(By.id("status"), refused));
+            assertThat(browser.findElement(By.id("status")).getAttribute("class")).isEqualTo("error");
+            assertThat(domains.status("g").state().words()).isEqualTo("running");
+
+            // Every value the page gives its progress bar, as it gives it (the job's progress events).
+            browser.executeScript("const d = Object.getOwnPropertyDescriptor(HTMLProgressElement.prototype, 'value');"
+                    + "window.seen = [];"
+                    + "Object.defineProperty(HTMLProgressElement.prototype, 'value', { configurable: true,"
+                    + "  get() { return d.get.call(this); },"
+                    + "  set(v) { window.seen.push([Number(v), Number(this.max), !this.classList.contains('hidden')]);"
+                    + "    d.set.call(this, v); } });");
+            Path state = dir.resolve("g.state");
+            long t0 = System.nanoTime();
+            wait.until(ExpectedConditions.elementToBeClickable(By.id("act-save"))).click();
+            Alert file = wait.until(ExpectedConditions.alertIsPresent());
+            file.sendKeys(state.toString());
+            file.accept();
+            wait.until(ExpectedConditions.textToBe(By.id("domain-state"), "(shut off)"));
+            wait.until(ExpectedConditions.textToBe(By.id("status"), "save g: done"));
+            System.out.printf("PageLifecycleIT: save through the page %d ms%n", (System.nanoTime() - t0) / 1_000_000);
+            assertThat(state).isRegularFile();
+            @SuppressWarnings("unchecked")
+            List<List<Object>> bar = (List<List<Object>>) browser.executeScript("return window.seen;");
+            System.out.println("PageLifecycleIT: progress bar values during save " + bar);
+            // The bar moved: shown, at two or more different points of QEMU's total, never backwards.
+            List<Long> values = bar.stream().map(v -> ((Number) v.get(0)).longValue()).toList();
+            assertThat(bar).allSatisfy(v -> assertThat((Boolean) v.get(2)).as("shown").isTrue())
+                    .allSatisfy(v -> assertThat(((Number) v.get(0)).longValue()).isPositive()
+                            .isLessThanOrEqualTo(((Number) v.get(1)).longValue()));
+            assertThat(values.stream().distinct().count()).as("distinct values %s", values).isGreaterThanOrEqualTo(2);
+            assertThat(values).isSorted();
+            assertThat(browser.findElement(By.id("progress")).getAttribute("class")).as("hidden at the end")
+                    .isEqualTo("hidden");
+            shot(browser, "saved");
+
+            wait.until(ExpectedConditions.elementToBeClickable(By.id("act-restore"))).click();
+            Alert from = wait.until(ExpectedConditions.alertIsPresent());
+            from.sendKeys(state.toString());
+            from.accept();
+            wait.until(ExpectedConditions.textToBe(By.id("domain-state"), "(running)"));
+            wait.until(ExpectedConditions.textToBe(By.id("status"), "restore " + state + ": done"));
+            assertThat(domains.status("g").state().words()).isEqualTo("running");
+            shot(browser, "restored");
 
             browser.findElement(By.id("act-destroy")).click();
             Alert confirm = wait.until(ExpectedConditions.alertIsPresent());

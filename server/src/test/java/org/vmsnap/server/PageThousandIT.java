@@ -41,7 +41,7 @@ class PageThousandIT {
     Path tmp;
 
     @Test
-    void aThousandSnapshotsAreDrawnAndScroll() throws IOException {
+    void aThousandSnapshotsAreDrawnAndScroll() throws IOException, InterruptedException {
         DomainService domains = new DomainService(tmp.resolve("home"));
         Path disk = tmp.resolve("a.qcow2");
         Qcow2Image.create(disk, Qcow2CreateOptions.ofSize(1 << 20)).close();
@@ -52,6 +52,7 @@ class PageThousandIT {
         }
         domains.define(ShutOffDomainXml.of("big", disk));
         assertThat(domains.snapshots("big").recover().snapshots()).hasSize(SNAPSHOTS);
+        long recovered = System.nanoTime();
 
         ChromeOptions options = new ChromeOptions();
         options.setBinary("/usr/bin/chromium");
@@ -59,6 +60,13 @@ class PageThousandIT {
         ChromeDriverService service = new ChromeDriverService.Builder()
                 .usingDriverExecutable(new File("/usr/bin/chromedriver")).usingAnyFreePort().build();
         ChromeDriver browser = new ChromeDriver(service, options);
+        // As a user opens the page: on files written more than the snapshot cache's racy window (2 s)
+        // before serve starts. Files younger than that are parsed but not kept, so serve started at
+        // once after recover would read all 1000 twice (warm-up, then the first /tree).
+        long young = java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(recovered + 2_100_000_000L - System.nanoTime());
+        if (young > 0) {
+            Thread.sleep(young);
+        }
         try (VmsnapServer server = VmsnapServer.start(domains,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
             browser.get(server.pageUrl());

@@ -74,6 +74,18 @@ abstract class ServerTestBase {
         return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** The job once it has ended (polled, at most 30 s). */
+    Map<String, Object> awaitJob(String id) throws IOException, InterruptedException {
+        for (int i = 0; i < 300; i++) {
+            Map<String, Object> job = map(send(req("/api/jobs/" + id)).body());
+            if (job.get("ended") != null) {
+                return job;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("job " + id + " did not end in 30 s");
+    }
+
     static Map<String, Object> map(String json) throws IOException {
         return JSON.readValue(json, new TypeReference<>() { });
     }
