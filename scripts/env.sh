@@ -5,8 +5,13 @@ vmsnap_is_jdk25() {
   [ -x "$1/bin/java" ] && [ -x "$1/bin/javac" ] || return 1
   # The JDK's release file names its version: reading it costs nothing, while
   # "java -version" would start a JVM before every command.
+  # Read by the shell itself: ./vmsnap forks nothing on its common path.
   if [ -f "$1/release" ]; then
-    grep -qE '^JAVA_VERSION="25([."]|$)' "$1/release"
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do
+      case $line in JAVA_VERSION=\"25\"|JAVA_VERSION=\"25.*) return 0 ;; esac
+    done < "$1/release"
+    return 1
   else
     "$1/bin/java" -version 2>&1 | head -n 1 | grep -qE 'version "25(\.|")'
   fi

@@ -80,6 +80,13 @@ final class LiveTraining {
                 {"snapshot-create-as", "demo", "e2", "--disk-only", "--atomic"},
                 {"domblklist", "demo"},
                 {"snapshot-list", "demo"},
+                // The other read-only verbs, on a running domain.
+                {"dominfo", "demo"},
+                {"domid", "demo"},
+                {"dumpxml", "demo"},
+                {"snapshot-current", "demo"},
+                {"snapshot-parent", "demo", "e2"},
+                {"snapshot-info", "demo", "e2"},
                 {"snapshot-delete", "demo", "e2"},
                 {"snapshot-delete", "demo", "e1"},
                 {"domstate", "demo"},

@@ -145,6 +145,12 @@ public final class SnapshotService {
 
     /** For a running domain: the plan becomes a live one, and the preflight skips what QEMU holds. */
     private void goLive(PlanContext ctx, java.nio.file.Path agentSocketToFreeze) throws IOException {
+        goLive(ctx, agentSocketToFreeze, false);
+    }
+
+    /** {@link #goLive}; {@code inactiveRefused}: the caller already asked QEMU's run state under this lock. */
+    private void goLive(PlanContext ctx, java.nio.file.Path agentSocketToFreeze, boolean inactiveRefused)
+            throws IOException {
         if (ctx.live == null) {
             Preflight.check(ctx);
             return;
@@ -154,7 +160,7 @@ public final class SnapshotService {
                 || st instanceof Step.SnapshotTransaction || st instanceof Step.BlockCommit
                 || st instanceof Step.BlockStream || st instanceof Step.BlockdevDel
                 || st instanceof Step.LiveDeleteInternal);
-        if (touchesQemu) {
+        if (touchesQemu && !inactiveRefused) {
             refuseInactiveImages(ctx.before);
         }
         Preflight.check(ctx, ctx.live::holds);
@@ -164,13 +170,18 @@ public final class SnapshotService {
      * After a checkpoint of a paused guest, QEMU 7.2 stays in {@code postmigrate} with its images
      * inactive until the guest is resumed: a snapshot there fails, and deleting an internal
      * snapshot of an inactive image aborts QEMU (measured). Refused before anything changes.
+     * Returns the run state it asked (query-status), for the caller's other questions: only a
+     * vmsnap command holding the domain's lock makes QEMU postmigrate, so one answer serves the
+     * whole locked operation for this guard.
      */
-    private void refuseInactiveImages(DomainState s) throws IOException {
-        if (live.qemuStatus().equals("postmigrate")) {
+    private String refuseInactiveImages(DomainState s) throws IOException {
+        String status = live.qemuStatus();
+        if (status.equals("postmigrate")) {
             throw new InvalidInputException("Requested operation is not valid: QEMU holds the disks of domain "
                     + s.domain.name() + " inactive since the checkpoint of its paused guest; resume it first"
                     + " ('vmsnap resume " + s.domain.name() + "')");
         }
+        return status;
     }
 
     /** The domain's current definition. */
@@ -200,9 +211,9 @@ public final class SnapshotService {
             if (flags.current()) {
                 throw new InvalidInputException("--current is only valid with --redefine");
             }
-            if (live != null) {
-                refuseInactiveImages(s);
-            }
+            // One query-status for the whole create: the postmigrate guard here, the disk-only
+            // plan's guard (goLive) and the checkpoints' "was it running" all use this answer.
+            String status = live != null ? refuseInactiveImages(s) : null;
             java.nio.file.Path freeze = null;
             if (live == null && flags.quiesce()) {
                 throw new InvalidInputException("Requested operation is not valid: domain is not running (--quiesce"
@@ -226,7 +237,7 @@ public final class SnapshotService {
                 PlanContext ctx = open(s, "snapshot-create of live internal checkpoint of domain "
                         + s.domain.name());
                 SnapshotDef made = LiveInternalCheckpoints.create(ctx, live, request, flags, clock.nowSec(),
-                        live.qemuStatus().equals("running"), freeze);
+                        "running".equals(status), freeze);
                 Preflight.check(ctx, ctx.live::holds);
                 runner().run(ctx.plan);
                 return made;
@@ -234,7 +245,7 @@ public final class SnapshotService {
             if (live != null && !flags.diskOnly() && request.memoryMode() == SnapshotMode.EXTERNAL) {
                 PlanContext ctx = open(s, "snapshot-create of external checkpoint of domain "
                         + s.domain.name());
-                boolean running = live.qemuStatus().equals("running");
+                boolean running = "running".equals(status);
                 SnapshotDef made = ExternalCheckpoints.create(ctx, live, request, flags, clock.nowSec(), running,
                         freeze);
                 Preflight.check(ctx, ctx.live::holds);
@@ -244,7 +255,7 @@ public final class SnapshotService {
             if (live != null && !flags.diskOnly() && request.memoryMode() != SnapshotMode.NO) {
                 // A running domain without --disk-only: a checkpoint, disks and memory (virsh's default).
                 PlanContext ctx = open(s, "snapshot-create of checkpoint of domain " + s.domain.name());
-                boolean running = live.qemuStatus().equals("running");
+                boolean running = "running".equals(status);
                 SnapshotDef made = CheckpointPlanner.create(ctx, ctx.live, request, flags, clock.nowSec(), running,
                         freeze);
                 Preflight.check(ctx, ctx.live::holds);
@@ -253,7 +264,7 @@ public final class SnapshotService {
             }
             PlanContext ctx = open(s, "snapshot-create of domain " + s.domain.name());
             SnapshotDef made = CreatePlanner.plan(ctx, request, flags, clock.nowSec());
-            goLive(ctx, freeze);
+            goLive(ctx, freeze, live != null);
             runner().run(ctx.plan);
             return made;
         });

@@ -208,7 +208,7 @@ public final class QemuProcess implements AutoCloseable {
                 .filter(pid -> {
                     List<String> argv = commandLineOf(pid);
                     int flag = argv.indexOf("-pidfile");
-                    return !argv.isEmpty() && Path.of(argv.getFirst()).getFileName().toString().startsWith("qemu-system-")
+                    return binaryOf(argv).startsWith("qemu-system-")
                             && flag >= 0 && flag + 1 < argv.size() && Path.of(argv.get(flag + 1)).toAbsolutePath()
                             .equals(pidFile);
                 }).findFirst();
@@ -220,7 +220,19 @@ public final class QemuProcess implements AutoCloseable {
             return false;
         }
         List<String> argv = commandLineOf(pid);
-        return !argv.isEmpty() && Path.of(argv.getFirst()).getFileName().toString().startsWith("qemu-system-");
+        return binaryOf(argv).startsWith("qemu-system-");
+    }
+
+    /**
+     * The file name of a command line's program; "" for none. Any process of the machine is
+     * looked at, and one may name itself "/" (no file name: {@code getFileName()} is null).
+     */
+    static String binaryOf(List<String> argv) {
+        if (argv.isEmpty()) {
+            return "";
+        }
+        Path name = Path.of(argv.getFirst()).getFileName();
+        return name == null ? "" : name.toString();
     }
 
     /** The command line of a process, from /proc (empty when it is gone). */
@@ -240,7 +252,7 @@ public final class QemuProcess implements AutoCloseable {
             throw new QemuProcessException("stale pid file " + run.pidFile() + ": process " + pid + " is not running");
         }
         List<String> argv = commandLineOf(pid);
-        String binary = argv.isEmpty() ? "(unknown)" : Path.of(argv.getFirst()).getFileName().toString();
+        String binary = argv.isEmpty() ? "(unknown)" : binaryOf(argv);
         if (!binary.startsWith("qemu-system-")) {
             throw new QemuProcessException("pid file " + run.pidFile() + " names process " + pid + " (" + binary
                     + "), which is not QEMU; refusing to touch it");

@@ -30,7 +30,7 @@ public final class PlanRunner {
         try {
             for (Step s : steps) {
                 CrashPoint.before(done + 1);
-                executor.run(s);
+                executor.runFirst(s); // a new plan: no earlier process started this step
                 done++;
                 try {
                     journal.markDone(done);

@@ -36,6 +36,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 final class NativeFile implements Closeable {
 
     // <fcntl.h> values, identical on x86_64 and aarch64 (both use the generic numbers).
+    private static final long AT_FDCWD = -100;
     private static final int O_RDONLY = 0;
     private static final int O_RDWR = 2;
     private static final int O_CREAT = 0100;
@@ -111,7 +112,8 @@ final class NativeFile implements Closeable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
             MemorySegment cPath = arena.allocateFrom(path.toString());
-            int fd = (int) f.open().invokeExact(state, cPath, flags, 0644);
+            int fd = (int) (long) f.syscall().invokeExact(state, f.nr().openat(), AT_FDCWD, cPath.address(),
+                    (long) flags, 0644L);
             if (fd < 0) {
                 int errno = errno(state);
                 // The java.nio types, so callers can tell a missing file from other failures.
@@ -163,8 +165,8 @@ final class NativeFile implements Closeable {
     boolean punchHole(long offset, long length) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) Lazy.Fallocate.HANDLE.invokeExact(state, fd,
-                    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fallocate(), (long) fd,
+                    (long) (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE), offset, length);
             if (rc == 0) {
                 return true;
             }
@@ -189,7 +191,8 @@ final class NativeFile implements Closeable {
     boolean reserve(long offset, long length) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) Lazy.Fallocate.HANDLE.invokeExact(state, fd, FALLOC_FL_KEEP_SIZE, offset, length);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fallocate(), (long) fd,
+                    (long) FALLOC_FL_KEEP_SIZE, offset, length);
             if (rc == 0) {
                 return true;
             }
@@ -218,7 +221,8 @@ final class NativeFile implements Closeable {
     private long seek(long offset, int whence, String what) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            long rc = (long) Lazy.Lseek.HANDLE.invokeExact(state, fd, offset, whence);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().lseek(), (long) fd, offset,
+                    (long) whence, 0L);
             if (rc >= 0) {
                 return rc;
             }
@@ -241,7 +245,8 @@ final class NativeFile implements Closeable {
     void setLength(long length) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) Lazy.Ftruncate.HANDLE.invokeExact(state, fd, length);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().ftruncate(), (long) fd, length,
+                    0L, 0L);
             if (rc != 0) {
                 throw error(path, "ftruncate to " + length + " bytes", errno(state));
             }
@@ -257,7 +262,8 @@ final class NativeFile implements Closeable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
             MemorySegment stat = arena.allocate(STAT_BUFFER_BYTES, 8);
-            int rc = (int) Lazy.Fstat.HANDLE.invokeExact(state, fd, stat);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fstat(), (long) fd,
+                    stat.address(), 0L, 0L);
             if (rc != 0) {
                 throw error(path, "fstat", errno(state));
             }
@@ -278,7 +284,7 @@ final class NativeFile implements Closeable {
         closed = true;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) FUNCTIONS.close().invokeExact(state, fd);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().close(), (long) fd, 0L, 0L, 0L);
             if (rc != 0) {
                 throw error(path, "close", errno(state));
             }
@@ -308,7 +314,8 @@ final class NativeFile implements Closeable {
             throws IOException {
         try {
             MemorySegment state = arena.allocate(Functions.STATE);
-            int rc = (int) FUNCTIONS.fcntl().invokeExact(state, fd, cmd, flock);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fcntl(), (long) fd, (long) cmd,
+                    flock.address(), 0L);
             if (rc == 0) {
                 return 0;
             }
@@ -352,12 +359,15 @@ final class NativeFile implements Closeable {
     }
 
     /**
-     * The C functions every open needs, bound at class initialisation; load() returns null (with
-     * the reason kept) when not possible. The others are bound on first use ({@link Lazy}): each
-     * binding generates code at run time (the AOT cache cannot keep it), and most commands never
-     * punch a hole, seek data, truncate or print an errno.
+     * Every call goes through one binding of libc's syscall(2), bound at class initialisation;
+     * load() returns null (with the reason kept) when not possible. Why one: each downcall
+     * binding of another shape generates ~20-45 classes at run time (lambda forms, a stub) that
+     * the JDK 25 AOT cache cannot keep; four bindings (open, close, fcntl, fstat) cost an
+     * {@code img info} 91 classes outside the cache, one costs 46 (branch startup2). syscall()
+     * returns -1 and sets errno as the libc wrappers do; every argument is passed as a long
+     * (the kernel reads an int argument from the low half of its register).
      */
-    private record Functions(MethodHandle open, MethodHandle close, MethodHandle fcntl) {
+    private record Functions(MethodHandle syscall, Numbers nr) {
 
         static final StructLayout STATE = Linker.Option.captureStateLayout();
         static final VarHandle ERRNO = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
@@ -367,17 +377,16 @@ final class NativeFile implements Closeable {
         static Functions load() {
             String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
             String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-            if (!os.equals("linux") || !(arch.equals("amd64") || arch.equals("x86_64") || arch.equals("aarch64"))) {
+            Numbers nr = os.equals("linux") ? Numbers.of(arch) : null;
+            if (nr == null) {
                 failure = "not Linux x86_64/aarch64 (" + os + "/" + arch + ")";
                 return null;
             }
             try {
-                return new Functions(
-                        bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-                                ERRNO_OPTION, Linker.Option.firstVariadicArg(2)),
-                        bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), ERRNO_OPTION),
-                        bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
-                                ERRNO_OPTION, Linker.Option.firstVariadicArg(2)));
+                // long syscall(long number, ...): the number, then four arguments at most.
+                return new Functions(bind("syscall", FunctionDescriptor.of(JAVA_LONG,
+                        JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                        ERRNO_OPTION, Linker.Option.firstVariadicArg(1)), nr);
             } catch (RuntimeException | LinkageError e) {
                 // IllegalCallerException when native access is denied (--illegal-native-access=deny).
                 failure = e.toString();
@@ -393,32 +402,25 @@ final class NativeFile implements Closeable {
         }
     }
 
+    /** The Linux system call numbers (asm/unistd.h), per architecture. */
+    private record Numbers(long openat, long close, long fcntl, long fstat, long fallocate, long lseek,
+                           long ftruncate) {
+        static Numbers of(String arch) {
+            return switch (arch) {
+                case "amd64", "x86_64" -> new Numbers(257, 3, 72, 5, 285, 8, 77);
+                // The generic table (asm-generic/unistd.h).
+                case "aarch64" -> new Numbers(56, 57, 25, 80, 47, 62, 46);
+                default -> null;
+            };
+        }
+    }
+
     /**
-     * The functions bound on first use, one holder class each (the JVM initialises a class once,
-     * when first used). Only reached once {@link Functions} loaded, so the same libc has them.
+     * strerror, bound on first use (an error message only): the JVM initialises a holder class
+     * once, when first used. Only reached once {@link Functions} loaded, so the same libc has it.
      */
     private static final class Lazy {
         private Lazy() {
-        }
-
-        static final class Fallocate {
-            static final MethodHandle HANDLE = Functions.bind("fallocate",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Functions.ERRNO_OPTION);
-        }
-
-        static final class Lseek {
-            static final MethodHandle HANDLE = Functions.bind("lseek",
-                    FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), Functions.ERRNO_OPTION);
-        }
-
-        static final class Ftruncate {
-            static final MethodHandle HANDLE = Functions.bind("ftruncate",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Functions.ERRNO_OPTION);
-        }
-
-        static final class Fstat {
-            static final MethodHandle HANDLE = Functions.bind("fstat",
-                    FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), Functions.ERRNO_OPTION);
         }
 
         static final class Strerror {

@@ -1,0 +1,178 @@
+package org.vmsnap.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The launcher script (./vmsnap) on a copy of itself in a small fake tree, with a stand-in JDK
+ * whose java writes its arguments to a log and a stand-in mvn that logs and touches the jar:
+ * it rebuilds when an input of the jar changed (a main source edited, added or removed, a pom)
+ * and only then, trains the AOT cache after a build, and names the jar by one spelling however
+ * it is started (the AOT cache is tied to that path).
+ */
+class LauncherTest {
+    @TempDir
+    Path tmp;
+
+    private Path root;
+    private Path log;
+    private Path jar;
+    private Path source;
+    private final Instant now = Instant.now();
+
+    @BeforeEach
+    void tree() throws IOException {
+        root = tmp.resolve("tree");
+        Path repo = Path.of("").toAbsolutePath().getParent(); // surefire runs in cli/
+        copyExecutable(repo.resolve("vmsnap"), root.resolve("vmsnap"));
+        copyExecutable(repo.resolve("scripts/env.sh"), root.resolve("scripts/env.sh"));
+        log = tmp.resolve("log");
+        Files.createFile(log);
+        script(tmp.resolve("jdk/bin/java"), """
+                #!/bin/sh
+                for a; do case $a in -XX:AOTCacheOutput=*) echo cache > "${a#-XX:AOTCacheOutput=}" ;; esac; done
+                echo "java $*" >> "$LAUNCHER_LOG"
+                """);
+        script(tmp.resolve("jdk/bin/javac"), "#!/bin/sh\n");
+        Files.writeString(tmp.resolve("jdk/release"), "IMPLEMENTOR=\"test\"\nJAVA_VERSION=\"25.0.3\"\n");
+        script(tmp.resolve("bin/mvn"), """
+                #!/bin/sh
+                echo "mvn $*" >> "$LAUNCHER_LOG"
+                touch cli/target/vmsnap.jar
+                """);
+        source = write("cli/src/main/java/A.java", -300);
+        write("cli/src/test/java/ATest.java", -300);
+        write("cli/src/main/resources/r.properties", -300);
+        write("pom.xml", -300);
+        write("cli/pom.xml", -300);
+        write("bench/B.java", -300);
+        for (String dir : List.of("cli/src/main/java", "cli/src/main/resources", "cli/src/main", "cli/src",
+                "cli/src/test/java", "cli/src/test", "cli", "bench", "")) {
+            Files.setLastModifiedTime(root.resolve(dir), at(-300));
+        }
+        jar = write("cli/target/vmsnap.jar", -200);
+        write("cli/target/vmsnap.aot", -100);
+    }
+
+    @Test
+    void anUpToDateJarRunsWithoutABuild() throws Exception {
+        List<String> lines = run(root, "./vmsnap", "--version");
+        assertThat(lines).hasSize(1);
+        assertThat(lines.getFirst()).startsWith("java ")
+                .contains("-XX:AOTCache=" + root.resolve("cli/target/vmsnap.aot"), "-XX:TieredStopAtLevel=1")
+                .endsWith("-jar " + jar + " --version");
+    }
+
+    @Test
+    void anEditedMainSourceRebuildsAndRetrains() throws Exception {
+        Files.setLastModifiedTime(source, at(-10));
+        List<String> lines = run(root, "./vmsnap", "img", "convert", "a", "b");
+        assertThat(lines).hasSize(3);
+        assertThat(lines.get(0)).startsWith("mvn ").contains("-pl cli -am package");
+        assertThat(lines.get(1)).contains("-XX:AOTCacheOutput=" + root.resolve("cli/target/vmsnap.aot"), "aot-training");
+        // A data verb keeps C2.
+        assertThat(lines.get(2)).endsWith("-jar " + jar + " img convert a b").doesNotContain("TieredStopAtLevel");
+        // Built once: the next run finds the jar up to date.
+        assertThat(run(root, "./vmsnap", "--version")).hasSize(4);
+    }
+
+    @Test
+    void aPomOrAResourceRebuilds() throws Exception {
+        Files.setLastModifiedTime(root.resolve("cli/pom.xml"), at(-10));
+        assertThat(run(root, "./vmsnap", "--version")).first().asString().startsWith("mvn ");
+        // Newer than the jar the first rebuild touched.
+        Files.setLastModifiedTime(root.resolve("cli/src/main/resources/r.properties"),
+                FileTime.from(Instant.now().plusSeconds(5)));
+        assertThat(run(root, "./vmsnap", "--version").stream().filter(l -> l.startsWith("mvn "))).hasSize(2);
+    }
+
+    @Test
+    void aRemovedOrAddedMainSourceRebuilds() throws Exception {
+        Files.delete(source); // its folder's mtime is now newer than the jar
+        assertThat(run(root, "./vmsnap", "--version")).first().asString().startsWith("mvn ");
+    }
+
+    @Test
+    void testSourcesAndOtherFilesDoNotRebuild() throws Exception {
+        Files.setLastModifiedTime(root.resolve("cli/src/test/java/ATest.java"), at(-10));
+        Files.setLastModifiedTime(root.resolve("bench/B.java"), at(-10));
+        write("docs/notes.md", -10);
+        assertThat(run(root, "./vmsnap", "--version")).hasSize(1).first().asString().startsWith("java ");
+    }
+
+    @Test
+    void theJarHasOneSpellingHoweverTheLauncherIsStarted() throws Exception {
+        Path link = tmp.resolve("bin/vmsnap");
+        Files.createSymbolicLink(link, root.resolve("vmsnap"));
+        Files.createDirectories(tmp.resolve("elsewhere"));
+        run(root.resolve("cli"), "../vmsnap", "--version");
+        run(tmp.resolve("elsewhere"), link.toString(), "--version");
+        run(tmp.resolve("elsewhere"), "../tree/./vmsnap", "--version");
+        run(root, root.resolve("vmsnap").toString(), "--version");
+        List<String> lines = Files.readAllLines(log);
+        assertThat(lines).hasSize(4).allSatisfy(l -> assertThat(l).contains(" -jar " + jar + " --version")
+                .contains("-XX:AOTCache=" + root.resolve("cli/target/vmsnap.aot") + " "));
+    }
+
+    @Test
+    void anAotCacheOlderThanTheJarIsTrainedAgainOnce() throws Exception {
+        Files.setLastModifiedTime(jar, at(-50));
+        List<String> lines = run(root, "./vmsnap", "--version");
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).contains("aot-training");
+        assertThat(run(root, "./vmsnap", "--version")).hasSize(3);
+    }
+
+    /** Runs the launcher; returns the whole log (java's and mvn's lines) afterwards. */
+    private List<String> run(Path dir, String... command) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(command));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
+        pb.environment().put("JAVA_HOME", tmp.resolve("jdk").toString());
+        pb.environment().put("PATH", tmp.resolve("bin") + ":/usr/bin:/bin");
+        pb.environment().put("LAUNCHER_LOG", log.toString());
+        pb.environment().put("VMSNAP_HOME", tmp.resolve("home").toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        return Files.readAllLines(log);
+    }
+
+    private Path write(String relative, long secondsFromNow) throws IOException {
+        Path f = root.resolve(relative);
+        Files.createDirectories(f.getParent());
+        Files.writeString(f, relative);
+        Files.setLastModifiedTime(f, at(secondsFromNow));
+        return f;
+    }
+
+    private FileTime at(long secondsFromNow) {
+        return FileTime.from(now.plusSeconds(secondsFromNow));
+    }
+
+    private static void script(Path file, String text) throws IOException {
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, text);
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    private static void copyExecutable(Path from, Path to) throws IOException {
+        Files.createDirectories(to.getParent());
+        Files.copy(from, to);
+        Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+}
