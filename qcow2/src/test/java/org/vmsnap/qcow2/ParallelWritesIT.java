@@ -21,8 +21,8 @@ import org.vmsnap.testkit.QemuIo;
 
 /**
  * The parallel write path (writes ended on other threads, L2 entries set after their data),
- * judged by QEMU: seeded images written by qemu-io are converted (qcow2, raw) and committed by
- * vmsnap with 1..16 writes in flight, and qemu-img compare and check agree; a write that fails
+ * judged by QEMU: seeded images written by qemu-io are converted (qcow2, raw), committed (1..16
+ * writes in flight) and safely rebased by vmsnap, and qemu-img compare and check agree; a write that fails
  * in the middle of the pipeline gives one error naming the file and the offset, and leaves a
  * target that checks clean and reads, cluster by cluster, the source's data or zeros.
  */
@@ -68,6 +68,12 @@ class ParallelWritesIT {
             assertThat(QemuImg.check(base).exitCode()).as("base check, seed %d", seed).isZero();
             assertThat(QemuImg.compare(base, "qcow2", copyOfTop, "qcow2")).as("commit, seed %d, %d threads", seed,
                     threads).isZero();
+
+            // Safe rebase onto an empty image: every differing cluster is queued; top reads the same.
+            QemuImg.create(dir.resolve("empty.qcow2"), "qcow2", SIZE);
+            ImageRebase.rebase(top, "qcow2", "empty.qcow2", "qcow2", false, Progress.NONE);
+            assertThat(QemuImg.check(top).exitCode()).as("top check after rebase, seed %d", seed).isZero();
+            assertThat(QemuImg.compare(top, "qcow2", copyOfTop, "qcow2")).as("rebase, seed %d", seed).isZero();
         }
     }
 
