@@ -162,6 +162,24 @@ class RawCommandsTest {
     }
 
     @Test
+    void convertTakesQemuImgsCoroutinesAndOutOfOrderOptions() throws IOException {
+        String src = rawWith("m.raw", 5 << 20, (byte) 0x3c, 0, 70000, (3 << 20) + 4096);
+        for (String[] opts : new String[][] {{"-m", "1"}, {"-m", "16", "-W"}, {"-W"}}) {
+            String out = file("m" + opts.length + opts[opts.length - 1].replace("-", "") + ".raw");
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("img", "convert"));
+            args.addAll(java.util.List.of(opts));
+            args.addAll(java.util.List.of("-O", "raw", src, out));
+            assertThat(Cli.run(args.toArray(String[]::new)).exitCode()).as(String.join(" ", opts)).isZero();
+            assertThat(Files.readAllBytes(Path.of(out))).isEqualTo(Files.readAllBytes(Path.of(src)));
+        }
+        for (String bad : new String[] {"0", "17", "x"}) {
+            assertError(Cli.run("img", "convert", "-m", bad, "-O", "raw", src, file("bad.raw")), 1,
+                    "Invalid number of coroutines. Allowed number of coroutines is between 1 and 16");
+        }
+        assertThat(Files.exists(dir.resolve("bad.raw"))).isFalse();
+    }
+
+    @Test
     void convertOfAnOddSizedFileRoundsUpToASector() throws IOException {
         Path src = dir.resolve("odd.raw");
         Files.write(src, new byte[] {1, 2, 3});

@@ -56,6 +56,28 @@ public interface BlockDevice extends Closeable {
     default void useCacheMode(CacheMode mode) {
     }
 
+    /**
+     * Writes {@code src} like {@link #write}, possibly after returning: a device with parallel
+     * writes on ({@link #useParallelWrites}) hands whole clusters to other threads and keeps
+     * {@code src} until then; {@code release} runs (on any thread) once {@code src} is no longer
+     * needed. A failed write is thrown by a later call (a queued write, a flush, close), once the
+     * device is consistent again. Reads and changes of a range wait for its writes in flight.
+     */
+    default void writeQueued(long guestOffset, ByteBuffer src, Runnable release) throws IOException {
+        try {
+            write(guestOffset, src);
+        } finally {
+            release.run();
+        }
+    }
+
+    /**
+     * Lets up to {@code threads} data writes of {@link #writeQueued} be in flight at once (1: each
+     * write ends before the call returns). Devices that cannot write in parallel ignore it.
+     */
+    default void useParallelWrites(int threads) throws IOException {
+    }
+
     @Override
     void close() throws IOException;
 }

@@ -66,6 +66,12 @@ public final class ImageCommit {
     /** As {@link #commit(Path, String, String, boolean, Progress)}, writing both files with {@code cache}. */
     public static Result commit(Path image, String format, String base, boolean drop, Progress progress,
                                 CacheMode cache) throws IOException {
+        return commit(image, format, base, drop, progress, cache, DEFAULT_THREADS);
+    }
+
+    /** As above, with up to {@code threads} writes into the base in flight at once. */
+    static Result commit(Path image, String format, String base, boolean drop, Progress progress,
+                         CacheMode cache, int threads) throws IOException {
         List<ImageChain.Member> chain = ImageChain.describe(image, new OpenOptions(true, true, false, format));
         if (!"qcow2".equals(chain.getFirst().info().format()) || chain.size() < 2) {
             throw new BackingChainException(image, "Image does not have a backing file");
@@ -86,7 +92,7 @@ public final class ImageCommit {
             BlockDevice into = below.layers().getLast();
             top.useCacheMode(cache);
             into.useCacheMode(cache);
-            commitOpened(top, into, depth, empty, progress);
+            commitOpened(top, into, depth, empty, progress, threads);
             return new Result(into.path(), depth, empty);
         }
     }
@@ -97,10 +103,24 @@ public final class ImageCommit {
      */
     static void commitOpened(Qcow2Image top, BlockDevice base, int depth, boolean empty, Progress progress)
             throws IOException {
-        try (Qcow2Image.Reservation space = reserve(top, base, depth)) {
-            copyAbove(top, base, depth, progress);
+        commitOpened(top, base, depth, empty, progress, DEFAULT_THREADS);
+    }
+
+    /** As above, with up to {@code threads} writes into the base in flight at once. */
+    static void commitOpened(Qcow2Image top, BlockDevice base, int depth, boolean empty, Progress progress,
+                             int threads) throws IOException {
+        // One walk over the overlay's status: the same runs set the space aside and are copied
+        // (the layers above the base do not change while the commit holds them open).
+        List<long[]> data = new ArrayList<>();
+        List<long[]> zeros = new ArrayList<>();
+        runsAbove(top, depth, data, zeros);
+        try (Qcow2Image.Reservation space = reserve(top, base, data, zeros)) {
+            base.useParallelWrites(threads);
+            copyAbove(top, base, data, zeros, progress, threads);
             // (1) before (2): the base holds the data durably before the overlay lets go of it.
             base.flush();
+        } finally {
+            base.useParallelWrites(1);
         }
         if (empty) {
             top.deallocate(0, top.size());
@@ -109,66 +129,103 @@ public final class ImageCommit {
     }
 
     /**
-     * Sets aside the disk space the copy into a qcow2 base can take, so that a full disk fails
-     * the commit before the base changed: the base then reads as before or, once the commit
-     * ran, as after, never half-committed (other overlays on it see one or the other).
+     * Writes in flight at once by default. Buffered writes into one file serialize on its inode
+     * in the kernel, so more threads mostly overlap the writes with the next read (1, 2 and 8
+     * measured alike within the noise of a loaded 2-core machine); 4 keeps 5 buffers in memory.
      */
-    private static Qcow2Image.Reservation reserve(Qcow2Image top, BlockDevice base, int depth) throws IOException {
-        if (!(base instanceof Qcow2Image q)) {
-            return () -> { };
-        }
-        List<long[]> data = new ArrayList<>();
-        List<long[]> zeros = new ArrayList<>();
+    static final int DEFAULT_THREADS = 4;
+
+    /**
+     * The runs that a layer above {@code depth} decides, in disk order: data runs (to copy) into
+     * {@code data}, zero runs (zero clusters, or zeros past the end of a short layer) into
+     * {@code zeros}, as guest {offset, length} pairs.
+     */
+    private static void runsAbove(Qcow2Image top, int depth, List<long[]> data, List<long[]> zeros)
+            throws IOException {
         long size = top.size();
-        if (q.size() < size) {
-            zeros.add(new long[] {q.size(), size - q.size()}); // grow() may zero the new area
-        }
         for (long pos = 0; pos < size; ) {
             BlockStatus s = top.blockStatus(pos, size - pos);
             long n = s.lengthBytes();
             if (s.depth() < depth) {
-                (s.present() && !s.zero() ? data : zeros).add(new long[] {pos, n});
+                // A hole of the file inside an allocated data cluster (zero and data: QEMU's
+                // view of a partly written cluster) moves as data, as qemu-img's commit copies
+                // what is allocated: whole clusters, one aligned write each, where zero pieces
+                // would cost a copy-on-write per cluster.
+                List<long[]> into = s.present() && (!s.zero() || s.data()) ? data : zeros;
+                long[] last = into.isEmpty() ? null : into.getLast();
+                if (last != null && last[0] + last[1] == pos) {
+                    last[1] += n; // adjacent runs of one kind (from different layers) move as one
+                } else {
+                    into.add(new long[] {pos, n});
+                }
             }
             pos += n;
         }
-        return q.reserveForWrites(data, zeros, Math.max(size, q.size()));
     }
 
-    /** Copies every run that a layer above {@code depth} decides into {@code base}. */
-    private static void copyAbove(Qcow2Image top, BlockDevice base, int depth, Progress progress) throws IOException {
+    /**
+     * Sets aside the disk space the copy into a qcow2 base can take, so that a full disk fails
+     * the commit before the base changed: the base then reads as before or, once the commit
+     * ran, as after, never half-committed (other overlays on it see one or the other).
+     */
+    private static Qcow2Image.Reservation reserve(Qcow2Image top, BlockDevice base, List<long[]> data,
+                                                  List<long[]> zeros) throws IOException {
+        if (!(base instanceof Qcow2Image q)) {
+            return () -> { };
+        }
+        long size = top.size();
+        List<long[]> z = zeros;
+        if (q.size() < size) {
+            z = new ArrayList<>(zeros);
+            z.add(new long[] {q.size(), size - q.size()}); // grow() may zero the new area
+        }
+        return q.reserveForWrites(data, z, Math.max(size, q.size()));
+    }
+
+    /**
+     * Copies the data runs into {@code base} and makes the zero runs read as zeros there, in disk
+     * order. Reads happen here; the writes end on the base's write threads while the next
+     * buffer is read (each buffer goes back to the pool when its write ended).
+     */
+    private static void copyAbove(Qcow2Image top, BlockDevice base, List<long[]> data, List<long[]> zeros,
+                                  Progress progress, int threads) throws IOException {
         long size = top.size();
         if (base.size() < size) {
             // The chain view keeps the old size, so the overlay still reads what it read.
             grow(base, size);
         }
-        // Direct: reads from the files need no copy through a temporary native buffer.
-        ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
+        BufferPool pool = new BufferPool(Math.max(1, threads) + 1, (int) Math.min(BUFFER_BYTES, Math.max(size, 1)));
         progress.update(0, size);
-        long pos = 0;
-        while (pos < size) {
-            BlockStatus s = top.blockStatus(pos, size - pos);
-            long n = s.lengthBytes();
-            if (s.depth() < depth) {
-                if (s.present() && !s.zero()) {
-                    copyData(top, base, pos, n, buffer);
-                } else {
-                    zero(base, pos, n);
-                }
+        int d = 0;
+        int z = 0;
+        while (d < data.size() || z < zeros.size()) {
+            boolean dataNext = z >= zeros.size() || (d < data.size() && data.get(d)[0] < zeros.get(z)[0]);
+            long[] run = dataNext ? data.get(d++) : zeros.get(z++);
+            if (dataNext) {
+                copyData(top, base, run[0], run[1], pool);
+            } else {
+                zero(base, run[0], run[1]);
             }
-            pos += n;
-            progress.update(pos, size);
+            progress.update(run[0] + run[1], size);
         }
+        progress.update(size, size);
     }
 
-    private static void copyData(BlockDevice from, BlockDevice to, long pos, long length, ByteBuffer buffer)
+    private static void copyData(BlockDevice from, BlockDevice to, long pos, long length, BufferPool pool)
             throws IOException {
         long end = pos + length;
         for (long p = pos; p < end; ) {
-            int chunk = (int) Math.min(buffer.capacity(), end - p);
-            buffer.clear().limit(chunk);
-            from.read(p, buffer);
-            buffer.flip();
-            to.write(p, buffer);
+            int chunk = (int) Math.min(pool.bufferBytes(), end - p);
+            ByteBuffer buffer = pool.take();
+            try {
+                buffer.limit(chunk);
+                from.read(p, buffer);
+                buffer.flip();
+            } catch (IOException | RuntimeException e) {
+                pool.give(buffer);
+                throw e;
+            }
+            to.writeQueued(p, buffer, () -> pool.give(buffer));
             p += chunk;
         }
     }

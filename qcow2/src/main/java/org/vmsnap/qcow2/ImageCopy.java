@@ -21,6 +21,12 @@ public final class ImageCopy {
     /** Bytes read from the source at a time. */
     static final int BUFFER_BYTES = 2 << 20;
 
+    /** qemu-img's limit for {@code convert -m}. */
+    public static final int MAX_THREADS = 16;
+
+    /** Writes in flight by default (see ImageCommit.DEFAULT_THREADS for why not qemu-img's 8). */
+    public static final int DEFAULT_THREADS = 4;
+
     private ImageCopy() {
     }
 
@@ -34,7 +40,17 @@ public final class ImageCopy {
      * @param targetIsZeroed  the target reads zeros everywhere before the copy (a new
      *                        image without backing file), so zero runs need no write
      */
-    public record CopyOptions(boolean topLayerOnly, boolean targetIsZeroed, boolean compress) {
+    public record CopyOptions(boolean topLayerOnly, boolean targetIsZeroed, boolean compress, int threads) {
+
+        public CopyOptions {
+            if (threads < 1 || threads > MAX_THREADS) {
+                throw new IllegalArgumentException("threads must be 1.." + MAX_THREADS + ": " + threads);
+            }
+        }
+
+        public CopyOptions(boolean topLayerOnly, boolean targetIsZeroed, boolean compress) {
+            this(topLayerOnly, targetIsZeroed, compress, DEFAULT_THREADS);
+        }
 
         /** Everything the source reads, through its whole backing chain, into a new image. */
         public static CopyOptions wholeChainToNewImage() {
@@ -48,12 +64,20 @@ public final class ImageCopy {
 
         /** Zero runs must be written as zeros because the target holds old data. */
         public CopyOptions withTargetNotZeroed() {
-            return new CopyOptions(topLayerOnly, false, compress);
+            return new CopyOptions(topLayerOnly, false, compress, threads);
         }
 
         /** Data clusters are written compressed ({@code convert -c}); the target must be qcow2. */
         public CopyOptions withCompression() {
-            return new CopyOptions(topLayerOnly, targetIsZeroed, true);
+            return new CopyOptions(topLayerOnly, targetIsZeroed, true, threads);
+        }
+
+        /**
+         * Up to {@code n} writes (or compressions) in flight at once ({@code convert -m}, 1..16).
+         * 1: each write ends before the next read starts, as before.
+         */
+        public CopyOptions withThreads(int n) {
+            return new CopyOptions(topLayerOnly, targetIsZeroed, compress, n);
         }
 
         boolean mustWriteZeros() {
@@ -78,6 +102,12 @@ public final class ImageCopy {
                 throw new IllegalArgumentException(target.path() + ": compression needs a qcow2 target");
             }
             copyCompressed(source, qcow2, options, progress);
+            return;
+        }
+        int grain = target instanceof Qcow2Image q ? q.clusterSize()
+                : target instanceof RawImage ? SPARSE_BLOCK_BYTES : 0;
+        if (!options.mustWriteZeros() && grain > 0 && BUFFER_BYTES % grain == 0) {
+            copyToZeroed(source, target, grain, options, progress);
             return;
         }
         // Direct: file reads and writes then need no copy through a temporary native buffer.
@@ -110,6 +140,75 @@ public final class ImageCopy {
             progress.update(offset, size);
         }
         target.flush();
+    }
+
+    /**
+     * Into a target that reads zeros everywhere (a new image without backing file): what the
+     * source holds is read in windows aligned to {@code cluster} (the qcow2 target's clusters, or
+     * the {@value #SPARSE_BLOCK_BYTES}-byte blocks of {@code -S 4k} for raw), and each such block
+     * holding any nonzero byte is written whole, all-zero blocks left out (holes in raw,
+     * unallocated clusters in qcow2). A qcow2 cluster the guest wrote 4 KiB of (QEMU leaves the
+     * rest a hole in the file) becomes one aligned write instead of a copy-on-write of a partial
+     * cluster; the target reads the same either way and allocates the same clusters. The writes
+     * end on the target's write threads ({@link CopyOptions#threads}) while the next window is read.
+     */
+    private static void copyToZeroed(BlockDevice source, BlockDevice target, int cluster, CopyOptions options,
+                                     Progress progress) throws IOException {
+        long size = source.size();
+        int window = (int) Math.min(BUFFER_BYTES, Math.max(size, 1));
+        BufferPool pool = new BufferPool(options.threads() + 1, window);
+        target.useParallelWrites(options.threads());
+        try {
+            progress.update(0, size);
+            long done = 0; // everything below was read and written (or left out as zeros)
+            long offset = 0;
+            while (offset < size) {
+                BlockStatus status = source.blockStatus(offset, size - offset);
+                long end = Math.min(offset + status.lengthBytes(), size);
+                if (!status.zero()) {
+                    long from = Math.max(done, offset - offset % cluster);
+                    long to = Math.min(size, Math.ceilDiv(end, cluster) * cluster);
+                    for (long p = from; p < to; ) {
+                        int chunk = (int) Math.min(window, to - p);
+                        copyClusters(source, target, p, chunk, cluster, pool);
+                        p += chunk;
+                        progress.update(Math.min(p, size), size);
+                    }
+                    done = Math.max(done, to);
+                }
+                offset = end;
+                progress.update(Math.max(offset, done), size);
+            }
+            target.flush();
+        } finally {
+            target.useParallelWrites(1);
+        }
+    }
+
+    /** Reads {@code [pos, pos+length)} and queues its nonzero clusters, contiguous ones as one write. */
+    private static void copyClusters(BlockDevice source, BlockDevice target, long pos, int length, int cluster,
+                                     BufferPool pool) throws IOException {
+        BufferPool.Held held = pool.hold(pool.take());
+        try {
+            ByteBuffer buffer = held.buffer();
+            buffer.limit(length);
+            source.read(pos, buffer);
+            int runStart = -1;
+            for (int i = 0; i < length; i += cluster) {
+                boolean data = !ZeroScan.isZero(buffer, i, Math.min(length, i + cluster));
+                if (data && runStart < 0) {
+                    runStart = i;
+                } else if (!data && runStart >= 0) {
+                    target.writeQueued(pos + runStart, buffer.slice(runStart, i - runStart), held.share());
+                    runStart = -1;
+                }
+            }
+            if (runStart >= 0) {
+                target.writeQueued(pos + runStart, buffer.slice(runStart, length - runStart), held.share());
+            }
+        } finally {
+            held.done();
+        }
     }
 
     /**

@@ -3,7 +3,6 @@ package org.vmsnap.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -101,7 +100,12 @@ public final class ImageRebase {
      */
     static void rebaseOpened(Qcow2Image img, BlockDevice oldChain, String name, String format, Progress progress)
             throws IOException {
-        copyDifferences(img, oldChain, progress);
+        img.useParallelWrites(ImageCommit.DEFAULT_THREADS);
+        try {
+            copyDifferences(img, oldChain, progress);
+        } finally {
+            img.useParallelWrites(1); // waits for the writes in flight
+        }
         // (1) before (2): setBacking flushes the copied clusters before it writes the header.
         img.setBacking(name, name == null ? null : format);
     }
@@ -142,7 +146,7 @@ public final class ImageRebase {
         long size = img.size();
         int cluster = img.clusterSize();
         int bufferBytes = Math.max(BUFFER_BYTES - BUFFER_BYTES % cluster, cluster);
-        ClusterCopier copier = new ClusterCopier(img, oldChain, bufferBytes);
+        ClusterCopier copier = new ClusterCopier(img, oldChain, bufferBytes, ImageCommit.DEFAULT_THREADS);
         SameFile sameFile = new SameFile();
         progress.update(0, size);
         long pos = 0;
@@ -188,15 +192,16 @@ public final class ImageRebase {
         private final Qcow2Image img;
         private final BlockDevice oldChain;
         private final int cluster;
-        private final ByteBuffer oldBuf;
+        /** The old chain's bytes: each buffer stays with the writes queued from it until they end. */
+        private final BufferPool oldBuffers;
         private final ByteBuffer newBuf;
 
-        ClusterCopier(Qcow2Image img, BlockDevice oldChain, int bufferBytes) {
+        ClusterCopier(Qcow2Image img, BlockDevice oldChain, int bufferBytes, int threads) {
             this.img = img;
             this.oldChain = oldChain;
             this.cluster = img.clusterSize();
-            this.oldBuf = ByteBuffer.allocate(bufferBytes);
-            this.newBuf = ByteBuffer.allocate(bufferBytes);
+            this.oldBuffers = new BufferPool(threads + 1, bufferBytes);
+            this.newBuf = ByteBuffer.allocateDirect(bufferBytes);
         }
 
         /**
@@ -213,15 +218,30 @@ public final class ImageRebase {
             boolean oldKnownZero = aligned && oldZero;
             boolean newKnownZero = aligned && newZero;
             for (long p = from; p < to; ) {
-                int length = (int) Math.min(oldBuf.capacity(), to - p);
-                oldBuf.clear();
-                newBuf.clear();
+                int length = (int) Math.min(newBuf.capacity(), to - p);
+                BufferPool.Held held = oldBuffers.hold(oldBuffers.take());
+                try {
+                    copyChunk(p, length, held, oldKnownZero, newKnownZero);
+                } finally {
+                    held.done();
+                }
+                p += length;
+            }
+        }
+
+        /** One buffer's worth: compare, then queue the old bytes of differing clusters (runs as one write). */
+        private void copyChunk(long p, int length, BufferPool.Held held, boolean oldKnownZero, boolean newKnownZero)
+                throws IOException {
+            ByteBuffer oldBuf = held.buffer();
+            {
+                // A side known to read zeros is not read: its clusters are compared with zeros.
                 if (!oldKnownZero) {
-                    readOld(p, length);
+                    readOld(oldBuf, p, length);
                 }
                 if (!newKnownZero) {
-                    img.read(p, newBuf.slice(0, length)); // unallocated clusters: the new chain's view
+                    img.read(p, newBuf.clear().slice(0, length)); // unallocated clusters: the new chain's view
                 }
+                int runStart = -1; // a run of differing data clusters, written as one
                 for (int i = 0; i < length; i += cluster) {
                     int n = Math.min(cluster, length - i);
                     boolean differ;
@@ -236,26 +256,38 @@ public final class ImageRebase {
                         differ = oldBuf.slice(i, n).mismatch(newBuf.slice(i, n)) >= 0;
                         oldIsZero = differ && ZeroScan.isZero(oldBuf, i, i + n);
                     }
-                    if (differ) {
-                        if (oldIsZero) {
-                            img.writeZeroes(p + i, n);
-                        } else {
-                            img.write(p + i, oldBuf.slice(i, n));
-                        }
+                    boolean data = differ && !oldIsZero;
+                    if (!data && runStart >= 0) {
+                        img.writeQueued(p + runStart, oldBuf.slice(runStart, i - runStart), held.share());
+                        runStart = -1;
+                    }
+                    if (data && runStart < 0) {
+                        runStart = i;
+                    }
+                    if (differ && oldIsZero) {
+                        img.writeZeroes(p + i, n);
                     }
                 }
-                p += length;
+                if (runStart >= 0) {
+                    img.writeQueued(p + runStart, oldBuf.slice(runStart, length - runStart), held.share());
+                }
+            }
+        }
+
+        private static void fillZero(ByteBuffer b, int from, int to) {
+            for (int i = from; i < to; i++) {
+                b.put(i, (byte) 0);
             }
         }
 
         /** The old chain's bytes of {@code [p, p+length)}: zeros past its end or without one. */
-        private void readOld(long p, int length) throws IOException {
+        private void readOld(ByteBuffer oldBuf, long p, int length) throws IOException {
             int n = oldChain == null || p >= oldChain.size() ? 0 : (int) Math.min(length, oldChain.size() - p);
             if (n > 0) {
                 oldChain.read(p, oldBuf.slice(0, n));
             }
             if (n < length) {
-                Arrays.fill(oldBuf.array(), n, length, (byte) 0);
+                fillZero(oldBuf, n, length);
             }
         }
     }

@@ -452,6 +452,17 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     @Override
+    public void writeQueued(long guestOffset, ByteBuffer src, Runnable release) throws IOException {
+        changed(guestOffset, src.remaining());
+        engine.writeQueued(guestOffset, src, release);
+    }
+
+    @Override
+    public void useParallelWrites(int threads) throws IOException {
+        engine.useParallelWrites(threads);
+    }
+
+    @Override
     public void writeZeroes(long guestOffset, long lengthBytes) throws IOException {
         changed(guestOffset, lengthBytes);
         engine.writeZeroes(guestOffset, lengthBytes);

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Objects;
 
 import org.vmsnap.qcow2.io.BlockStore;
+import org.vmsnap.qcow2.io.WriteBehind;
 import org.vmsnap.qcow2.io.FileBlockStore;
 
 /**
@@ -37,6 +38,8 @@ public final class RawImage implements BlockDevice {
     private static final int ZERO_CHUNK_BYTES = 1 << 20;
 
     private final BlockStore store;
+    /** Data writes in flight on other threads, or null (see {@link #useParallelWrites}). */
+    private WriteBehind behind;
     private final boolean readOnly;
     private volatile long sizeBytes;
 
@@ -110,6 +113,7 @@ public final class RawImage implements BlockDevice {
     @Override
     public void read(long guestOffset, ByteBuffer dst) throws IOException {
         checkRange(guestOffset, dst.remaining());
+        settle(guestOffset, dst.remaining());
         store.read(guestOffset, dst);
     }
 
@@ -117,13 +121,52 @@ public final class RawImage implements BlockDevice {
     public void write(long guestOffset, ByteBuffer src) throws IOException {
         checkWritable();
         checkRange(guestOffset, src.remaining());
+        settle(guestOffset, src.remaining());
         store.write(guestOffset, src);
+    }
+
+    /** With parallel writes on, the bytes go to the file on another thread (a raw file has no metadata to order). */
+    @Override
+    public void writeQueued(long guestOffset, ByteBuffer src, Runnable release) throws IOException {
+        if (behind == null || !store.concurrentWrites()) {
+            BlockDevice.super.writeQueued(guestOffset, src, release);
+            return;
+        }
+        try {
+            checkWritable();
+            checkRange(guestOffset, src.remaining());
+            settle(guestOffset, src.remaining());
+        } catch (IOException | RuntimeException e) {
+            release.run();
+            throw e;
+        }
+        behind.submit(store, guestOffset, src, release, guestOffset, guestOffset + src.remaining(), failure -> { });
+    }
+
+    @Override
+    public void useParallelWrites(int threads) throws IOException {
+        WriteBehind old = behind;
+        behind = null;
+        if (old != null) {
+            old.close();
+        }
+        if (threads > 1 && !readOnly) {
+            behind = new WriteBehind(threads);
+        }
+    }
+
+    /** Waits for the writes in flight when one may touch {@code [guestOffset, +length)}. */
+    private void settle(long guestOffset, long length) throws IOException {
+        if (behind != null && behind.overlaps(guestOffset, guestOffset + Math.max(1, length))) {
+            behind.drain();
+        }
     }
 
     @Override
     public void writeZeroes(long guestOffset, long lengthBytes) throws IOException {
         checkWritable();
         checkRange(guestOffset, lengthBytes);
+        settle(guestOffset, lengthBytes);
         if (lengthBytes == 0 || store.punchHole(guestOffset, lengthBytes)) {
             return;
         }
@@ -150,6 +193,9 @@ public final class RawImage implements BlockDevice {
     @Override
     public void flush() throws IOException {
         if (!readOnly) {
+            if (behind != null) {
+                behind.drain();
+            }
             store.flush();
         }
     }
@@ -160,6 +206,7 @@ public final class RawImage implements BlockDevice {
             throw new IllegalArgumentException("maxLengthBytes must be positive: " + maxLengthBytes);
         }
         checkRange(guestOffset, 1);
+        settle(guestOffset, maxLengthBytes);
         long length = Math.min(maxLengthBytes, sizeBytes - guestOffset);
         long fileSize = store.size();
         if (guestOffset >= fileSize) {
@@ -194,13 +241,25 @@ public final class RawImage implements BlockDevice {
         if (newSizeBytes < 0) {
             throw new IllegalArgumentException(path() + ": negative size " + newSizeBytes);
         }
+        if (behind != null) {
+            behind.drain();
+        }
         store.truncate(newSizeBytes);
         sizeBytes = roundUpToSector(newSizeBytes);
     }
 
+    /** Ends the writes in flight (a failure among them is thrown), then closes the file. */
     @Override
     public void close() throws IOException {
-        store.close();
+        WriteBehind b = behind;
+        behind = null;
+        try {
+            if (b != null) {
+                b.close();
+            }
+        } finally {
+            store.close();
+        }
     }
 
     private void checkRange(long guestOffset, long lengthBytes) {

@@ -29,7 +29,7 @@ import picocli.CommandLine.Parameters;
  * chain holds: qemu-img has the same rule and does not check it either).
  */
 @Command(name = "convert", description = "Convert an image to another format (as qemu-img convert).",
-        customSynopsis = {"vmsnap img convert [-U] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache]",
+        customSynopsis = {"vmsnap img convert [-U] [-c] [-p] [-q] [-n] [-W] [-m num] [-f fmt] [-t cache] [-T src_cache]",
                 "                          [-O output_fmt]",
                 "                          [-B backing_file [-F backing_fmt]] [-o options]",
                 "                          [-l snapshot_param] filename output_filename"},
@@ -77,6 +77,16 @@ final class ConvertCommand extends ImgSubcommand {
     @Option(names = {"-n"}, description = "Skip the creation of the target image: write into an existing one.")
     boolean noCreate;
 
+    @Option(names = {"-m"}, paramLabel = "num",
+            description = "Writes (or compressions with -c) in flight at once, 1..16 (default "
+                    + ImageCopy.DEFAULT_THREADS + ").")
+    String parallel;
+
+    @Option(names = {"-W"}, description = "Allow out-of-order writes. Accepted for qemu-img's command lines: "
+            + "vmsnap always lets its parallel writes end in any order, and allocates the target's clusters "
+            + "in disk order either way.")
+    boolean outOfOrder;
+
     @Option(names = {"-l"}, paramLabel = "snapshot_param",
             description = "Convert an internal snapshot of the input: snapshot.id=ID, snapshot.name=NAME, or an id or name.")
     String snapshotParam;
@@ -111,6 +121,7 @@ final class ConvertCommand extends ImgSubcommand {
         if (compress && "raw".equals(outputFormat)) {
             throw new CliException("Compression not supported for this file format");
         }
+        int threads = threads();
         if (noCreate && (hasBacking || !optionLists.isEmpty())) {
             throw new CliException("-n cannot be combined with -o or -B: the target already exists");
         }
@@ -132,6 +143,7 @@ final class ConvertCommand extends ImgSubcommand {
             if (compress) {
                 copy = copy.withCompression();
             }
+            copy = copy.withThreads(threads);
             if (noCreate) {
                 try (BlockDevice target = openTarget()) {
                     target.useCacheMode(cacheMode);
@@ -179,6 +191,24 @@ final class ConvertCommand extends ImgSubcommand {
             }
             throw e;
         }
+    }
+
+    /** {@code -m}, checked as qemu-img checks it (its words). */
+    private int threads() {
+        if (parallel == null) {
+            return ImageCopy.DEFAULT_THREADS;
+        }
+        int n;
+        try {
+            n = Integer.parseInt(parallel);
+        } catch (NumberFormatException e) {
+            n = 0;
+        }
+        if (n < 1 || n > ImageCopy.MAX_THREADS) {
+            throw new CliException("Invalid number of coroutines. Allowed number of coroutines is between 1 and "
+                    + ImageCopy.MAX_THREADS);
+        }
+        return n;
     }
 
     /** The output file, with qemu-img's words for failing to create it. */

@@ -2,6 +2,7 @@ package org.vmsnap.qcow2.engine;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.BlockStatus;
 import org.vmsnap.qcow2.CorruptImageException;
@@ -11,6 +12,7 @@ import org.vmsnap.qcow2.format.ClusterDescriptor.Normal;
 import org.vmsnap.qcow2.format.ClusterDescriptor.Unallocated;
 import org.vmsnap.qcow2.format.ClusterDescriptor.Zero;
 import org.vmsnap.qcow2.format.Geometry;
+import org.vmsnap.qcow2.io.WriteBehind;
 
 /**
  * Guest reads and writes: runs of clusters are looked up once, contiguous host data moves
@@ -103,6 +105,131 @@ final class DataPath {
         cachedCompressedHost = c.hostOffset();
         cachedCompressed = out;
         return out;
+    }
+
+    /**
+     * {@link #write}, with the data moved by {@code behind}'s threads when {@code src} covers
+     * whole clusters: the clusters are looked up or allocated here (on the caller's thread, which
+     * owns the metadata), the bytes go to the file on a pool thread, and the L2 entries that point
+     * at newly allocated clusters are set only when their write has returned (data before the
+     * table that refers to it). Partial clusters take the synchronous path (their copy-on-write
+     * reads the current contents). {@code release} runs once {@code src} is no longer needed.
+     * The caller drains {@code behind} before anything reads or changes these clusters.
+     */
+    void writeQueued(long guestOffset, ByteBuffer src, Runnable release, WriteBehind behind) throws IOException {
+        int length = src.remaining();
+        long end = guestOffset + length;
+        boolean whole = g.isClusterAligned(guestOffset) && g.isClusterAligned(end);
+        if (!whole || length == 0) {
+            try {
+                write(guestOffset, src);
+            } finally {
+                release.run();
+            }
+            return;
+        }
+        // One share for this loop and one per queued write: the last to finish releases src.
+        AtomicInteger shares = new AtomicInteger(1);
+        Runnable share = () -> {
+            if (shares.decrementAndGet() == 0) {
+                release.run();
+            }
+        };
+        try {
+            long pos = guestOffset;
+            while (pos < end) {
+                ClusterMap.WritableL2 l2 = map.l2ForWrite(pos);
+                long tableEnd = (pos & ~((1L << g.l2CoverageBits()) - 1)) + (1L << g.l2CoverageBits());
+                long stop = Math.min(end, tableEnd);
+                while (pos < stop) {
+                    ClusterDescriptor d = map.decode(l2.entries(), pos);
+                    ByteBuffer part = src.slice((int) (pos - guestOffset), (int) (stop - pos));
+                    int n;
+                    shares.incrementAndGet();
+                    if (d instanceof Normal nd && nd.copied()) {
+                        n = queueInPlace(l2, pos, stop, nd, part, share, behind);
+                    } else {
+                        n = queueAllocating(l2, pos, stop, part, share, behind);
+                    }
+                    pos += n;
+                }
+            }
+        } finally {
+            share.run();
+        }
+    }
+
+    /** As {@link #writeInPlace}, the bytes written by {@code behind}; no metadata changes. */
+    private int queueInPlace(ClusterMap.WritableL2 l2, long pos, long end, Normal first, ByteBuffer part,
+                             Runnable share, WriteBehind behind) throws IOException {
+        long host = first.hostOffset();
+        long p = pos + g.clusterSize();
+        while (p < end) {
+            ClusterDescriptor d = map.decode(l2.entries(), p);
+            if (!(d instanceof Normal nd) || !nd.copied() || nd.hostOffset() != host + (p - pos)) {
+                break;
+            }
+            p += g.clusterSize();
+        }
+        int n = (int) (p - pos);
+        try {
+            e.guard().checkData(host, n);
+            long fileSize = e.store().size();
+            if (host + n > fileSize) {
+                throw new CorruptImageException(e.file(), "data cluster", Math.max(host, fileSize), "guest offset 0x"
+                        + Long.toHexString(pos) + " maps past the end of the file (" + fileSize + " bytes)");
+            }
+        } catch (IOException | RuntimeException ex) {
+            share.run();
+            throw ex;
+        }
+        behind.submit(e.store(), host, part.slice(0, n), share, pos, pos + n, failure -> { });
+        return n;
+    }
+
+    /**
+     * As {@link #writeAllocating} for whole clusters: the new clusters are allocated now (their
+     * refcounts raised in memory), and the L2 entries point at them once the write returned; a
+     * failed write gives them back (nothing refers to them).
+     */
+    private int queueAllocating(ClusterMap.WritableL2 l2, long pos, long end, ByteBuffer part, Runnable share,
+                                WriteBehind behind) throws IOException {
+        int maxClusters = Math.max(1, MAX_WRITE_BUFFER / g.clusterSize());
+        int clusters = 1;
+        long p = pos + g.clusterSize();
+        while (p < end && clusters < maxClusters) {
+            ClusterDescriptor d = map.decode(l2.entries(), p);
+            if (d instanceof Normal nd && nd.copied()) {
+                break;
+            }
+            clusters++;
+            p += g.clusterSize();
+        }
+        int n = (int) (p - pos);
+        int count = clusters;
+        long host;
+        try {
+            host = e.allocator().allocate(clusters);
+            e.guard().checkData(host, (long) clusters * g.clusterSize());
+        } catch (IOException | RuntimeException ex) {
+            share.run();
+            throw ex;
+        }
+        behind.submit(e.store(), host, part.slice(0, n), share, pos, pos + n, failure -> {
+            if (failure != null) {
+                e.allocator().unallocate(host, count); // nothing refers to them yet: no leak
+                return;
+            }
+            for (int i = 0; i < count; i++) {
+                long guest = pos + (long) i * g.clusterSize();
+                // Looked up again: the table may have been written out and reloaded meanwhile.
+                ClusterMap.WritableL2 table = map.l2ForWrite(guest);
+                ClusterDescriptor old = map.decode(table.entries(), guest);
+                map.set(table, guest, new Normal(host + (long) i * g.clusterSize(), true));
+                map.release(old);
+            }
+        });
+        return n;
     }
 
     void write(long guestOffset, ByteBuffer src) throws IOException {

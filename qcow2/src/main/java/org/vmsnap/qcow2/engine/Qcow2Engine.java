@@ -16,6 +16,7 @@ import org.vmsnap.qcow2.format.Header;
 import org.vmsnap.qcow2.format.L1Entry;
 import org.vmsnap.qcow2.format.SnapshotEntry;
 import org.vmsnap.qcow2.io.BlockStore;
+import org.vmsnap.qcow2.io.WriteBehind;
 
 /**
  * One open qcow2 file: the header, the active L1 table, the L2 and refcount caches, the
@@ -46,6 +47,8 @@ public final class Qcow2Engine {
     private boolean switching;
     /** Read-write only: refcounts known consistent at open (walked, remembered, or carried over). */
     private boolean verified;
+    /** Data writes in flight on other threads ({@link #writeQueued}), or null: every write is synchronous. */
+    private WriteBehind behind;
 
     private Qcow2Engine(BlockStore store, Header header, List<SnapshotEntry> snapshots, boolean readOnly,
                         BlockDevice backing) throws IOException {
@@ -201,24 +204,89 @@ public final class Qcow2Engine {
     public void read(long guestOffset, ByteBuffer dst) throws IOException {
         checkOpen();
         checkRange(guestOffset, dst.remaining());
+        settle(guestOffset, dst.remaining());
         data.read(guestOffset, dst);
     }
 
     public void write(long guestOffset, ByteBuffer src) throws IOException {
         checkWritable();
         checkRange(guestOffset, src.remaining());
+        settle(guestOffset, src.remaining());
         data.write(guestOffset, src);
+    }
+
+    /**
+     * Writes {@code src} like {@link #write}, possibly after returning: with parallel writes on
+     * ({@link #useParallelWrites}), whole clusters are written by other threads while this one
+     * goes on; {@code release} runs once {@code src} is no longer needed (on any thread). A
+     * failed write is thrown by a later call (a write, a flush, close), after every write in
+     * flight has ended and the image's tables agree with what reached the file. Anything that
+     * reads or changes the range waits for its writes first.
+     */
+    public void writeQueued(long guestOffset, ByteBuffer src, Runnable release) throws IOException {
+        try {
+            checkWritable();
+            checkRange(guestOffset, src.remaining());
+            settle(guestOffset, src.remaining());
+        } catch (IOException | RuntimeException ex) {
+            release.run();
+            throw ex;
+        }
+        if (behind == null || !store.concurrentWrites()) {
+            try {
+                data.write(guestOffset, src);
+            } finally {
+                release.run();
+            }
+            return;
+        }
+        data.writeQueued(guestOffset, src, release, behind);
+    }
+
+    /**
+     * Up to {@code threads} data writes in flight at once from now on ({@link #writeQueued}); 1
+     * or less: synchronous writes again (after the writes in flight ended).
+     */
+    public void useParallelWrites(int threads) throws IOException {
+        checkOpen();
+        if (behind != null && behind.threads() == threads) {
+            return;
+        }
+        WriteBehind old = behind;
+        behind = null;
+        if (old != null) {
+            old.close();
+        }
+        if (threads > 1 && !readOnly) {
+            behind = new WriteBehind(threads);
+        }
+    }
+
+    /** Waits for the writes in flight that may touch {@code [guestOffset, +length)} (all of them, to keep it simple). */
+    private void settle(long guestOffset, long length) throws IOException {
+        if (behind != null && behind.overlaps(guestOffset, guestOffset + Math.max(1, length))) {
+            behind.drain();
+        }
+    }
+
+    /** Waits for every write in flight (before anything that reads or changes metadata broadly). */
+    private void settleAll() throws IOException {
+        if (behind != null) {
+            behind.drain();
+        }
     }
 
     public void writeZeroes(long guestOffset, long length) throws IOException {
         checkWritable();
         checkRange(guestOffset, length);
+        settle(guestOffset, length);
         data.zeroOrDiscard(guestOffset, length, false);
     }
 
     public void discard(long guestOffset, long length) throws IOException {
         checkWritable();
         checkRange(guestOffset, length);
+        settle(guestOffset, length);
         data.zeroOrDiscard(guestOffset, length, true);
     }
 
@@ -229,12 +297,14 @@ public final class Qcow2Engine {
             throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
         }
         checkRange(guestOffset, Math.min(cluster.length, header.size() - guestOffset));
+        settle(guestOffset, cluster.length);
         data.writeCompressed(guestOffset, cluster);
     }
 
     public BlockStatus blockStatus(long guestOffset, long maxLength) throws IOException {
         checkOpen();
         checkRange(guestOffset, maxLength);
+        settle(guestOffset, maxLength);
         return data.blockStatus(guestOffset, maxLength);
     }
 
@@ -249,6 +319,7 @@ public final class Qcow2Engine {
     public BlockStatus ownBlockStatus(long guestOffset, long maxLength) throws IOException {
         checkOpen();
         checkRange(guestOffset, maxLength);
+        settle(guestOffset, maxLength);
         ClusterMap.Run run = map.run(guestOffset, maxLength);
         if (run.first() instanceof ClusterDescriptor.Unallocated) {
             return new BlockStatus(run.lengthBytes(), 0, false, false, false, false, run.hostOffset(),
@@ -288,6 +359,29 @@ public final class Qcow2Engine {
         if (readOnly) {
             return;
         }
+        // 0. Writes in flight end first; a failed one was given back, the others are in the
+        // tables: what follows makes that consistent state durable, and the failure is thrown after.
+        IOException failed = null;
+        try {
+            settleAll();
+        } catch (IOException ex) {
+            failed = ex;
+        }
+        try {
+            flushSettled();
+        } catch (IOException | RuntimeException ex) {
+            if (failed != null) {
+                failed.addSuppressed(ex);
+            } else {
+                throw ex;
+            }
+        }
+        if (failed != null) {
+            throw failed;
+        }
+    }
+
+    private void flushSettled() throws IOException {
         // 1. Data and raised refcounts before any table that uses them.
         store.flush();
         refcounts.flush();
@@ -317,6 +411,7 @@ public final class Qcow2Engine {
     public void deallocate(long guestOffset, long length) throws IOException {
         checkWritable();
         checkRange(guestOffset, length);
+        settleAll();
         long end = guestOffset + length;
         if (!g.isClusterAligned(guestOffset) || (!g.isClusterAligned(end) && end != header.size())) {
             throw new IllegalArgumentException(file + ": deallocate takes whole clusters, not 0x"
@@ -387,6 +482,7 @@ public final class Qcow2Engine {
      */
     public void resize(long newSize) throws IOException {
         checkWritable();
+        settleAll();
         new ImageResize(this, refcounts, data).resize(newSize);
     }
 
@@ -399,17 +495,20 @@ public final class Qcow2Engine {
     public long[] reserveForWrites(List<long[]> dataRanges, List<long[]> zeroRanges, long newSize)
             throws IOException {
         checkWritable();
+        settleAll();
         return new WriteReservation(this, map, refcounts).reserve(dataRanges, zeroRanges, newSize);
     }
 
     /** Gives back what {@link #reserveForWrites} reserved and no cluster took. */
     public void releaseReservation(long[] reserved) throws IOException {
+        settleAll();
         allocator.release(reserved);
     }
 
     /** Allocates every L2 table and data cluster without writing data (preallocation=metadata). */
     public void preallocateMetadata() throws IOException {
         checkWritable();
+        settleAll();
         for (long pos = 0; pos < header.size(); pos += g.clusterSize()) {
             ClusterMap.WritableL2 l2 = map.l2ForWrite(pos);
             if (map.decode(l2.entries(), pos) instanceof ClusterDescriptor.Unallocated) {
@@ -462,6 +561,7 @@ public final class Qcow2Engine {
     private Qcow2Engine switchTo(SnapshotOperation op) throws IOException {
         checkWritable();
         flush();
+        stopParallelWrites(); // the next engine writes synchronously unless told otherwise
         SnapshotOps.Switched s;
         try {
             s = op.run();
@@ -494,6 +594,7 @@ public final class Qcow2Engine {
 
     private void retireAndClose() throws IOException {
         closed = true;
+        stopParallelWrites();
         try {
             if (backing != null) {
                 backing.close();
@@ -510,6 +611,7 @@ public final class Qcow2Engine {
      */
     public Qcow2Engine snapshotReader(String idOrName) throws IOException {
         checkOpen();
+        settleAll();
         SnapshotEntry s = SnapshotTable.find(file, snapshots, idOrName);
         long size = s.diskSize() >= 0 ? s.diskSize() : header.size();
         Header view = header.withSnapshots(0, 0).withL1(s.l1TableOffset(), s.l1Size()).withSize(size);
@@ -541,11 +643,25 @@ public final class Qcow2Engine {
         } finally {
             closed = true;
             try {
+                stopParallelWrites();
                 if (backing != null) {
                     backing.close();
                 }
             } finally {
                 store.close();
+            }
+        }
+    }
+
+    /** Ends the write threads (after the writes in flight, whose failure is not thrown again). */
+    private void stopParallelWrites() {
+        WriteBehind b = behind;
+        behind = null;
+        if (b != null) {
+            try {
+                b.close();
+            } catch (IOException ignored) {
+                // already thrown by the flush that drained it, or the engine is being given up
             }
         }
     }

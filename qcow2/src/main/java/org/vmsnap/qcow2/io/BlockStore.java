@@ -59,6 +59,14 @@ public interface BlockStore extends Closeable {
     default void setCacheMode(org.vmsnap.qcow2.CacheMode mode) {
     }
 
+    /**
+     * Whether {@link #write} may be called from several threads at once for disjoint ranges
+     * (a file's positional writes may; test stores that record operations in order may not).
+     */
+    default boolean concurrentWrites() {
+        return false;
+    }
+
     default org.vmsnap.qcow2.CacheMode cacheMode() {
         return org.vmsnap.qcow2.CacheMode.WRITEBACK;
     }

@@ -165,6 +165,12 @@ public final class FileBlockStore implements BlockStore {
         this.cacheMode = java.util.Objects.requireNonNull(mode, "mode");
     }
 
+    /** Positional writes of a FileChannel are safe from several threads; a mode that syncs every write is not raced. */
+    @Override
+    public boolean concurrentWrites() {
+        return !cacheMode.syncsEveryWrite();
+    }
+
     @Override
     public CacheMode cacheMode() {
         return cacheMode;
