@@ -209,6 +209,7 @@ public final class MemoryStream {
         private final long start;
         private final long deadline;
         private boolean done;
+        private CompletableFuture<JsonNode> continued;
 
         private Switchover(QmpClient qmp, MemoryFileWriter writer, Path socket, ServerSocketChannel server,
                            AtomicReference<SocketChannel> accepted, Thread receiver, CompletableFuture<Long> pump,
@@ -230,13 +231,41 @@ public final class MemoryStream {
         }
 
         /**
-         * {@code migrate-continue}: QEMU sends the device state, inactivates the images and ends
-         * the migration ({@code postmigrate}); {@code atCompletion} runs then, before the file is
-         * finished (a {@code cont} there keeps the guest's pause short: the file's sync is not in
-         * it). Returns when the file is whole and synced under its partial name.
+         * Throws unless the save is still held at its last pause: no MIGRATION event has come since
+         * {@code pre-switchover} (QEMU sends one for every change of the migration's state), so no
+         * query to QEMU is needed while the guest waits.
+         */
+        public void requireHeld() throws QmpException {
+            if (continued != null) {
+                throw new IllegalStateException("the save was let go already");
+            }
+            QmpEvent e = events.poll();
+            if (e != null) {
+                throw new QmpCommandException("migrate", "MigrationFailed", "the save to " + writer.target()
+                        + " is no longer held at its last pause (QEMU reported '" + e.text("status") + "')");
+            }
+        }
+
+        /**
+         * Sends {@code migrate-continue} and returns at once: QEMU sends the device state,
+         * inactivates the images and ends the migration ({@code postmigrate}). Its reply is checked
+         * by {@link #finish}. A command sent just before it (the disks' snapshots) runs first.
+         */
+        public void letGo() {
+            if (continued == null) {
+                continued = qmp.executeAsync("migrate-continue", QmpClient.arguments().put("state", "pre-switchover"));
+            }
+        }
+
+        /**
+         * Lets the save go on ({@link #letGo}) if it was not yet; when QEMU reports it
+         * {@code completed}, {@code atCompletion} runs, before the file is finished (a {@code cont}
+         * there keeps the guest's pause short: the file's sync is not in it). Returns when the file
+         * is whole and synced under its partial name.
          */
         public Figures finish(QmpAction atCompletion) throws IOException {
-            qmp.execute("migrate-continue", QmpClient.arguments().put("state", "pre-switchover"), STEP_TIMEOUT);
+            letGo();
+            qmp.reply(continued, "migrate-continue", STEP_TIMEOUT);
             String what = "save to " + writer.target();
             try {
                 awaitMigration(qmp, events, deadline, what);
