@@ -47,8 +47,12 @@ report=$(cat <<REPORT
 
 - commit: $commit
 - guest: test guest (Debian kernel + busybox, writer on two qcow2 data disks), ${BENCH_MEM_MIB} MiB RAM (${BENCH_FILL_MIB} MiB filled: 1/4 random, 3/4 binaries), 1 vCPU, TCG
-- vmsnap through its launcher (a new JVM per command); libvirt: virsh to a private libvirtd 9.0; one guest at a time
-- each run: create (guest running), 3 s, revert --running to it, 3 s, delete; guest pause = STOP..RESUME on a QMP monitor of the benchmark's own
+$(if [ "${BENCH_PAUSE_ONLY:-0}" = 1 ]; then
+  echo "- vmsnap only, through its launcher (a new JVM per command); each run: 3 s of the guest running, create, 1 s, delete; guest pause = STOP..RESUME on a QMP monitor of the benchmark's own"
+else
+  echo "- vmsnap through its launcher (a new JVM per command); libvirt: virsh to a private libvirtd 9.0; one guest at a time"
+  echo "- each run: create (guest running), 3 s, revert --running to it, 3 s, delete; guest pause = STOP..RESUME on a QMP monitor of the benchmark's own"
+fi)
 - $(case "$BENCH_KIND" in
   external) echo "external: --memspec FILE --live; libvirt 9.0 cannot revert to an external checkpoint (n/a) and deletes only its metadata (--metadata); vmsnap's revert restarts QEMU from the memory file" ;;
   internal-live) echo "internal-live: vmsnap snapshot-create-as --live (memory to a file beside the first disk, the disks' internal snapshots at the save's last pause; its revert restarts QEMU from the memory file) against libvirt 9.0's internal checkpoint without --live (it refuses --live for those); libvirt's revert restarts QEMU too (its pause cannot be seen on the old monitor: n/a)" ;;
