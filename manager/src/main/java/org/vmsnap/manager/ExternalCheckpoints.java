@@ -19,10 +19,12 @@ import org.vmsnap.qmp.MemoryFileWriter;
  * guest's memory goes to F in vmsnap's memory file format, every disk gets a new overlay, both
  * at the same paused moment, and the guest runs on.
  * <ul>
- * <li>Create: [pause] QEMU migrates its state into the memory file (with {@code --live} while
- *     the guest runs: QEMU stops it for the last pass only); at that moment one transaction
+ * <li>Create: [pause] QEMU migrates its state into the memory file; at that moment one transaction
  *     takes every disk's snapshot; the metadata; the guest runs again (or stays paused). Until
- *     the transaction, a failure or a crash undoes all (no memory file, the guest as before).</li>
+ *     the transaction, a failure or a crash undoes all (no memory file, the guest as before).
+ *     With {@code --live} on a running guest: the steps of a --live internal checkpoint (QEMU
+ *     stops the guest for the last pass only and holds the save there for the transaction; cont
+ *     before the file is synced; undone until the file is whole).</li>
  * <li>Revert: the disks go back as for an external disk snapshot (new overlays over the frozen
  *     images: a new branch), QEMU starts waiting for a migration stream and loads the memory
  *     file; the guest continues from the checkpoint's moment.</li>
@@ -111,6 +113,20 @@ final class ExternalCheckpoints {
         }
         Path partial = ctx.partialFor(file);
         List<Step> steps = new ArrayList<>(before);
+        if (flags.live() && running) {
+            // As a --live internal checkpoint (LiveInternalCheckpoints): the overlays' transaction
+            // while QEMU holds the save at its last pause, cont as soon as the save ends, the file
+            // synced and linked after; until then every step is undone (an overlay that QEMU put
+            // on top is committed back by an active block-commit, the guest's writes kept).
+            steps.add(new Step.SaveToSwitchover(q.pid(), q.record().runDir(), file, partial, domainXml));
+            steps.add(new Step.SnapshotAtSwitchover(q.pid(), ((Step.SnapshotTransaction) transaction).actions()));
+            steps.add(new Step.FinishSwitchover(q.pid(), file, partial));
+            steps.add(new Step.ResumeAfterSave(q.pid(), true));
+            steps.addAll(after);
+            steps.add(new Step.DropLink(partial));
+            ctx.plan.replaceSteps(steps);
+            return made;
+        }
         if (freezeAgent != null) {
             // The agent answers only while the guest runs: frozen before the pause, thawed after it.
             steps.add(new Step.Freeze(q.pid(), freezeAgent, LivePlans.freezeLimitMillis()));

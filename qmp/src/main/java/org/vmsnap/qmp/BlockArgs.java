@@ -61,6 +61,12 @@ final class BlockArgs {
         } else {
             file.put("auto-read-only", true);
         }
+        // QEMU drops the file's page cache whenever it reactivates an image (file-posix's
+        // invalidate_cache), which a live checkpoint's cont does after every save: the qcow2
+        // reopen that follows then reads its metadata from the disk, in the guest's pause. The
+        // drop is for migrations to another host over shared storage; vmsnap's streams stay on
+        // this host, whose page cache is coherent.
+        file.put("drop-cache", false);
         tuning(file, tuning);
         if (tuning.aio() != null) {
             file.put("aio", qemuName(tuning.aio()));

@@ -9,6 +9,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -209,6 +210,7 @@ public final class MemoryStream {
         private final long start;
         private final long deadline;
         private boolean done;
+        private CompletableFuture<JsonNode> continued;
 
         private Switchover(QmpClient qmp, MemoryFileWriter writer, Path socket, ServerSocketChannel server,
                            AtomicReference<SocketChannel> accepted, Thread receiver, CompletableFuture<Long> pump,
@@ -230,13 +232,41 @@ public final class MemoryStream {
         }
 
         /**
-         * {@code migrate-continue}: QEMU sends the device state, inactivates the images and ends
-         * the migration ({@code postmigrate}); {@code atCompletion} runs then, before the file is
-         * finished (a {@code cont} there keeps the guest's pause short: the file's sync is not in
-         * it). Returns when the file is whole and synced under its partial name.
+         * Throws unless the save is still held at its last pause: no MIGRATION event has come since
+         * {@code pre-switchover} (QEMU sends one for every change of the migration's state), so no
+         * query to QEMU is needed while the guest waits.
+         */
+        public void requireHeld() throws QmpException {
+            if (continued != null) {
+                throw new IllegalStateException("the save was let go already");
+            }
+            QmpEvent e = events.poll();
+            if (e != null) {
+                throw new QmpCommandException("migrate", "MigrationFailed", "the save to " + writer.target()
+                        + " is no longer held at its last pause (QEMU reported '" + e.text("status") + "')");
+            }
+        }
+
+        /**
+         * Sends {@code migrate-continue} and returns at once: QEMU sends the device state,
+         * inactivates the images and ends the migration ({@code postmigrate}). Its reply is checked
+         * by {@link #finish}. A command sent just before it (the disks' snapshots) runs first.
+         */
+        public void letGo() {
+            if (continued == null) {
+                continued = qmp.executeAsync("migrate-continue", QmpClient.arguments().put("state", "pre-switchover"));
+            }
+        }
+
+        /**
+         * Lets the save go on ({@link #letGo}) if it was not yet; when QEMU reports it
+         * {@code completed}, {@code atCompletion} runs, before the file is finished (a {@code cont}
+         * there keeps the guest's pause short: the file's sync is not in it). Returns when the file
+         * is whole and synced under its partial name.
          */
         public Figures finish(QmpAction atCompletion) throws IOException {
-            qmp.execute("migrate-continue", QmpClient.arguments().put("state", "pre-switchover"), STEP_TIMEOUT);
+            letGo();
+            qmp.reply(continued, "migrate-continue", STEP_TIMEOUT);
             String what = "save to " + writer.target();
             try {
                 awaitMigration(qmp, events, deadline, what);
@@ -253,12 +283,25 @@ public final class MemoryStream {
             return new Figures(writer.streamBytes(), fileBytes, Duration.ofNanos(System.nanoTime() - start));
         }
 
-        /** Ends the save; one not finished is cancelled first. Never throws for the cancel. */
+        /**
+         * Ends the save; one not finished is cancelled first, or, once let go, failed by closing its
+         * socket and awaited. Never throws for the cancel.
+         */
         @Override
         public void close() throws IOException {
             try {
-                if (!done) {
+                if (!done && continued == null) {
                     cancelQuietly(qmp);
+                } else if (!done) {
+                    // Let go, QEMU may have inactivated the images already: a migrate_cancel landing
+                    // then leaves QEMU 7.2 running the guest on inactive images (its cancel reactivates
+                    // them only when cancelled twice; a later block command aborts QEMU; seen in
+                    // LiveInternalCheckpointIT). A broken socket fails the migration instead, and
+                    // QEMU's failure path reactivates them; a completed one is resumed by the caller.
+                    if (accepted.get() != null) {
+                        accepted.get().close();
+                    }
+                    awaitEnd(qmp, deadline);
                 }
                 events.close();
                 server.close();
@@ -276,6 +319,24 @@ public final class MemoryStream {
                     // the next save sets it again
                 }
             }
+        }
+    }
+
+    /** Waits until QEMU's migration has ended (any state but a running one); quiet when QEMU is gone. */
+    private static void awaitEnd(QmpClient qmp, long deadline) {
+        long limit = Math.min(deadline, System.nanoTime() + STEP_TIMEOUT.toNanos());
+        try {
+            while (qmp.isConnected() && System.nanoTime() < limit) {
+                String s = qmp.execute("query-migrate", null, STEP_TIMEOUT).path("status").asText("none");
+                if (!List.of("setup", "active", "device", "pre-switchover", "cancelling", "wait-unplug").contains(s)) {
+                    return;
+                }
+                Thread.sleep(5);
+            }
+        } catch (QmpException e) {
+            // QEMU is gone or not answering: the caller's settling finds out
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

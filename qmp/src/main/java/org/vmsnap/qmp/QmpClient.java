@@ -127,6 +127,15 @@ public final class QmpClient implements AutoCloseable {
     }
 
     /**
+     * Waits for the reply of a command sent with {@link #executeAsync(String, JsonNode)}: what
+     * {@link #execute} would have returned or thrown. Several commands may be sent before the
+     * first reply is awaited: QEMU runs them one after another, in order.
+     */
+    public JsonNode reply(CompletableFuture<JsonNode> sent, String command, Duration timeout) throws QmpException {
+        return await(sent, "the reply to '" + command + "'", timeout);
+    }
+
+    /**
      * Sends {@code command} and returns at once. The future completes with the reply's
      * {@code return} member, or exceptionally with a {@link QmpException}. Cancelling it
      * forgets the command; QEMU still runs it.
@@ -263,6 +272,20 @@ public final class QmpClient implements AutoCloseable {
             if (item instanceof QmpException cause) {
                 queue.add(cause); // every later call fails the same way
                 throw new QmpDisconnectedException(peer + " closed while waiting for an event: " + cause.getMessage(), cause);
+            }
+            return (QmpEvent) item;
+        }
+
+        /**
+         * The next matching event that has already arrived, or null: no waiting.
+         *
+         * @throws QmpDisconnectedException when the connection dropped (after the events before it)
+         */
+        public QmpEvent poll() throws QmpException {
+            Object item = queue.poll();
+            if (item instanceof QmpException cause) {
+                queue.add(cause);
+                throw new QmpDisconnectedException(peer + " closed: " + cause.getMessage(), cause);
             }
             return (QmpEvent) item;
         }

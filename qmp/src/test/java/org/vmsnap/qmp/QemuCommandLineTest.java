@@ -106,6 +106,8 @@ class QemuCommandLineTest {
         assertThat(nodes.get(5).path("read-only").asBoolean()).as("the top layer").isFalse();
         assertThat(nodes.get(4).path("filename").asText()).as("JSON needs no comma escaping").isEqualTo("/d/top,1.qcow2");
         assertThat(nodes.get(4).path("auto-read-only").asBoolean()).isTrue();
+        assertThat(nodes.get(4).path("drop-cache").isBoolean()).as("the page cache kept on reactivation").isTrue();
+        assertThat(nodes.get(4).path("drop-cache").asBoolean()).isFalse();
         JsonNode dev = device(cmd, "vda");
         assertThat(dev.path("driver").asText()).isEqualTo("virtio-blk-pci");
         assertThat(dev.path("drive").asText()).isEqualTo("vmsnap-3-format");

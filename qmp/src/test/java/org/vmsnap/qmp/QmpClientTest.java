@@ -309,4 +309,50 @@ class QmpClientTest {
             assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().startsWith("vmsnap-qmp-reader"));
         }
     }
+
+    /**
+     * The --live checkpoint sends the disks' transaction and migrate-continue back to back: both
+     * leave before either reply, and reply() gives each its own answer (an error to its own).
+     */
+    @Test
+    void pipelinedCommandsLeaveBeforeAnyReply_andEachReplyIsCheckedOnItsOwn() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            CompletableFuture<JsonNode> tx = qmp.executeAsync("transaction", null);
+            CompletableFuture<JsonNode> go = qmp.executeAsync("migrate-continue", null);
+            JsonNode first = peer.receive();
+            JsonNode second = peer.receive();
+            assertThat(first.path("execute").asText()).isEqualTo("transaction");
+            assertThat(second.path("execute").asText()).isEqualTo("migrate-continue");
+            peer.replyError(first, "GenericError", "Snapshot with name 't' already exists");
+            peer.reply(second, "{}");
+            assertThatThrownBy(() -> qmp.reply(tx, "transaction", T)).isInstanceOf(QmpCommandException.class)
+                    .hasMessageContaining("already exists");
+            assertThat(qmp.reply(go, "migrate-continue", T).isEmpty()).isTrue();
+        }
+    }
+
+    /** poll() never waits: null while nothing has arrived, then the event, then the dropped connection. */
+    @Test
+    void pollTakesOnlyEventsAlreadyThere() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer);
+             QmpClient.EventStream events = qmp.events(e -> e.name().equals("MIGRATION"))) {
+            long t0 = System.nanoTime();
+            assertThat(events.poll()).isNull();
+            assertThat(System.nanoTime() - t0).as("no waiting").isLessThan(TimeUnit.SECONDS.toNanos(1));
+            peer.event("MIGRATION", "{\"status\": \"failed\"}");
+            QmpEvent e = null;
+            for (long end = System.nanoTime() + T.toNanos(); e == null && System.nanoTime() < end; ) {
+                e = events.poll();
+                Thread.onSpinWait();
+            }
+            assertThat(e).isNotNull();
+            assertThat(e.text("status")).isEqualTo("failed");
+            assertThat(events.poll()).isNull();
+            peer.disconnect();
+            assertThat(failureOf(qmp.executeAsync("query-status", null))).isInstanceOf(QmpDisconnectedException.class);
+            assertThatThrownBy(events::poll).isInstanceOf(QmpDisconnectedException.class);
+        }
+    }
 }

@@ -54,6 +54,12 @@ public final class CheckpointBench {
      */
     private static boolean internalLive;
 
+    /**
+     * vmsnap only, create and delete only (no revert, no libvirt): the pause of each create, for
+     * measuring changes to the pause quickly (BENCH_PAUSE_ONLY=1).
+     */
+    private static boolean pauseOnly;
+
     public static void main(String[] args) throws Exception {
         Path work = Path.of(args[0]).toAbsolutePath();
         int runs = Integer.parseInt(args[1]);
@@ -62,6 +68,7 @@ public final class CheckpointBench {
         int fillMiB = Integer.parseInt(args[4]);
         external = args.length > 5 && args[5].equals("external");
         internalLive = args.length > 5 && args[5].equals("internal-live");
+        pauseOnly = args.length > 6 && args[6].equals("pause-only");
         Files.createDirectories(work);
 
         Path vmDir = Files.createDirectories(work.resolve("v"));
@@ -97,6 +104,18 @@ public final class CheckpointBench {
             }
         }
 
+        if (pauseOnly) {
+            List<Double> p = v.createPause().stream().sorted().toList();
+            System.out.println("| vmsnap, " + runs + " creates | min | median | max | every pause (ms, in order) |");
+            System.out.println("|---|---:|---:|---:|---|");
+            System.out.printf(Locale.ROOT, "| checkpoint create, guest paused | %s | %s | %s | %s |%n", fmt(p.getFirst()),
+                    fmt(median(p)), fmt(p.getLast()), String.join(" ", v.createPause().stream()
+                            .map(d -> String.format(Locale.ROOT, "%.1f", d * 1000)).toList()));
+            System.out.printf(Locale.ROOT, "| checkpoint create, command | %s | %s | %s | |%n",
+                    fmt(v.create().stream().min(Double::compare).orElseThrow()), fmt(median(v.create())),
+                    fmt(v.create().stream().max(Double::compare).orElseThrow()));
+            return;
+        }
         Path lvDir = Files.createDirectories(work.resolve("l"));
         clean(lvDir);
         Path lvWatch = lvDir.resolve("w.sock");
@@ -162,8 +181,12 @@ public final class CheckpointBench {
                 f.create().add(timed(() -> tool.run(create)));
                 f.createPause().add(pause(watch));
             }
-            TimeUnit.SECONDS.sleep(3);
-            if (external && label.equals("libvirt")) {
+            TimeUnit.SECONDS.sleep(pauseOnly ? 1 : 3);
+            if (pauseOnly) {
+                f.delete().add(timed(() -> tool.run("snapshot-delete", name, snap)));
+                f.revert().add(Double.NaN);
+                f.revertPause().add(Double.NaN);
+            } else if (external && label.equals("libvirt")) {
                 f.revert().add(Double.NaN);
                 f.revertPause().add(Double.NaN);
                 f.delete().add(timed(() -> tool.run("snapshot-delete", name, snap, "--metadata")));

@@ -275,7 +275,7 @@ public final class LiveExecutor implements StepExecutor {
         }
         ObjectNode args = QmpClient.arguments().put("driver", "qcow2").put("node-name", b.formatNode());
         args.set("file", QmpClient.arguments().put("driver", "file").put("node-name", b.storageNode())
-                .put("filename", b.file().toAbsolutePath().toString()));
+                .put("filename", b.file().toAbsolutePath().toString()).put("drop-cache", false)); // as BlockArgs
         args.putNull("backing"); // blockdev-snapshot attaches the disk's active node as its backing
         try {
             qmp.execute("blockdev-add", args, LiveQemu.QMP_TIMEOUT);

@@ -21,16 +21,19 @@ import org.vmsnap.qcow2.SnapshotInfo;
 import org.vmsnap.qmp.BlockGraph;
 import org.vmsnap.qmp.MemoryFileWriter;
 import org.vmsnap.qmp.MemoryStream;
+import org.vmsnap.qmp.QemuJob;
 import org.vmsnap.qmp.QmpClient;
 import org.vmsnap.qmp.QmpCommandException;
 import org.vmsnap.qmp.QmpException;
 
 /**
- * The steps of an internal checkpoint taken with {@code --live}: QEMU copies the guest's memory
- * into a memory file while it runs, stops it for the last pass and waits there
- * ({@code pause-before-switchover}); in that pause, with the images still active, one
- * {@code transaction} takes every disk's internal snapshot; then the migration ends, {@code cont}
- * runs the guest again (and reactivates the images), and the file is synced and linked.
+ * The steps of a checkpoint taken with {@code --live} (internal, or external with a memory file):
+ * QEMU copies the guest's memory into a memory file while it runs, stops it for the last pass and
+ * waits there ({@code pause-before-switchover}); in that pause, with the images still active, one
+ * {@code transaction} takes every disk's snapshot (internal, or the external overlays the plan
+ * opened before); then the migration ends, {@code cont} runs the guest again (and reactivates the
+ * images), and only then is the file synced and linked: the guest's pause holds no file or journal
+ * sync.
  *
  * <p>The save in progress lives in this object between the steps of one plan: a vmsnap that died
  * took QEMU's stream with it, so a later one can only undo (every step here is reversible).
@@ -73,22 +76,31 @@ final class SwitchoverSteps {
             throw new StepNotStartedException(new ManagerException("the save that held the guest at its last pass"
                     + " is gone (QEMU or vmsnap ended)"));
         }
-        String migration = migrationStatus(qmp);
-        if (!migration.equals("pre-switchover")) {
-            throw new StepNotStartedException(new ManagerException("QEMU's save is '" + migration
-                    + "', not held at its last pass: the disks' snapshots would not be of the memory's moment"));
+        // The guest is paused from here to the cont in finish: no query to QEMU first (the held
+        // save knows from QEMU's events that it still waits), and the save is let go right behind
+        // the transaction, without waiting for its reply (QEMU runs the two in order).
+        try {
+            held.requireHeld();
+        } catch (QmpCommandException e) {
+            throw new StepNotStartedException(new ManagerException(e.description()
+                    + ": the disks' snapshots would not be of the memory's moment", e));
         }
-        // No look at the block graph first: this runs while the guest is paused, and only this
-        // process can be here (a later one undoes).
         ArrayNode list = JsonNodeFactory.instance.arrayNode();
         for (String encoded : t.actions()) {
             LiveExecutor.Action a = LiveExecutor.Action.decode(encoded);
-            list.add(QmpClient.arguments().put("type", "blockdev-snapshot-internal-sync").<ObjectNode>set("data",
-                    QmpClient.arguments().put("device", a.node()).put("name", a.overlayNodeOrName())));
+            ObjectNode data = a.internal()
+                    ? QmpClient.arguments().put("device", a.node()).put("name", a.overlayNodeOrName())
+                    : QmpClient.arguments().put("node", a.node()).put("overlay", a.overlayNodeOrName());
+            list.add(QmpClient.arguments().put("type", a.internal() ? "blockdev-snapshot-internal-sync"
+                    : "blockdev-snapshot").<ObjectNode>set("data", data));
         }
+        var transaction = qmp.executeAsync("transaction", QmpClient.arguments().set("actions", list));
+        held.letGo();
         try {
-            qmp.execute("transaction", QmpClient.arguments().set("actions", list), LiveQemu.QMP_TIMEOUT);
+            qmp.reply(transaction, "transaction", LiveQemu.QMP_TIMEOUT);
         } catch (QmpCommandException e) {
+            // Nothing of this step is left to undo: QEMU made no snapshot, and the save that went
+            // on is the previous step's to undo (cont, the file removed).
             throw new StepNotStartedException(new ManagerException("QEMU refused the disks' snapshots: "
                     + e.getMessage(), e));
         }
@@ -107,13 +119,20 @@ final class SwitchoverSteps {
         h.writer().close();
     }
 
-    /** Undo of the disks' snapshots: those that exist go (the plan checked that none of the name existed). */
+    /**
+     * Undo of the disks' snapshots: the internal ones that exist go (the plan checked that none of
+     * the name existed); an external overlay QEMU has put on top goes back into the image below it
+     * (an active block-commit: the guest may have written into it since cont), after which the
+     * BlockdevAdd's undo removes its node and the CreateOverlay's its file.
+     */
     void unsnapshot(QmpClient qmp, Step.SnapshotAtSwitchover t) throws IOException {
         List<LiveExecutor.Action> actions = t.actions().stream().map(LiveExecutor.Action::decode).toList();
         if (qmp == null) {
             for (LiveExecutor.Action a : actions) {
-                if (hasOffline(a.image(), a.overlayNodeOrName())) {
+                if (a.internal() && hasOffline(a.image(), a.overlayNodeOrName())) {
                     files.run(new Step.DeleteInternal(a.disk(), a.image(), a.overlayNodeOrName()));
+                } else if (!a.internal() && Files.exists(a.image())) {
+                    commitOffline(a);
                 }
             }
             return;
@@ -121,10 +140,38 @@ final class SwitchoverSteps {
         settle(qmp);
         BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
         for (LiveExecutor.Action a : actions) {
-            if (g.node(a.node()).map(n -> n.snapshots().contains(a.overlayNodeOrName())).orElse(false)) {
-                qmp.execute("blockdev-snapshot-delete-internal-sync", QmpClient.arguments().put("device", a.node())
-                        .put("name", a.overlayNodeOrName()), LiveQemu.QMP_TIMEOUT);
+            if (a.internal()) {
+                if (g.node(a.node()).map(n -> n.snapshots().contains(a.overlayNodeOrName())).orElse(false)) {
+                    qmp.execute("blockdev-snapshot-delete-internal-sync", QmpClient.arguments()
+                            .put("device", a.node()).put("name", a.overlayNodeOrName()), LiveQemu.QMP_TIMEOUT);
+                }
+            } else {
+                String jobId = "undo-" + a.overlayNodeOrName();
+                if (QemuJob.follow(qmp, jobId, LiveExecutor.JOB_TIMEOUT)) {
+                    continue; // an undo that a crash interrupted has ended now
+                }
+                if (g.inUse(a.overlayNodeOrName())
+                        && g.node(a.overlayNodeOrName()).map(n -> a.node().equals(n.backing())).orElse(false)) {
+                    QemuJob.run(qmp, "block-commit", QmpClient.arguments().put("job-id", jobId)
+                            .put("device", a.overlayNodeOrName()).put("base-node", a.node())
+                            .put("auto-dismiss", false), LiveExecutor.JOB_TIMEOUT);
+                }
             }
+        }
+    }
+
+    /**
+     * QEMU is gone: whatever the guest wrote into the overlay goes into the image below it (nothing
+     * when the transaction never ran), so that removing the overlay loses nothing.
+     */
+    private void commitOffline(LiveExecutor.Action a) throws IOException {
+        String backing;
+        try (Qcow2Image img = Qcow2Image.open(a.image(), OpenOptions.readOnlyOpen().withOpenBacking(false))) {
+            backing = img.backingFileName();
+        }
+        if (backing != null) {
+            Path base = a.image().toAbsolutePath().getParent().resolve(backing);
+            files.run(new Step.Commit(a.disk(), a.image(), base));
         }
     }
 
@@ -159,10 +206,11 @@ final class SwitchoverSteps {
         while (true) {
             String m = migrationStatus(qmp);
             switch (m) {
-                case "setup", "active", "device", "pre-switchover", "wait-unplug" ->
+                case "setup", "active", "pre-switchover", "wait-unplug" ->
                         qmp.execute("migrate_cancel", null, LiveQemu.QMP_TIMEOUT);
-                case "cancelling" -> {
-                    // QEMU ends it
+                case "device", "cancelling" -> {
+                    // QEMU ends it (no reader: it fails). Not cancelled in "device": the images may be
+                    // inactive then, and QEMU 7.2 would run the guest on them (MemoryStream.Switchover.close).
                 }
                 default -> {
                     String s = status(qmp);
@@ -198,22 +246,23 @@ final class SwitchoverSteps {
     }
 
     /**
-     * cont once QEMU has left finish-migrate: the MIGRATION completed event comes from the
-     * migration thread a moment before it sets postmigrate, and a cont before that would have the
-     * guest running in a state QEMU then marks postmigrate.
+     * cont as soon as QEMU takes it: the MIGRATION completed event comes from the migration thread
+     * a moment before QEMU's run state leaves finish-migrate for postmigrate, and until then QEMU
+     * refuses cont ("Migration is not finalized yet"); it is sent again at once (no query-status
+     * between: each round trip would be in the guest's pause).
      */
     private static void resumeAfterCompletion(QmpClient qmp) throws IOException {
         long deadline = System.nanoTime() + CANCEL_TIMEOUT.toNanos();
-        String s;
-        while ((s = status(qmp)).equals("finish-migrate")) {
-            if (System.nanoTime() > deadline) {
-                throw new ManagerException("QEMU did not end its save within " + CANCEL_TIMEOUT.toSeconds()
-                        + " s after the migration completed (status finish-migrate)");
+        while (true) {
+            try {
+                qmp.execute("cont", null, LiveQemu.QMP_TIMEOUT);
+                return;
+            } catch (QmpCommandException e) {
+                if (!e.description().contains("not finalized") || System.nanoTime() > deadline) {
+                    throw e;
+                }
             }
             Thread.onSpinWait();
-        }
-        if (s.equals("postmigrate") || s.equals("paused")) {
-            qmp.execute("cont", null, LiveQemu.QMP_TIMEOUT);
         }
     }
 

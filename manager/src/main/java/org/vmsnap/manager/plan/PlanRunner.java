@@ -13,6 +13,11 @@ import java.util.List;
  * every irreversible step after all checks and reversible preparation). Each step is marked
  * done in the journal after it completes, so after a crash the step in progress is the first
  * one not marked; it is undone or run again, both of which are safe on a half-done step.
+ *
+ * <p>A step that is {@linkplain Step#markWithNext marked with the next} gets no mark of its own
+ * (a "done N" line counts every step up to N): no journal sync falls between it and the next step.
+ * Recovery therefore takes the step after it as begun too; both are reversible, so the plan is
+ * undone through it, and their undos are safe on a step that never ran.
  */
 public final class PlanRunner {
     private final Journal journal;
@@ -25,6 +30,7 @@ public final class PlanRunner {
 
     public void run(Plan plan) throws IOException {
         List<Step> steps = plan.steps();
+        checkMarks(steps);
         journal.begin(plan.what(), steps);
         int done = 0;
         try {
@@ -32,6 +38,9 @@ public final class PlanRunner {
                 CrashPoint.before(done + 1);
                 executor.runFirst(s); // a new plan: no earlier process started this step
                 done++;
+                if (s.markWithNext()) {
+                    continue; // marked with the next step
+                }
                 try {
                     journal.markDone(done);
                 } catch (IOException e) {
@@ -82,6 +91,29 @@ public final class PlanRunner {
         throw new PlanFailedException(what + " failed at " + failed.describe() + ": " + reason
                 + "; undoing it also failed (" + String.join("; ", problems)
                 + "); the next command on the domain retries the undo", failed, false, problems, cause);
+    }
+
+    /** A step marked with the next is reversible and so is the next one (see the class comment). */
+    static void checkMarks(List<Step> steps) {
+        for (int i = 0; i < steps.size(); i++) {
+            Step s = steps.get(i);
+            if (s.markWithNext() && (!s.reversible() || i + 1 == steps.size() || !steps.get(i + 1).reversible())) {
+                throw new IllegalStateException("step " + (i + 1) + " (" + s.describe() + ") is marked done with the"
+                        + " next, which needs it and the next step reversible");
+            }
+        }
+    }
+
+    /**
+     * The last step that may have begun when the journal says {@code done} steps finished: the first
+     * not marked, or further when that one and its followers are marked with the next.
+     */
+    static int lastBegun(List<Step> steps, int done) {
+        int last = done;
+        while (last + 1 < steps.size() && steps.get(last).markWithNext()) {
+            last++;
+        }
+        return last;
     }
 
     /** Steps 0..done (the one in progress included) contain an irreversible one. */
@@ -141,7 +173,7 @@ public final class PlanRunner {
             journal.finish();
             return "finished the interrupted " + entry.what();
         }
-        return undo(entry, steps, done);
+        return undo(entry, steps, lastBegun(steps, done));
     }
 
     private String undo(Journal.Entry entry, List<Step> steps, int done) throws IOException {

@@ -16,6 +16,16 @@ public sealed interface Step {
     /** One line for errors and logs. */
     String describe();
 
+    /**
+     * Its "done" mark waits for the next step's ({@link PlanRunner}): for steps that run while the
+     * guest is paused, so that no journal sync lengthens the pause. Only a reversible step followed
+     * by a reversible one may say so; recovery then treats the next step as begun and undoes both,
+     * so their undos must be safe on a step that never ran.
+     */
+    default boolean markWithNext() {
+        return false;
+    }
+
     /** Replaces a metadata file ({@code content} null: removes it); undo writes {@code previous} back. */
     record PutFile(Path file, String content, String previous) implements Step {
         public boolean reversible() {
@@ -431,10 +441,13 @@ public sealed interface Step {
         }
     }
 
-    // An internal checkpoint with --live: SaveToSwitchover, SnapshotAtSwitchover, FinishSwitchover,
-    // ResumeAfterSave, the metadata, DropLink. Only the vmsnap that reads QEMU's stream can finish
+    // A checkpoint with --live (internal; external of a running guest: its overlays made and
+    // opened before): SaveToSwitchover, SnapshotAtSwitchover, FinishSwitchover, ResumeAfterSave,
+    // the metadata, DropLink. Only the vmsnap that reads QEMU's stream can finish
     // the memory file, so everything up to a whole, published file is undone after a crash: the
     // disks' snapshots deleted, the migration cancelled (QEMU resumes the guest), the file removed.
+    // The guest is paused from the end of the first to the middle of the third: the first two are
+    // marked done with the third (markWithNext), after the guest runs again.
 
     /**
      * QEMU migrates the running guest's state into a new memory file (made under {@code partial})
@@ -450,13 +463,21 @@ public sealed interface Step {
         public String describe() {
             return "save the guest's memory to " + file + " up to its last pass";
         }
+
+        @Override
+        public boolean markWithNext() {
+            return true;
+        }
     }
 
     /**
      * The disks' internal snapshots in one {@code transaction} while QEMU holds the save at its
-     * last pause ({@code actions} as in {@link SnapshotTransaction}, internal only); undo deletes
-     * those of them that exist (after a {@code cont} if the migration had ended: QEMU 7.2 aborts on
-     * a snapshot delete in an inactive image).
+     * last pause ({@code actions} as in {@link SnapshotTransaction}), and right
+     * behind it, without waiting for its reply, {@code migrate-continue}: the save goes on to its
+     * end (a failed transaction is then undone with the save). Undo deletes those of the internal
+     * snapshots that exist (after a {@code cont} if the migration had ended: QEMU 7.2 aborts on a
+     * snapshot delete in an inactive image) and commits an external overlay QEMU put on top back
+     * into the image below it (the guest may have written into it).
      */
     record SnapshotAtSwitchover(long pid, List<String> actions) implements Step {
         public boolean reversible() {
@@ -467,12 +488,17 @@ public sealed interface Step {
             return "QEMU snapshots " + actions.size() + (actions.size() == 1 ? " disk" : " disks")
                     + " at the save's last pause";
         }
+
+        @Override
+        public boolean markWithNext() {
+            return true;
+        }
     }
 
     /**
-     * The save goes on to its end ({@code migrate-continue}); at once QEMU runs the guest again
-     * ({@code cont}, which also reactivates the images), then the memory file is synced and
-     * linked to {@code file}. Undo as {@link SaveToSwitchover}'s.
+     * Once the save has ended, QEMU runs the guest again at once ({@code cont}, which also
+     * reactivates the images), then the memory file is synced and linked to {@code file}. Undo as
+     * {@link SaveToSwitchover}'s.
      */
     record FinishSwitchover(long pid, Path file, Path partial) implements Step {
         public boolean reversible() {
