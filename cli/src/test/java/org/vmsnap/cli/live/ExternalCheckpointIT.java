@@ -150,7 +150,7 @@ class ExternalCheckpointIT {
             assertThat(mem2).doesNotExist();
             assertThat(Files.readString(taken)).isEqualTo("the user's file");
 
-            long last = TestGuest.counters(d.awaitSerial(d.logSize(), "COUNTER")).getLast().n();
+            long last = d.awaitCounters(d.logSize()).getLast().n();
             ok("shutdown", "x");
             d.awaitState("shut off (shutdown)", Duration.ofSeconds(60));
             List<Path> tops = List.of(LiveSnapshotIT.source("x", "vda"), LiveSnapshotIT.source("x", "vdb"));

@@ -130,6 +130,26 @@ public final class LiveDomain implements AutoCloseable {
         assertThat(ok("start", name)).isEqualTo("Domain '" + name + "' started\n\n");
     }
 
+    /**
+     * The whole counter lines printed after byte {@code from}, at least one: "COUNTER" can be in
+     * the log before the rest of its line.
+     */
+    List<TestGuest.Counter> awaitCounters(long from) {
+        long deadline = System.nanoTime() + BOOT.toNanos();
+        List<TestGuest.Counter> c = TestGuest.counters(awaitSerial(from, "COUNTER"));
+        while (c.isEmpty()) {
+            assertThat(System.nanoTime()).as("a whole counter line after byte %d", from).isLessThan(deadline);
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+            c = TestGuest.counters(awaitSerial(from, "COUNTER"));
+        }
+        return c;
+    }
+
     long logSize() {
         try {
             return Files.exists(serialLog()) ? Files.size(serialLog()) : 0;
@@ -152,7 +172,7 @@ public final class LiveDomain implements AutoCloseable {
         String text = awaitSerial(from, TestGuest.READY_LINE);
         long ready = from + text.getBytes(StandardCharsets.UTF_8).length
                 - text.substring(text.indexOf(TestGuest.READY_LINE)).getBytes(StandardCharsets.UTF_8).length;
-        return TestGuest.counters(awaitSerial(ready, "COUNTER")).getFirst().boot();
+        return awaitCounters(ready).getFirst().boot();
     }
 
     /** Waits until the domain is in {@code state} (domstate --reason), at most {@code timeout}. */

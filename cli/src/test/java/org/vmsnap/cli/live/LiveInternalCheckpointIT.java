@@ -211,7 +211,7 @@ class LiveInternalCheckpointIT {
                 assertThat(CheckpointIT.qemuSnapshots(disk)).doesNotContainKeys("c1", "c2");
             }
 
-            long last = TestGuest.counters(d.awaitSerial(d.logSize(), "COUNTER")).getLast().n();
+            long last = d.awaitCounters(d.logSize()).getLast().n();
             ok("shutdown", "li");
             d.awaitState("shut off (shutdown)", Duration.ofSeconds(60));
             for (Path p : d.disks) {

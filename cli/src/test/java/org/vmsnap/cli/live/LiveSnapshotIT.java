@@ -116,7 +116,7 @@ class LiveSnapshotIT {
                 assertThat(ok("snapshot-list", "g", "--name")).isEqualTo("\n");
                 assertThat(stops).as("nor do live deletes").isEmpty();
             }
-            long last = TestGuest.counters(d.awaitSerial(d.logSize(), "COUNTER")).getLast().n();
+            long last = d.awaitCounters(d.logSize()).getLast().n();
             assertThat(ok("shutdown", "g")).isEqualTo("Domain 'g' is being shutdown\n\n");
             d.awaitState("shut off (shutdown)", Duration.ofSeconds(60));
             // The first change to the shut-off domain finishes what waited (and removes what it freed).
@@ -171,7 +171,7 @@ class LiveSnapshotIT {
             assertThat(ok("snapshot-revert", "r", "s1", "--running")).isEqualTo("Domain snapshot s1 reverted\n\n");
             assertThat(d.awaitBoot(from)).isNotEqualTo(boot);
             // The guest goes on from the snapshot's disks: its first new record follows the snapshot's last.
-            long n = TestGuest.counters(d.awaitSerial(from, "COUNTER")).getFirst().n();
+            long n = d.awaitCounters(from).getFirst().n();
             assertThat(n).isEqualTo(atSnapshot + 1);
             assertThat(ok("snapshot-revert", "r", "s1", "--paused")).isEqualTo("Domain snapshot s1 reverted\n\n");
             assertThat(ok("domstate", "r", "--reason")).isEqualTo("paused (user)\n\n");

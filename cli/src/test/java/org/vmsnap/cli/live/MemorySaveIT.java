@@ -36,15 +36,8 @@ class MemorySaveIT {
     }
 
     /** The guest prints a counter after {@code from} that continues {@code saved} (same boot, next numbers). */
-    private static void continuesFrom(LiveDomain d, long from, TestGuest.Counter saved) throws InterruptedException {
-        // "COUNTER" can be in the log before the rest of its line: wait for a whole one.
-        long deadline = System.nanoTime() + LiveDomain.BOOT.toNanos();
-        List<TestGuest.Counter> after = TestGuest.counters(d.awaitSerial(from, "COUNTER"));
-        while (after.isEmpty()) {
-            assertThat(System.nanoTime()).as("a whole counter line after byte %d", from).isLessThan(deadline);
-            Thread.sleep(50);
-            after = TestGuest.counters(d.awaitSerial(from, "COUNTER"));
-        }
+    private static void continuesFrom(LiveDomain d, long from, TestGuest.Counter saved) {
+        List<TestGuest.Counter> after = d.awaitCounters(from);
         assertThat(after.getFirst().boot()).as("same boot: the memory was restored").isEqualTo(saved.boot());
         // the line being printed at the save may be cut between the logs: the first whole one is next or after
         assertThat(after.getFirst().n()).isBetween(saved.n() + 1, saved.n() + 2);

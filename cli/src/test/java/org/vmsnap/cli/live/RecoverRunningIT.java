@@ -73,7 +73,7 @@ class RecoverRunningIT {
             ok("snapshot-create-as", "r", "e4", "--disk-only", "--quiesce");
             ok("snapshot-delete", "r", "e3");
             assertThat(ok("snapshot-list", "r", "--name")).isEqualTo("e1\ne4\n\n");
-            long last = TestGuest.counters(d.awaitSerial(d.logSize(), "COUNTER")).getLast().n();
+            long last = d.awaitCounters(d.logSize()).getLast().n();
             ok("shutdown", "r");
             d.awaitState("shut off (shutdown)", Duration.ofSeconds(60));
             List<Path> tops = List.of(LiveSnapshotIT.source("r", "vda"), LiveSnapshotIT.source("r", "vdb"));
