@@ -13,9 +13,9 @@ import picocli.CommandLine.Command;
  * -XX:AOTCacheOutput, so that the classes of the common commands are in the AOT cache.
  * Runs create/info/check/map/snapshot (and convert/rebase/commit/resize) on a small raw and a
  * small qcow2 image, then the VM part of
- * the demo (define, snapshot-create/-list/-revert/-delete...) in a temporary folder, then serve's
- * first page load ({@link ServeTraining}), then the live verbs on a running QEMU
- * ({@link LiveTraining}); prints nothing and exits 0 when every offline command worked.
+ * the demo (define, snapshot-create/-list/-revert/-delete...) in a temporary folder, then the
+ * live verbs on a running QEMU ({@link LiveTraining}); prints nothing and exits 0 when every
+ * offline command worked.
  */
 @Command(name = "aot-training", hidden = true)
 public final class AotTrainingCommand implements java.util.concurrent.Callable<Integer> {
@@ -73,8 +73,6 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
             worst = Math.max(worst, Main.run(sink, sink, "img info '" + qcow2 + "'; img snapshot -l " + qcow2));
             // The VM commands (define, snapshot-*, ...) on the demo's own state folder.
             new VmDemo(sink, sink, Files.createDirectories(work.resolve("vm"))).run();
-            // serve's first page load (issue 14: a cold server spends it loading classes).
-            ServeTraining.run(sink, Files.createDirectories(work.resolve("serve")));
             // The verbs of a running domain, when QEMU is installed (its failures are not the training's).
             new LiveTraining(sink, Files.createDirectories(work.resolve("live"))).run();
             return worst;
