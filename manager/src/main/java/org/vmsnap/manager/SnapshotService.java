@@ -405,9 +405,9 @@ public final class SnapshotService {
     }
 
     /**
-     * A revert of a running domain stops QEMU as the plan's first step (so a crash before
-     * it leaves the guest running, and one after it is rolled forward); the live connection is
-     * closed, the plan's executor stops QEMU through the lifecycle.
+     * A revert of a running domain stops QEMU as the plan's first step (irreversible: a crash once
+     * the plan is journaled rolls it forward, never back to old disks without their guest); the
+     * live connection is closed, the plan's executor stops QEMU through the lifecycle.
      *
      * @return the files that QEMU holds now and lets go of at that step (preflight cannot open them yet)
      */

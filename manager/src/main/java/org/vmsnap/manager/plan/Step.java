@@ -367,9 +367,9 @@ public sealed interface Step {
     }
 
     /**
-     * A revert that starts QEMU again (from a checkpoint) stops the running one as its first step,
-     * so a crash before it leaves the guest running untouched, and after it the revert is finished:
-     * never a domain shut off at the old disks. Done again after a crash, it finds QEMU gone.
+     * A revert of a running domain stops its QEMU as the plan's first step rather than before the
+     * plan is journaled: once journaled, a crash finishes the revert (this step is irreversible and
+     * may have begun), never a domain shut off at the old disks. Done again, it finds QEMU gone.
      */
     record StopForRevert(long pid) implements Step {
         public boolean reversible() {
