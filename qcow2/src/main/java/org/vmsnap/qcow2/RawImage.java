@@ -146,19 +146,14 @@ public final class RawImage implements BlockDevice {
     @Override
     public void useParallelWrites(int threads) throws IOException {
         WriteBehind old = behind;
-        behind = null;
-        if (old != null) {
-            old.close();
-        }
-        if (threads > 1 && !readOnly) {
-            behind = new WriteBehind(threads);
-        }
+        behind = null; // a failing close leaves synchronous writes
+        behind = WriteBehind.resize(old, threads, readOnly);
     }
 
     /** Waits for the writes in flight when one may touch {@code [guestOffset, +length)}. */
     private void settle(long guestOffset, long length) throws IOException {
-        if (behind != null && behind.overlaps(guestOffset, guestOffset + Math.max(1, length))) {
-            behind.drain();
+        if (behind != null) {
+            behind.settle(guestOffset, length);
         }
     }
 

@@ -188,23 +188,31 @@ final class DataPath {
     }
 
     /**
+     * How many clusters from {@code firstCluster} (the first included) one allocating write takes:
+     * up to {@code end}, at most a write buffer's worth, and not into a cluster that can be
+     * written in place (an owned one ends the run).
+     */
+    private int clustersToAllocate(ClusterMap.WritableL2 l2, long firstCluster, long end) throws IOException {
+        int maxClusters = Math.max(1, MAX_WRITE_BUFFER / g.clusterSize());
+        int clusters = 1;
+        for (long p = firstCluster + g.clusterSize(); p < end && clusters < maxClusters; p += g.clusterSize()) {
+            if (map.decode(l2.entries(), p) instanceof Normal nd && nd.copied()) {
+                break;
+            }
+            clusters++;
+        }
+        return clusters;
+    }
+
+    /**
      * As {@link #writeAllocating} for whole clusters: the new clusters are allocated now (their
      * refcounts raised in memory), and the L2 entries point at them once the write returned; a
      * failed write gives them back (nothing refers to them).
      */
     private int queueAllocating(ClusterMap.WritableL2 l2, long pos, long end, ByteBuffer part, Runnable share,
                                 WriteBehind behind) throws IOException {
-        int maxClusters = Math.max(1, MAX_WRITE_BUFFER / g.clusterSize());
-        int clusters = 1;
-        long p = pos + g.clusterSize();
-        while (p < end && clusters < maxClusters) {
-            ClusterDescriptor d = map.decode(l2.entries(), p);
-            if (d instanceof Normal nd && nd.copied()) {
-                break;
-            }
-            clusters++;
-            p += g.clusterSize();
-        }
+        int clusters = clustersToAllocate(l2, pos, end);
+        long p = pos + (long) clusters * g.clusterSize();
         int n = (int) (p - pos);
         int count = clusters;
         long host;
@@ -284,19 +292,9 @@ final class DataPath {
      * at it and releases what they pointed at before.
      */
     private int writeAllocating(ClusterMap.WritableL2 l2, long pos, long end, ByteBuffer src) throws IOException {
-        int maxClusters = Math.max(1, MAX_WRITE_BUFFER / g.clusterSize());
         long firstCluster = g.clusterStart(pos);
-        int clusters = 1;
-        long p = firstCluster + g.clusterSize();
-        while (p < end && clusters < maxClusters) {
-            ClusterDescriptor d = map.decode(l2.entries(), p);
-            if (d instanceof Normal nd && nd.copied()) {
-                break;
-            }
-            clusters++;
-            p += g.clusterSize();
-        }
-        long runEnd = Math.min(p, end);
+        int clusters = clustersToAllocate(l2, firstCluster, end);
+        long runEnd = Math.min(firstCluster + (long) clusters * g.clusterSize(), end);
         int n = (int) (runEnd - pos);
         int head = g.offsetInCluster(pos);
         long lastCluster = firstCluster + (long) (clusters - 1) * g.clusterSize();

@@ -249,23 +249,15 @@ public final class Qcow2Engine {
      */
     public void useParallelWrites(int threads) throws IOException {
         checkOpen();
-        if (behind != null && behind.threads() == threads) {
-            return;
-        }
         WriteBehind old = behind;
-        behind = null;
-        if (old != null) {
-            old.close();
-        }
-        if (threads > 1 && !readOnly) {
-            behind = new WriteBehind(threads);
-        }
+        behind = null; // a failing close leaves synchronous writes
+        behind = WriteBehind.resize(old, threads, readOnly);
     }
 
     /** Waits for the writes in flight that may touch {@code [guestOffset, +length)} (all of them, to keep it simple). */
     private void settle(long guestOffset, long length) throws IOException {
-        if (behind != null && behind.overlaps(guestOffset, guestOffset + Math.max(1, length))) {
-            behind.drain();
+        if (behind != null) {
+            behind.settle(guestOffset, length);
         }
     }
 

@@ -110,6 +110,28 @@ public final class WriteBehind implements AutoCloseable {
         highest = Math.max(highest, guestEnd);
     }
 
+    /**
+     * The write-behind an image uses after asking for {@code threads} writes in flight: {@code old}
+     * when it has as many, else a new one ({@code old} completed and closed first); null (writes
+     * synchronous again) for 1 or less, or for an image opened read-only.
+     */
+    public static WriteBehind resize(WriteBehind old, int threads, boolean readOnly) throws IOException {
+        if (old != null && old.threads() == threads) {
+            return old;
+        }
+        if (old != null) {
+            old.close();
+        }
+        return threads > 1 && !readOnly ? new WriteBehind(threads) : null;
+    }
+
+    /** Waits for the writes in flight when one may touch guest bytes of {@code [start, +length)}. */
+    public void settle(long start, long length) throws IOException {
+        if (overlaps(start, start + Math.max(1, length))) {
+            drain();
+        }
+    }
+
     /** Whether a write in flight may touch guest bytes of {@code [start, end)}. */
     public boolean overlaps(long start, long end) {
         return !queue.isEmpty() && start < highest && end > lowest;
