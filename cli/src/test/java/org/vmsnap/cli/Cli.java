@@ -36,6 +36,15 @@ public final class Cli {
                 throw new AssertionError("a new image has snapshots");
             }
         }
+        defineVm(dir, dir.resolve("sys.qcow2"));
+    }
+
+    /**
+     * State folder {@code dir/home} (the {@code vmsnap.home} property), domain {@code vm} defined
+     * from {@code dir/vm.xml} with {@code disk} as its one qcow2 disk, vda.
+     */
+    public static void defineVm(Path dir, Path disk) throws IOException {
+        System.setProperty("vmsnap.home", dir.resolve("home").toString());
         Path xml = dir.resolve("vm.xml");
         Files.writeString(xml, """
                 <domain type='kvm'>
@@ -51,7 +60,7 @@ public final class Cli {
                     </disk>
                   </devices>
                 </domain>
-                """.formatted(dir.resolve("sys.qcow2")));
+                """.formatted(disk));
         Run r = run("define", xml.toString());
         if (r.exitCode() != 0) {
             throw new AssertionError("define " + xml + ": " + r.err());

@@ -32,28 +32,11 @@ class ExtendedL2VirshIT {
 
     @BeforeEach
     void domain() throws IOException {
-        System.setProperty("vmsnap.home", dir.resolve("home").toString());
         disk = dir.resolve("sys.qcow2");
         QemuImg.ok("create", "-q", "-f", "qcow2", "-o", "extended_l2=on", disk.toString(), "1M");
         QemuImg.io(disk, "qcow2", "write -P 0x01 0 4k", "write -z 64k 2k");
         before = Files.readAllBytes(disk);
-        Path xml = dir.resolve("vm.xml");
-        Files.writeString(xml, """
-                <domain type='kvm'>
-                  <name>vm</name>
-                  <memory unit='KiB'>65536</memory>
-                  <vcpu>1</vcpu>
-                  <os><type arch='x86_64'>hvm</type></os>
-                  <devices>
-                    <disk type='file' device='disk'>
-                      <driver name='qemu' type='qcow2'/>
-                      <source file='%s'/>
-                      <target dev='vda' bus='virtio'/>
-                    </disk>
-                  </devices>
-                </domain>
-                """.formatted(disk));
-        ok("define", xml.toString());
+        Cli.defineVm(dir, disk);
     }
 
     @AfterEach
