@@ -47,6 +47,11 @@ final class CheckpointRestarts implements LiveExecutor.Restarts {
     }
 
     @Override
+    public void boot(boolean paused) throws IOException {
+        lifecycle.start(paused, false, false); // the plan settled the pending deletes and the managed save
+    }
+
+    @Override
     public void startFailed(String why) {
         failure = why;
     }

@@ -367,10 +367,11 @@ public final class SnapshotService {
             if (dropManaged) {
                 java.nio.file.Files.deleteIfExists(managed); // --force: vmsnap's own file, the user's choice
             }
-            runner().run(ctx.plan);
             if (want != After.SHUT_OFF) {
-                lifecycle.start(want == After.PAUSED);
-            } else if (stopped) {
+                ctx.plan.add(new Step.BootAfterRevert(want == After.PAUSED));
+            }
+            runner().run(ctx.plan);
+            if (want == After.SHUT_OFF && stopped) {
                 // libvirt's reason for a domain a revert stopped: "shut off (from snapshot)"
                 org.vmsnap.manager.store.AtomicFiles.write(store.shutoffReasonFile(), "from snapshot\n");
             }

@@ -166,9 +166,31 @@ class LiveSnapshotIT {
             d.awaitSerial(d.logSize(), "COUNTER");
             assertThat(ok("snapshot-revert", "r", "s1")).isEqualTo("Domain snapshot s1 reverted\n\n");
             assertThat(ok("domstate", "r", "--reason")).isEqualTo("shut off (from snapshot)\n\n"); // libvirt's
-            String boot = d.bootId();
-            long from = d.logSize();
             assertThat(ok("snapshot-revert", "r", "s1", "--running")).isEqualTo("Domain snapshot s1 reverted\n\n");
+            assertThat(ok("domstate", "r")).isEqualTo("running\n\n"); // from shut off
+            String boot = d.bootId();
+            // vmsnap killed before every step of a revert --running of the running domain: the next
+            // command settles it, and the domain runs, on in its QEMU ("old") or started from the
+            // snapshot's disks ("new"); never shut off, never paused, never "old" after a change.
+            List<String> outcomes = new ArrayList<>();
+            long from;
+            for (int step = 1; ; step++) {
+                assertThat(step).as("a revert of fewer than 30 steps: %s", outcomes).isLessThan(30);
+                long pid = d.pid();
+                from = d.logSize();
+                if (!LiveDomain.crashedAt(step, "snapshot-revert", "r", "s1", "--running")) {
+                    assertThat(d.pid()).as("the revert restarted QEMU").isNotEqualTo(pid);
+                    break;
+                }
+                ok("snapshot-list", "r"); // the next command settles it
+                assertThat(d.home.resolve("r").resolve("journal")).as("killed before step %d", step).doesNotExist();
+                assertThat(ok("domstate", "r").strip()).as("killed before step %d: %s", step, outcomes)
+                        .isEqualTo("running");
+                assertThat(CheckpointIT.qemuStatus(d)).as("killed before step %d", step).isEqualTo("running");
+                outcomes.add(d.pid() == pid ? "old" : "new");
+            }
+            assertThat(outcomes).as("killed at every step").contains("new");
+            assertThat(outcomes.stream().dropWhile("old"::equals).toList()).as("%s", outcomes).doesNotContain("old");
             assertThat(d.awaitBoot(from)).isNotEqualTo(boot);
             // The guest goes on from the snapshot's disks: its first new record follows the snapshot's last.
             long n = d.awaitCounters(from).getFirst().n();

@@ -214,6 +214,18 @@ final class CheckpointSteps {
         restarts.startPaused();
     }
 
+    void bootAfterRevert(boolean paused) throws IOException {
+        if (restarts == null) {
+            throw new ManagerException("starting the domain's QEMU is not possible here; run 'vmsnap start' on it");
+        }
+        LiveQemu q = target(0);
+        if (q != null) {
+            release(q);
+            return; // started before a crash
+        }
+        restarts.boot(paused);
+    }
+
     void stopForRevert(long pid) throws IOException {
         if (restarts == null) {
             throw new ManagerException("stopping the domain's QEMU is not possible here; run 'vmsnap destroy' on it");

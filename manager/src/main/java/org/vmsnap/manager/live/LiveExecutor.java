@@ -91,6 +91,9 @@ public final class LiveExecutor implements StepExecutor {
 
         /** Stops the domain's QEMU if it is still the one of {@code pid} (libvirt's destroy). */
         void stop(long pid) throws IOException;
+
+        /** Starts the domain from its disks, paused or running (virsh start [--paused]). */
+        void boot(boolean paused) throws IOException;
     }
 
     private Restarts restarts;
@@ -171,6 +174,7 @@ public final class LiveExecutor implements StepExecutor {
             case Step.StartPaused p -> checkpoints().startPaused();
             case Step.StartFromMemory m -> checkpoints().startFromMemory(m);
             case Step.StopForRevert r -> checkpoints().stopForRevert(r.pid());
+            case Step.BootAfterRevert b -> checkpoints().bootAfterRevert(b.paused());
             case Step.LoadVm l -> checkpoints().load(l);
             case Step.SetRunState r -> checkpoints().setRunState(r);
             case Step.PauseForSave p -> MemorySteps.pause(qmp(p.pid()));

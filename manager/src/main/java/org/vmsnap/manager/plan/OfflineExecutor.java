@@ -99,6 +99,7 @@ public final class OfflineExecutor implements StepExecutor {
             case Step.StartPaused p -> throw liveOnly(p);
             case Step.StartFromMemory m -> throw liveOnly(m);
             case Step.StopForRevert r -> throw liveOnly(r);
+            case Step.BootAfterRevert b -> throw liveOnly(b);
             case Step.LoadVm l -> throw liveOnly(l);
             case Step.SetRunState r -> throw liveOnly(r);
             case Step.PauseForSave p -> throw liveOnly(p);

@@ -381,6 +381,22 @@ public sealed interface Step {
         }
     }
 
+    /**
+     * The end of a disk-only revert asked to leave the domain running or paused: QEMU starts from
+     * the reverted disks (the guest boots), as {@code vmsnap start [--paused]} would. A step of the
+     * plan, not a command after it: a crash between the disks' revert and the start finishes the
+     * plan by starting the domain, never leaves it shut off. Done again, it finds QEMU up.
+     */
+    record BootAfterRevert(boolean paused) implements Step {
+        public boolean reversible() {
+            return false;
+        }
+
+        public String describe() {
+            return paused ? "start the domain from the reverted disks, paused" : "start the domain from the reverted disks";
+        }
+    }
+
     /** After a revert: the guest's CPUs run ({@code running}) or stay stopped. pid 0 as in LoadVm. */
     record SetRunState(long pid, boolean running) implements Step {
         public boolean reversible() {
