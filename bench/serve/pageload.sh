@@ -20,10 +20,19 @@
 # A second navigation in the same session (reload, serve warm, browser cache as it is) is printed
 # too. Prints one line per run and min/median/max at the end.
 # Usage: bench/serve/pageload.sh [RUNS]   (default 5; from the repo root or anywhere)
+#   PAGELOAD_VMSNAP="CMD..."  the commands that run vmsnap, blank-separated (default: this tree's
+#                         ./vmsnap launcher); several are run alternately in each run (before/after)
+#                         and get their own statistics. The first one sets the domain up.
+#   PAGELOAD_DELAY=SEC    wait SEC seconds between serve's port opening and the navigation (default
+#                         0: the worst case, the page competes with serve's start-up warm-up; a few
+#                         seconds: a user who pastes the printed address)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 J=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin
 runs=${1:-5}
+read -r -a cmds <<<"${PAGELOAD_VMSNAP:-$root/vmsnap}"
+vmsnap=${cmds[0]}
+delay=${PAGELOAD_DELAY:-0}
 port=18743
 dport=19515
 d=$(mktemp -d)
@@ -32,7 +41,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$d"; }
 trap cleanup EXIT
 export VMSNAP_HOME=$d/home
-"$root/vmsnap" --version >/dev/null # builds the jar and its AOT cache if the sources changed: never timed
+"$vmsnap" --version >/dev/null # builds the jar and its AOT cache if the sources changed: never timed
 qemu-img create -q -f qcow2 "$d/a.qcow2" 1M
 for i in $(seq 0 999); do qemu-img snapshot -c "s$i" "$d/a.qcow2"; done
 cat > "$d/big.xml" <<XML
@@ -40,8 +49,8 @@ cat > "$d/big.xml" <<XML
 <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$d/a.qcow2'/>
 <target dev='vda' bus='virtio'/></disk></devices></domain>
 XML
-"$root/vmsnap" define "$d/big.xml" >/dev/null
-"$root/vmsnap" recover big >/dev/null
+"$vmsnap" define "$d/big.xml" >/dev/null
+"$vmsnap" recover big >/dev/null
 sleep 3
 
 /usr/bin/chromedriver --port=$dport >"$d/chromedriver.log" 2>&1 & pids+=($!)
@@ -95,41 +104,48 @@ JS
 )
 run_js() { wd POST "/session/$1/execute/async" "$(jq -nc --arg s "$2" '{script:$s,args:[]}')"; }
 
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cpus; $(/usr/bin/chromium --version 2>/dev/null)"
-: >"$d/first" ; : >"$d/serve" ; : >"$d/reload"
+for c in "${cmds[@]}"; do "$c" --version >/dev/null; done
+echo "vmsnap: ${cmds[*]}; delay $delay s; load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cpus; $(/usr/bin/chromium --version 2>/dev/null)"
 for i in $(seq "$runs"); do
+ for k in "${!cmds[@]}"; do
+  vmsnap=${cmds[$k]}
   s=$(wd POST /session "$caps" | jq -r '.sessionId')
   wd POST "/session/$s/timeouts" '{"script":60000}' >/dev/null
   wd POST "/session/$s/goog/cdp/execute" "$(jq -nc --arg s "$observer" \
     '{cmd:"Page.addScriptToEvaluateOnNewDocument",params:{source:$s}}')" >/dev/null
   rm -f "$VMSNAP_HOME/serve-token"
   t0=$(date +%s%N)
-  "$root/vmsnap" serve --listen 127.0.0.1:$port >/dev/null 2>&1 & p=$!; pids+=($p)
+  "$vmsnap" serve --listen 127.0.0.1:$port >/dev/null 2>&1 & p=$!; pids+=($p)
   until [ -s "$VMSNAP_HOME/serve-token" ] && (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do
     kill -0 $p || { echo "serve ended"; exit 1; }; sleep 0.01; done
   t1=$(date +%s%N)
   tok=$(cat "$VMSNAP_HOME/serve-token")
+  sleep "$delay"
   wd POST "/session/$s/url" "{\"url\":\"http://127.0.0.1:$port/?token=$tok\"}" >/dev/null
   m=$(run_js "$s" "$collect")
   # From serve's launch to painted, on the system clock (timeOrigin is the epoch in ms).
   fromServe=$(jq -r --arg t0 "$t0" '(.timeOrigin + .painted - ($t0 | tonumber) / 1e6) | round' <<<"$m")
   ready=$(( (t1 - t0) / 1000000 ))
-  jq -r --arg fs "$fromServe" --arg ready "$ready" '"run: serve answers TCP \($ready) ms after launch; painted \($fs) ms after launch;"
+  jq -r --arg fs "$fromServe" --arg ready "$ready" --arg c "$vmsnap" '"\($c): serve answers TCP \($ready) ms after launch; painted \($fs) ms after launch;"
     + " from navigation: page \(.pageReq)-\(.pageResp), /api/domains \(.domainsStart)-\(.domainsEnd),"
     + " /tree \(.treeStart)-\(.treeFirstByte)-\(.treeEnd) (\(.treeBytes) B), in DOM \(.inDom), frame \(.frame),"
     + " painted \(.painted) ms (\(.snaps) snapshots + \(.runs) collapsed run drawn)"' <<<"$m"
-  jq -r .painted <<<"$m" >>"$d/first"; echo "$fromServe" >>"$d/serve"
+  jq -r .painted <<<"$m" >>"$d/first$k"; echo "$fromServe" >>"$d/serve$k"
   # Reload: serve warm (its caches filled, its code compiled), the browser's cache as it is.
   wd POST "/session/$s/refresh" '{}' >/dev/null
   m=$(run_js "$s" "$collect")
   jq -r '"  reload: /tree \(.treeStart)-\(.treeEnd), in DOM \(.inDom), painted \(.painted) ms"' <<<"$m"
-  jq -r .painted <<<"$m" >>"$d/reload"
+  jq -r .painted <<<"$m" >>"$d/reload$k"
   wd DELETE "/session/$s" >/dev/null
   kill $p; wait $p 2>/dev/null || true
+ done
 done
 stats() { sort -n "$1" | awk -v what="$2" '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2;
   printf "%s: min %d, median %d, max %d ms (%d runs)\n", what, a[1], m, a[NR], NR}'; }
-stats "$d/first" "first load, navigation start to painted tree"
-stats "$d/serve" "first load, ./vmsnap serve launched to painted tree"
-stats "$d/reload" "reload (serve warm), navigation start to painted tree"
+for k in "${!cmds[@]}"; do
+  echo "${cmds[$k]}:"
+  stats "$d/first$k" "  first load, navigation start to painted tree"
+  stats "$d/serve$k" "  first load, serve launched to painted tree"
+  stats "$d/reload$k" "  reload (serve warm), navigation start to painted tree"
+done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
