@@ -51,7 +51,10 @@ public final class VmsnapServer implements AutoCloseable {
      * plus the domain copy): a few 1000-snapshot domains; a larger folder is read every time.
      */
     static final int CACHED_SNAPSHOTS = 5000;
-    /** Reads every domain's snapshot files into the cache right after start (see {@link DomainService#warmSnapshotCache}). */
+    /**
+     * Right after start, every domain's snapshot files read into the cache (see
+     * {@link DomainService#warmSnapshotCache}); {@link FirstAnswers} runs beside it.
+     */
     private volatile Thread warm;
     /** Set when the server stops: event streams end instead of waiting for more. */
     private volatile boolean closing;
@@ -139,6 +142,8 @@ public final class VmsnapServer implements AutoCloseable {
     }
 
     private void warmUp(DomainService domains) {
+        // Beside the snapshot files, not before them: the first /tree waits for those files only.
+        Thread.ofVirtual().name("vmsnap-serve-first").start(() -> FirstAnswers.warm(JSON));
         warm = Thread.ofVirtual().name("vmsnap-serve-warm").start(() -> {
             try {
                 domains.warmSnapshotCache();
