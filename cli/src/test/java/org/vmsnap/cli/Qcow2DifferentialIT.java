@@ -308,5 +308,13 @@ class Qcow2DifferentialIT {
         assertThat(aot.exitCode()).isZero();
         assertThat(aot.out()).isEmpty();
         assertThat(aot.err()).isEmpty();
+
+        // The read cache's training: every step worked (exit 0), silently, in its own state folder.
+        String home = System.getProperty("vmsnap.home");
+        Cli.Run read = Cli.run("aot-training-read");
+        assertThat(read.exitCode()).isZero();
+        assertThat(read.out()).isEmpty();
+        assertThat(read.err()).isEmpty();
+        assertThat(System.getProperty("vmsnap.home")).isEqualTo(home);
     }
 }
