@@ -43,6 +43,9 @@ public final class AotImgTrainingCommand implements java.util.concurrent.Callabl
             }
             return worst;
         } finally {
+            // Off again (the in-process default): run inside a test JVM, later commands would
+            // otherwise write records into the deleted folder and leave it behind in /tmp.
+            org.vmsnap.qcow2.VerifiedImages.rememberIn(null);
             DemoCommand.deleteTree(work);
         }
     }
