@@ -77,6 +77,9 @@ public final class AotTrainingCommand implements java.util.concurrent.Callable<I
             new LiveTraining(sink, Files.createDirectories(work.resolve("live"))).run();
             return worst;
         } finally {
+            // Off again (the in-process default): run inside a test JVM, later commands would
+            // otherwise write records into the deleted folder and leave it behind in /tmp.
+            org.vmsnap.qcow2.VerifiedImages.rememberIn(null);
             DemoCommand.deleteTree(work);
         }
     }

@@ -59,7 +59,7 @@ public final class VmsnapCommand implements Runnable {
      */
     static final List<Class<?>> COMMANDS = List.of(ImgCommand.class, HelpCommand.class, DemoCommand.class,
             ServeCommand.class,
-            CompletionCommand.class, AotTrainingCommand.class,
+            CompletionCommand.class, AotTrainingCommand.class, AotImgTrainingCommand.class,
             // virsh's verbs, at top level as in virsh
             DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,
             StartCommand.class, ShutdownCommand.class, RebootCommand.class, DestroyCommand.class,

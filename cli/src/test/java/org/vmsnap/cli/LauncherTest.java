@@ -81,13 +81,14 @@ class LauncherTest {
     void anEditedMainSourceRebuildsAndRetrains() throws Exception {
         Files.setLastModifiedTime(source, at(-10));
         List<String> lines = run(root, "./vmsnap", "img", "convert", "a", "b");
-        assertThat(lines).hasSize(3);
+        assertThat(lines).hasSize(5);
         assertThat(lines.get(0)).startsWith("mvn ").contains("-pl cli -am package");
-        assertThat(lines.get(1)).contains("-XX:AOTCacheOutput=" + root.resolve("cli/target/vmsnap.aot"), "aot-training");
-        // A data verb keeps C2.
-        assertThat(lines.get(2)).endsWith("-jar " + jar + " img convert a b").doesNotContain("TieredStopAtLevel");
+        assertTrainings(lines.subList(1, 4));
+        // A data verb keeps C2, and the full cache.
+        assertThat(lines.get(4)).endsWith("-jar " + jar + " img convert a b").doesNotContain("TieredStopAtLevel")
+                .contains("-XX:AOTCache=" + root.resolve("cli/target/vmsnap.aot") + " ");
         // Built once: the next run finds the jar up to date.
-        assertThat(run(root, "./vmsnap", "--version")).hasSize(4);
+        assertThat(run(root, "./vmsnap", "--version")).hasSize(6);
     }
 
     @Test
@@ -132,9 +133,60 @@ class LauncherTest {
     void anAotCacheOlderThanTheJarIsTrainedAgainOnce() throws Exception {
         Files.setLastModifiedTime(jar, at(-50));
         List<String> lines = run(root, "./vmsnap", "--version");
-        assertThat(lines).hasSize(2);
-        assertThat(lines.get(0)).contains("aot-training");
-        assertThat(run(root, "./vmsnap", "--version")).hasSize(3);
+        assertThat(lines).hasSize(4);
+        assertTrainings(lines.subList(0, 3));
+        assertThat(lines.get(3)).contains("-XX:AOTCache=" + root.resolve("cli/target/vmsnap-version.aot") + " ");
+        assertThat(run(root, "./vmsnap", "--version")).hasSize(5);
+    }
+
+    @Test
+    void eachCommandGroupRunsFromItsOwnCache() throws Exception {
+        write("cli/target/vmsnap-img.aot", -100);
+        write("cli/target/vmsnap-version.aot", -100);
+        String full = "-XX:AOTCache=" + root.resolve("cli/target/vmsnap.aot") + " ";
+        String img = "-XX:AOTCache=" + root.resolve("cli/target/vmsnap-img.aot") + " ";
+        String version = "-XX:AOTCache=" + root.resolve("cli/target/vmsnap-version.aot") + " ";
+        assertThat(last("--version")).contains(version, "-XX:TieredStopAtLevel=1");
+        assertThat(last("-V")).contains(version);
+        assertThat(last("img", "info", "x.qcow2")).contains(img, "-XX:TieredStopAtLevel=1");
+        assertThat(last("--debug", "img", "info", "--output=json", "x.qcow2")).contains(img);
+        assertThat(last("img", "snapshot", "-l", "x.qcow2")).contains(img, "-XX:TieredStopAtLevel=1");
+        // The domain verbs (a running domain's come from QEMU, whose classes are in the full cache only).
+        for (String verb : List.of("domblklist", "snapshot-list", "dominfo", "domstate", "list")) {
+            assertThat(last(verb, "vm")).as(verb).contains(full, "-XX:TieredStopAtLevel=1");
+        }
+        assertThat(last("img", "snapshot", "-c", "s", "x.qcow2")).contains(full).doesNotContain("TieredStopAtLevel");
+        assertThat(last("img", "snapshot", "x.qcow2")).contains(full);
+        assertThat(last("img", "convert", "a", "b")).contains(full);
+        assertThat(last("img", "info x; img info y")).contains(full);
+        assertThat(last("--version", "--debug")).contains(full);
+    }
+
+    @Test
+    void withoutASmallCacheItsCommandsUseTheFullOne() throws Exception {
+        String full = "-XX:AOTCache=" + root.resolve("cli/target/vmsnap.aot") + " ";
+        assertThat(last("--version")).contains(full);
+        assertThat(last("img", "info", "x.qcow2")).contains(full);
+        assertThat(Files.readAllLines(log)).noneMatch(l -> l.contains("aot-training"));
+    }
+
+    /** The three trainings after a build, in order: the full cache, the img cache, the --version cache. */
+    private void assertTrainings(List<String> lines) {
+        assertThat(lines.get(0)).contains("-XX:AOTCacheOutput=" + root.resolve("cli/target/vmsnap.aot") + " ")
+                .endsWith(" aot-training");
+        assertThat(lines.get(1)).contains("-XX:AOTCacheOutput=" + root.resolve("cli/target/vmsnap-img.aot") + " ")
+                .endsWith(" aot-training-img");
+        assertThat(lines.get(2)).contains("-XX:AOTCacheOutput=" + root.resolve("cli/target/vmsnap-version.aot") + " ")
+                .endsWith(" --version");
+        // Every cache is made under the flags of the runs that use it (else the JVM ignores it).
+        assertThat(lines).allSatisfy(l -> assertThat(l).contains("-XX:+UseSerialGC --enable-native-access=ALL-UNNAMED"));
+    }
+
+    /** The java command line of the launcher run with these arguments. */
+    private String last(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("./vmsnap"));
+        command.addAll(List.of(args));
+        return run(root, command.toArray(String[]::new)).getLast();
     }
 
     /** Runs the launcher; returns the whole log (java's and mvn's lines) afterwards. */

@@ -308,5 +308,11 @@ class Qcow2DifferentialIT {
         assertThat(aot.exitCode()).isZero();
         assertThat(aot.out()).isEmpty();
         assertThat(aot.err()).isEmpty();
+
+        // The img cache's training: every step worked (exit 0), silently.
+        Cli.Run img = Cli.run("aot-training-img");
+        assertThat(img.exitCode()).isZero();
+        assertThat(img.out()).isEmpty();
+        assertThat(img.err()).isEmpty();
     }
 }
