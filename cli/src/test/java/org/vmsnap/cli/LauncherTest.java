@@ -162,6 +162,24 @@ class LauncherTest {
         assertThat(last("--version", "--debug")).contains(full);
     }
 
+    /**
+     * snapshot-delete is light (C1 only: QEMU commits) when the domain runs, which the launcher tells
+     * by the runtime record in the domain's run folder, named as RunRoot names it (SHA-256 of the
+     * state folder's path, a NUL and the name), under $XDG_RUNTIME_DIR/vmsnap here.
+     */
+    @Test
+    void snapshotDeleteOfARunningDomainRunsWithC1Only() throws Exception {
+        assertThat(last("snapshot-delete", "my vm", "s")).doesNotContain("TieredStopAtLevel");
+        byte[] sha = java.security.MessageDigest.getInstance("SHA-256")
+                .digest((tmp.resolve("home") + "\0my vm").getBytes(StandardCharsets.UTF_8));
+        String key = java.util.HexFormat.of().formatHex(sha, 0, 16);
+        Path runtime = tmp.resolve("xdg/vmsnap").resolve(key).resolve("runtime");
+        Files.createDirectories(runtime.getParent());
+        Files.writeString(runtime, "pid=1\n");
+        assertThat(last("snapshot-delete", "my vm", "s")).contains("-XX:TieredStopAtLevel=1");
+        assertThat(last("snapshot-delete", "other", "s")).doesNotContain("TieredStopAtLevel");
+    }
+
     @Test
     void withoutASmallCacheItsCommandsUseTheFullOne() throws Exception {
         String full = "-XX:AOTCache=" + root.resolve("cli/target/vmsnap.aot") + " ";
@@ -197,6 +215,8 @@ class LauncherTest {
         pb.environment().put("PATH", tmp.resolve("bin") + ":/usr/bin:/bin");
         pb.environment().put("LAUNCHER_LOG", log.toString());
         pb.environment().put("VMSNAP_HOME", tmp.resolve("home").toString());
+        Files.createDirectories(tmp.resolve("xdg"));
+        pb.environment().put("XDG_RUNTIME_DIR", tmp.resolve("xdg").toString());
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
