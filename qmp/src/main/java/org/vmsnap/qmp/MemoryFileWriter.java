@@ -51,12 +51,15 @@ public final class MemoryFileWriter implements AutoCloseable {
     }
 
     /**
-     * Level 1, 4 MiB frames, one thread per core: bench/save.sh on 2 cores (bench/RESULTS.md).
-     * Level 1 kept the file within a few percent of level 3 at about twice the speed.
+     * Level -1, 4 MiB frames, one thread per core: bench/save.sh on 2 cores (bench/RESULTS.md).
+     * Level 1 kept the file within a few percent of level 3 at about twice the speed; level -1
+     * (zstd's fast levels) compresses the test guest's stream with ~18% less CPU than level 1 for a
+     * file 0.53x the stream instead of 0.50x (-3: 0.57x, -5: 0.61x, over issue 13's 0.6x). On two
+     * cores shared with QEMU's migration thread the CPU is what the save waits for.
      */
     public static Compression defaultCompression() {
         // vmsnap.memoryZstdLevel: for bench/save.sh's comparison of levels, not for users
-        int level = Integer.getInteger("vmsnap.memoryZstdLevel", 1);
+        int level = Integer.getInteger("vmsnap.memoryZstdLevel", -1);
         return new Compression(level, 4 << 20, Math.max(1, Runtime.getRuntime().availableProcessors()));
     }
 
@@ -85,8 +88,11 @@ public final class MemoryFileWriter implements AutoCloseable {
     private boolean finished;
     private boolean published;
 
-    /** Buffers besides one per compressing thread: the frame being filled and frames waiting for the disk. */
-    static final int SPARE_SLOTS = 4;
+    /** Buffers besides one per compressing thread: the frame being filled and one waiting for the disk. */
+    static final int SPARE_SLOTS = 2;
+    private final int maxSlots;
+    /** Buffers made so far (on the reading thread): made as the stream needs them, not up front. */
+    private int slots;
 
     /** One frame's content and its encoded form (frame header, then the zstd frame), in native memory. */
     private static final class Slot {
@@ -98,6 +104,21 @@ public final class MemoryFileWriter implements AutoCloseable {
             this.content = content;
             this.encoded = encoded;
         }
+    }
+
+    /**
+     * Loads zstd's native library on a thread of its own, so that a save command's first frame does
+     * not wait for it: zstd-jni unpacks and links it on first use (0.15-0.8 s here, by load), which
+     * then overlaps the command's checks, journal and pause. Returns at once.
+     */
+    public static void preload() {
+        Thread.ofPlatform().daemon().name("vmsnap-zstd-load").start(() -> {
+            try {
+                Zstd.compressBound(0);
+            } catch (RuntimeException | LinkageError e) {
+                // the save's own first use reports it
+            }
+        });
     }
 
     /** A hidden name in {@code target}'s folder for the file while it is written. */
@@ -138,13 +159,8 @@ public final class MemoryFileWriter implements AutoCloseable {
         this.partial = partial;
         this.out = out;
         this.compression = compression;
-        int slots = compression.threads() + SPARE_SLOTS;
-        this.free = new ArrayBlockingQueue<>(slots);
-        long encodedBytes = MemoryFile.FRAME_HEADER_BYTES + Zstd.compressBound(compression.frameBytes());
-        for (int i = 0; i < slots; i++) {
-            free.add(new Slot(arena.allocate(compression.frameBytes(), 4096).asByteBuffer(),
-                    arena.allocate(encodedBytes, 4096).asByteBuffer()));
-        }
+        this.maxSlots = compression.threads() + SPARE_SLOTS;
+        this.free = new ArrayBlockingQueue<>(maxSlots);
         this.pool = Executors.newFixedThreadPool(compression.threads(),
                 Thread.ofPlatform().daemon().name("vmsnap-mem-save-", 0).factory());
         this.writer = Executors.newSingleThreadExecutor(
@@ -207,7 +223,17 @@ public final class MemoryFileWriter implements AutoCloseable {
         if (current == null) {
             rethrowFailure();
             try {
-                current = free.take();
+                current = free.poll();
+                if (current == null && slots < maxSlots) {
+                    // Fresh memory costs a page fault per 4 KiB (48 MiB took 0.4 s at load 7 here):
+                    // a buffer is made only when every one made so far is in use.
+                    long encoded = MemoryFile.FRAME_HEADER_BYTES + Zstd.compressBound(compression.frameBytes());
+                    current = new Slot(arena.allocate(compression.frameBytes(), 4096).asByteBuffer(),
+                            arena.allocate(encoded, 4096).asByteBuffer());
+                    slots++;
+                } else if (current == null) {
+                    current = free.take();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while saving to " + target);
