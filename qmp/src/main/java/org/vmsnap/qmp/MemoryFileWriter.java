@@ -108,8 +108,8 @@ public final class MemoryFileWriter implements AutoCloseable {
 
     /**
      * Loads zstd's native library on a thread of its own, so that a save command's first frame does
-     * not wait for it: zstd-jni unpacks and links it on first use (0.15-0.8 s here, by load), which
-     * then overlaps the command's checks, journal and pause. Returns at once.
+     * not wait for it: zstd-jni unpacks and links it on first use (0.75-0.8 s in a fresh JVM at
+     * load 7), which then overlaps the command's checks, journal and pause. Returns at once.
      */
     public static void preload() {
         Thread.ofPlatform().daemon().name("vmsnap-zstd-load").start(() -> {
