@@ -9,6 +9,7 @@
 # socket lives there), BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 512), BENCH_FILL_MIB (RAM the
 # guest fills, 384: a quarter random bytes, three quarters copies of its binaries and modules),
 # BENCH_LEVELS (zstd levels of vmsnap's memory file to compare, first one for the ratios: "1"),
+# BENCH_LIBVIRT (1; 0 leaves virsh save/restore out, for comparing vmsnap with QEMU's stream alone),
 # BENCH_RESULTS (bench/RESULTS.md).
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -22,6 +23,7 @@ BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_MEM_MIB=${BENCH_MEM_MIB:-512}
 BENCH_FILL_MIB=${BENCH_FILL_MIB:-384}
 BENCH_LEVELS=${BENCH_LEVELS:-"1"}
+BENCH_LIBVIRT=${BENCH_LIBVIRT:-1}
 BENCH_RESULTS=${BENCH_RESULTS:-$root/bench/RESULTS.md}
 work=$BENCH_DIR/save
 rm -rf "$work"
@@ -37,7 +39,7 @@ for m in qcow2 zstd qmp manager testkit; do cp_line="$cp_line:$root/$m/target/cl
 cp_line="$cp_line:$(cat "$work/classpath")"
 
 table=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp_line" org.vmsnap.cli.live.SaveBench \
-  "$work" "$BENCH_MEM_MIB" "$BENCH_FILL_MIB" "$BENCH_RUNS" "$BENCH_LEVELS")
+  "$work" "$BENCH_MEM_MIB" "$BENCH_FILL_MIB" "$BENCH_RUNS" "$BENCH_LEVELS" "$BENCH_LIBVIRT")
 
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet 2>/dev/null || commit="$commit (with uncommitted changes)"

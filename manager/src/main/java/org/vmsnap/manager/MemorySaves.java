@@ -51,6 +51,7 @@ final class MemorySaves {
      * (same name, UUID and disks), or null for the domain's own.
      */
     void save(Path file, Boolean running, String xml) throws IOException {
+        MemoryFileWriter.preload();
         LiveQemu q = life.probe().orElseThrow(() -> new InvalidInputException(
                 "Requested operation is not valid: domain is not running"));
         try (q) {

@@ -12,12 +12,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
-import java.util.ArrayDeque;
-import java.util.Deque;
+import java.lang.foreign.Arena;
 import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32C;
 
 /**
@@ -49,12 +51,15 @@ public final class MemoryFileWriter implements AutoCloseable {
     }
 
     /**
-     * Level 1, 4 MiB frames, one thread per core: bench/save.sh on 2 cores (bench/RESULTS.md).
-     * Level 1 kept the file within a few percent of level 3 at about twice the speed.
+     * Level -1, 4 MiB frames, one thread per core: bench/save.sh on 2 cores (bench/RESULTS.md).
+     * Level 1 kept the file within a few percent of level 3 at about twice the speed; level -1
+     * (zstd's fast levels) compresses the test guest's stream with ~18% less CPU than level 1 for a
+     * file 0.53x the stream instead of 0.50x (-3: 0.57x, -5: 0.61x, over issue 13's 0.6x). On two
+     * cores shared with QEMU's migration thread the CPU is what the save waits for.
      */
     public static Compression defaultCompression() {
         // vmsnap.memoryZstdLevel: for bench/save.sh's comparison of levels, not for users
-        int level = Integer.getInteger("vmsnap.memoryZstdLevel", 1);
+        int level = Integer.getInteger("vmsnap.memoryZstdLevel", -1);
         return new Compression(level, 4 << 20, Math.max(1, Runtime.getRuntime().availableProcessors()));
     }
 
@@ -62,17 +67,59 @@ public final class MemoryFileWriter implements AutoCloseable {
     private final Path partial;
     private final FileChannel out;
     private final Compression compression;
+    /** Compresses frames (compression.threads of them). */
     private final ExecutorService pool;
-    private final Deque<CompletableFuture<byte[]>> pending = new ArrayDeque<>();
+    /**
+     * Writes the compressed frames in stream order and syncs as it goes, so that the thread reading
+     * QEMU's socket never waits for the disk: one thread, tasks run in submission order.
+     */
+    private final ExecutorService writer;
+    /** The frames' buffers, native memory freed by {@link #close} (not left to the GC). */
+    private final Arena arena = Arena.ofShared();
+    /** Buffers free for the reading side; it waits for one when every buffer is in flight. */
+    private final BlockingQueue<Slot> free;
     private final CRC32C index = new CRC32C();
-    private byte[] frame;
-    private int fill;
+    private Slot current;
+    private volatile Throwable failure;
     private long position;
     private long frames;
-    private long streamBytes;
+    private volatile long streamBytes;
     private final long firstFrame;
     private boolean finished;
     private boolean published;
+
+    /** Buffers besides one per compressing thread: the frame being filled and one waiting for the disk. */
+    static final int SPARE_SLOTS = 2;
+    private final int maxSlots;
+    /** Buffers made so far (on the reading thread): made as the stream needs them, not up front. */
+    private int slots;
+
+    /** One frame's content and its encoded form (frame header, then the zstd frame), in native memory. */
+    private static final class Slot {
+        final ByteBuffer content;
+        final ByteBuffer encoded;
+        int encodedLength;
+
+        Slot(ByteBuffer content, ByteBuffer encoded) {
+            this.content = content;
+            this.encoded = encoded;
+        }
+    }
+
+    /**
+     * Loads zstd's native library on a thread of its own, so that a save command's first frame does
+     * not wait for it: zstd-jni unpacks and links it on first use (0.75-0.8 s in a fresh JVM at
+     * load 7), which then overlaps the command's checks, journal and pause. Returns at once.
+     */
+    public static void preload() {
+        Thread.ofPlatform().daemon().name("vmsnap-zstd-load").start(() -> {
+            try {
+                Zstd.compressBound(0);
+            } catch (RuntimeException | LinkageError e) {
+                // the save's own first use reports it
+            }
+        });
+    }
 
     /** A hidden name in {@code target}'s folder for the file while it is written. */
     public static Path partialFor(Path target) {
@@ -112,9 +159,12 @@ public final class MemoryFileWriter implements AutoCloseable {
         this.partial = partial;
         this.out = out;
         this.compression = compression;
+        this.maxSlots = compression.threads() + SPARE_SLOTS;
+        this.free = new ArrayBlockingQueue<>(maxSlots);
         this.pool = Executors.newFixedThreadPool(compression.threads(),
                 Thread.ofPlatform().daemon().name("vmsnap-mem-save-", 0).factory());
-        this.frame = new byte[compression.frameBytes()];
+        this.writer = Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().daemon().name("vmsnap-mem-write").factory());
         writeAll(header);
         this.firstFrame = position;
     }
@@ -135,75 +185,133 @@ public final class MemoryFileWriter implements AutoCloseable {
     /** Takes stream bytes. */
     public void write(byte[] b, int off, int len) throws IOException {
         while (len > 0) {
-            int n = Math.min(len, frame.length - fill);
-            System.arraycopy(b, off, frame, fill, n);
-            fill += n;
+            ByteBuffer c = slot().content;
+            int n = Math.min(len, c.remaining());
+            c.put(b, off, n);
             off += n;
             len -= n;
-            streamBytes = Math.addExact(streamBytes, n);
-            if (fill == frame.length) {
+            streamBytes += n;
+            if (!c.hasRemaining()) {
                 submit();
             }
         }
     }
 
-    /** Takes the stream from {@code in} until its end; returns the bytes read. */
+    /**
+     * Takes the stream from {@code in} until its end; returns the bytes read. The socket is read
+     * straight into a frame's native buffer (no copy through the heap), and this thread only
+     * reads and hands frames on: it waits only when every buffer is being compressed or written.
+     */
     public long transferFrom(ReadableByteChannel in) throws IOException {
         long total = 0;
         while (true) {
-            ByteBuffer b = ByteBuffer.wrap(frame, fill, frame.length - fill);
-            int n = in.read(b);
+            ByteBuffer c = slot().content;
+            int n = in.read(c);
             if (n < 0) {
                 return total;
             }
-            fill += n;
             total += n;
-            streamBytes = Math.addExact(streamBytes, n);
-            if (fill == frame.length) {
+            streamBytes += n;
+            if (!c.hasRemaining()) {
                 submit();
             }
         }
     }
 
-    private void submit() throws IOException {
-        byte[] content = frame;
-        int length = fill;
-        frame = new byte[compression.frameBytes()];
-        fill = 0;
-        int level = compression.level();
-        pending.add(CompletableFuture.supplyAsync(() -> encodeFrame(content, length, level), pool));
-        // Bounded: at most one frame per thread waits besides the one being filled.
-        while (pending.size() > compression.threads()) {
-            writeFrame(MemoryFile.await(pending.removeFirst()));
+    /** The frame being filled; takes a free buffer when there is none. */
+    private Slot slot() throws IOException {
+        if (current == null) {
+            rethrowFailure();
+            try {
+                current = free.poll();
+                if (current == null && slots < maxSlots) {
+                    // Fresh memory costs a page fault per 4 KiB (48 MiB took 0.4 s at load 7 here):
+                    // a buffer is made only when every one made so far is in use.
+                    long encoded = MemoryFile.FRAME_HEADER_BYTES + Zstd.compressBound(compression.frameBytes());
+                    current = new Slot(arena.allocate(compression.frameBytes(), 4096).asByteBuffer(),
+                            arena.allocate(encoded, 4096).asByteBuffer());
+                    slots++;
+                } else if (current == null) {
+                    current = free.take();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while saving to " + target);
+            }
+            rethrowFailure();
+            current.content.clear();
+        }
+        return current;
+    }
+
+    private void rethrowFailure() throws IOException {
+        Throwable f = failure;
+        if (f instanceof IOException io) {
+            throw new IOException(io.getMessage(), io);
+        }
+        if (f != null) {
+            throw new IOException("writing " + partial + " failed: " + f, f);
         }
     }
 
-    /** The frame header and its zstd frame, checksummed (on a pool thread). */
-    private static byte[] encodeFrame(byte[] content, int length, int level) {
-        int bound = (int) Zstd.compressBound(length);
-        byte[] z = new byte[bound];
-        long zLength = Zstd.compressByteArray(z, 0, bound, content, 0, length, level);
+    /** Compresses the frame being filled on the pool, then writes it in order on the writer thread. */
+    private void submit() {
+        Slot s = current;
+        current = null;
+        s.content.flip();
+        int level = compression.level();
+        CompletableFuture<Slot> encoded = CompletableFuture.supplyAsync(() -> encodeFrame(s, level), pool);
+        writer.execute(() -> {
+            try {
+                Slot e = MemoryFile.await(encoded);
+                if (failure == null) {
+                    writeFrame(e);
+                }
+            } catch (IOException | RuntimeException | Error e) {
+                if (failure == null) {
+                    failure = e;
+                }
+            } finally {
+                free.add(s); // never blocks: the queue holds every slot
+            }
+        });
+    }
+
+    /** The frame header and its zstd frame, checksummed, into the slot's encoded buffer (on a pool thread). */
+    private static Slot encodeFrame(Slot s, int level) {
+        ByteBuffer content = s.content;
+        int length = content.limit();
+        ByteBuffer enc = s.encoded.clear(); // zstd-jni checks against the limit, which the last write left
+        int room = enc.capacity() - MemoryFile.FRAME_HEADER_BYTES;
+        long zLength = Zstd.compressDirectByteBuffer(enc, MemoryFile.FRAME_HEADER_BYTES, room, content, 0, length,
+                level);
         if (Zstd.isError(zLength)) {
             throw new IllegalStateException("zstd: " + Zstd.getErrorName(zLength));
         }
-        z = java.util.Arrays.copyOf(z, (int) zLength);
+        int z = (int) zLength;
         CRC32C c = new CRC32C();
-        c.update(z);
+        c.update(enc.slice(MemoryFile.FRAME_HEADER_BYTES, z));
         int zCrc = (int) c.getValue();
         c.reset();
-        c.update(content, 0, length);
-        ByteBuffer b = ByteBuffer.allocate(MemoryFile.FRAME_HEADER_BYTES + z.length);
-        b.put(MemoryFile.FRAME_MAGIC).putInt(z.length).putInt(length).putInt(zCrc).putInt((int) c.getValue()).put(z);
-        return b.array();
+        c.update(content.slice(0, length));
+        enc.clear();
+        enc.put(MemoryFile.FRAME_MAGIC).putInt(z).putInt(length).putInt(zCrc).putInt((int) c.getValue());
+        s.encodedLength = MemoryFile.FRAME_HEADER_BYTES + z;
+        return s;
     }
 
-    private void writeFrame(byte[] encoded) throws IOException {
-        index.update(encoded, 0, MemoryFile.FRAME_HEADER_BYTES);
-        writeAll(ByteBuffer.wrap(encoded));
+    /** On the writer thread: the frame at the end of the file, and a sync now and then. */
+    private void writeFrame(Slot s) throws IOException {
+        ByteBuffer e = s.encoded.clear().limit(s.encodedLength);
+        for (int i = 0; i < MemoryFile.FRAME_HEADER_BYTES; i++) {
+            index.update(e.get(i));
+        }
+        writeAll(e);
         frames++;
         if (position - synced >= SYNC_EVERY_BYTES) {
             // Synced as it goes, so that finish() syncs only the tail: a live checkpoint's guest
-            // waits for that last sync, not for the whole file's.
+            // waits for that last sync, not for the whole file's. On this thread, the reading side
+            // does not wait for it.
             out.force(false);
             synced = position;
         }
@@ -224,12 +332,19 @@ public final class MemoryFileWriter implements AutoCloseable {
      * name. Returns the file's length.
      */
     public long finish() throws IOException {
-        if (fill > 0) {
+        if (current != null && current.content.position() > 0) {
             submit();
         }
-        while (!pending.isEmpty()) {
-            writeFrame(MemoryFile.await(pending.removeFirst()));
+        writer.shutdown();
+        try {
+            while (!writer.awaitTermination(1, TimeUnit.MINUTES)) {
+                // a disk this slow is still a disk: the frames are written in the end
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while saving to " + target);
         }
+        rethrowFailure();
         ByteBuffer t = ByteBuffer.allocate(MemoryFile.TRAILER_BYTES);
         t.put(MemoryFile.TRAILER_MAGIC).putLong(frames).putLong(streamBytes).putLong(firstFrame)
                 .putInt((int) index.getValue());
@@ -271,9 +386,22 @@ public final class MemoryFileWriter implements AutoCloseable {
     /** Stops the threads and closes the file; a file never published is removed (it is this writer's). */
     @Override
     public void close() throws IOException {
+        if (failure == null) {
+            failure = new IOException("the save to " + target + " was closed"); // queued frames are not written
+        }
         pool.shutdownNow();
-        for (CompletableFuture<byte[]> f : pending) {
-            f.cancel(true);
+        writer.shutdownNow();
+        boolean stopped;
+        try {
+            // zstd works on the native buffers without the arena knowing: free them only once no
+            // thread can touch them (a compression is a few ms; a stuck write leaks them instead)
+            stopped = pool.awaitTermination(30, TimeUnit.SECONDS) && writer.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = false;
+        }
+        if (stopped) {
+            arena.close();
         }
         out.close();
         if (!published) {

@@ -78,6 +78,40 @@ class MemoryFileTest {
         assertThat(out.toByteArray()).isEqualTo(content);
     }
 
+    /**
+     * The socket path: read from a channel in pieces of any size straight into the frame buffers,
+     * many more frames than buffers (the reader waits for the compressing and writing threads to give
+     * buffers back), each level's frames in order.
+     */
+    @Test
+    void aStreamReadFromAChannelComesBackWholeAtFastAndNormalLevels() throws Exception {
+        byte[] content = stream(7, 40 * (64 << 10) + 333);
+        for (int level : new int[] {-5, -1, 3}) {
+            Path target = dir.resolve("c" + level + ".mem");
+            Path partial = MemoryFileWriter.partialFor(target);
+            java.io.InputStream odd = new java.io.ByteArrayInputStream(content) {
+                private int turn;
+
+                @Override
+                public synchronized int read(byte[] b, int off, int len) {
+                    return super.read(b, off, Math.min(len, 1 + (turn++ * 7919) % 50_000));
+                }
+            };
+            try (MemoryFileWriter w = MemoryFileWriter.create(target, partial, XML, false,
+                    new MemoryFileWriter.Compression(level, 64 << 10, 2))) {
+                assertThat(w.transferFrom(Channels.newChannel(odd))).isEqualTo(content.length);
+                w.finish();
+                w.publish();
+                MemoryFileWriter.dropPartial(partial);
+            }
+            MemoryFile.Verified v = MemoryFile.verify(target);
+            assertThat(v.frameCount()).isEqualTo(41);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            assertThat(MemoryFile.feed(v, Channels.newChannel(out), 2)).isEqualTo(content.length);
+            assertThat(out.toByteArray()).isEqualTo(content);
+        }
+    }
+
     @Test
     void anEmptyStreamIsAFileWithNoFrames() throws Exception {
         Path f = write("empty.mem", new byte[0], false);

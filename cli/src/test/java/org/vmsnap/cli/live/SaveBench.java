@@ -19,7 +19,9 @@ import org.vmsnap.testkit.TestGuest;
  * the same vmsnap-started QEMU) and by libvirt 9.0's {@code virsh save}/{@code restore}, in one
  * run. Not a test: prints a Markdown table.
  *
- * <p>Arguments: work folder (short: libvirt's socket lives in it), guest MiB, fill MiB, runs.
+ * <p>Arguments: work folder (short: libvirt's socket lives in it), guest MiB, fill MiB, runs, zstd levels,
+ * and "0" to leave libvirt out (its ratios then print as NaN). System property
+ * {@code vmsnap.bench.keep}: a path prefix under which the first run's memory file of each level is kept.
  */
 public final class SaveBench {
     private static final Duration LONG = Duration.ofMinutes(10);
@@ -63,6 +65,10 @@ public final class SaveBench {
                 ok("restore", state.toString());
                 long t2 = System.nanoTime();
                 byLevel.get(level).add(new Sample((t1 - t0) / 1e9, (t2 - t1) / 1e9, Files.size(state)));
+                String keep = System.getProperty("vmsnap.bench.keep");
+                if (keep != null && r == 1) {
+                    Files.copy(state, Path.of(keep + "-" + level), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
                 Files.delete(state);
             }
             System.clearProperty("vmsnap.memoryZstdLevel");
@@ -79,7 +85,8 @@ public final class SaveBench {
         TestGuest.createDataDisk(ldisk, 32);
         Path lxml = work.resolve("l.xml");
         Files.writeString(lxml, withFill(TestGuest.get().domainXml("lsave", mem, List.of(ldisk), lserial), fill));
-        try (Libvirt lv = Libvirt.start(work.resolve("libvirt"))) {
+        boolean withLibvirt = args.length <= 5 || !args[5].equals("0");
+        if (withLibvirt) try (Libvirt lv = Libvirt.start(work.resolve("libvirt"))) {
             lv.virshOk("define", lxml.toString());
             for (int r = 1; r <= runs; r++) {
                 long from = size(lserial);
@@ -107,12 +114,14 @@ public final class SaveBench {
             row("vmsnap save / restore, zstd level " + e.getKey(), e.getValue(), streamBytes);
         }
         List<Sample> vmsnap = byLevel.get(levels.getFirst());
-        row("libvirt 9.0 virsh save / restore", libvirt, streamBytes);
+        if (withLibvirt) {
+            row("libvirt 9.0 virsh save / restore", libvirt, streamBytes);
+        }
         double vs = median(vmsnap.stream().mapToDouble(Sample::save).toArray());
         double ps = median(plain.stream().mapToDouble(Sample::save).toArray());
-        double ls = median(libvirt.stream().mapToDouble(Sample::save).toArray());
+        double ls = withLibvirt ? median(libvirt.stream().mapToDouble(Sample::save).toArray()) : Double.NaN;
         double vr = median(vmsnap.stream().mapToDouble(Sample::restore).toArray());
-        double lr = median(libvirt.stream().mapToDouble(Sample::restore).toArray());
+        double lr = withLibvirt ? median(libvirt.stream().mapToDouble(Sample::restore).toArray()) : Double.NaN;
         System.out.printf(Locale.ROOT, "%nRatios (medians, zstd level " + levels.getFirst() + "): save %.2fx QEMU's plain stream, %.2fx virsh save;"
                 + " restore %.2fx virsh restore; file %.2fx the stream.%n", vs / ps, vs / ls, vr / lr,
                 median(vmsnap.stream().mapToDouble(Sample::bytes).toArray()) / streamBytes);
