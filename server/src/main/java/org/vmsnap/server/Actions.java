@@ -255,11 +255,11 @@ final class Actions {
         });
     }
 
-    /** As the CLI's {@code save --verbose}: QEMU's figures from the status monitor, a few times a second. */
+    /** As the CLI's {@code save --verbose}: QEMU's figures from the status monitor, ten times a second. */
     private void saveProgress(String domain, org.vmsnap.manager.JobProgress p) {
         while (!Thread.currentThread().isInterrupted()) {
             try {
-                Thread.sleep(200);
+                Thread.sleep(100);
                 DomainService.JobInfo j = domains.jobInfo(domain);
                 if (j != null && j.totalBytes() > 0) {
                     p.update("Save", j.totalBytes() - j.remainingBytes(), j.totalBytes());
