@@ -447,9 +447,11 @@ public final class LiveExecutor implements StepExecutor {
             files.run(new Step.DeleteInternal(d.disk(), d.image(), d.snapshot()));
             return;
         }
-        Optional<BlockGraph.Node> n = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT).node(d.node());
-        if (n.isEmpty() || !n.get().snapshots().contains(d.snapshot())) {
-            return; // deleted before a crash
+        if (!fresh) { // a new plan's node holds the snapshot: the plan was made from QEMU's graph under this lock
+            Optional<BlockGraph.Node> n = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT).node(d.node());
+            if (n.isEmpty() || !n.get().snapshots().contains(d.snapshot())) {
+                return; // deleted before a crash
+            }
         }
         qmp.execute("blockdev-snapshot-delete-internal-sync", QmpClient.arguments().put("device", d.node())
                 .put("name", d.snapshot()), LiveQemu.QMP_TIMEOUT);
