@@ -25,8 +25,8 @@ import org.vmsnap.qcow2.Images;
  * <li>Create: [freeze] QEMU's {@code snapshot-save} job over every disk, the VM state in the
  *     first disk's image [thaw], then the metadata (state running or paused, memory internal).</li>
  * <li>Revert in the running QEMU, when every disk's active image holds the checkpoint and the
- *     disks are the ones it was taken of: pause, {@code snapshot-load}, metadata, run or stay
- *     paused. No restart: faster than libvirt, which restarts QEMU.</li>
+ *     disks are the ones it was taken of: pause, {@code snapshot-load}, run or stay paused, then
+ *     the metadata. No restart: faster than libvirt, which restarts QEMU.</li>
  * <li>Otherwise: the disks go back as offline (QEMU stopped first), then QEMU starts paused,
  *     loads the checkpoint, and runs or stays paused, all one journaled plan.</li>
  * </ul>
@@ -184,7 +184,7 @@ final class CheckpointPlanner {
         return true;
     }
 
-    /** Revert in the running QEMU: pause (when it runs), load, metadata, run or stay paused. */
+    /** Revert in the running QEMU: pause (when it runs), load, run or stay paused, metadata. */
     static void revertInPlace(PlanContext ctx, LiveView view, SnapshotDef snap, boolean running, boolean wasRunning)
             throws IOException {
         List<String> images = images(snap);
@@ -193,9 +193,11 @@ final class CheckpointPlanner {
             ctx.plan.add(new Step.StopGuest(pid));
         }
         ctx.plan.add(new Step.LoadVm(pid, ctx.jobId("loadvm"), snap.name(), Path.of(images.getFirst()), images));
+        // The guest runs again (or stays paused) before the metadata is written, not after its
+        // fsyncs: the load is irreversible, so a crash from here on finishes the plan either way.
+        ctx.plan.add(new Step.SetRunState(pid, running));
         ctx.after.current = snap.name();
         ctx.finishWithMetadata();
-        ctx.plan.add(new Step.SetRunState(pid, running));
     }
 
     /**

@@ -121,6 +121,15 @@ public final class SnapshotService {
         return runner(new CheckpointRestarts(lifecycle));
     }
 
+    /**
+     * The runner of a checkpoint plan made from {@code planned}, the block graph read under this
+     * lock: the save or load finds its nodes there instead of asking QEMU again.
+     */
+    private PlanRunner runner(org.vmsnap.qmp.BlockGraph planned) {
+        return new PlanRunner(new Journal(store.journalFile()), new LiveExecutor(new OfflineExecutor(warnings), live,
+                progress).withRestarts(new CheckpointRestarts(lifecycle)).withPlannedGraph(planned));
+    }
+
     /** The runner, with {@code restarts} to ask afterwards what a restart of QEMU met. */
     private PlanRunner runner(CheckpointRestarts restarts) {
         return new PlanRunner(new Journal(store.journalFile()),
@@ -259,7 +268,7 @@ public final class SnapshotService {
                 SnapshotDef made = CheckpointPlanner.create(ctx, ctx.live, request, flags, clock.nowSec(), running,
                         freeze);
                 Preflight.check(ctx, ctx.live::holds);
-                runner().run(ctx.plan);
+                runner(ctx.live.graph()).run(ctx.plan);
                 return made;
             }
             PlanContext ctx = open(s, "snapshot-create of domain " + s.domain.name());
@@ -392,7 +401,7 @@ public final class SnapshotService {
             if (CheckpointPlanner.loadsInPlace(ctx, ctx.live, snap)) {
                 CheckpointPlanner.revertInPlace(ctx, ctx.live, snap, running, live.qemuStatus().equals("running"));
                 Preflight.check(ctx, ctx.live::holds);
-                runner().run(ctx.plan);
+                runner(ctx.live.graph()).run(ctx.plan);
                 return;
             }
         }

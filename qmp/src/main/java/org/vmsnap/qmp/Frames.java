@@ -59,6 +59,11 @@ final class Frames {
         this.maxLineBytes = maxLineBytes;
     }
 
+    /** Bytes already read and not yet framed: {@link #next} returns without reading first. */
+    boolean hasBuffered() {
+        return buffer.hasRemaining();
+    }
+
     /**
      * The next frame, or {@code null} at end of stream. Empty lines are skipped. A partial
      * line at end of stream is dropped: a message cut off by a disconnect is no message.

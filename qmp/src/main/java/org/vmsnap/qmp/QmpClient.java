@@ -10,6 +10,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -298,6 +299,21 @@ public final class QmpClient implements AutoCloseable {
 
     // --- reader thread ------------------------------------------------------------------
 
+    /**
+     * Replies read but not yet handed to their callers (reader thread only). A reply is handed over
+     * once the reader has dispatched every line it already holds: QEMU sends a job's reply and its
+     * events in one write, and a caller woken by the reply before the events are queued waited for
+     * the reader to get a core again (90-190 ms on two busy cores, inside a revert's pause).
+     */
+    private final List<Runnable> heldReplies = new ArrayList<>();
+
+    private void handOverReplies() {
+        for (Runnable r : heldReplies) {
+            r.run();
+        }
+        heldReplies.clear();
+    }
+
     private void readLoop() {
         Frames frames = new Frames(channel, Frames.MAX_LINE_BYTES);
         try {
@@ -309,13 +325,20 @@ public final class QmpClient implements AutoCloseable {
                     case Frames.Overlong o -> throw new QmpProtocolException(peer + " sent a line longer than "
                             + o.limit() + " bytes");
                 }
+                if (!frames.hasBuffered()) {
+                    handOverReplies(); // before the reader blocks in its next read
+                }
             }
+            handOverReplies();
             shutdown(new QmpDisconnectedException(peer + " closed the connection (QEMU exited?)", null));
         } catch (QmpException e) {
+            handOverReplies();
             shutdown(e);
         } catch (IOException e) {
+            handOverReplies();
             shutdown(new QmpDisconnectedException("lost the connection to " + peer + ": " + e.getMessage(), e));
         } catch (RuntimeException e) {
+            handOverReplies();
             shutdown(new QmpProtocolException("cannot handle a message from " + peer + ": " + e, e));
         }
     }
@@ -367,9 +390,11 @@ public final class QmpClient implements AutoCloseable {
             return; // the caller gave up waiting (timeout or cancel): the late reply is dropped
         }
         if (isError) {
-            p.future().completeExceptionally(commandError(p.command(), message.get("error"), ""));
+            QmpCommandException error = commandError(p.command(), message.get("error"), "");
+            heldReplies.add(() -> p.future().completeExceptionally(error));
         } else {
-            p.future().complete(message.get("return"));
+            JsonNode value = message.get("return");
+            heldReplies.add(() -> p.future().complete(value));
         }
     }
 

@@ -71,6 +71,31 @@ class QmpClientTest {
         }
     }
 
+    /**
+     * QEMU writes a job's reply and its events at once: the caller woken by the reply finds the
+     * events already queued, without waiting for the reader thread to run again.
+     */
+    @Test
+    void eventsSentWithAReplyAreQueuedBeforeTheReplyIsHandedOver() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer);
+             QmpClient.EventStream events = qmp.events(e -> e.name().equals("JOB_STATUS_CHANGE"))) {
+            for (int round = 0; round < 20; round++) {
+                CompletableFuture<JsonNode> sent = qmp.executeAsync("snapshot-load", null);
+                JsonNode request = peer.receive();
+                String stamp = "{\"timestamp\": {\"seconds\": 1700000000, \"microseconds\": 5}, \"event\": "
+                        + "\"JOB_STATUS_CHANGE\", \"data\": {\"status\": \"";
+                peer.sendRaw(("{\"return\": {}, \"id\": " + request.get("id") + "}\r\n"
+                        + stamp + "created\", \"id\": \"j\"}}\r\n"
+                        + stamp + "concluded\", \"id\": \"j\"}}\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                sent.get(10, TimeUnit.SECONDS);
+                assertThat(events.poll()).as("round %d: the first event, queued with the reply", round).isNotNull();
+                assertThat(events.poll()).as("round %d: the second event, queued with the reply", round).isNotNull()
+                        .extracting(e -> e.text("status")).isEqualTo("concluded");
+            }
+        }
+    }
+
     @Test
     void sendsArgumentsAndAFreshIdPerCommand() throws Exception {
         try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));

@@ -35,11 +35,27 @@ final class CheckpointSteps {
     private final OfflineExecutor files;
     private final LiveQemu qemu;
     private final LiveExecutor.Restarts restarts;
+    /** The step belongs to a new plan: no earlier process started its job (nothing to follow or clean up). */
+    private final boolean fresh;
+    /** The block graph the plan was made from, still valid for this step; or null: ask QEMU. */
+    private final BlockGraph planned;
 
     CheckpointSteps(OfflineExecutor files, LiveQemu qemu, LiveExecutor.Restarts restarts) {
+        this(files, qemu, restarts, false, null);
+    }
+
+    CheckpointSteps(OfflineExecutor files, LiveQemu qemu, LiveExecutor.Restarts restarts, boolean fresh,
+            BlockGraph planned) {
         this.files = files;
         this.qemu = qemu;
         this.restarts = restarts;
+        this.fresh = fresh;
+        this.planned = planned;
+    }
+
+    /** The graph to find the step's nodes in: the plan's when it is still valid, else QEMU's now. */
+    private BlockGraph graph(QmpClient qmp) throws QmpException {
+        return planned != null ? planned : BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
     }
 
     /** The QEMU a step names: its pid, or 0 for whichever QEMU runs the domain now (one this plan started). */
@@ -70,12 +86,16 @@ final class CheckpointSteps {
             }
             QmpClient qmp = q.qmp();
             try {
-                if (!QemuJob.follow(qmp, s.jobId(), LiveExecutor.JOB_TIMEOUT)) {
-                    BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
-                    if (holders(g, s.images(), s.tag()).size() == s.images().size()) {
-                        return; // saved before a crash
+                // A new plan's job cannot have been started by anyone: no query-jobs to follow it, and
+                // the planner made sure no image holds the tag (no leftovers to look for).
+                if (fresh || !QemuJob.follow(qmp, s.jobId(), LiveExecutor.JOB_TIMEOUT)) {
+                    BlockGraph g = graph(qmp);
+                    if (!fresh) {
+                        if (holders(g, s.images(), s.tag()).size() == s.images().size()) {
+                            return; // saved before a crash
+                        }
+                        removeLeftovers(qmp, g, s.images(), s.tag());
                     }
-                    removeLeftovers(qmp, g, s.images(), s.tag());
                     QemuJob.run(qmp, "snapshot-save", jobArgs(g, s.jobId(), s.tag(), s.vmstateImage(), s.images()),
                             LiveExecutor.JOB_TIMEOUT);
                 }
@@ -85,6 +105,11 @@ final class CheckpointSteps {
                 removeLeftovers(qmp, BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT), s.images(), s.tag());
                 throw new StepNotStartedException(new ManagerException("QEMU could not save the checkpoint "
                         + s.tag() + ": " + e.description() + spaceNote(s.vmstateImage())));
+            }
+            if (fresh) {
+                // The job this command started concluded without an error: QEMU's save_snapshot fails
+                // the job when the snapshot cannot be made on any of the devices, so every disk has it.
+                return;
             }
             BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
             if (holders(g, s.images(), s.tag()).size() != s.images().size()) {
@@ -182,7 +207,8 @@ final class CheckpointSteps {
     void stop(long pid) throws IOException {
         LiveQemu q = target(pid);
         try {
-            if (q != null && q.qemuStatus().equals("running")) {
+            // A new plan stops the guest it saw running under this command's lock: no need to ask again.
+            if (q != null && (fresh || q.qemuStatus().equals("running"))) {
                 q.qmp().execute("stop", null, LiveQemu.QMP_TIMEOUT);
             }
         } finally {
@@ -274,10 +300,10 @@ final class CheckpointSteps {
                 return;
             }
             QmpClient qmp = q.qmp();
-            if (QemuJob.follow(qmp, l.jobId(), LiveExecutor.JOB_TIMEOUT)) {
+            if (!fresh && QemuJob.follow(qmp, l.jobId(), LiveExecutor.JOB_TIMEOUT)) {
                 return; // the job an earlier process started has ended now
             }
-            BlockGraph g = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT);
+            BlockGraph g = graph(qmp); // the guest is paused: every round trip counts
             try {
                 QemuJob.run(qmp, "snapshot-load", jobArgs(g, l.jobId(), l.tag(), l.vmstateImage(), l.images()),
                         LiveExecutor.JOB_TIMEOUT);
@@ -304,6 +330,15 @@ final class CheckpointSteps {
         try {
             if (q == null) {
                 return; // no QEMU: the domain is shut off
+            }
+            if (fresh && r.running()) {
+                // A new plan's guest is stopped here (by its StopGuest, the load, or a paused start):
+                // cont at once, the guest is paused until then.
+                q.qmp().execute("cont", null, LiveQemu.QMP_TIMEOUT);
+                if (restarts != null) {
+                    restarts.recordRunState(q, true);
+                }
+                return;
             }
             String status = q.qemuStatus();
             if (r.running() && !status.equals("running")) {

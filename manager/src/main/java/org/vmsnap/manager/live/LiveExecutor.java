@@ -115,7 +115,7 @@ public final class LiveExecutor implements StepExecutor {
     }
 
     private CheckpointSteps checkpoints() {
-        return new CheckpointSteps(files, qemu, restarts);
+        return new CheckpointSteps(files, qemu, restarts, fresh, fresh ? planned : null);
     }
 
     /** Runs a block job with its progress shown. */
@@ -155,7 +155,23 @@ public final class LiveExecutor implements StepExecutor {
             run(step);
         } finally {
             fresh = false;
+            if (!(step instanceof Step.Freeze || step instanceof Step.Thaw || step instanceof Step.StopGuest)) {
+                planned = null; // the step may have changed the graph (or is past the checkpoint's QEMU step)
+            }
         }
+    }
+
+    /**
+     * The block graph the plan was made from, asked under this command's lock. A fresh plan's
+     * checkpoint save or load, when only a freeze or a stop came before it, finds its nodes here
+     * instead of asking QEMU again (three round trips; for a revert, while the guest is paused).
+     */
+    private BlockGraph planned;
+
+    /** The block graph the plan was made from (see {@link #planned}). */
+    public LiveExecutor withPlannedGraph(BlockGraph g) {
+        this.planned = g;
+        return this;
     }
 
     @Override
@@ -435,9 +451,11 @@ public final class LiveExecutor implements StepExecutor {
             files.run(new Step.DeleteInternal(d.disk(), d.image(), d.snapshot()));
             return;
         }
-        Optional<BlockGraph.Node> n = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT).node(d.node());
-        if (n.isEmpty() || !n.get().snapshots().contains(d.snapshot())) {
-            return; // deleted before a crash
+        if (!fresh) { // a new plan's node holds the snapshot: the plan was made from QEMU's graph under this lock
+            Optional<BlockGraph.Node> n = BlockGraph.query(qmp, LiveQemu.QMP_TIMEOUT).node(d.node());
+            if (n.isEmpty() || !n.get().snapshots().contains(d.snapshot())) {
+                return; // deleted before a crash
+            }
         }
         qmp.execute("blockdev-snapshot-delete-internal-sync", QmpClient.arguments().put("device", d.node())
                 .put("name", d.snapshot()), LiveQemu.QMP_TIMEOUT);
