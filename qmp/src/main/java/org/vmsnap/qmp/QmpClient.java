@@ -284,6 +284,11 @@ public final class QmpClient implements AutoCloseable {
          */
         public QmpEvent poll() throws QmpException {
             Object item = queue.poll();
+            if (item == null && failure.get() != null) {
+                // Gone, but the shutdown (on another thread) may not have reached this stream yet:
+                // every event before the drop is queued already, so the answer is the drop.
+                item = failure.get();
+            }
             if (item instanceof QmpException cause) {
                 queue.add(cause);
                 throw new QmpDisconnectedException(peer + " closed: " + cause.getMessage(), cause);
