@@ -51,17 +51,20 @@ final class Frames {
     /** The last frame was the delimiter and no byte came since: a further 0xFF adds nothing. */
     private boolean afterDelimiter;
 
+    /** Run before each read from the channel, which may block: every byte read so far is framed then. */
+    private final Runnable beforeRead;
+
     Frames(ReadableByteChannel channel, int maxLineBytes) {
+        this(channel, maxLineBytes, () -> { });
+    }
+
+    Frames(ReadableByteChannel channel, int maxLineBytes, Runnable beforeRead) {
         if (maxLineBytes < 1) {
             throw new IllegalArgumentException("maxLineBytes must be positive: " + maxLineBytes);
         }
         this.channel = channel;
         this.maxLineBytes = maxLineBytes;
-    }
-
-    /** Bytes already read and not yet framed: {@link #next} returns without reading first. */
-    boolean hasBuffered() {
-        return buffer.hasRemaining();
+        this.beforeRead = beforeRead;
     }
 
     /**
@@ -104,6 +107,7 @@ final class Frames {
                 }
                 line.write(b);
             }
+            beforeRead.run();
             buffer.clear();
             int n = channel.read(buffer);
             buffer.flip();

@@ -306,9 +306,10 @@ public final class QmpClient implements AutoCloseable {
 
     /**
      * Replies read but not yet handed to their callers (reader thread only). A reply is handed over
-     * once the reader has dispatched every line it already holds: QEMU sends a job's reply and its
-     * events in one write, and a caller woken by the reply before the events are queued waited for
-     * the reader to get a core again (90-190 ms on two busy cores, inside a revert's pause).
+     * once the reader has dispatched every line it already holds (Frames runs this before each read,
+     * which may block): QEMU sends a job's reply and its events in one write, and a caller woken by
+     * the reply before the events are queued waited for the reader to get a core again (90-190 ms
+     * on two busy cores, inside a revert's pause).
      */
     private final List<Runnable> heldReplies = new ArrayList<>();
 
@@ -320,7 +321,7 @@ public final class QmpClient implements AutoCloseable {
     }
 
     private void readLoop() {
-        Frames frames = new Frames(channel, Frames.MAX_LINE_BYTES);
+        Frames frames = new Frames(channel, Frames.MAX_LINE_BYTES, this::handOverReplies);
         try {
             Frames.Frame frame;
             while ((frame = frames.next()) != null) {
@@ -329,9 +330,6 @@ public final class QmpClient implements AutoCloseable {
                     case Frames.Delimiter d -> throw new QmpProtocolException(peer + " sent a 0xFF byte, which is not QMP");
                     case Frames.Overlong o -> throw new QmpProtocolException(peer + " sent a line longer than "
                             + o.limit() + " bytes");
-                }
-                if (!frames.hasBuffered()) {
-                    handOverReplies(); // before the reader blocks in its next read
                 }
             }
             handOverReplies();

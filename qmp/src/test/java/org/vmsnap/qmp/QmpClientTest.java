@@ -96,6 +96,21 @@ class QmpClientTest {
         }
     }
 
+    /** A reply followed by empty lines or half a line, then silence, still reaches its caller. */
+    @Test
+    void aReplyIsHandedOverBeforeTheReaderWaitsForMore() throws Exception {
+        try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
+             QmpClient qmp = connected(peer)) {
+            for (String tail : List.of("\r\n\r\n", "{\"event\": \"STO")) {
+                CompletableFuture<JsonNode> sent = qmp.executeAsync("query-status", null);
+                JsonNode request = peer.receive();
+                peer.sendRaw(("{\"return\": {\"status\": \"running\"}, \"id\": " + request.get("id") + "}\r\n" + tail)
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                assertThat(sent.get(10, TimeUnit.SECONDS).path("status").asText()).as("after %s", tail).isEqualTo("running");
+            }
+        }
+    }
+
     @Test
     void sendsArgumentsAndAFreshIdPerCommand() throws Exception {
         try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
