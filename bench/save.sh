@@ -51,7 +51,7 @@ report=$(cat <<REPORT
 - guest: test guest, ${BENCH_MEM_MIB} MiB RAM, ${BENCH_FILL_MIB} MiB filled (1/4 random, 3/4 binaries), 1 vCPU, TCG
 - vmsnap save: pause, stream into the memory file (zstd levels $BENCH_LEVELS, 4 MiB frames, one thread per core), fsync, link, QEMU quits; restore: the whole file checked, QEMU started with -incoming defer, fed, cont
 - vmsnap runs in process (its JVM start-up, ~0.4 s per command, is not counted); virsh is a process talking to libvirtd; both include QEMU's start-up in restore
-- QEMU plain stream: the same guest (restored by vmsnap), stop + migrate exec:cat + fsync; $BENCH_RUNS runs each, median
+- QEMU plain stream: the same guest, stop + migrate exec:cat + fsync, then cont (untimed); $BENCH_RUNS runs each, median; in each run (a fresh boot) QEMU's stream and each level take turns at going first (the first save after a boot was the slowest, whoever made it)
 - load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare runs with care)
 - nproc: $(nproc); qemu: $(qemu-system-x86_64 --version | head -n1)
 
