@@ -9,8 +9,10 @@
 # configuration of org.vmsnap.testkit.Libvirt) runs one copy of the guest; vmsnap runs another
 # copy from the same domain XML, each on its own disks. Both XMLs add a second QMP monitor
 # through <qemu:commandline>, which a watcher (python3) reads to count the guest's STOP events.
-# Cases, BENCH_RUNS times each, interleaved (vmsnap, virsh, vmsnap, ...), median wall time of the
-# whole command (JVM start included, as a user feels it):
+# Cases, BENCH_RUNS times each, interleaved (vmsnap, virsh, vmsnap with its daemon, ...), median
+# wall time of the whole command (JVM start included, as a user feels it). vmsnap is measured twice:
+# each command in its own JVM (VMSNAP_DAEMON=off), and through a `vmsnap daemon` the script starts
+# (the warm JVM, as the libvirtd it compares with):
 #   start        start to a running QEMU (the guest is destroyed again, untimed)
 #   domstate     domstate of the running domain
 #   ext          live external disk-only snapshot of both disks (--atomic), with metadata
@@ -141,6 +143,7 @@ watchers=()
 cleanup() {
   set +e
   for w in "${watchers[@]}"; do kill "$w" 2>/dev/null; done
+  [ -z "${daemon_pid-}" ] || kill "$daemon_pid" 2>/dev/null
   "$V" destroy bench >/dev/null 2>&1
   "${L[@]}" destroy bench >/dev/null 2>&1
   exec 7>&-
@@ -162,6 +165,13 @@ fi
 "$V" --version >/dev/null   # builds the jar and its AOT cache outside the timings
 "${L[@]}" define "$work/lv/bench.xml" >/dev/null
 "$V" define "$work/vs/bench.xml" >/dev/null
+# Two vmsnap columns: each command in its own JVM (VMSNAP_DAEMON=off), and handed to a running
+# `vmsnap daemon` (the warm JVM, as libvirtd is for virsh; its log counts what it served).
+VO=(env VMSNAP_DAEMON=off "$V")
+"$V" daemon >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 1 300); do [ -f "$VMSNAP_HOME/.daemon" ] && break; sleep 0.1; done
+[ -f "$VMSNAP_HOME/.daemon" ] || { cat "$work/daemon.log" >&2; bench_die "vmsnap daemon did not start"; }
 
 # ---------------------------------------------------------------- timing
 declare -A times    # "case tool" -> seconds, one per line
@@ -180,8 +190,10 @@ median() { printf '%s' "${times["$1 $2"]}" | grep . | bench_median; }
 
 # start: to a running QEMU; both return once QEMU runs the guest's CPUs.
 for ((i = 1; i <= BENCH_RUNS; i++)); do
-  timed start vmsnap "$V" start bench
+  timed start vmsnap "${VO[@]}" start bench
   timed start virsh "${L[@]}" start bench
+  "$V" destroy bench >/dev/null
+  timed start vmsnapd "$V" start bench
   "$V" destroy bench >/dev/null
   "${L[@]}" destroy bench >/dev/null
 done
@@ -213,24 +225,33 @@ done
 sleep 1
 
 for ((i = 1; i <= BENCH_RUNS; i++)); do
-  timed domstate vmsnap "$V" domstate bench
+  timed domstate vmsnap "${VO[@]}" domstate bench
   timed domstate virsh "${L[@]}" domstate bench
+  timed domstate vmsnapd "$V" domstate bench
 done
 
 for ((i = 1; i <= BENCH_RUNS; i++)); do
-  timed ext vmsnap "$V" snapshot-create-as bench "e$i" --disk-only --atomic \
+  timed ext vmsnap "${VO[@]}" snapshot-create-as bench "e$i" --disk-only --atomic \
     --diskspec "vda,file=$work/vs/vda.e$i" --diskspec "vdb,file=$work/vs/vdb.e$i"
   timed ext virsh "${L[@]}" snapshot-create-as bench "e$i" --disk-only --atomic \
     --diskspec "vda,file=$work/lv/vda.e$i" --diskspec "vdb,file=$work/lv/vdb.e$i"
   sleep 1   # the guest writes into the new overlays: a small overlay, as the case says
-  timed ext-delete vmsnap "$V" snapshot-delete bench "e$i"
+  timed ext-delete vmsnap "${VO[@]}" snapshot-delete bench "e$i"
   timed ext-delete virsh "${L[@]}" snapshot-delete bench "e$i"
+  timed ext vmsnapd "$V" snapshot-create-as bench "d$i" --disk-only --atomic \
+    --diskspec "vda,file=$work/vs/vda.d$i" --diskspec "vdb,file=$work/vs/vdb.d$i"
+  sleep 1
+  timed ext-delete vmsnapd "$V" snapshot-delete bench "d$i"
 done
 for ((i = 1; i <= BENCH_RUNS; i++)); do
-  timed int vmsnap "$V" snapshot-create-as bench "i$i" --disk-only \
+  timed int vmsnap "${VO[@]}" snapshot-create-as bench "i$i" --disk-only \
     --diskspec vda,snapshot=internal --diskspec vdb,snapshot=internal
-  timed int-delete vmsnap "$V" snapshot-delete bench "i$i"
+  timed int-delete vmsnap "${VO[@]}" snapshot-delete bench "i$i"
+  timed int vmsnapd "$V" snapshot-create-as bench "j$i" --disk-only \
+    --diskspec vda,snapshot=internal --diskspec vdb,snapshot=internal
+  timed int-delete vmsnapd "$V" snapshot-delete bench "j$i"
 done
+served=$(grep -c ': exit 0 in ' "$work/daemon.log" || true)
 refusal=$("${L[@]}" snapshot-create-as bench i0 --disk-only --diskspec vda,snapshot=internal \
   --diskspec vdb,snapshot=internal 2>&1 || true)
 sleep 1
@@ -246,22 +267,24 @@ aot=$root/cli/target/vmsnap.aot
 direct=("$JAVA_HOME/bin/java" -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED)
 [ -f "$aot" ] && direct+=(-XX:AOTCache="$aot" -Xlog:aot=off -Xlog:cds=off)
 for ((i = 1; i <= BENCH_RUNS; i++)); do
-  timed version vmsnap "$V" --version
+  timed version vmsnap "${VO[@]}" --version
   timed version-direct vmsnap "${direct[@]}" -jar "$jar" --version
   timed domstate-direct vmsnap "${direct[@]}" -jar "$jar" domstate bench
 done
 startup=$(JDK_JAVA_OPTIONS=-Xlog:startuptime "$V" --version 2>&1 | grep -E 'Create VM' \
   | sed -E 's/^\[[^]]*\]\[[^]]*\]\[[^]]*\] *//' || true)
-classes=$(JDK_JAVA_OPTIONS=-Xlog:class+load "$V" domstate bench 2>&1 | grep -c 'class,load' || true)
-classes_shared=$(JDK_JAVA_OPTIONS=-Xlog:class+load "$V" domstate bench 2>&1 | grep 'class,load' | grep -c 'shared' || true)
+classes=$(JDK_JAVA_OPTIONS=-Xlog:class+load "${VO[@]}" domstate bench 2>&1 | grep -c 'class,load' || true)
+classes_shared=$(JDK_JAVA_OPTIONS=-Xlog:class+load "${VO[@]}" domstate bench 2>&1 | grep 'class,load' | grep -c 'shared' || true)
 
 # ---------------------------------------------------------------- report
 row() { # NAME CASE [libvirt case]
-  local v l ratio
+  local v d l ratio dratio
   v=$(median "$2" vmsnap)
+  d=$(median "$2" vmsnapd)
   if [ -n "${3:-}" ]; then l=$(median "$3" virsh); else l=$(median "$2" virsh); fi
   ratio=$(awk -v v="$v" -v l="$l" 'BEGIN { printf "%.2f", v / l }')
-  printf '| %s | %.3f | %.3f | %s |\n' "$1" "$v" "$l" "$ratio"
+  dratio=$(awk -v v="$d" -v l="$l" 'BEGIN { printf "%.2f", v / l }')
+  printf '| %s | %.3f | %.3f | %.3f | %s | %s |\n' "$1" "$v" "$d" "$l" "$ratio" "$dratio"
 }
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$root" diff --quiet 2>/dev/null || commit="$commit (with uncommitted changes)"
@@ -271,23 +294,23 @@ report=$(cat <<REPORT
 
 - commit: $commit
 - guest: the test guest (Debian kernel + busybox, 256 MiB, 1 vCPU, TCG), two 64 MiB ext4 data disks it keeps writing to; libvirt and vmsnap each run a copy from the same XML (plus a second QMP monitor), at the same time
-- $BENCH_RUNS runs per case, interleaved, median wall time of the whole command (vmsnap's JVM start included)
+- $BENCH_RUNS runs per case, interleaved, median wall time of the whole command (vmsnap's JVM start included); "vmsnap" runs each command in its own JVM (VMSNAP_DAEMON=off), "vmsnap + daemon" hands it to a running \`vmsnap daemon\` through the launcher's client (the daemon logged $served commands served)
 - load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: compare runs with care)
 - nproc: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); $(free -g | awk '/^Mem:/ { print $2 " GiB RAM" }')
 - qemu: $(qemu-system-x86_64 --version | head -n1); libvirt: $(virsh --version)
 - java: $("$JAVA_HOME/bin/java" -version 2>&1 | head -n1)
 
-| case | vmsnap median s | libvirt median s | vmsnap/libvirt |
-|---|---:|---:|---:|
+| case | vmsnap median s | vmsnap + daemon median s | libvirt median s | vmsnap/libvirt | with daemon/libvirt |
+|---|---:|---:|---:|---:|---:|
 $(row 'start (to a running QEMU)' start)
 $(row 'domstate' domstate)
 $(row 'live external disk-only, 2 disks, --atomic' ext)
 $(row 'live delete of that snapshot (active commit of a 1 s overlay)' ext-delete)
 $(row 'live internal disk-only, 2 disks (libvirt: its external one)' int ext)
 $(row 'live delete of an internal disk-only snapshot (libvirt: its external one)' int-delete ext-delete)
-| vmsnap --version (launcher + JVM + picocli, no work) | $(printf '%.3f' "$(median version vmsnap)") | | |
-| the same without the launcher script (java -jar) | $(printf '%.3f' "$(median version-direct vmsnap)") | | |
-| domstate without the launcher script (java -jar) | $(printf '%.3f' "$(median domstate-direct vmsnap)") | | |
+| vmsnap --version (launcher + JVM + picocli, no work) | $(printf '%.3f' "$(median version vmsnap)") | | | | |
+| the same without the launcher script (java -jar) | $(printf '%.3f' "$(median version-direct vmsnap)") | | | | |
+| domstate without the launcher script (java -jar) | $(printf '%.3f' "$(median domstate-direct vmsnap)") | | | | |
 
 - guest pause: STOP events on the second monitor during the disk-only snapshots and deletes: vmsnap $stops_vs (of $events_vs events), libvirt $stops_lv (of $events_lv events)
 - libvirt 9.0 on the internal disk-only snapshot: \`$refusal\`

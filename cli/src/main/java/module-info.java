@@ -10,6 +10,7 @@ module org.vmsnap.cli {
     requires org.vmsnap.testkit;
     requires info.picocli;
     requires java.xml;
+    requires jdk.net;
 
     opens org.vmsnap.cli to info.picocli;
     opens org.vmsnap.cli.img to info.picocli;

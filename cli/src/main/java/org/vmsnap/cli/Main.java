@@ -181,6 +181,8 @@ public final class Main {
         // Plain text, as qemu-img and virsh print it; this also spares picocli's terminal probe
         // (System.console()), which costs start-up time.
         cl.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
+        // A Path option names a file relative to the user's folder, which is not the daemon's (Cwd).
+        cl.registerConverter(java.nio.file.Path.class, Cwd::path);
         cl.setOut(out);
         cl.setErr(err);
         cl.setParameterExceptionHandler((ex, args) -> {

@@ -58,7 +58,7 @@ public final class VmsnapCommand implements Runnable {
      * (see Main.commandPath).
      */
     static final List<Class<?>> COMMANDS = List.of(ImgCommand.class, HelpCommand.class, DemoCommand.class,
-            ServeCommand.class,
+            ServeCommand.class, DaemonCommand.class,
             CompletionCommand.class, AotTrainingCommand.class, AotImgTrainingCommand.class,
             // virsh's verbs, at top level as in virsh
             DefineCommand.class, UndefineCommand.class, ListCommand.class, DumpxmlCommand.class,

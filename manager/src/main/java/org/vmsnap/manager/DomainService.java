@@ -64,6 +64,22 @@ public final class DomainService {
         return Path.of(System.getProperty("user.home"), ".local", "share", "vmsnap");
     }
 
+    /**
+     * Where the CLI daemon of the state folder {@code home} listens (see RunRoot.daemonSocket);
+     * the private run root that holds it is made when missing.
+     */
+    public static Path daemonSocket(Path home) throws IOException {
+        Path socket = org.vmsnap.manager.store.RunRoot.daemonSocket(home);
+        AtomicFiles.privateDirectories(socket.getParent());
+        return socket;
+    }
+
+    /** Writes a small file of vmsnap's under the state folder whole or not at all (made 0700 when missing). */
+    public static void writeStateFile(Path home, String name, String text) throws IOException {
+        AtomicFiles.privateDirectories(home);
+        AtomicFiles.write(home.resolve(name), text);
+    }
+
     public Path home() {
         return home;
     }

@@ -67,7 +67,7 @@ record DiskSpec(String name, String snapshot, String driver, String file) {
     SnapshotDisk toDisk() throws InvalidInputException {
         SnapshotMode mode = snapshot != null ? SnapshotMode.parse(snapshot)
                 : file != null ? SnapshotMode.EXTERNAL : null;
-        return new SnapshotDisk(name, mode, file == null ? null : Path.of(file), driver);
+        return new SnapshotDisk(name, mode, file == null ? null : org.vmsnap.cli.Cwd.path(file), driver);
     }
 
     /** The {@code <disk>} element exactly as virsh writes it into the --print-xml document. */

@@ -45,7 +45,7 @@ record MemSpec(String file, String snapshot) {
     }
 
     Path path() {
-        return file == null ? null : Path.of(file);
+        return file == null ? null : org.vmsnap.cli.Cwd.path(file);
     }
 
     /** The {@code <memory>} element as virsh writes it into the --print-xml document. */

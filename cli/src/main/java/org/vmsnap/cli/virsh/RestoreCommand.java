@@ -37,7 +37,7 @@ public final class RestoreCommand extends VirshSubcommand {
         String alt = xml == null ? null : readFile(xml);
         Boolean running = state.running();
         try {
-            domains().restore(Path.of(file), running, alt);
+            domains().restore(org.vmsnap.cli.Cwd.path(file), running, alt);
         } catch (ManagerException e) {
             throw new CliException(1, "Failed to restore domain from " + file + ": " + e.getMessage(), e);
         }

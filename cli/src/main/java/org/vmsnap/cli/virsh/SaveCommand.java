@@ -66,7 +66,7 @@ public final class SaveCommand extends VirshSubcommand {
         Boolean running = state.running();
         Thread progress = verbose ? Thread.ofPlatform().daemon().start(this::showProgress) : null;
         try {
-            domains().save(domain, Path.of(file), running, alt);
+            domains().save(domain, org.vmsnap.cli.Cwd.path(file), running, alt);
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);
         } catch (ManagerException e) {

@@ -31,7 +31,7 @@ public final class SaveImageDefineCommand extends VirshSubcommand {
         String text = readFile(xml);
         Boolean running = state.running();
         try {
-            domains().saveImageDefine(Path.of(file), text, running);
+            domains().saveImageDefine(org.vmsnap.cli.Cwd.path(file), text, running);
         } catch (ManagerException e) {
             throw new CliException(1, e.getMessage(), e);
         }

@@ -27,7 +27,7 @@ public final class SaveImageDumpxmlCommand extends VirshSubcommand {
     int execute() throws IOException {
         String xml;
         try {
-            xml = domains().saveImageXml(Path.of(file));
+            xml = domains().saveImageXml(org.vmsnap.cli.Cwd.path(file));
         } catch (ManagerException e) {
             throw new CliException(1, e.getMessage(), e);
         }

@@ -72,7 +72,7 @@ abstract class VirshSubcommand implements Callable<Integer> {
 
     /** A file the user named, read as virsh reads it (its messages when it cannot). */
     static String readFile(String file) {
-        Path p = Path.of(file);
+        Path p = org.vmsnap.cli.Cwd.path(file);
         try {
             if (Files.isDirectory(p)) {
                 throw new CliException("Failed to read file '" + file + "': Is a directory");

@@ -40,6 +40,21 @@ public final class RunRoot {
         return root().resolve(key(home, name));
     }
 
+    /**
+     * The socket of the daemon that serves the state folder {@code home} (the CLI's warm JVM):
+     * {@code <root>/<32 hex digits of SHA-256 over the folder's absolute path>.sock}. Without the
+     * NUL and name of a domain's key, it is never a domain's folder.
+     */
+    public static Path daemonSocket(Path home) throws IOException {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            sha.update(home.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
+            return root().resolve(HexFormat.of().formatHex(sha.digest(), 0, 16) + ".sock");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+
     /** 32 hex digits of SHA-256 over the state folder's absolute path and the domain's name. */
     static String key(Path home, String name) {
         try {

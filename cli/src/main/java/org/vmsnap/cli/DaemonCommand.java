@@ -1,0 +1,78 @@
+package org.vmsnap.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.LocalTime;
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import org.vmsnap.cli.daemon.CliDaemon;
+import org.vmsnap.manager.DomainService;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code vmsnap daemon}: keeps a warm vmsnap for the state folder until SIGINT or SIGTERM
+ * ({@link CliDaemon}); the launcher hands it the short commands.
+ */
+@Command(name = "daemon",
+        description = {"Keep a warm vmsnap for this state folder (until Ctrl-C): the launcher hands it the short"
+                + " commands (domain and snapshot verbs, img info and img snapshot -l of absolute paths), which then"
+                + " skip the JVM's start-up, as virsh's do with libvirtd. Data verbs (convert, commit, save, restore)"
+                + " and anything that reads a file by a relative name still run in their own JVM.",
+                "A command handed over runs to its end even if its client is interrupted; its output and exit code"
+                        + " are the same as in its own JVM."},
+        footerHeading = HelpCommand.EXAMPLES,
+        footer = {"  vmsnap daemon &                       # then: vmsnap snapshot-create-as vm s1 --disk-only",
+                "  vmsnap daemon --quiet                 # no line per command"})
+public final class DaemonCommand implements Callable<Integer> {
+    @Option(names = {"-q", "--quiet"}, description = "Print no line per command served (only start and errors).")
+    boolean quiet;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter err = spec.commandLine().getErr();
+        java.nio.file.Path home = DomainService.defaultHome();
+        CliDaemon daemon;
+        try {
+            daemon = CliDaemon.start(home, line -> {
+                if (!quiet) {
+                    synchronized (err) {
+                        err.println("vmsnap daemon: " + LocalTime.now().truncatedTo(ChronoUnit.MILLIS) + " " + line);
+                        err.flush();
+                    }
+                }
+            });
+        } catch (IOException e) {
+            throw new CliException(1, "cannot start the daemon: " + e.getMessage(), e);
+        }
+        Thread hook = new Thread(() -> closeQuietly(daemon), "vmsnap-daemon-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        err.println("vmsnap daemon: serving " + home + " on " + daemon.socket() + "; Ctrl-C stops");
+        err.flush();
+        try {
+            new CountDownLatch(1).await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            Runtime.getRuntime().removeShutdownHook(hook);
+            daemon.close();
+        }
+        return 0;
+    }
+
+    private static void closeQuietly(CliDaemon daemon) {
+        try {
+            daemon.close();
+        } catch (IOException e) {
+            System.err.println("vmsnap: " + e.getMessage());
+        }
+    }
+}

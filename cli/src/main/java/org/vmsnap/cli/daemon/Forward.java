@@ -1,0 +1,103 @@
+package org.vmsnap.cli.daemon;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * The client the launcher starts instead of the whole CLI when a daemon serves the state folder
+ * ({@code java -cp vmsnap.jar org.vmsnap.cli.daemon.Forward SOCKET ARGS...}): it hands the
+ * arguments over, copies the daemon's output to its own stdout and stderr, and exits with the
+ * command's code. It loads a few JDK classes and nothing of picocli or the manager, so it starts
+ * as fast as a bare {@code --version}.
+ * <p>Exit code {@value #NOT_SERVED}, with nothing printed, when the daemon is not there or declines
+ * the command before running any of it: the launcher then runs the command in its own JVM.
+ */
+public final class Forward {
+    /** Not served: run the command locally. No vmsnap command exits with it. */
+    public static final int NOT_SERVED = 250;
+
+    private Forward() {
+    }
+
+    public static void main(String[] argv) {
+        if (argv.length < 1) {
+            System.exit(NOT_SERVED);
+        }
+        ForwardProtocol.Request r = new ForwardProtocol.Request(System.getProperty("user.dir"), env("VMSNAP_HOME"),
+                env("XDG_RUNTIME_DIR"), env("TZ"), Arrays.copyOfRange(argv, 1, argv.length));
+        System.exit(run(Path.of(argv[0]), r, new FileOutputStream(FileDescriptor.out),
+                new FileOutputStream(FileDescriptor.err)));
+    }
+
+    /** Hands {@code r} to the daemon at {@code socket}: the command's exit code, or {@link #NOT_SERVED}. */
+    static int run(Path socket, ForwardProtocol.Request r, OutputStream stdout, OutputStream stderr) {
+        boolean accepted = false;
+        try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+            DataOutputStream o = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(ch)));
+            ForwardProtocol.write(o, r);
+            DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(ch)));
+            byte[] buf = new byte[8192];
+            while (true) {
+                int type = ForwardProtocol.nextType(in);
+                if (type < 0) {
+                    throw new IOException("the connection ended before the command's exit code");
+                }
+                int len = in.readInt();
+                if (len < 0) {
+                    throw new IOException("bad frame length " + len);
+                }
+                if (type == ForwardProtocol.EXIT && len == 4) {
+                    return in.readInt();
+                }
+                if (type == ForwardProtocol.DECLINED && !accepted) {
+                    return NOT_SERVED;
+                }
+                if (type == ForwardProtocol.ACCEPTED) {
+                    accepted = true;
+                }
+                OutputStream to = type == ForwardProtocol.OUT ? stdout : type == ForwardProtocol.ERR ? stderr : null;
+                while (len > 0) {
+                    int n = in.read(buf, 0, Math.min(buf.length, len));
+                    if (n < 0) {
+                        throw new IOException("the connection ended inside a frame");
+                    }
+                    if (to != null) {
+                        to.write(buf, 0, n);
+                    }
+                    len -= n;
+                }
+                if (to != null) {
+                    to.flush();
+                }
+            }
+        } catch (IOException e) {
+            if (!accepted) {
+                return NOT_SERVED; // no daemon (a stale socket), or it went before taking the command
+            }
+            try {
+                stderr.write(("vmsnap: lost the daemon during the command (" + e.getMessage() + "); it may have"
+                        + " taken effect: the next command finishes or undoes what its journal holds\n").getBytes());
+                stderr.flush();
+            } catch (IOException ignored) {
+                // stderr is gone too: the exit code says it
+            }
+            return 1;
+        }
+    }
+
+    private static String env(String name) {
+        String v = System.getenv(name);
+        return v == null ? "" : v;
+    }
+}

@@ -1,0 +1,59 @@
+package org.vmsnap.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+/** Which commands the daemon takes: short ones, and img reads of absolute files only. */
+class DaemonRulesTest {
+    @Test
+    void theShortDomainAndSnapshotVerbsAreTaken() {
+        for (String verb : DaemonRules.VERBS) {
+            assertThat(DaemonRules.accepts(verb, "vm")).as(verb).isTrue();
+        }
+        assertThat(DaemonRules.accepts("--debug", "snapshot-create-as", "vm", "s", "--disk-only",
+                "--diskspec", "vda,file=rel.qcow2")).isTrue();
+        assertThat(DaemonRules.accepts("img", "info", "/abs/x.qcow2")).isTrue();
+        assertThat(DaemonRules.accepts("img", "info", "--output", "json", "-U", "/abs/x.qcow2")).isTrue();
+        assertThat(DaemonRules.accepts("img", "snapshot", "-l", "/abs/x.qcow2")).isTrue();
+        assertThat(DaemonRules.accepts("img", "snapshot", "/abs/x.qcow2", "-l", "--output=json")).isTrue();
+    }
+
+    @Test
+    void whatReadsAFileOrMovesDataOrTalksToATerminalIsNot() {
+        assertThat(DaemonRules.accepts()).isFalse();
+        assertThat(DaemonRules.accepts("--debug")).isFalse();
+        assertThat(DaemonRules.accepts("define", "/abs/vm.xml")).isFalse();
+        assertThat(DaemonRules.accepts("snapshot-create", "vm", "/abs/s.xml")).isFalse();
+        assertThat(DaemonRules.accepts("save", "vm", "/abs/vm.save")).isFalse();
+        assertThat(DaemonRules.accepts("restore", "/abs/vm.save")).isFalse();
+        assertThat(DaemonRules.accepts("daemon")).isFalse();
+        assertThat(DaemonRules.accepts("serve")).isFalse();
+        assertThat(DaemonRules.accepts("snapshot-delete", "vm", "s", "--verbose")).isFalse();
+        assertThat(DaemonRules.accepts("domstate vm; destroy vm")).isFalse();
+        assertThat(DaemonRules.accepts("img", "convert", "/a", "/b")).isFalse();
+        assertThat(DaemonRules.accepts("img", "info", "x.qcow2")).as("relative").isFalse();
+        assertThat(DaemonRules.accepts("img", "info", "/abs/x.qcow2", "--output", "json", "../x.qcow2")).isFalse();
+        assertThat(DaemonRules.accepts("img", "snapshot", "-c", "s", "/abs/x.qcow2")).as("writes").isFalse();
+        assertThat(DaemonRules.accepts("img", "snapshot", "-l", "-d", "s", "/abs/x.qcow2")).isFalse();
+        assertThat(DaemonRules.accepts("img", "snapshot", "-a", "s", "/abs/x.qcow2")).isFalse();
+        assertThat(DaemonRules.accepts("img", "snapshot", "/abs/x.qcow2")).as("no -l").isFalse();
+    }
+
+    /** A file name in a virsh verb's arguments resolves against the user's folder only through Cwd. */
+    @Test
+    void virshVerbsNameFilesOnlyThroughCwd() throws Exception {
+        java.nio.file.Path src = java.nio.file.Path.of("src/main/java/org/vmsnap/cli/virsh");
+        try (var files = java.nio.file.Files.list(src)) {
+            for (java.nio.file.Path f : files.toList()) {
+                String text = java.nio.file.Files.readString(f);
+                assertThat(text).as(f.toString()).doesNotContain("Path.of(", "Paths.get(", "new File(",
+                        "toAbsolutePath()");
+            }
+        }
+        java.nio.file.Path base = java.nio.file.Path.of("/some/folder");
+        assertThat(Cwd.in(base, () -> Cwd.path("a b.qcow2"))).isEqualTo(base.resolve("a b.qcow2"));
+        assertThat(Cwd.in(base, () -> Cwd.path("/x/y"))).isEqualTo(java.nio.file.Path.of("/x/y"));
+        assertThat(Cwd.path("a b.qcow2")).isEqualTo(java.nio.file.Path.of("a b.qcow2"));
+    }
+}
