@@ -22,7 +22,7 @@
 #   int-delete   its deletion (vmsnap only)
 # Pause: STOP events seen on the second monitor while each side's disk-only snapshots and
 # deletes ran (expected: none).
-# Variables: BENCH_DIR (/var/tmp/vmsnap-bench; this script uses BENCH_DIR/live), BENCH_RUNS (5),
+# Variables: BENCH_DIR (/var/tmp/vmsnap-bench; this script uses BENCH_DIR/live), BENCH_RUNS (5), BENCH_WARMUP (3 untimed rounds first),
 # BENCH_RESULTS (bench/RESULTS.md), VMSNAP_CACHE (where the test guest is built, ~/.cache/vmsnap).
 # Needs: libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils, e2fsprogs,
 # util-linux (unshare), python3, and what the test guest needs (busybox-static,
@@ -223,6 +223,21 @@ PY
   watchers+=($!)
 done
 sleep 1
+
+# Untimed warm-up, the same for each side: a daemon's JIT (like libvirtd's caches) is warm after a
+# few commands, and its first ones are not what it costs in use. BENCH_WARMUP rounds (3).
+for ((i = 1; i <= ${BENCH_WARMUP:-3}; i++)); do
+  for side in vs lv; do
+    if [ "$side" = vs ]; then T=("$V"); else T=("${L[@]}"); fi
+    "${T[@]}" domstate bench >/dev/null
+    "${T[@]}" snapshot-create-as bench "w$i" --disk-only --atomic \
+      --diskspec "vda,file=$work/$side/vda.w$i" --diskspec "vdb,file=$work/$side/vdb.w$i" >/dev/null
+    "${T[@]}" snapshot-delete bench "w$i" >/dev/null
+  done
+  "$V" snapshot-create-as bench "wi$i" --disk-only --diskspec vda,snapshot=internal \
+    --diskspec vdb,snapshot=internal >/dev/null
+  "$V" snapshot-delete bench "wi$i" >/dev/null
+done
 
 for ((i = 1; i <= BENCH_RUNS; i++)); do
   timed domstate vmsnap "${VO[@]}" domstate bench

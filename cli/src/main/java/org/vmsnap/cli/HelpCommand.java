@@ -38,7 +38,7 @@ public final class HelpCommand implements Callable<Integer> {
             "snapshot-revert", "recover"},
         {"Disk Images, as qemu-img", "img", "img", "img check", "img commit", "img compare", "img convert",
             "img create", "img info", "img map", "img snapshot", "img rebase", "img resize"},
-        {"vmsnap itself", "vmsnap", "demo", "generate-completion", "help", "serve"},
+        {"vmsnap itself", "vmsnap", "demo", "generate-completion", "help", "serve", "daemon"},
     };
 
     @Parameters(arity = "0..*", paramLabel = "COMMAND", description = "A command (e.g. snapshot-list, img info)"

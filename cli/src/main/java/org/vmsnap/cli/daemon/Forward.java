@@ -36,7 +36,13 @@ public final class Forward {
         }
         ForwardProtocol.Request r = new ForwardProtocol.Request(System.getProperty("user.dir"), env("VMSNAP_HOME"),
                 env("XDG_RUNTIME_DIR"), env("TZ"), Arrays.copyOfRange(argv, 1, argv.length));
-        System.exit(run(Path.of(argv[0]), r, new FileOutputStream(FileDescriptor.out),
+        Path socket;
+        try {
+            socket = Path.of(argv[0]);
+        } catch (java.nio.file.InvalidPathException e) {
+            socket = null; // a marker with a name no socket has: not served
+        }
+        System.exit(socket == null ? NOT_SERVED : run(socket, r, new FileOutputStream(FileDescriptor.out),
                 new FileOutputStream(FileDescriptor.err)));
     }
 
@@ -81,7 +87,7 @@ public final class Forward {
                     to.flush();
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             if (!accepted) {
                 return NOT_SERVED; // no daemon (a stale socket), or it went before taking the command
             }
