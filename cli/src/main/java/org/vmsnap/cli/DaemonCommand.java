@@ -22,12 +22,13 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "daemon",
         description = {"Keep a warm vmsnap for this state folder (until Ctrl-C): the launcher hands it the short"
                 + " commands (domain and snapshot verbs, img info and img snapshot -l of absolute paths), which then"
-                + " skip the JVM's start-up, as virsh's do with libvirtd. Data verbs (convert, commit, save, restore)"
-                + " and anything that reads a file by a relative name still run in their own JVM.",
+                + " skip the JVM's start-up, as virsh's do with libvirtd. Data verbs (convert, commit, save, restore),"
+                + " define and the verbs that read a file you name still run in their own JVM; VMSNAP_DAEMON=off"
+                + " runs any command in its own JVM.",
                 "A command handed over runs to its end even if its client is interrupted; its output and exit code"
                         + " are the same as in its own JVM."},
         footerHeading = HelpCommand.EXAMPLES,
-        footer = {"  vmsnap daemon &                       # then: vmsnap snapshot-create-as vm s1 --disk-only",
+        footer = {"  vmsnap daemon &                       # then vmsnap snapshot-list vm1 runs in it",
                 "  vmsnap daemon --quiet                 # no line per command"})
 public final class DaemonCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Print no line per command served (only start and errors).")

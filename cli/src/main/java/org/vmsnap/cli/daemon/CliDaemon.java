@@ -166,6 +166,8 @@ public final class CliDaemon implements Closeable {
             ForwardProtocol.Request r;
             try {
                 r = ForwardProtocol.read(in);
+            } catch (java.io.EOFException e) {
+                return; // a probe (another daemon checking whether this one is alive), or a client gone
             } catch (IOException e) {
                 log.accept("a bad request: " + e.getMessage());
                 return;

@@ -134,6 +134,9 @@ class CliDaemonTest {
             // connects and says nothing
         }
         String expected = Cli.run("snapshot-list", "vm").out();
+        // The HTTP request is logged as bad; a connection that says nothing (a probe) is not.
+        assertThat(forward("domstate", "vm").code()).isZero();
+        assertThat(log).filteredOn(l -> l.startsWith("a bad request")).hasSize(1);
         try (ExecutorService pool = Executors.newFixedThreadPool(4)) {
             List<Future<Answer>> all = new ArrayList<>();
             for (int i = 0; i < 12; i++) {
