@@ -10,7 +10,8 @@
 # BENCH_KIND (internal; external: --memspec FILE --live checkpoints; internal-live: vmsnap's internal
 # checkpoints with --live against libvirt's internal ones, which it cannot take with --live), BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 512), BENCH_FILL_MIB (RAM the guest fills at boot, 256:
 # a quarter random bytes, the rest copies of its binaries), BENCH_RESULTS (bench/RESULTS.md),
-# BENCH_PAUSE_ONLY (1: vmsnap only, create and delete only, each create's pause listed; no libvirt).
+# BENCH_PAUSE_ONLY (1: vmsnap only, create and delete only, each create's pause listed; no libvirt),
+# BENCH_DAEMON (1: vmsnap's commands go to a `vmsnap daemon` the benchmark starts).
 # Needs what the live tests need (./vmsnap-test installs it) and libvirt-daemon-system.
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -35,7 +36,7 @@ m2=${MAVEN_REPO:-$HOME/.m2/repository}
 assertj=$(find "$m2/org/assertj/assertj-core" -name 'assertj-core-*.jar' | sort | tail -n1)
 cp_line="$root/cli/target/test-classes:$root/testkit/target/classes:$root/cli/target/vmsnap.jar:$assertj"
 
-table=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp_line" \
+table=$("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Dvmsnap.bench.daemon="$([ "${BENCH_DAEMON:-0}" = 1 ] && echo true || echo false)" -cp "$cp_line" \
   org.vmsnap.cli.live.CheckpointBench "$work" "$BENCH_RUNS" "$BENCH_MEM_MIB" "$root/vmsnap" "$BENCH_FILL_MIB" "$BENCH_KIND" \
   "$([ "${BENCH_PAUSE_ONLY:-0}" = 1 ] && echo pause-only || echo full)")
 
@@ -50,7 +51,11 @@ report=$(cat <<REPORT
 $(if [ "${BENCH_PAUSE_ONLY:-0}" = 1 ]; then
   echo "- vmsnap only, through its launcher (a new JVM per command); each run: 3 s of the guest running, create, 1 s, delete; guest pause = STOP..RESUME on a QMP monitor of the benchmark's own"
 else
-  echo "- vmsnap through its launcher (a new JVM per command); libvirt: virsh to a private libvirtd 9.0; one guest at a time"
+  if [ "${BENCH_DAEMON:-0}" = 1 ]; then
+    echo "- vmsnap through its launcher with a \`vmsnap daemon\` running (BENCH_DAEMON=1: the launcher's client hands each command to the warm JVM; its first run is the daemon's first use); libvirt: virsh to a private libvirtd 9.0; one guest at a time"
+  else
+    echo "- vmsnap through its launcher (a new JVM per command); libvirt: virsh to a private libvirtd 9.0; one guest at a time"
+  fi
   echo "- each run: create (guest running), 3 s, revert --running to it, 3 s, delete; guest pause = STOP..RESUME on a QMP monitor of the benchmark's own"
 fi)
 - $(case "$BENCH_KIND" in
