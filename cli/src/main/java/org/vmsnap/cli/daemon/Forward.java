@@ -49,6 +49,9 @@ public final class Forward {
     /** Hands {@code r} to the daemon at {@code socket}: the command's exit code, or {@link #NOT_SERVED}. */
     static int run(Path socket, ForwardProtocol.Request r, OutputStream stdout, OutputStream stderr) {
         boolean accepted = false;
+        // stdout or stderr closed (vmsnap snapshot-list | head -1): the rest of its output is
+        // dropped and the command's exit code still returned, as a command's own JVM does.
+        boolean[] broken = new boolean[2];
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
             DataOutputStream o = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(ch)));
             ForwardProtocol.write(o, r);
@@ -72,19 +75,22 @@ public final class Forward {
                 if (type == ForwardProtocol.ACCEPTED) {
                     accepted = true;
                 }
-                OutputStream to = type == ForwardProtocol.OUT ? stdout : type == ForwardProtocol.ERR ? stderr : null;
+                int stream = type == ForwardProtocol.OUT ? 0 : type == ForwardProtocol.ERR ? 1 : -1;
+                OutputStream to = stream < 0 || broken[stream] ? null : stream == 0 ? stdout : stderr;
                 while (len > 0) {
                     int n = in.read(buf, 0, Math.min(buf.length, len));
                     if (n < 0) {
                         throw new IOException("the connection ended inside a frame");
                     }
-                    if (to != null) {
-                        to.write(buf, 0, n);
-                    }
+                    to = copy(to, buf, n, broken, stream);
                     len -= n;
                 }
                 if (to != null) {
-                    to.flush();
+                    try {
+                        to.flush();
+                    } catch (IOException e) {
+                        broken[stream] = true;
+                    }
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -99,6 +105,20 @@ public final class Forward {
                 // stderr is gone too: the exit code says it
             }
             return 1;
+        }
+    }
+
+    /** Writes to {@code to} unless it failed before; returns null once it fails. */
+    private static OutputStream copy(OutputStream to, byte[] buf, int n, boolean[] broken, int stream) {
+        if (to == null) {
+            return null;
+        }
+        try {
+            to.write(buf, 0, n);
+            return to;
+        } catch (IOException e) {
+            broken[stream] = true;
+            return null;
         }
     }
 

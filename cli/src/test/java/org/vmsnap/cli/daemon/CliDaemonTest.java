@@ -125,6 +125,23 @@ class CliDaemonTest {
         assertThat(forward(elsewhere, rel.toString(), tz, "domstate", "vm").out()).isEqualTo("shut off\n\n");
     }
 
+    /** vmsnap snapshot-list vm | head -1: the pipe closes; the exit code is still the command's. */
+    @Test
+    void aClosedStdoutDropsTheOutputButKeepsTheExitCode() {
+        java.io.OutputStream closed = new java.io.OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                throw new IOException("Broken pipe");
+            }
+        };
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Forward.run(daemon.socket(), new ForwardProtocol.Request(elsewhere.toString(), home.toString(),
+                Objects.requireNonNullElse(System.getenv("XDG_RUNTIME_DIR"), ""),
+                Objects.requireNonNullElse(System.getenv("TZ"), ""), new String[] {"dumpxml", "vm"}), closed, err);
+        assertThat(code).isZero();
+        assertThat(err.toString(StandardCharsets.UTF_8)).isEmpty();
+    }
+
     @Test
     void manyClientsAtOnceAndAStrangerDoNotStopIt() throws Exception {
         try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(daemon.socket()))) {
