@@ -26,7 +26,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "serve",
         description = "Serve a web page of the domains and their snapshot trees, and a JSON API, on 127.0.0.1"
-                + " (until Ctrl-C).",
+                + " (until Ctrl-C). Like vmsnap daemon, it also runs the CLI's short commands in its warm JVM.",
         footerHeading = HelpCommand.EXAMPLES,
         footer = {"  vmsnap serve                          # http://127.0.0.1:8740/?token=...",
                 "  vmsnap serve --listen 127.0.0.1:0     # any free port",
@@ -79,7 +79,20 @@ public final class ServeCommand implements Callable<Integer> {
             throw new CliException(1, "cannot listen on " + (listen == null ? DEFAULT_LISTEN : listen) + ": " + e.getMessage()
                     + " (is another vmsnap serve running? --listen HOST:PORT picks another port)", e);
         }
-        Thread hook = new Thread(() -> closeQuietly(server), "vmsnap-serve-stop");
+        // serve is a warm JVM too: it also takes the CLI's short commands, as `vmsnap daemon` does,
+        // unless a daemon already serves the state folder.
+        org.vmsnap.cli.daemon.CliDaemon cli;
+        try {
+            cli = org.vmsnap.cli.daemon.CliDaemon.start(DomainService.defaultHome(), line -> { });
+        } catch (IOException e) {
+            cli = null;
+            err.println("vmsnap: the CLI's commands keep their own JVMs: " + e.getMessage());
+        }
+        org.vmsnap.cli.daemon.CliDaemon cliDaemon = cli;
+        Thread hook = new Thread(() -> {
+            closeQuietly(server);
+            closeQuietly(cliDaemon);
+        }, "vmsnap-serve-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         if (address != null && !address.getAddress().isLoopbackAddress()) {
             err.println("vmsnap: listening on " + address.getAddress().getHostAddress()
@@ -102,6 +115,9 @@ public final class ServeCommand implements Callable<Integer> {
         } finally {
             Runtime.getRuntime().removeShutdownHook(hook);
             server.close();
+            if (cliDaemon != null) {
+                cliDaemon.close();
+            }
         }
         return 0;
     }
@@ -109,6 +125,17 @@ public final class ServeCommand implements Callable<Integer> {
     private static void closeQuietly(VmsnapServer server) {
         try {
             server.close();
+        } catch (IOException e) {
+            System.err.println("vmsnap: " + e.getMessage());
+        }
+    }
+
+    private static void closeQuietly(org.vmsnap.cli.daemon.CliDaemon cli) {
+        if (cli == null) {
+            return;
+        }
+        try {
+            cli.close();
         } catch (IOException e) {
             System.err.println("vmsnap: " + e.getMessage());
         }

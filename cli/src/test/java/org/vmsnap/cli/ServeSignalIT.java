@@ -94,6 +94,9 @@ class ServeSignalIT {
             assertThat(out.readLine()).isEqualTo("vmsnap serve: listening on unix:" + socket
                     + " (mode 0600, removed on exit)");
             String token = Files.readString(home.resolve("serve-token")).strip();
+            // serve takes the CLI's short commands too, and lets go of them on exit.
+            Path cli = Path.of(Files.readString(home.resolve(".daemon")).strip());
+            assertThat(cli).exists();
             Process curl = new ProcessBuilder("curl", "-sS", "--unix-socket", socket.toString(), "-w", " %{http_code}",
                     "-H", "Authorization: Bearer " + token, "http://localhost/api/domains").redirectErrorStream(true).start();
             assertThat(new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("[]\n 200");
@@ -102,6 +105,8 @@ class ServeSignalIT {
             assertThat(p.exitValue()).isEqualTo(143);
             assertThat(socket).doesNotExist();
             assertThat(home.resolve("serve-token")).doesNotExist();
+            assertThat(cli).doesNotExist();
+            assertThat(home.resolve(".daemon")).doesNotExist();
             List<String> rest = out.lines().toList();
             assertThat(rest).as("after the address: the token file's line only").hasSize(1)
                     .allMatch(l -> l.startsWith("vmsnap serve: the token is also in "));
