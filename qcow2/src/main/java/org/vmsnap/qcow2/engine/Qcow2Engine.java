@@ -69,7 +69,7 @@ public final class Qcow2Engine {
         this.l2Cache = new L2Cache(store, g, guard, () -> {
             refcounts.flush();
             store.flush();
-        });
+        }, readOnly ? L2Cache.READ_ONLY_TABLES : (int) Math.max(4, L2Cache.BUDGET_BYTES / g.clusterSize()));
         this.map = new ClusterMap(this);
         this.data = new DataPath(this, map);
         this.preallocation = new MetadataPreallocation(store, g, refcounts);
