@@ -27,8 +27,11 @@ final class CreatePlanner {
     private CreatePlanner() {
     }
 
-    /** The memory part of an external checkpoint, which the disks' snapshot joins (see ExternalCheckpoints). */
-    record Memory(Path file, String state) {
+    /**
+     * The memory part of an external checkpoint, which the disks' snapshot joins (see
+     * ExternalCheckpoints); {@code quiesced}: the guest's filesystems are frozen in it (--quiesce).
+     */
+    record Memory(Path file, String state, boolean quiesced) {
     }
 
     static SnapshotDef plan(PlanContext ctx, SnapshotDef request, CreateFlags flags, long nowSec)
@@ -91,7 +94,7 @@ final class CreatePlanner {
         String state = memory != null ? memory.state() : ctx.live != null ? "disk-snapshot" : "shutoff";
         SnapshotDef made = new SnapshotDef(name, request.description(), state, nowSec,
                 flags.noMetadata() ? null : st.current, memory != null ? SnapshotMode.EXTERNAL : SnapshotMode.NO,
-                memory != null ? memory.file() : null, recorded, domainAt);
+                memory != null ? memory.file() : null, recorded, domainAt, memory != null ? memory.quiesced() : null);
         st.domain = domainAfter;
         if (!flags.noMetadata()) {
             st.snapshots.put(name, made);

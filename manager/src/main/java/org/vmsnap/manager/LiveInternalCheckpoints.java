@@ -78,7 +78,8 @@ final class LiveInternalCheckpoints {
             ctx.graph.add(new ImageGraph.Node(file, "raw", null, null, 0));
             st.owned.add(file);
         }
-        SnapshotDef made = CreatePlanner.plan(ctx, disks, internal, nowSec, new CreatePlanner.Memory(file, "running"));
+        SnapshotDef made = CreatePlanner.plan(ctx, disks, internal, nowSec, new CreatePlanner.Memory(file, "running",
+                false));
         LivePlans.convert(ctx, ctx.live, null);
         List<Step> before = new ArrayList<>();
         List<Step> after = new ArrayList<>();

@@ -423,7 +423,7 @@ final class Recovery {
                     continue;
                 }
                 try {
-                    SnapshotDef d = SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8));
+                    SnapshotDef d = SnapshotXml.parseStored(Files.readString(f, StandardCharsets.UTF_8));
                     out.put(d.name(), d);
                 } catch (IOException e) {
                     notes.add(f + ": unreadable mirror copy (" + e.getMessage() + ")");
