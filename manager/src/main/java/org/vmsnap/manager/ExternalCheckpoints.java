@@ -87,7 +87,7 @@ final class ExternalCheckpoints {
         CreateFlags asDiskOnly = new CreateFlags(false, false, flags.noMetadata(), true, flags.reuseExternal(), false);
         if (!flags.noMetadata()) {
             // vmsnap makes it: owned, it goes when no checkpoint names it any more (see Garbage)
-            ctx.graph.add(new ImageGraph.Node(file, "raw", null, null, 0));
+            ctx.graph().add(new ImageGraph.Node(file, "raw", null, null, 0));
             st.owned.add(file);
         }
         SnapshotDef made = CreatePlanner.plan(ctx, disksOnly, asDiskOnly, nowSec, new CreatePlanner.Memory(file, state,

@@ -80,7 +80,7 @@ final class Recovery {
             }
         }
         st.retired.addAll(mirror.retired());
-        ImageGraph g = ctx.graph;
+        ImageGraph g = ctx.graph();
         adoptCurrentImages(st, g, mirror, notes);
         Map<String, Found> found = fromImages(st, g, notes);
         List<Found> ordered = new ArrayList<>(found.values());
