@@ -90,13 +90,21 @@ final class CheckpointPlanner {
             ctx.plan.add(new Step.Thaw(pid, freezeAgent));
         }
         SnapshotDef made = new SnapshotDef(name, request.description(), running ? "running" : "paused", nowSec,
-                flags.noMetadata() ? null : st.current, SnapshotMode.INTERNAL, null, recorded, st.domain);
+                flags.noMetadata() ? null : st.current, SnapshotMode.INTERNAL, null, recorded, st.domain, freezeAgent != null);
         if (!flags.noMetadata()) {
             st.snapshots.put(name, made);
             st.current = name;
         }
         ctx.finishWithMetadata();
         return made;
+    }
+
+    /**
+     * The checkpoint's quiesce record as a revert's SetRunState carries it: "yes", "no", or null
+     * when the metadata has none (then the guest's agent is asked after the revert, as before).
+     */
+    static String quiesceRecord(SnapshotDef snap) {
+        return snap.quiesced() == null ? null : snap.quiesced() ? "yes" : "no";
     }
 
     /** QEMU cannot save a VM whose firmware variables live in a pflash drive (raw). */
@@ -195,7 +203,7 @@ final class CheckpointPlanner {
         ctx.plan.add(new Step.LoadVm(pid, ctx.jobId("loadvm"), snap.name(), Path.of(images.getFirst()), images));
         // The guest runs again (or stays paused) before the metadata is written, not after its
         // fsyncs: the load is irreversible, so a crash from here on finishes the plan either way.
-        ctx.plan.add(new Step.SetRunState(pid, running));
+        ctx.plan.add(new Step.SetRunState(pid, running, quiesceRecord(snap)));
         ctx.after.current = snap.name();
         ctx.finishWithMetadata();
     }
@@ -218,6 +226,6 @@ final class CheckpointPlanner {
         }
         ctx.plan.add(new Step.StartPaused());
         ctx.plan.add(new Step.LoadVm(0, ctx.jobId("loadvm"), snap.name(), Path.of(images.getFirst()), images));
-        ctx.plan.add(new Step.SetRunState(0, running));
+        ctx.plan.add(new Step.SetRunState(0, running, quiesceRecord(snap)));
     }
 }

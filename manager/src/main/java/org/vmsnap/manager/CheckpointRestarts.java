@@ -24,8 +24,8 @@ final class CheckpointRestarts implements LiveExecutor.Restarts {
     }
 
     @Override
-    public void recordRunState(LiveQemu q, boolean running) throws IOException {
-        lifecycle.recordRunState(q, running);
+    public void recordRunState(LiveQemu q, boolean running, boolean mayBeFrozen) throws IOException {
+        lifecycle.recordRunState(q, running, mayBeFrozen);
     }
 
     private String failure;

@@ -27,8 +27,11 @@ final class CreatePlanner {
     private CreatePlanner() {
     }
 
-    /** The memory part of an external checkpoint, which the disks' snapshot joins (see ExternalCheckpoints). */
-    record Memory(Path file, String state) {
+    /**
+     * The memory part of an external checkpoint, which the disks' snapshot joins (see
+     * ExternalCheckpoints); {@code quiesced}: the guest's filesystems are frozen in it (--quiesce).
+     */
+    record Memory(Path file, String state, boolean quiesced) {
     }
 
     static SnapshotDef plan(PlanContext ctx, SnapshotDef request, CreateFlags flags, long nowSec)
@@ -79,7 +82,7 @@ final class CreatePlanner {
                     if (!reuse) {
                         st.owned.add(overlay);
                     }
-                    ctx.graph.add(new ImageGraph.Node(overlay, "qcow2", disk.source(), disk.format(), 0));
+                    ctx.graph().add(new ImageGraph.Node(overlay, "qcow2", disk.source(), disk.format(), 0));
                     domainAfter = domainAfter.withDisk(disk.target(), overlay, "qcow2");
                     recorded.add(new SnapshotDisk(disk.target(), SnapshotMode.EXTERNAL, overlay, "qcow2"));
                 }
@@ -91,7 +94,7 @@ final class CreatePlanner {
         String state = memory != null ? memory.state() : ctx.live != null ? "disk-snapshot" : "shutoff";
         SnapshotDef made = new SnapshotDef(name, request.description(), state, nowSec,
                 flags.noMetadata() ? null : st.current, memory != null ? SnapshotMode.EXTERNAL : SnapshotMode.NO,
-                memory != null ? memory.file() : null, recorded, domainAt);
+                memory != null ? memory.file() : null, recorded, domainAt, memory != null ? memory.quiesced() : null);
         st.domain = domainAfter;
         if (!flags.noMetadata()) {
             st.snapshots.put(name, made);
@@ -148,7 +151,7 @@ final class CreatePlanner {
                     + " type " + (disk.isQcow2() ? actual : disk.format()) + " (" + disk.source()
                     + "); use snapshot=external or snapshot=no for this disk");
         }
-        ImageGraph.Node n = ctx.graph.node(disk.source());
+        ImageGraph.Node n = ctx.graph().node(disk.source());
         if (n != null && n.internal.contains(name)) {
             throw new InvalidInputException("disk " + disk.target() + ": " + disk.source()
                     + " already holds an internal snapshot named '" + name + "'");
@@ -160,7 +163,8 @@ final class CreatePlanner {
      * virsh names it), with a counter if that is taken; with --reuse-external, virsh's name,
      * which must then exist.
      */
-    private static Path defaultOverlay(PlanContext ctx, DiskDef disk, String name, boolean reuse) {
+    private static Path defaultOverlay(PlanContext ctx, DiskDef disk, String name, boolean reuse)
+            throws IOException {
         Path virsh = PlanContext.defaultOverlay(disk.source(), name);
         return reuse ? virsh : ctx.freshName(disk.source(), name);
     }
@@ -186,7 +190,7 @@ final class CreatePlanner {
             throw new InvalidInputException("disk " + disk.target() + ": cannot create external file " + overlay
                     + ": permission denied (directory " + folder + " is not writable)");
         }
-        if (ctx.after.namedFiles().contains(overlay) || ctx.graph.exists(overlay)) {
+        if (ctx.after.namedFiles().contains(overlay) || ctx.graph().exists(overlay)) {
             throw new InvalidInputException("disk " + disk.target() + ": external file " + overlay
                     + " is already used by this domain");
         }

@@ -47,11 +47,11 @@ final class DeletePlanner {
         }
         for (SnapshotDisk d : x.disks()) {
             Path image = DomainState.imageAt(x, d.name());
-            if (image == null || !ctx.graph.exists(image)) {
+            if (image == null || !ctx.graph().exists(image)) {
                 continue; // nothing on disk any more (the metadata was all that was left)
             }
             if (d.mode() == SnapshotMode.INTERNAL) {
-                ImageGraph.Node n = ctx.graph.node(image);
+                ImageGraph.Node n = ctx.graph().node(image);
                 if (ctx.mustDefer(image)) {
                     // Stays in the image (so it is not merged or removed) until no QEMU holds it.
                     st.pending.add(new org.vmsnap.manager.store.DomainStore.PendingDelete(image, name));
@@ -65,16 +65,17 @@ final class DeletePlanner {
     }
 
     /** The frozen image of a deleted external snapshot: merge it with its one dependent, if it has one. */
-    private static void mergeFrozen(PlanContext ctx, String disk, Path frozen) {
+    private static void mergeFrozen(PlanContext ctx, String disk, Path frozen)
+            throws IOException {
         DomainState st = ctx.after;
         if (st.frozenByOther(frozen, null)) {
             return; // another snapshot needs this image as it is
         }
-        List<ImageGraph.Node> deps = ctx.graph.dependents(frozen);
+        List<ImageGraph.Node> deps = ctx.graph().dependents(frozen);
         if (deps.size() != 1) {
             return; // no dependent (the garbage pass decides) or a shared base of several branches
         }
-        ImageGraph.Node base = ctx.graph.node(frozen);
+        ImageGraph.Node base = ctx.graph().node(frozen);
         ImageGraph.Node top = deps.getFirst();
         boolean canCommit = top.internal.isEmpty() && st.owned.contains(top.path);
         boolean canPull = top.internal.isEmpty() && base.internal.isEmpty() && st.owned.contains(base.path);
@@ -86,24 +87,26 @@ final class DeletePlanner {
     }
 
     /** top's data goes into base; whatever used top now uses base; top goes. */
-    private static void commit(PlanContext ctx, String disk, ImageGraph.Node top, ImageGraph.Node base) {
+    private static void commit(PlanContext ctx, String disk, ImageGraph.Node top, ImageGraph.Node base)
+            throws IOException {
         ctx.plan.add(new Step.Commit(disk, top.path, base.path));
-        for (ImageGraph.Node dep : new ArrayList<>(ctx.graph.dependents(top.path))) {
+        for (ImageGraph.Node dep : new ArrayList<>(ctx.graph().dependents(top.path))) {
             ctx.plan.add(new Step.Rebase(disk, dep.path, base.path, base.format, false));
             dep.backing = base.path;
             dep.backingFormat = base.format;
         }
-        ctx.graph.remove(top.path);
+        ctx.graph().remove(top.path);
         ctx.after.replaceFile(top.path, base.path, base.format);
         ctx.mergedAway.add(top.path);
     }
 
     /** base's data goes into top (top now reads base's backing directly); base goes. */
-    private static void pull(PlanContext ctx, String disk, ImageGraph.Node top, ImageGraph.Node base) {
+    private static void pull(PlanContext ctx, String disk, ImageGraph.Node top, ImageGraph.Node base)
+            throws IOException {
         ctx.plan.add(new Step.Rebase(disk, top.path, base.backing, base.backingFormat, true));
         top.backing = base.backing;
         top.backingFormat = base.backingFormat;
-        ctx.graph.remove(base.path);
+        ctx.graph().remove(base.path);
         ctx.after.replaceFile(base.path, top.path, top.format);
         ctx.mergedAway.add(base.path);
     }

@@ -188,9 +188,9 @@ final class DomainState {
         }
         for (SnapshotDef s : snapshots.values()) {
             SnapshotDef was = before.snapshots.get(s.name());
-            putIfChanged(plan, store.snapshotFile(s.name()), was == null ? null : SnapshotXml.format(was),
-                    mirrorOf(mirror, s.name() + ".xml"), whole ? null : was == null ? null : SnapshotXml.format(was),
-                    whole, SnapshotXml.format(s));
+            putIfChanged(plan, store.snapshotFile(s.name()), was == null ? null : SnapshotXml.formatStored(was),
+                    mirrorOf(mirror, s.name() + ".xml"), whole ? null : was == null ? null : SnapshotXml.formatStored(was),
+                    whole, SnapshotXml.formatStored(s));
         }
         putIfChanged(plan, store.currentFile(), lineOrNull(before.current), mirrorOf(mirror, "current"),
                 lineOrNull(old.current), whole, lineOrNull(current));

@@ -87,10 +87,11 @@ final class ExternalCheckpoints {
         CreateFlags asDiskOnly = new CreateFlags(false, false, flags.noMetadata(), true, flags.reuseExternal(), false);
         if (!flags.noMetadata()) {
             // vmsnap makes it: owned, it goes when no checkpoint names it any more (see Garbage)
-            ctx.graph.add(new ImageGraph.Node(file, "raw", null, null, 0));
+            ctx.graph().add(new ImageGraph.Node(file, "raw", null, null, 0));
             st.owned.add(file);
         }
-        SnapshotDef made = CreatePlanner.plan(ctx, disksOnly, asDiskOnly, nowSec, new CreatePlanner.Memory(file, state));
+        SnapshotDef made = CreatePlanner.plan(ctx, disksOnly, asDiskOnly, nowSec, new CreatePlanner.Memory(file, state,
+                freezeAgent != null));
         LivePlans.convert(ctx, ctx.live, null);
         // The new overlays are made and opened by QEMU before the memory is saved, and the guest
         // runs again right after the transaction (the metadata follows): it pauses only for the
@@ -159,6 +160,6 @@ final class ExternalCheckpoints {
         SaveImage.open(file); // verified whole, or one line on what is wrong
         RevertPlanner.plan(ctx, snap);
         ctx.plan.add(new Step.StartFromMemory(runDir, runtimeFile, file));
-        ctx.plan.add(new Step.SetRunState(0, running));
+        ctx.plan.add(new Step.SetRunState(0, running, CheckpointPlanner.quiesceRecord(snap)));
     }
 }

@@ -543,11 +543,16 @@ final class Lifecycle {
         }
     }
 
-    /** After a revert to a checkpoint: the domain runs or is paused "from snapshot", as libvirt says. */
-    void recordRunState(LiveQemu q, boolean running) throws IOException {
+    /**
+     * After a revert to a checkpoint: the domain runs or is paused "from snapshot", as libvirt says.
+     * A running guest is asked whether it is frozen unless the checkpoint records that vmsnap did
+     * not freeze it ({@code mayBeFrozen} false): that round trip to a guest just back from its
+     * memory cost 0.1-0.17 s of every revert. A paused one is asked when it is resumed.
+     */
+    void recordRunState(LiveQemu q, boolean running, boolean mayBeFrozen) throws IOException {
         record(running ? q.record().withRunReason("from snapshot").withPauseReason(null)
                 : q.record().withPauseReason("from snapshot"));
-        if (running) {
+        if (running && mayBeFrozen) {
             thawRestored(q);
         }
     }

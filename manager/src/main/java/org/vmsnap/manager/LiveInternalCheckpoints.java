@@ -75,10 +75,11 @@ final class LiveInternalCheckpoints {
         CreateFlags internal = new CreateFlags(false, false, flags.noMetadata(), false, false, false);
         if (!flags.noMetadata()) {
             // vmsnap makes it: owned, it goes when no checkpoint names it any more (see Garbage)
-            ctx.graph.add(new ImageGraph.Node(file, "raw", null, null, 0));
+            ctx.graph().add(new ImageGraph.Node(file, "raw", null, null, 0));
             st.owned.add(file);
         }
-        SnapshotDef made = CreatePlanner.plan(ctx, disks, internal, nowSec, new CreatePlanner.Memory(file, "running"));
+        SnapshotDef made = CreatePlanner.plan(ctx, disks, internal, nowSec, new CreatePlanner.Memory(file, "running",
+                false));
         LivePlans.convert(ctx, ctx.live, null);
         List<Step> before = new ArrayList<>();
         List<Step> after = new ArrayList<>();

@@ -18,7 +18,9 @@ final class PlanContext {
     final DomainStore store;
     final DomainState before;
     final DomainState after;
-    final ImageGraph graph;
+    /** The image files of the domain as they were when the plan began, read when first asked for. */
+    private final java.util.List<Path> graphRoots;
+    private ImageGraph graph;
     final Plan plan;
     /** Files whose data now lives in another image; removed after the metadata is written. */
     final Set<Path> mergedAway = new java.util.LinkedHashSet<>();
@@ -27,12 +29,26 @@ final class PlanContext {
     /** Names the partial links of this plan apart from any other plan's. */
     private final String planId = randomId();
 
-    PlanContext(DomainStore store, DomainState before, ImageGraph graph, String what) {
+    PlanContext(DomainStore store, DomainState before, String what) {
         this.store = store;
         this.before = before;
         this.after = before.copy();
-        this.graph = graph;
+        this.graphRoots = List.copyOf(before.namedFiles());
         this.plan = new Plan(what);
+    }
+
+    /**
+     * The image graph (each file's format, backing file and internal snapshots), read from the
+     * images the first time a planner asks: a plan that needs none of it (a checkpoint loaded in
+     * the running QEMU, with no owned file or waiting delete to settle) opens no image, which was
+     * 0.1 s of such a revert (the first qcow2 open of a command). Read under the domain lock
+     * before any step runs, so what it shows is what it would have shown when the plan began.
+     */
+    ImageGraph graph() throws IOException {
+        if (graph == null) {
+            graph = ImageGraph.read(graphRoots);
+        }
+        return graph;
     }
 
     /**
@@ -53,7 +69,7 @@ final class PlanContext {
     }
 
     static PlanContext open(DomainStore store, DomainState state, String what) throws IOException {
-        return new PlanContext(store, state, ImageGraph.read(state.namedFiles()), what);
+        return new PlanContext(store, state, what);
     }
 
     /**
@@ -74,7 +90,9 @@ final class PlanContext {
      */
     void finishWithMetadata() throws IOException {
         Set<Path> removed = new java.util.LinkedHashSet<>(mergedAway);
-        removed.addAll(Garbage.collect(after, graph, mergedAway));
+        if (!after.owned.isEmpty()) { // (no owned file: nothing to collect, no image to read)
+            removed.addAll(Garbage.collect(after, graph(), mergedAway));
+        }
         removing = removed;
         emitMetadata();
         Path mirror = mirror(after);
@@ -104,10 +122,10 @@ final class PlanContext {
     }
 
     /** The pending internal snapshots whose image no QEMU holds now are deleted at the plan's end. */
-    void finishPendingDeletes() {
+    void finishPendingDeletes() throws IOException {
         Path mirror = mirror(after);
         for (org.vmsnap.manager.store.DomainStore.PendingDelete p : List.copyOf(after.pending)) {
-            ImageGraph.Node n = graph.node(p.image());
+            ImageGraph.Node n = graph().node(p.image());
             if (n == null || !n.internal.contains(p.snapshot())) {
                 continue; // gone already: the next metadata write drops it
             }
@@ -168,12 +186,12 @@ final class PlanContext {
      * {@code -N} only if that is taken, where the stem is the disk's own (that of the first image
      * down the chain that vmsnap did not make), so names do not pile up over reverts and deletes.
      */
-    Path freshName(Path image, String suffix) {
+    Path freshName(Path image, String suffix) throws IOException {
         Path dir = image.toAbsolutePath().getParent();
         String stem = diskStem(image);
         Set<Path> named = after.namedFiles();
         Path p = dir.resolve(stem + "." + suffix);
-        for (int n = 1; Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) || graph.exists(p)
+        for (int n = 1; Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) || graph().exists(p)
                 || named.contains(p); n++) {
             p = dir.resolve(stem + "." + suffix + "-" + n);
         }
@@ -181,7 +199,7 @@ final class PlanContext {
     }
 
     /** The stem of the image the disk started from: the first one down the chain vmsnap did not make. */
-    String diskStem(Path image) {
+    String diskStem(Path image) throws IOException {
         Path p = image.toAbsolutePath().normalize();
         Path last = p;
         java.util.Set<Path> seen = new java.util.HashSet<>();
@@ -190,7 +208,7 @@ final class PlanContext {
             if (!before.owned.contains(p) && !after.owned.contains(p)) {
                 return stem(p);
             }
-            ImageGraph.Node n = graph.node(p);
+            ImageGraph.Node n = graph().node(p);
             p = n == null ? null : n.backing;
         }
         return stem(last);

@@ -80,7 +80,7 @@ final class Recovery {
             }
         }
         st.retired.addAll(mirror.retired());
-        ImageGraph g = ctx.graph;
+        ImageGraph g = ctx.graph();
         adoptCurrentImages(st, g, mirror, notes);
         Map<String, Found> found = fromImages(st, g, notes);
         List<Found> ordered = new ArrayList<>(found.values());
@@ -423,7 +423,7 @@ final class Recovery {
                     continue;
                 }
                 try {
-                    SnapshotDef d = SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8));
+                    SnapshotDef d = SnapshotXml.parseStored(Files.readString(f, StandardCharsets.UTF_8));
                     out.put(d.name(), d);
                 } catch (IOException e) {
                     notes.add(f + ": unreadable mirror copy (" + e.getMessage() + ")");

@@ -28,17 +28,17 @@ final class RedefineCheck {
             }
             DiskDef at = s.domain().disk(d.name()).orElseThrow(() -> new InvalidInputException("snapshot "
                     + s.name() + ": its domain copy has no disk '" + d.name() + "'"));
-            Set<Path> family = ctx.graph.family(now.source());
+            Set<Path> family = ctx.graph().family(now.source());
             if (!family.contains(at.source())) {
                 throw new InvalidInputException("snapshot " + s.name() + ": disk " + d.name() + ": " + at.source()
                         + " is not one of the disk's images (not in the backing chains of " + now.source() + ")");
             }
-            if (d.mode() == SnapshotMode.INTERNAL && !ctx.graph.node(at.source()).internal.contains(s.name())) {
+            if (d.mode() == SnapshotMode.INTERNAL && !ctx.graph().node(at.source()).internal.contains(s.name())) {
                 throw new InvalidInputException("snapshot " + s.name() + ": disk " + d.name() + ": " + at.source()
                         + " holds no internal snapshot named '" + s.name() + "'");
             }
             if (d.mode() == SnapshotMode.EXTERNAL && d.source() != null && !family.contains(d.source())
-                    && ctx.graph.exists(d.source())) {
+                    && ctx.graph().exists(d.source())) {
                 throw new InvalidInputException("snapshot " + s.name() + ": disk " + d.name() + ": overlay "
                         + d.source() + " is not one of the disk's images");
             }

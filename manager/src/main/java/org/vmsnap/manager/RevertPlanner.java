@@ -57,29 +57,29 @@ final class RevertPlanner {
                         + "' is missing");
             }
             if (sd.mode() == SnapshotMode.INTERNAL) {
-                ImageGraph.Node n = ctx.graph.node(image);
+                ImageGraph.Node n = ctx.graph().node(image);
                 if (n == null || !n.internal.contains(snap.name())) {
                     throw new ManagerException("disk " + sd.name() + ": " + image
                             + " holds no internal snapshot named '" + snap.name() + "'");
                 }
-                if (ctx.graph.dependents(image).isEmpty() && !st.frozenByOther(image, null)) {
+                if (ctx.graph().dependents(image).isEmpty() && !st.frozenByOther(image, null)) {
                     applies.add(new Step.ApplyInternal(sd.name(), image, snap.name()));
                     target = target.withDisk(sd.name(), image, "qcow2");
                 } else {
                     Path copy = ctx.freshName(image, snap.name());
                     ctx.plan.add(new Step.SnapshotOverlay(sd.name(), image, snap.name(), copy,
                             ctx.partialFor(copy)));
-                    ctx.graph.add(new ImageGraph.Node(copy, "qcow2", image, "qcow2", 0));
+                    ctx.graph().add(new ImageGraph.Node(copy, "qcow2", image, "qcow2", 0));
                     st.owned.add(copy);
                     target = target.withDisk(sd.name(), copy, "qcow2");
                 }
                 newDisks.add(sd);
             } else {
-                Path overlay = sd.source() != null && !Files.exists(sd.source()) && !ctx.graph.exists(sd.source())
+                Path overlay = sd.source() != null && !Files.exists(sd.source()) && !ctx.graph().exists(sd.source())
                         ? sd.source() : ctx.freshName(image, snap.name());
                 ctx.plan.add(new Step.CreateOverlay(sd.name(), overlay, image, at.format(), false,
                         ctx.partialFor(overlay)));
-                ctx.graph.add(new ImageGraph.Node(overlay, "qcow2", image, at.format(), 0));
+                ctx.graph().add(new ImageGraph.Node(overlay, "qcow2", image, at.format(), 0));
                 st.owned.add(overlay);
                 target = target.withDisk(sd.name(), overlay, "qcow2");
                 newDisks.add(sd.withSource(overlay));

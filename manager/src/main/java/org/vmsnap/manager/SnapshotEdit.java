@@ -49,7 +49,7 @@ final class SnapshotEdit {
             for (SnapshotDisk d : old.disks()) {
                 java.nio.file.Path image = DomainState.imageAt(old, d.name());
                 if (d.mode() == SnapshotMode.INTERNAL && image != null) {
-                    ImageGraph.Node n = ctx.graph.node(image);
+                    ImageGraph.Node n = ctx.graph().node(image);
                     if (n != null && n.internal.contains(newName)) {
                         throw new InvalidInputException("snapshot '" + name + "' cannot be renamed to '" + newName
                                 + "': disk " + d.name() + ": " + image + " already holds an internal snapshot of"

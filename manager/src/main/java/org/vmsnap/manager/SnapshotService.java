@@ -346,8 +346,21 @@ public final class SnapshotService {
      * domain starts again only when {@code after} asks.
      */
     public void revert(String name, boolean force, After after) throws IOException {
-        locked(s -> {
-            SnapshotDef snap = s.tree().get(name);
+        revert(tree -> tree.get(name).name(), force, after);
+    }
+
+    /**
+     * snapshot-revert to the snapshot {@code pick} names in the tree read under the domain's lock
+     * (as {@link #delete(Pick, DeleteScope, boolean)}): a caller that resolves --current or checks
+     * the name does not read the state (lock, QEMU probe, recover check, every snapshot file) twice.
+     *
+     * @return the name of the snapshot reverted to
+     */
+    public String revert(Pick pick, boolean force, After after) throws IOException {
+        return locked(s -> {
+            SnapshotTree tree = s.tree();
+            String name = pick.name(tree);
+            SnapshotDef snap = tree.get(name);
             // No --running/--paused: the state the snapshot recorded (virsh's rule).
             After want = after != After.AS_RECORDED ? after : "running".equals(snap.state()) ? After.RUNNING
                     : "paused".equals(snap.state()) ? After.PAUSED : After.SHUT_OFF;
@@ -363,11 +376,11 @@ public final class SnapshotService {
             }
             if (snap.memoryMode() == SnapshotMode.INTERNAL && want != After.SHUT_OFF) {
                 revertCheckpoint(s, snap, want == After.RUNNING, dropManaged ? managed : null);
-                return null;
+                return name;
             }
             if (snap.memoryMode() == SnapshotMode.EXTERNAL && want != After.SHUT_OFF) {
                 revertExternalCheckpoint(s, snap, want == After.RUNNING, dropManaged ? managed : null);
-                return null;
+                return name;
             }
             boolean stopped = live != null;
             PlanContext ctx = PlanContext.open(store, s, "snapshot-revert to " + name);
@@ -384,7 +397,7 @@ public final class SnapshotService {
                 // libvirt's reason for a domain a revert stopped: "shut off (from snapshot)"
                 org.vmsnap.manager.store.AtomicFiles.write(store.shutoffReasonFile(), "from snapshot\n");
             }
-            return null;
+            return name;
         });
     }
 

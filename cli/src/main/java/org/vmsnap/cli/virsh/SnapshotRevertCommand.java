@@ -43,20 +43,27 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
     @Override
     int execute() throws IOException {
         SnapshotService service = target.service(this);
-        SnapshotDef s = target.lookup(service.tree(), current);
-        if (running && paused) {
-            throw new CliException("Options --running and --paused are mutually exclusive");
-        }
         SnapshotService.After after = running ? SnapshotService.After.RUNNING
                 : paused ? SnapshotService.After.PAUSED : SnapshotService.After.AS_RECORDED;
+        // The snapshot is looked up in the state the revert reads under the lock (as delete does),
+        // not in a whole read of its own (lock, QEMU probe, recover check) first.
+        String[] picked = {target.snapshot};
         try {
-            service.revert(s.name(), force, after);
+            service.revert(tree -> {
+                SnapshotDef s = target.lookup(tree, current);
+                if (running && paused) {
+                    throw new CliException("Options --running and --paused are mutually exclusive");
+                }
+                picked[0] = s.name();
+                return s.name();
+            }, force, after);
         } catch (NotFoundException e) {
             throw e;
         } catch (ManagerException e) {
-            throw new CliException(1, "Failed to revert snapshot " + s.name() + ": " + e.getMessage(), e);
+            throw new CliException(1, "Failed to revert snapshot" + (picked[0] == null ? "" : " " + picked[0]) + ": "
+                    + e.getMessage(), e);
         }
-        out().print("Domain snapshot " + s.name() + " reverted\n");
+        out().print("Domain snapshot " + picked[0] + " reverted\n");
         return 0;
     }
 }

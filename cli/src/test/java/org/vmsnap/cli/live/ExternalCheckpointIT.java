@@ -138,6 +138,21 @@ class ExternalCheckpointIT {
             at = d.logSize();
             ok("resume", "x");
             CheckpointIT.continuesFrom(d, at, m4);
+            // The store records whether each checkpoint was quiesced (a revert to one that was not
+            // asks the guest's agent nothing); a quiesced one whose metadata lacks the record (an
+            // older vmsnap's) is still asked and thawed when the guest runs again.
+            Path c4 = d.home.resolve("x").resolve("snapshots").resolve("c4.xml");
+            assertThat(Files.readString(d.home.resolve("x").resolve("snapshots").resolve("c1.xml")))
+                    .contains("quiesced='no'");
+            assertThat(Files.readString(c4)).contains("quiesced='yes'");
+            Files.writeString(c4, Files.readString(c4).replaceFirst("(?s)  <cookie>.*</cookie>\n", ""));
+            assertThat(Files.readString(c4)).doesNotContain("quiesced");
+            CheckpointIT.counted(d, m4.high(), 5);
+            at = d.logSize();
+            org.vmsnap.cli.Cli.Run r = org.vmsnap.cli.Cli.run("snapshot-revert", "x", "c4", "--running");
+            assertThat(r.exitCode()).as(r.err()).isZero();
+            assertThat(r.err()).contains("thawed the guest's filesystems");
+            CheckpointIT.continuesFrom(d, at, m4);
             ok("snapshot-delete", "x", "c4");
             ok("snapshot-delete", "x", "c3");
             assertThat(dir.resolve("c3.mem")).doesNotExist();

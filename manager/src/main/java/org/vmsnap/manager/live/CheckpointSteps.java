@@ -336,7 +336,7 @@ final class CheckpointSteps {
                 // cont at once, the guest is paused until then.
                 q.qmp().execute("cont", null, LiveQemu.QMP_TIMEOUT);
                 if (restarts != null) {
-                    restarts.recordRunState(q, true);
+                    restarts.recordRunState(q, true, r.mayBeFrozen());
                 }
                 return;
             }
@@ -347,7 +347,7 @@ final class CheckpointSteps {
                 q.qmp().execute("stop", null, LiveQemu.QMP_TIMEOUT);
             }
             if (restarts != null) {
-                restarts.recordRunState(q, r.running());
+                restarts.recordRunState(q, r.running(), r.mayBeFrozen());
             }
         } finally {
             release(q);

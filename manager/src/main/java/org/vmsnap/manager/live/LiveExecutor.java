@@ -80,8 +80,12 @@ public final class LiveExecutor implements StepExecutor {
         /** Starts the domain's QEMU with the guest's CPUs stopped. */
         void startPaused() throws IOException;
 
-        /** Records why the guest runs or is paused after a revert ("from snapshot"). */
-        void recordRunState(LiveQemu q, boolean running) throws IOException;
+        /**
+         * Records why the guest runs or is paused after a revert ("from snapshot"); a guest that
+         * runs and {@code mayBeFrozen} (its checkpoint does not record that it was taken unfrozen)
+         * is thawed if its agent says it is frozen.
+         */
+        void recordRunState(LiveQemu q, boolean running, boolean mayBeFrozen) throws IOException;
 
         /** Starts the domain's QEMU paused from a memory file (leaves a failed QEMU to the caller). */
         void startFromMemory(Path file) throws IOException;

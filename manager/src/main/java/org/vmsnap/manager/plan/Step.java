@@ -397,8 +397,18 @@ public sealed interface Step {
         }
     }
 
-    /** After a revert: the guest's CPUs run ({@code running}) or stay stopped. pid 0 as in LoadVm. */
-    record SetRunState(long pid, boolean running) implements Step {
+    /**
+     * After a revert: the guest's CPUs run ({@code running}) or stay stopped. pid 0 as in LoadVm.
+     * {@code quiesced}: the checkpoint's record of whether its memory holds the guest's filesystems
+     * frozen, "yes" or "no"; null when it has none (older metadata; a journal of an older vmsnap).
+     * Unless "no", a guest that runs again is asked through its agent whether it is frozen, and thawed.
+     */
+    record SetRunState(long pid, boolean running, String quiesced) implements Step {
+        /** Whether the guest may be frozen once it runs (the agent is asked then). */
+        public boolean mayBeFrozen() {
+            return !"no".equals(quiesced);
+        }
+
         public boolean reversible() {
             return false;
         }

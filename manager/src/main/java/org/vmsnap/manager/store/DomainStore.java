@@ -136,7 +136,7 @@ public final class DomainStore {
                     continue;
                 }
                 try {
-                    SnapshotDef def = SnapshotXml.parse(Files.readString(f, StandardCharsets.UTF_8));
+                    SnapshotDef def = SnapshotXml.parseStored(Files.readString(f, StandardCharsets.UTF_8));
                     out.add(def);
                     if (listing != null) {
                         listing.parsed(f, def);

@@ -13,6 +13,12 @@ import org.vmsnap.manager.InvalidInputException;
  * {@code <active>}, {@code <inactiveDomain>} and {@code <cookie>}, which vmsnap does not use and
  * drops) as well as a user's request (name, description, disks only). {@link #format} writes
  * exactly what snapshot-dumpxml prints for the same snapshot.
+ *
+ * <p>vmsnap's store keeps one fact more, as libvirt keeps its driver's in its private files: in
+ * {@code <cookie>} (libvirt's schema allows any element there; libvirt reads its own and ignores
+ * the rest, and only from its private files), an element of vmsnap's namespace saying whether a
+ * checkpoint was taken with the guest's filesystems frozen. {@link #formatStored} writes it and
+ * {@link #parseStored} reads it; a user's XML is parsed without it, as libvirt parses a redefine.
  */
 public final class SnapshotXml {
     /** libvirt's snapshot states (virDomainSnapshotState, without "nostate"). */
@@ -22,8 +28,22 @@ public final class SnapshotXml {
     private SnapshotXml() {
     }
 
+    /** vmsnap's namespace for what it keeps in {@code <cookie>}. */
+    static final String VMSNAP_NS = "http://vmsnap.org/schemas/snapshot/1.0";
+    private static final String CHECKPOINT = "vmsnap:checkpoint";
+
+    /** A request or libvirt's XML: a {@code <cookie>} is dropped. */
     public static SnapshotDef parse(String xml) throws InvalidInputException {
+        return parse(SafeXml.read(xml, "snapshot XML"));
+    }
+
+    /** A file of vmsnap's store (or its mirror): with vmsnap's record from {@code <cookie>}. */
+    public static SnapshotDef parseStored(String xml) throws InvalidInputException {
         XmlElement root = SafeXml.read(xml, "snapshot XML");
+        return parse(root).withQuiesced(quiesced(root.child("cookie")));
+    }
+
+    private static SnapshotDef parse(XmlElement root) throws InvalidInputException {
         if (!"domainsnapshot".equals(root.tag())) {
             throw new InvalidInputException("snapshot XML: root element is <" + root.tag()
                     + ">, expected <domainsnapshot>");
@@ -55,6 +75,48 @@ public final class SnapshotXml {
 
     /** snapshot-dumpxml's layout: name, description, state, parent, creationTime, memory, disks, domain. */
     public static String format(SnapshotDef s) {
+        return XmlWriter.write(element(s));
+    }
+
+    /**
+     * The store's file: {@link #format}'s, then (as libvirt's private files put theirs after the
+     * domain) a {@code <cookie>} with vmsnap's record when there is one.
+     */
+    public static String formatStored(SnapshotDef s) {
+        XmlElement root = element(s);
+        if (s.quiesced() != null) {
+            root.addElement("cookie").addElement(CHECKPOINT).set("xmlns:vmsnap", VMSNAP_NS)
+                    .set("quiesced", s.quiesced() ? "yes" : "no");
+        }
+        return XmlWriter.write(root);
+    }
+
+    /**
+     * vmsnap's record in a stored file's {@code <cookie>}; null when there is none (older metadata,
+     * libvirt's cookie). Only vmsnap's element in vmsnap's namespace counts.
+     */
+    private static Boolean quiesced(XmlElement cookie) throws InvalidInputException {
+        if (cookie == null) {
+            return null;
+        }
+        for (XmlElement e : cookie.children(CHECKPOINT)) {
+            if (!VMSNAP_NS.equals(e.attr("xmlns:vmsnap"))) {
+                continue;
+            }
+            String q = e.attr("quiesced");
+            if (q == null) {
+                return null;
+            }
+            if (!q.equals("yes") && !q.equals("no")) {
+                throw new InvalidInputException("snapshot XML: <" + CHECKPOINT + " quiesced='" + q
+                        + "'>, expected yes or no");
+            }
+            return q.equals("yes");
+        }
+        return null;
+    }
+
+    private static XmlElement element(SnapshotDef s) {
         XmlElement root = new XmlElement("domainsnapshot");
         root.addText("name", s.name());
         root.addText("description", s.description());
@@ -75,7 +137,7 @@ public final class SnapshotXml {
         if (s.domain() != null) {
             root.add(s.domain().element());
         }
-        return XmlWriter.write(root);
+        return root;
     }
 
     private static long creationTime(XmlElement root) throws InvalidInputException {

@@ -75,6 +75,18 @@ class JournalTest {
     }
 
     @Test
+    void aRevertJournaledByAnOlderVmsnapStillAsksTheGuestWhetherItIsFrozen() throws IOException {
+        // Before checkpoints recorded --quiesce, SetRunState had two fields.
+        Path file = dir.resolve("journal");
+        Files.writeString(file, "vmsnap-journal 1\nplan revert\nstep SetRunState 0 true\ndone 0\n");
+        Step.SetRunState s = (Step.SetRunState) new Journal(file).read().steps().getFirst();
+        assertThat(s).isEqualTo(new Step.SetRunState(0, true, null));
+        assertThat(s.mayBeFrozen()).isTrue();
+        assertThat(new Step.SetRunState(0, true, "yes").mayBeFrozen()).isTrue();
+        assertThat(new Step.SetRunState(0, true, "no").mayBeFrozen()).isFalse();
+    }
+
+    @Test
     void aDamagedStepNamesTheFileAndTheLine() throws IOException {
         Path file = dir.resolve("journal");
         Files.writeString(file, "vmsnap-journal 1\nplan x\nstep Freeze notanumber %2Fa 5\n");

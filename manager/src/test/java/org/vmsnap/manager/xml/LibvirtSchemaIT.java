@@ -40,6 +40,13 @@ class LibvirtSchemaIT {
     }
 
     @Test
+    void storedCheckpointWithVmsnapsCookieValidates() throws Exception {
+        SnapshotDef c = SnapshotXml.parse(Fixtures.read("snapshot-running.xml"));
+        validate(SnapshotXml.formatStored(c.withQuiesced(false)), "domainsnapshot");
+        validate(SnapshotXml.formatStored(c.withQuiesced(true)), "domainsnapshot");
+    }
+
+    @Test
     void externalSnapshotValidates() throws Exception {
         validate(SnapshotXml.format(VmsnapSnapshots.external()), "domainsnapshot");
     }

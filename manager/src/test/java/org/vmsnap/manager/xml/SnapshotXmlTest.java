@@ -1,11 +1,13 @@
 package org.vmsnap.manager.xml;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import org.vmsnap.manager.InvalidInputException;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
@@ -120,6 +122,43 @@ class SnapshotXmlTest {
                 </domainsnapshot>
                 """);
         assertThat(SnapshotXml.format(SnapshotXml.parse(withPrivate))).isEqualTo(Fixtures.read("snapshot-running.xml"));
+    }
+
+    @Test
+    void theStoreKeepsWhetherACheckpointWasQuiescedInItsCookieAndDumpxmlDoesNotShowIt() throws Exception {
+        SnapshotDef running = SnapshotXml.parse(Fixtures.read("snapshot-running.xml"));
+        for (Boolean q : new Boolean[] {Boolean.TRUE, Boolean.FALSE}) {
+            SnapshotDef recorded = running.withQuiesced(q);
+            String stored = SnapshotXml.formatStored(recorded);
+            assertThat(stored).isEqualTo(Fixtures.read("snapshot-running.xml").replace("</domainsnapshot>",
+                    "  <cookie>\n    <vmsnap:checkpoint xmlns:vmsnap='http://vmsnap.org/schemas/snapshot/1.0'"
+                            + " quiesced='" + (q ? "yes" : "no") + "'/>\n  </cookie>\n</domainsnapshot>"));
+            assertThat(SnapshotXml.parseStored(stored)).isEqualTo(recorded);
+            assertThat(SnapshotXml.parseStored(stored).mayHoldFrozenGuest()).isEqualTo(q);
+            // snapshot-dumpxml prints what libvirt prints; a user's XML (a redefine) brings no record
+            assertThat(SnapshotXml.format(recorded)).isEqualTo(Fixtures.read("snapshot-running.xml"));
+            assertThat(SnapshotXml.parse(stored).quiesced()).isNull();
+        }
+        // Without the record (metadata of an older vmsnap, libvirt's private file with its own
+        // cookie): not known, so a revert asks the guest's agent.
+        assertThat(SnapshotXml.parseStored(Fixtures.read("snapshot-running.xml")).quiesced()).isNull();
+        assertThat(SnapshotXml.formatStored(running)).isEqualTo(Fixtures.read("snapshot-running.xml"));
+        String libvirtCookie = Fixtures.read("snapshot-running.xml").replace("</domainsnapshot>",
+                "  <cookie><cpu mode='custom'><model>qemu64</model></cpu></cookie>\n</domainsnapshot>");
+        assertThat(SnapshotXml.parseStored(libvirtCookie).quiesced()).isNull();
+        assertThat(SnapshotXml.parseStored(libvirtCookie).mayHoldFrozenGuest()).isTrue();
+        // The same element in another namespace is not vmsnap's record.
+        assertThat(SnapshotXml.parseStored(Fixtures.read("snapshot-running.xml").replace("</domainsnapshot>",
+                "<cookie><vmsnap:checkpoint xmlns:vmsnap='urn:other' quiesced='no'/></cookie></domainsnapshot>"))
+                .quiesced()).isNull();
+    }
+
+    @Test
+    void aDamagedQuiesceRecordIsRefusedWithItsValue() {
+        String bad = "<domainsnapshot><name>c</name><cookie><vmsnap:checkpoint"
+                + " xmlns:vmsnap='http://vmsnap.org/schemas/snapshot/1.0' quiesced='maybe'/></cookie></domainsnapshot>";
+        assertThatThrownBy(() -> SnapshotXml.parseStored(bad)).isInstanceOf(InvalidInputException.class)
+                .hasMessage("snapshot XML: <vmsnap:checkpoint quiesced='maybe'>, expected yes or no");
     }
 
     @Test
