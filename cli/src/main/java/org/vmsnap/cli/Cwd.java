@@ -9,7 +9,7 @@ import java.util.concurrent.Callable;
  * client ({@link org.vmsnap.cli.daemon.CliDaemon}) resolves them against the client's folder,
  * which the JVM cannot change to. Every file name a forwarded verb takes from its arguments goes
  * through {@link #path}: a name resolved against the daemon's folder instead would put a user's
- * file in the wrong place (CwdTest holds the list).
+ * file in the wrong place (DaemonRulesTest fails when a virsh command source bypasses it).
  */
 public final class Cwd {
     private static final ScopedValue<Path> BASE = ScopedValue.newInstance();
