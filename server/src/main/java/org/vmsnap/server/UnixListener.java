@@ -1,9 +1,6 @@
 package org.vmsnap.server;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -143,28 +140,24 @@ final class UnixListener implements AutoCloseable {
      * refused (its server is gone).
      */
     private static void refuseLive(Path socket) throws IOException {
-        if (!Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        int mode = (Integer) Files.getAttribute(socket, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-        if ((mode & 0170000) != 0140000) {
-            throw new ManagerException("--socket " + socket + " exists and is not a socket: choose another path");
-        }
-        // Another user's socket is never taken over, dead or not (/proc/self belongs to this process's uid).
-        if (!Files.getAttribute(socket, "unix:uid", LinkOption.NOFOLLOW_LINKS)
-                .equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
-            throw new ManagerException("--socket " + socket + " exists and belongs to another user: choose another path");
-        }
-        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            ch.connect(UnixDomainSocketAddress.of(socket));
-        } catch (java.net.ConnectException refused) {
-            return; // nobody listens: a dead server's socket
+        org.vmsnap.manager.LocalSocket.State state;
+        try {
+            state = org.vmsnap.manager.LocalSocket.probe(socket);
         } catch (IOException e) {
             throw new ManagerException("--socket " + socket + " exists and cannot be checked (" + e.getMessage()
                     + "): choose another path");
         }
-        throw new ManagerException("--socket " + socket + ": another server is listening on it (is another vmsnap"
-                + " serve running?)");
+        switch (state) {
+            case MISSING, DEAD -> {
+                // nothing there, or a dead server's socket
+            }
+            case NOT_A_SOCKET -> throw new ManagerException("--socket " + socket
+                    + " exists and is not a socket: choose another path");
+            case OTHER_USER -> throw new ManagerException("--socket " + socket
+                    + " exists and belongs to another user: choose another path");
+            case LIVE -> throw new ManagerException("--socket " + socket
+                    + ": another server is listening on it (is another vmsnap serve running?)");
+        }
     }
 
     /** Stops answering and removes PATH if it is still this socket. */

@@ -31,6 +31,7 @@ import org.vmsnap.cli.Cwd;
 import org.vmsnap.cli.DaemonRules;
 import org.vmsnap.cli.Main;
 import org.vmsnap.manager.DomainService;
+import org.vmsnap.manager.LocalSocket;
 
 /**
  * A warm vmsnap for one state folder, as libvirtd is for virsh: the launcher hands it the short
@@ -96,15 +97,14 @@ public final class CliDaemon implements Closeable {
     public static CliDaemon start(Path home, Consumer<String> log) throws IOException {
         Path h = home.toAbsolutePath().normalize();
         Path socket = DomainService.daemonSocket(h);
-        if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
-            if (answers(socket)) {
-                throw new IOException("a vmsnap daemon already serves " + h + " (socket " + socket + ")");
+        switch (LocalSocket.probe(socket)) {
+            case MISSING -> {
             }
-            if (!"socket".equals(kind(socket))) {
-                throw new IOException(socket + ": exists and is not a socket; vmsnap leaves it (remove it by hand)");
-            }
+            case LIVE -> throw new IOException("a vmsnap daemon already serves " + h + " (socket " + socket + ")");
+            case NOT_A_SOCKET, OTHER_USER -> throw new IOException(socket + ": exists and is not this user's socket;"
+                    + " vmsnap leaves it (remove it by hand)");
             // A dead daemon's socket in this user's private run root: nothing listens or needs it.
-            Files.delete(socket);
+            case DEAD -> Files.delete(socket);
         }
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
@@ -123,23 +123,6 @@ public final class CliDaemon implements Closeable {
 
     public Path socket() {
         return socket;
-    }
-
-    private static boolean answers(Path socket) {
-        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static String kind(Path p) {
-        try {
-            int mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-            return (mode & 0170000) == 0140000 ? "socket" : "other";
-        } catch (IOException | UnsupportedOperationException e) {
-            return "unknown";
-        }
     }
 
     private void acceptLoop() {
