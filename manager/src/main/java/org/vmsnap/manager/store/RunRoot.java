@@ -46,22 +46,21 @@ public final class RunRoot {
      * NUL and name of a domain's key, it is never a domain's folder.
      */
     public static Path daemonSocket(Path home) throws IOException {
-        try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            sha.update(home.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
-            return root().resolve(HexFormat.of().formatHex(sha.digest(), 0, 16) + ".sock");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
+        return root().resolve(key(home, null) + ".sock");
     }
 
-    /** 32 hex digits of SHA-256 over the state folder's absolute path and the domain's name. */
+    /**
+     * 32 hex digits of SHA-256 over the state folder's absolute path and, for a domain's folder,
+     * a NUL and the domain's name.
+     */
     static String key(Path home, String name) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             sha.update(home.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
-            sha.update((byte) 0);
-            sha.update(name.getBytes(StandardCharsets.UTF_8));
+            if (name != null) {
+                sha.update((byte) 0);
+                sha.update(name.getBytes(StandardCharsets.UTF_8));
+            }
             return HexFormat.of().formatHex(sha.digest(), 0, 16);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK has no SHA-256", e); // every JDK has it
