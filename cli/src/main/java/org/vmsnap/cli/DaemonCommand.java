@@ -5,7 +5,6 @@ import java.io.PrintWriter;
 import java.time.LocalTime;
 import java.time.temporal.ChronoUnit;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import org.vmsnap.cli.daemon.CliDaemon;
 import org.vmsnap.manager.DomainService;
@@ -54,26 +53,10 @@ public final class DaemonCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new CliException(1, "cannot start the daemon: " + e.getMessage(), e);
         }
-        Thread hook = new Thread(() -> closeQuietly(daemon), "vmsnap-daemon-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
+        UntilSignal stop = UntilSignal.closing("vmsnap-daemon-stop", daemon::close);
         err.println("vmsnap daemon: serving " + home + " on " + daemon.socket() + "; Ctrl-C stops");
         err.flush();
-        try {
-            new CountDownLatch(1).await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            Runtime.getRuntime().removeShutdownHook(hook);
-            daemon.close();
-        }
+        stop.await();
         return 0;
-    }
-
-    private static void closeQuietly(CliDaemon daemon) {
-        try {
-            daemon.close();
-        } catch (IOException e) {
-            System.err.println("vmsnap: " + e.getMessage());
-        }
     }
 }

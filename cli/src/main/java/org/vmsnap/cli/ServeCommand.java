@@ -8,7 +8,6 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import org.vmsnap.manager.DomainService;
 import org.vmsnap.server.VmsnapServer;
@@ -88,12 +87,7 @@ public final class ServeCommand implements Callable<Integer> {
             cli = null;
             err.println("vmsnap: the CLI's commands keep their own JVMs: " + e.getMessage());
         }
-        org.vmsnap.cli.daemon.CliDaemon cliDaemon = cli;
-        Thread hook = new Thread(() -> {
-            closeQuietly(server);
-            closeQuietly(cliDaemon);
-        }, "vmsnap-serve-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
+        UntilSignal stop = UntilSignal.closing("vmsnap-serve-stop", server::close, cli == null ? null : cli::close);
         if (address != null && !address.getAddress().isLoopbackAddress()) {
             err.println("vmsnap: listening on " + address.getAddress().getHostAddress()
                     + ", not a loopback address: anyone who can reach it is one token away from your domains");
@@ -107,38 +101,9 @@ public final class ServeCommand implements Callable<Integer> {
         out.println("vmsnap serve: the token is also in " + server.tokenFile() + " (removed on exit); Ctrl-C stops");
         out.flush();
         err.flush();
-        try {
-            // Until a signal (the hook closes the server and the JVM ends) or, in process, an interrupt.
-            new CountDownLatch(1).await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            Runtime.getRuntime().removeShutdownHook(hook);
-            server.close();
-            if (cliDaemon != null) {
-                cliDaemon.close();
-            }
-        }
+        // Until a signal (the hook closes the servers and the JVM ends) or, in process, an interrupt.
+        stop.await();
         return 0;
-    }
-
-    private static void closeQuietly(VmsnapServer server) {
-        try {
-            server.close();
-        } catch (IOException e) {
-            System.err.println("vmsnap: " + e.getMessage());
-        }
-    }
-
-    private static void closeQuietly(org.vmsnap.cli.daemon.CliDaemon cli) {
-        if (cli == null) {
-            return;
-        }
-        try {
-            cli.close();
-        } catch (IOException e) {
-            System.err.println("vmsnap: " + e.getMessage());
-        }
     }
 
     /** HOST:PORT, [IPV6]:PORT; the host is a literal or a name resolved once, here. */
