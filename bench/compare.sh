@@ -125,6 +125,17 @@ check_clean() { # qemu-img check of an image a group changed: a failure counts a
 bench_build_image "$BENCH_IMAGE" "$BENCH_VIRTUAL_MIB" "$BENCH_DATA_MIB"
 bench_vmsnap_preflight
 
+# The start-up rows of the four read verbs; SUFFIX ends each row's name.
+startup_rows() {
+  local suffix=$1
+  row "img info$suffix" "qemu-img info" abs:0.2 '"$BENCH_VMSNAP" img info "$BENCH_IMAGE"' \
+    '"$BENCH_QEMU_IMG" info "$BENCH_IMAGE"'
+  row "img snapshot -l ($((2 * BENCH_RUNS + 1)) snapshots)$suffix" "qemu-img snapshot -l" abs:0.2 \
+    '"$BENCH_VMSNAP" img snapshot -l "$BENCH_SNAP_IMAGE"' '"$BENCH_QEMU_IMG" snapshot -l "$BENCH_SNAP_IMAGE"'
+  row "snapshot-list (shut-off, 3 snapshots)$suffix" "none" abs:0.2 '"$BENCH_VMSNAP" snapshot-list bench' ''
+  row "domblklist (shut-off)$suffix" "none" abs:0.2 '"$BENCH_VMSNAP" domblklist bench' ''
+}
+
 group_startup() {
   mkdir -p "$work/hello" "$work/dom"
   printf '%s\n' 'public class Hello { public static void main(String[] a) { System.out.println("hello"); } }' \
@@ -144,12 +155,7 @@ XML
 
   row "--version" "java Hello (bare JDK 25)" abs:0.15 '"$BENCH_VMSNAP" --version' \
     '"$JAVA" -cp "'"$work"'/hello" Hello'
-  row "img info" "qemu-img info" abs:0.2 '"$BENCH_VMSNAP" img info "$BENCH_IMAGE"' \
-    '"$BENCH_QEMU_IMG" info "$BENCH_IMAGE"'
-  row "img snapshot -l ($((2 * BENCH_RUNS + 1)) snapshots)" "qemu-img snapshot -l" abs:0.2 \
-    '"$BENCH_VMSNAP" img snapshot -l "$BENCH_SNAP_IMAGE"' '"$BENCH_QEMU_IMG" snapshot -l "$BENCH_SNAP_IMAGE"'
-  row "snapshot-list (shut-off, 3 snapshots)" "none" abs:0.2 '"$BENCH_VMSNAP" snapshot-list bench' ''
-  row "domblklist (shut-off)" "none" abs:0.2 '"$BENCH_VMSNAP" domblklist bench' ''
+  startup_rows ""
 
   # The same verbs with a `vmsnap daemon` running for the state folder (the launcher hands them
   # to it: its client's start-up plus the warm JVM's work; three untimed runs of each warm it).
@@ -163,12 +169,7 @@ XML
       "$BENCH_VMSNAP" snapshot-list bench >/dev/null
       "$BENCH_VMSNAP" domblklist bench >/dev/null
     done
-    row "img info, daemon running" "qemu-img info" abs:0.2 '"$BENCH_VMSNAP" img info "$BENCH_IMAGE"' \
-      '"$BENCH_QEMU_IMG" info "$BENCH_IMAGE"'
-    row "img snapshot -l, daemon running" "qemu-img snapshot -l" abs:0.2 \
-      '"$BENCH_VMSNAP" img snapshot -l "$BENCH_SNAP_IMAGE"' '"$BENCH_QEMU_IMG" snapshot -l "$BENCH_SNAP_IMAGE"'
-    row "snapshot-list, daemon running" "none" abs:0.2 '"$BENCH_VMSNAP" snapshot-list bench' ''
-    row "domblklist, daemon running" "none" abs:0.2 '"$BENCH_VMSNAP" domblklist bench' ''
+    startup_rows ", daemon running"
   else
     bench_log "FAILED: vmsnap daemon did not start ($(cat "$work/daemon.log"))"
     rows+=("| vmsnap daemon | failed | | | | | FAILED | | | |")
