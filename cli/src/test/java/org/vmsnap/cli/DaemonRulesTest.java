@@ -40,6 +40,22 @@ class DaemonRulesTest {
         assertThat(DaemonRules.accepts("img", "snapshot", "/abs/x.qcow2")).as("no -l").isFalse();
     }
 
+    /** The launcher's forward_command offers the daemon exactly the verbs DaemonRules takes (one list in two languages). */
+    @Test
+    void theLauncherOffersTheSameVerbs() throws Exception {
+        String script = java.nio.file.Files.readString(java.nio.file.Path.of("..", "vmsnap"));
+        String fn = script.substring(script.indexOf("forward_command() {"));
+        String cases = fn.substring(fn.indexOf("case ${words[$i]} in") + "case ${words[$i]} in".length(),
+                fn.indexOf(") return 0 ;;"));
+        java.util.Set<String> launcher = new java.util.TreeSet<>();
+        for (String w : cases.split("[|\\\\\\s]+")) {
+            if (!w.isBlank()) {
+                launcher.add(w);
+            }
+        }
+        assertThat(launcher).isEqualTo(new java.util.TreeSet<>(DaemonRules.VERBS));
+    }
+
     /** A file name in a virsh verb's arguments resolves against the user's folder only through Cwd. */
     @Test
     void virshVerbsNameFilesOnlyThroughCwd() throws Exception {
