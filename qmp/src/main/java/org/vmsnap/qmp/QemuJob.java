@@ -60,7 +60,7 @@ public final class QemuJob {
         Instant deadline = Instant.now().plus(timeout);
         try (QmpClient.EventStream events = qmp.events(e -> isAbout(e, jobId))) {
             qmp.execute(command, arguments, STEP_TIMEOUT);
-            await(qmp, events, command, jobId, "created", finalizeByHand, deadline, timeout, progress);
+            await(qmp, events, command, jobId, "created", false, finalizeByHand, deadline, timeout, progress);
         }
     }
 
@@ -83,19 +83,19 @@ public final class QemuJob {
                 return false;
             }
             String status = job.path("status").asText();
-            if (status.equals("ready")) {
-                qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
-            }
-            await(qmp, events, job.path("type").asText("job"), jobId, status, false, deadline, timeout, progress);
+            boolean completed = status.equals("ready") && complete(qmp, jobId);
+            await(qmp, events, job.path("type").asText("job"), jobId, status, completed, false, deadline, timeout,
+                    progress);
             return true;
         }
     }
 
     private static void await(QmpClient qmp, QmpClient.EventStream events, String command, String jobId,
-                              String initialStatus, boolean finalizeByHand, Instant deadline, Duration timeout,
-                              ProgressListener progress) throws QmpException {
+                              String initialStatus, boolean completedBefore, boolean finalizeByHand,
+                              Instant deadline, Duration timeout, ProgressListener progress) throws QmpException {
         String blockJobError = null;
         String status = initialStatus;
+        boolean completed = completedBefore;
         while (!status.equals("concluded") && !status.equals("null")) {
             QmpEvent event;
             try {
@@ -116,8 +116,10 @@ public final class QemuJob {
             switch (event.name()) {
                 case "JOB_STATUS_CHANGE" -> {
                     status = event.text("status");
-                    if (status.equals("ready")) {
-                        qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+                    // A drain pauses a ready job (ready, standby, ready again): complete it once only,
+                    // a second job-complete may meet it concluded and be refused.
+                    if (status.equals("ready") && !completed) {
+                        completed = complete(qmp, jobId);
                     } else if (status.equals("pending") && finalizeByHand) {
                         qmp.execute("job-finalize", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
                     }
@@ -143,6 +145,24 @@ public final class QemuJob {
         }
         if (error != null) {
             throw new QmpJobException(command, jobId, error);
+        }
+    }
+
+    /**
+     * Sends job-complete to a job reported ready. Returns false when QEMU refused it because the
+     * job has moved on meanwhile (paused by a drain, or ended): its next ready event completes it,
+     * or its end is reported. A refusal while the job is still ready is an error.
+     */
+    private static boolean complete(QmpClient qmp, String jobId) throws QmpException {
+        try {
+            qmp.execute("job-complete", QmpClient.arguments().put("id", jobId), STEP_TIMEOUT);
+            return true;
+        } catch (QmpCommandException refused) {
+            JsonNode job = listed(qmp, jobId);
+            if (job != null && job.path("status").asText().equals("ready")) {
+                throw refused;
+            }
+            return false;
         }
     }
 
