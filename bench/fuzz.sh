@@ -80,7 +80,7 @@ declare -A module_cp=()
 test_classpath() {
   local module=$1 out="$FUZZ_LOGS/classpath-$1.txt"
   if [ -z "${module_cp[$module]:-}" ]; then
-    (cd "$bench_root" && mvn -B -o -q test-compile dependency:build-classpath -pl "$module" -am \
+    (cd "$bench_root" && mvn -B -ntp -q test-compile dependency:build-classpath -pl "$module" -am \
         -Dmdep.outputFile="$out" -Dmdep.includeScope=test) >"$FUZZ_LOGS/classpath-$module.log" 2>&1 \
       || bench_die "cannot list the test class path of $module (see $FUZZ_LOGS/classpath-$module.log)"
     module_cp[$module]="$bench_root/$module/target/test-classes:$bench_root/$module/target/classes:$(cat "$out")"

@@ -8,7 +8,7 @@
 # Variables: BENCH_DIR (default /var/tmp/vmsnap-bench; files in save/, a short path: libvirt's
 # socket lives there), BENCH_RUNS (3), BENCH_MEM_MIB (guest RAM, 512), BENCH_FILL_MIB (RAM the
 # guest fills, 384: a quarter random bytes, three quarters copies of its binaries and modules),
-# BENCH_LEVELS (zstd levels of vmsnap's memory file to compare, first one for the ratios: "1"),
+# BENCH_LEVELS (zstd levels of vmsnap's memory file to compare, first one for the ratios: "-1", vmsnap's default),
 # BENCH_LIBVIRT (1; 0 leaves virsh save/restore out, for comparing vmsnap with QEMU's stream alone),
 # BENCH_RESULTS (bench/RESULTS.md).
 set -euo pipefail
@@ -22,7 +22,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/vmsnap-bench}
 BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_MEM_MIB=${BENCH_MEM_MIB:-512}
 BENCH_FILL_MIB=${BENCH_FILL_MIB:-384}
-BENCH_LEVELS=${BENCH_LEVELS:-"1"}
+BENCH_LEVELS=${BENCH_LEVELS:-"-1"}
 BENCH_LIBVIRT=${BENCH_LIBVIRT:-1}
 BENCH_RESULTS=${BENCH_RESULTS:-$root/bench/RESULTS.md}
 work=$BENCH_DIR/save
@@ -32,7 +32,7 @@ mkdir -p "$work"
 echo "bench: building the cli module and its test classes" >&2
 # one reactor run: the modules resolve to their target/classes (nothing is installed); cli,
 # built last, writes the classpath file last
-( cd "$root" && "$VMSNAP_MVN" -B -q -o -pl cli -am test-compile dependency:build-classpath \
+( cd "$root" && "$VMSNAP_MVN" -B -q -ntp -pl cli -am test-compile dependency:build-classpath \
        -Dmdep.outputFile="$work/classpath" -Dmdep.includeScope=test >&2 )
 cp_line="$root/cli/target/test-classes:$root/cli/target/classes"
 for m in qcow2 zstd qmp manager testkit; do cp_line="$cp_line:$root/$m/target/classes"; done
