@@ -27,6 +27,16 @@ final class DataPath {
     private final Qcow2Engine e;
     private final Geometry g;
     private final ClusterMap map;
+    /** Blocks of a new cluster that {@link org.vmsnap.qcow2.io.BlockStore#writeIntoZeros} may leave out: QEMU's -S 4k. */
+    private static final int ZERO_BLOCK = 4096;
+
+    /**
+     * A size the file had (it may have grown since, by this image's writes): host ranges at or past
+     * it were past the end when checked again. Asked again only for a range at or past it, so a
+     * copy that appends cluster after cluster pays one fstat per allocation past the old end, not
+     * one per write; a file cut shorter since only makes {@link #readsAsZeros} answer false.
+     */
+    private long knownFileSize = -1;
     private long cachedCompressedHost = -1;
     private byte[] cachedCompressed;
 
@@ -223,7 +233,15 @@ final class DataPath {
             share.run();
             throw ex;
         }
-        behind.submit(e.store(), host, part.slice(0, n), share, pos, pos + n, failure -> {
+        int zeroBlock;
+        try {
+            zeroBlock = readsAsZeros(host) ? ZERO_BLOCK : 0;
+        } catch (IOException | RuntimeException ex) {
+            e.allocator().unallocate(host, count);
+            share.run();
+            throw ex;
+        }
+        behind.submit(e.store(), host, part.slice(0, n), zeroBlock, share, pos, pos + n, failure -> {
             if (failure != null) {
                 e.allocator().unallocate(host, count); // nothing refers to them yet: no leak
                 return;
@@ -318,7 +336,11 @@ final class DataPath {
         long host = e.allocator().allocate(clusters);
         e.guard().checkData(host, (long) clusters * g.clusterSize());
         try {
-            e.store().write(host, out);
+            if (readsAsZeros(host)) {
+                e.store().writeIntoZeros(host, out, ZERO_BLOCK);
+            } else {
+                e.store().write(host, out);
+            }
         } catch (IOException full) {
             e.allocator().unallocate(host, clusters); // nothing refers to them yet: no leak
             throw full;
@@ -331,6 +353,19 @@ final class DataPath {
             map.release(old);
         }
         return n;
+    }
+
+    /**
+     * Whether newly allocated clusters from {@code host} on read as zeros in the file: they lie
+     * past its end (a free cluster inside the file may hold old bytes). Writes in flight only
+     * grow the file, and never into these clusters, which are allocated to the caller alone.
+     */
+    private boolean readsAsZeros(long host) throws IOException {
+        if (host < knownFileSize) {
+            return false;
+        }
+        knownFileSize = e.store().size();
+        return host >= knownFileSize;
     }
 
     /**

@@ -26,6 +26,16 @@ public interface BlockStore extends Closeable {
     /** Writes all of src at hostOffset. */
     void write(long hostOffset, ByteBuffer src) throws IOException;
 
+    /**
+     * Writes all of {@code src} at {@code hostOffset} into a range that reads as zeros before
+     * the write (past the end of the file when it was chosen): a store may leave out the
+     * {@code block}-aligned blocks of {@code src} that are all zeros, as long as the range
+     * reads the same afterwards and the size covers its end. A plain write by default.
+     */
+    default void writeIntoZeros(long hostOffset, ByteBuffer src, int block) throws IOException {
+        write(hostOffset, src);
+    }
+
     /** Sets the length (grow with a hole, or cut). */
     void truncate(long sizeBytes) throws IOException;
 

@@ -208,6 +208,33 @@ final class NativeFile implements Closeable {
         }
     }
 
+    /**
+     * fallocate(mode 0): gives a range that is a hole (or past the end) disk space that reads
+     * as zeros (unwritten extents), growing the size when the range reaches past the end, never
+     * shrinking it; false when the file system cannot (EOPNOTSUPP). What QEMU does for the
+     * unwritten rest of a newly allocated cluster.
+     */
+    boolean allocate(long offset, long length) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fallocate(), (long) fd,
+                    0L, offset, length);
+            if (rc == 0) {
+                return true;
+            }
+            int errno = errno(state);
+            if (errno == EOPNOTSUPP) {
+                return false;
+            }
+            // Typed like a failed write (ENOSPC names the file), as the write it stands for would fail.
+            throw new java.nio.file.FileSystemException(path.toString(), null, strerror(errno));
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": fallocate failed", t);
+        }
+    }
+
     /** lseek SEEK_DATA: next data offset, -1 past the last data; -2 when unsupported. */
     long seekData(long offset) throws IOException {
         return seek(offset, SEEK_DATA, "lseek(SEEK_DATA)");

@@ -74,6 +74,15 @@ public final class WriteBehind implements AutoCloseable {
      */
     public void submit(BlockStore store, long hostOffset, ByteBuffer data, Runnable release, long guestStart,
                        long guestEnd, Completion completion) throws IOException {
+        submit(store, hostOffset, data, 0, release, guestStart, guestEnd, completion);
+    }
+
+    /**
+     * As above; {@code zeroBlock} &gt; 0: the host range reads as zeros before the write, and the
+     * write is {@link BlockStore#writeIntoZeros} with blocks of that size.
+     */
+    public void submit(BlockStore store, long hostOffset, ByteBuffer data, int zeroBlock, Runnable release,
+                       long guestStart, long guestEnd, Completion completion) throws IOException {
         if (closed) {
             release.run();
             throw new IllegalStateException(store.path() + ": write-behind is closed");
@@ -90,7 +99,11 @@ public final class WriteBehind implements AutoCloseable {
         try {
             f = pool.submit(() -> {
                 try {
-                    store.write(hostOffset, data);
+                    if (zeroBlock > 0) {
+                        store.writeIntoZeros(hostOffset, data, zeroBlock);
+                    } else {
+                        store.write(hostOffset, data);
+                    }
                     return null;
                 } catch (IOException e) {
                     return named(store, e, guestStart, hostOffset);

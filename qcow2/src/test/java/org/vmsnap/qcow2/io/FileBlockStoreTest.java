@@ -46,6 +46,36 @@ class FileBlockStoreTest extends BlockStoreContract {
         assertThat(syncsOfTwoWritesAndAFlush(org.vmsnap.qcow2.CacheMode.DIRECTSYNC)).as("directsync").isEqualTo(3);
     }
 
+    /** Data blocks land, zero blocks read as zeros (holes or unwritten extents), the size covers the end. */
+    @Test
+    void writeIntoZerosReadsAsAWholeWrite() throws IOException {
+        for (int length : new int[] {4096, 5000, 8192, 65536, 65536 + 100}) {
+            for (int layout = 0; layout < 4; layout++) {
+                byte[] data = new byte[length];
+                for (int i = 0; i < length; i++) {
+                    int block = i / 4096;
+                    boolean filled = switch (layout) {
+                        case 0 -> block == 0;                      // data, then a zero tail
+                        case 1 -> block == (length - 1) / 4096;    // a zero head, data at the end
+                        case 2 -> block % 2 == 1;                  // alternating
+                        default -> i % 4096 == 4095;               // one byte per block
+                    };
+                    data[i] = filled ? (byte) (1 + (i % 251)) : 0;
+                }
+                try (FileBlockStore store = FileBlockStore.create(dir.resolve("z-" + length + "-" + layout))) {
+                    store.write(0, ByteBuffer.wrap(new byte[] {9}));
+                    ByteBuffer src = ByteBuffer.wrap(data);
+                    store.writeIntoZeros(65536, src, 4096);
+                    assertThat(src.hasRemaining()).isFalse();
+                    assertThat(store.size()).as("size, %d bytes, layout %d", length, layout).isEqualTo(65536 + length);
+                    ByteBuffer back = ByteBuffer.allocate(length);
+                    store.read(65536, back);
+                    assertThat(back.array()).as("%d bytes, layout %d", length, layout).isEqualTo(data);
+                }
+            }
+        }
+    }
+
     @Test
     void nativeCallsAreAvailableOnLinux() {
         // The build machines are Linux x86_64/aarch64: a silent fallback here would hide
