@@ -238,7 +238,8 @@ final class Actions {
         Boolean running = state(r);
         checkState("save", domains.status(domain));
         return jobs.submit("save", domain, null, p -> {
-            Thread watch = Thread.ofVirtual().start(() -> saveProgress(domain, p));
+            java.util.concurrent.atomic.AtomicLong total = new java.util.concurrent.atomic.AtomicLong();
+            Thread watch = Thread.ofVirtual().start(() -> saveProgress(domain, p, total));
             try {
                 domains.save(domain, file, running, null);
             } catch (org.vmsnap.manager.NotFoundException e) {
@@ -248,6 +249,15 @@ final class Actions {
                         + ": " + e.getMessage(), e);
             } finally {
                 watch.interrupt();
+                try {
+                    watch.join(); // no figure of the watcher's after the last one below
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            // Saved: the bar ends full (QEMU's last figures may predate the end of the stream).
+            if (total.get() > 0) {
+                p.update("Save", total.get(), total.get());
             }
             Map<String, Object> result = new java.util.LinkedHashMap<>(state(domain));
             result.put("file", file.toString());
@@ -255,13 +265,18 @@ final class Actions {
         });
     }
 
-    /** As the CLI's {@code save --verbose}: QEMU's figures from the status monitor, ten times a second. */
-    private void saveProgress(String domain, org.vmsnap.manager.JobProgress p) {
+    /**
+     * As the CLI's {@code save --verbose}: QEMU's figures from the status monitor, twenty times a
+     * second (a save's stream often lasts only 0.1-0.3 s); {@code total} keeps the last total seen.
+     */
+    private void saveProgress(String domain, org.vmsnap.manager.JobProgress p,
+                              java.util.concurrent.atomic.AtomicLong total) {
         while (!Thread.currentThread().isInterrupted()) {
             try {
-                Thread.sleep(100);
+                Thread.sleep(50);
                 DomainService.JobInfo j = domains.jobInfo(domain);
-                if (j != null && j.totalBytes() > 0) {
+                if (j != null && j.totalBytes() > 0 && !Thread.currentThread().isInterrupted()) {
+                    total.set(j.totalBytes());
                     p.update("Save", j.totalBytes() - j.remainingBytes(), j.totalBytes());
                 }
             } catch (InterruptedException e) {

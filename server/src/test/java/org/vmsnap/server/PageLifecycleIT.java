@@ -41,7 +41,8 @@ class PageLifecycleIT {
         DomainService domains = new DomainService(dir.resolve("home"));
         Path disk = dir.resolve("data0.qcow2");
         TestGuest.createDataDisk(disk, 64);
-        domains.define(TestGuest.get().domainXml("g", List.of(disk), dir.resolve("g-serial.log")));
+        // 1 GiB: a save's stream long enough for QEMU's progress figures to be read during it.
+        domains.define(TestGuest.get().domainXml("g", 1024, List.of(disk), dir.resolve("g-serial.log")));
         VmsnapServer server = VmsnapServer.start(domains, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         ChromeOptions options = new ChromeOptions();
         options.setBinary("/usr/bin/chromium");
@@ -100,13 +101,18 @@ class PageLifecycleIT {
             @SuppressWarnings("unchecked")
             List<List<Object>> bar = (List<List<Object>>) browser.executeScript("return window.seen;");
             System.out.println("PageLifecycleIT: progress bar values during save " + bar);
-            // The bar moved: shown, at two or more different points of QEMU's total, never backwards.
+            // The bar was fed by the job's progress events: shown, at points of QEMU's total, never
+            // backwards, and full at the save's end. How many points come before the end depends
+            // on the machine: this guest's stream took 0.1-0.2 s here, and QEMU's figures are read
+            // twenty times a second (CI once saw one point in a run that asked for two).
             List<Long> values = bar.stream().map(v -> ((Number) v.get(0)).longValue()).toList();
-            assertThat(bar).allSatisfy(v -> assertThat((Boolean) v.get(2)).as("shown").isTrue())
+            assertThat(bar).isNotEmpty()
+                    .allSatisfy(v -> assertThat((Boolean) v.get(2)).as("shown").isTrue())
                     .allSatisfy(v -> assertThat(((Number) v.get(0)).longValue()).isPositive()
                             .isLessThanOrEqualTo(((Number) v.get(1)).longValue()));
-            assertThat(values.stream().distinct().count()).as("distinct values %s", values).isGreaterThanOrEqualTo(2);
             assertThat(values).isSorted();
+            assertThat(((Number) bar.getLast().get(0)).longValue()).as("full at the end")
+                    .isEqualTo(((Number) bar.getLast().get(1)).longValue());
             assertThat(browser.findElement(By.id("progress")).getAttribute("class")).as("hidden at the end")
                     .isEqualTo("hidden");
             shot(browser, "saved");
