@@ -28,14 +28,15 @@ public final class ManagedsaveCommand extends VirshSubcommand {
     @Option(names = "--bypass-cache", description = "Accepted for virsh's sake.")
     boolean bypassCache;
 
-    @Option(names = "--verbose", description = "Accepted for virsh's sake.")
+    @Option(names = "--verbose", description = "Show the save's progress on stderr, as virsh does.")
     boolean verbose;
 
     @Override
     int execute() throws IOException {
         Boolean running = state.running();
-        try {
+        try (SaveProgress progress = SaveProgress.start(domains(), domain, "Managedsave", err(), verbose)) {
             domains().managedSave(domain, running);
+            progress.done();
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);
         } catch (ManagerException e) {

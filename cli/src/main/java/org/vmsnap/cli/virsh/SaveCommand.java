@@ -38,49 +38,17 @@ public final class SaveCommand extends VirshSubcommand {
     @Option(names = "--verbose", description = "Show the save's progress on stderr, as virsh does.")
     boolean verbose;
 
-    /** virsh's --verbose: the share of QEMU's stream sent so far, from the status monitor, twice a second. */
-    private void showProgress() {
-        org.vmsnap.manager.DomainService service = domains();
-        while (!Thread.currentThread().isInterrupted()) {
-            try {
-                Thread.sleep(500);
-                org.vmsnap.manager.DomainService.JobInfo j = service.jobInfo(domain);
-                if (j != null && j.totalBytes() > 0) {
-                    long pct = Math.min(99, 100 - j.remainingBytes() * 100 / j.totalBytes());
-                    synchronized (err()) {
-                        err().printf("\rSave: [%3d %%]", pct);
-                        err().flush();
-                    }
-                }
-            } catch (InterruptedException e) {
-                return;
-            } catch (IOException | RuntimeException e) {
-                // no figures now: try again
-            }
-        }
-    }
-
     @Override
     int execute() throws IOException {
         String alt = xml == null ? null : readFile(xml);
         Boolean running = state.running();
-        Thread progress = verbose ? Thread.ofPlatform().daemon().start(this::showProgress) : null;
-        try {
+        try (SaveProgress progress = SaveProgress.start(domains(), domain, "Save", err(), verbose)) {
             domains().save(domain, org.vmsnap.cli.Cwd.path(file), running, alt);
+            progress.done();
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);
         } catch (ManagerException e) {
             throw new CliException(1, "Failed to save domain '" + domain + "' to " + file + ": " + e.getMessage(), e);
-        }
-        if (progress != null) {
-            progress.interrupt();
-            try {
-                progress.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            err().print("\rSave: [100 %]");
-            err().flush();
         }
         out().print("\nDomain '" + domain + "' saved to " + file + "\n");
         return 0;

@@ -89,8 +89,12 @@ class MemorySaveIT {
             assertThat(fails("save", "ms", file.toString())).contains("file exists");
             assertThat(ok("domstate", "ms")).isEqualTo("running\n\n");
 
-            // managedsave: start resumes from it and removes it.
-            assertThat(ok("managedsave", "ms")).isEqualTo("\nDomain 'ms' state saved by libvirt\n\n");
+            // managedsave (with virsh's --verbose: the progress line on stderr, ending at 100 %):
+            // start resumes from it and removes it.
+            Cli.Run managedSave = Cli.run("managedsave", "ms", "--verbose");
+            assertThat(managedSave.exitCode()).as(managedSave.err()).isZero();
+            assertThat(managedSave.out()).isEqualTo("\nDomain 'ms' state saved by libvirt\n\n");
+            assertThat(managedSave.err()).endsWith("\rManagedsave: [100 %]").doesNotContain("\n");
             TestGuest.Counter managed = lastCounter(d);
             assertThat(ok("dominfo", "ms")).contains("Managed save:   yes\n");
             assertThat(ok("list", "--all")).contains(" -    ms     shut off\n");
@@ -108,7 +112,10 @@ class MemorySaveIT {
 
             // --paused at save: the restore leaves the guest paused; --running overrides it.
             Path pausedFile = out.resolve("paused.state");
-            ok("save", "ms", pausedFile.toString(), "--paused");
+            Cli.Run verbose = Cli.run("save", "ms", pausedFile.toString(), "--paused", "--verbose");
+            assertThat(verbose.exitCode()).as(verbose.err()).isZero();
+            assertThat(verbose.out()).isEqualTo("\nDomain 'ms' saved to " + pausedFile + "\n\n");
+            assertThat(verbose.err()).endsWith("\rSave: [100 %]").doesNotContain("\n");
             TestGuest.Counter pausedAt = lastCounter(d);
             ok("restore", pausedFile.toString());
             assertThat(ok("domstate", "ms")).isEqualTo("paused\n\n");
