@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -37,14 +38,24 @@ class QemuJobTest {
         return client.get(10, TimeUnit.SECONDS);
     }
 
-    private static CompletableFuture<Void> runAsync(QmpClient qmp, String jobId, Duration timeout) {
+    /** {@code QemuJob.run} of {@code command} on another thread (its QMP failures as the future's). */
+    private static CompletableFuture<Void> runAsync(QmpClient qmp, String command, ObjectNode arguments, Duration timeout,
+                                                    QemuJob.ProgressListener progress) {
         return CompletableFuture.runAsync(() -> {
             try {
-                QemuJob.run(qmp, "snapshot-save", QmpClient.arguments().put("job-id", jobId).put("tag", "s1"), timeout);
+                QemuJob.run(qmp, command, arguments, timeout, progress);
             } catch (QmpException e) {
                 throw new java.util.concurrent.CompletionException(e);
             }
         });
+    }
+
+    private static CompletableFuture<Void> runAsync(QmpClient qmp, String jobId, Duration timeout) {
+        return runAsync(qmp, "snapshot-save", QmpClient.arguments().put("job-id", jobId).put("tag", "s1"), timeout, null);
+    }
+
+    private static CompletableFuture<Void> commitAsync(QmpClient qmp, String jobId) {
+        return runAsync(qmp, "block-commit", QmpClient.arguments().put("job-id", jobId).put("device", "d0"), T, null);
     }
 
     private static void status(ScriptedPeer peer, String id, String status) throws Exception {
@@ -110,13 +121,7 @@ class QemuJobTest {
     void aReadyJobIsCompleted() throws Exception {
         try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
              QmpClient qmp = connected(peer)) {
-            CompletableFuture<Void> job = CompletableFuture.runAsync(() -> {
-                try {
-                    QemuJob.run(qmp, "block-commit", QmpClient.arguments().put("job-id", "commit1").put("device", "d0"), T);
-                } catch (QmpException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
+            CompletableFuture<Void> job = commitAsync(qmp, "commit1");
             peer.reply(peer.receive(), "{}");
             status(peer, "commit1", "running");
             status(peer, "commit1", "ready");
@@ -134,16 +139,6 @@ class QemuJobTest {
             assertThat(job).succeedsWithin(10, TimeUnit.SECONDS);
             assertThat(peer.receiveWithin(Duration.ofMillis(200))).as("no dismiss for a job QEMU no longer lists").isNull();
         }
-    }
-
-    private static CompletableFuture<Void> commitAsync(QmpClient qmp, String jobId) {
-        return CompletableFuture.runAsync(() -> {
-            try {
-                QemuJob.run(qmp, "block-commit", QmpClient.arguments().put("job-id", jobId).put("device", "d0"), T);
-            } catch (QmpException e) {
-                throw new java.util.concurrent.CompletionException(e);
-            }
-        });
     }
 
     /** The end of a block job that dismisses itself: concluded, null, and an empty query-jobs. */
@@ -219,14 +214,8 @@ class QemuJobTest {
     void aJobStartedWithoutAutoFinalizeIsFinalizedAndDismissed() throws Exception {
         try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
              QmpClient qmp = connected(peer)) {
-            CompletableFuture<Void> job = CompletableFuture.runAsync(() -> {
-                try {
-                    QemuJob.run(qmp, "block-stream", QmpClient.arguments().put("job-id", "s1").put("device", "d0")
-                            .put("auto-finalize", false).put("auto-dismiss", false), T);
-                } catch (QmpException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
+            CompletableFuture<Void> job = runAsync(qmp, "block-stream", QmpClient.arguments().put("job-id", "s1")
+                    .put("device", "d0").put("auto-finalize", false).put("auto-dismiss", false), T, null);
             peer.reply(peer.receive(), "{}");
             status(peer, "s1", "running");
             status(peer, "s1", "waiting");
@@ -296,14 +285,8 @@ class QemuJobTest {
         try (ScriptedPeer peer = new ScriptedPeer(dir.resolve("qmp.sock"));
              QmpClient qmp = connected(peer)) {
             java.util.List<long[]> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-            CompletableFuture<Void> job = CompletableFuture.runAsync(() -> {
-                try {
-                    QemuJob.run(qmp, "block-commit", QmpClient.arguments().put("job-id", "c1"), T,
-                            (done, total) -> seen.add(new long[] {done, total}));
-                } catch (QmpException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
+            CompletableFuture<Void> job = runAsync(qmp, "block-commit", QmpClient.arguments().put("job-id", "c1"), T,
+                    (done, total) -> seen.add(new long[] {done, total}));
             JsonNode start = peer.receive();
             peer.reply(start, "{}");
             status(peer, "c1", "running");
