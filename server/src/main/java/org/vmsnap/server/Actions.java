@@ -238,53 +238,21 @@ final class Actions {
         Boolean running = state(r);
         checkState("save", domains.status(domain));
         return jobs.submit("save", domain, null, p -> {
-            java.util.concurrent.atomic.AtomicLong total = new java.util.concurrent.atomic.AtomicLong();
-            Thread watch = Thread.ofVirtual().start(() -> saveProgress(domain, p, total));
-            try {
+            // As save --verbose shows it, twenty times a second: a save's stream often lasts only 0.1-0.3 s.
+            try (org.vmsnap.manager.SaveWatch watch = org.vmsnap.manager.SaveWatch.start(domains, domain, "Save",
+                    java.time.Duration.ofMillis(50), p)) {
                 domains.save(domain, file, running, null);
+                watch.done(); // the bar ends full
             } catch (org.vmsnap.manager.NotFoundException e) {
                 throw new org.vmsnap.manager.NotFoundException("failed to get domain '" + domain + "'");
             } catch (org.vmsnap.manager.ManagerException e) {
                 throw new org.vmsnap.manager.ManagerException("Failed to save domain '" + domain + "' to " + r.file()
                         + ": " + e.getMessage(), e);
-            } finally {
-                watch.interrupt();
-                try {
-                    watch.join(); // no figure of the watcher's after the last one below
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            // Saved: the bar ends full (QEMU's last figures may predate the end of the stream).
-            if (total.get() > 0) {
-                p.update("Save", total.get(), total.get());
             }
             Map<String, Object> result = new java.util.LinkedHashMap<>(state(domain));
             result.put("file", file.toString());
             return result;
         });
-    }
-
-    /**
-     * As the CLI's {@code save --verbose}: QEMU's figures from the status monitor, twenty times a
-     * second (a save's stream often lasts only 0.1-0.3 s); {@code total} keeps the last total seen.
-     */
-    private void saveProgress(String domain, org.vmsnap.manager.JobProgress p,
-                              java.util.concurrent.atomic.AtomicLong total) {
-        while (!Thread.currentThread().isInterrupted()) {
-            try {
-                Thread.sleep(50);
-                DomainService.JobInfo j = domains.jobInfo(domain);
-                if (j != null && j.totalBytes() > 0 && !Thread.currentThread().isInterrupted()) {
-                    total.set(j.totalBytes());
-                    p.update("Save", j.totalBytes() - j.remainingBytes(), j.totalBytes());
-                }
-            } catch (InterruptedException e) {
-                return;
-            } catch (IOException | RuntimeException e) {
-                // no figures now: try again
-            }
-        }
     }
 
     /**

@@ -1,30 +1,29 @@
 package org.vmsnap.cli.virsh;
 
-import java.io.IOException;
 import java.io.PrintWriter;
+import java.time.Duration;
 
 import org.vmsnap.manager.DomainService;
+import org.vmsnap.manager.JobProgress;
+import org.vmsnap.manager.SaveWatch;
 
 /**
  * virsh's {@code --verbose} for a save ({@code save}, {@code managedsave}): "\rLABEL: [ NN %]" on
- * stderr while QEMU streams the state (its figures from the status monitor, twice a second), and
- * "[100 %]" once the save is done. Nothing when not asked for.
+ * stderr while QEMU streams the state ({@link SaveWatch}, twice a second; at most 99 % until the
+ * save is done, as QEMU's figures reach the end before the device state is sent), and
+ * "[100 %]" once it is done. Nothing when not asked for.
  */
-final class SaveProgress implements AutoCloseable {
-    private final DomainService domains;
-    private final String domain;
+final class SaveProgress implements AutoCloseable, JobProgress {
     private final String label;
     private final PrintWriter err;
-    private final Thread watcher;
+    private final SaveWatch watch;
     private boolean shown;
     private boolean finished;
 
     private SaveProgress(DomainService domains, String domain, String label, PrintWriter err, boolean show) {
-        this.domains = domains;
-        this.domain = domain;
         this.label = label;
         this.err = err;
-        this.watcher = show ? Thread.ofPlatform().daemon().name("vmsnap-save-progress").start(this::watch) : null;
+        this.watch = show ? SaveWatch.start(domains, domain, label, Duration.ofMillis(500), this) : null;
     }
 
     /** Starts showing the save of {@code domain} when {@code show}; virsh's label, e.g. "Save". */
@@ -32,21 +31,13 @@ final class SaveProgress implements AutoCloseable {
         return new SaveProgress(domains, domain, label, err, show);
     }
 
-    private void watch() {
-        while (!Thread.currentThread().isInterrupted()) {
-            try {
-                Thread.sleep(500);
-                DomainService.JobInfo j = domains.jobInfo(domain);
-                if (j != null && j.totalBytes() > 0) {
-                    long pct = Math.min(99, 100 - j.remainingBytes() * 100 / j.totalBytes());
-                    print(String.format("\r%s: [%3d %%]", label, pct));
-                }
-            } catch (InterruptedException e) {
-                return;
-            } catch (IOException | RuntimeException e) {
-                // no figures now: try again
-            }
-        }
+    @Override
+    public void update(String what, long done, long total) {
+        print(String.format("\r%s: [%3d %%]", what, Math.min(99, 100 - (total - done) * 100 / total)));
+    }
+
+    @Override
+    public void finish(String what) {
     }
 
     private void print(String s) {
@@ -59,29 +50,19 @@ final class SaveProgress implements AutoCloseable {
 
     /** The save succeeded: the line ends at 100 %. */
     void done() {
-        stop();
-        if (watcher != null) {
+        if (watch != null) {
+            watch.close();
             print("\r" + label + ": [100 %]");
         }
         finished = true;
     }
 
-    private void stop() {
-        if (watcher == null) {
-            return;
-        }
-        watcher.interrupt();
-        try {
-            watcher.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** Stops the watcher; after a failed save, ends its line so that the error gets one of its own. */
+    /** Stops following the save; after a failed one, ends its line so that the error gets one of its own. */
     @Override
     public void close() {
-        stop();
+        if (watch != null) {
+            watch.close();
+        }
         synchronized (err) {
             if (shown && !finished) {
                 err.print('\n');
