@@ -20,7 +20,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "daemon",
         description = {"Keep a warm vmsnap for this state folder (until Ctrl-C): the launcher hands it the short"
-                + " commands (domain and snapshot verbs, img info and img snapshot -l of absolute paths), which then"
+                + " commands (domain and snapshot verbs, img info and img snapshot of absolute paths), which then"
                 + " skip the JVM's start-up, as virsh's do with libvirtd. Data verbs (convert, commit, save, restore),"
                 + " define and the verbs that read a file you name still run in their own JVM; VMSNAP_DAEMON=off"
                 + " runs any command in its own JVM.",

@@ -46,16 +46,17 @@ public final class DaemonRules {
             return false;
         }
         String sub = args[at + 1];
-        return (sub.equals("info") || sub.equals("snapshot")) && readsAbsoluteFiles(args);
+        return (sub.equals("info") || sub.equals("snapshot")) && namesAbsoluteFiles(args);
     }
 
     /**
-     * True when the img verb only reads ({@code info}, {@code snapshot -l}) and every file it
-     * names is absolute: qemu-img prints names as given ("image: disk.qcow2", "backing file: ...
-     * (actual path: dir/base.qcow2)"), so a relative name must stay relative, which only its own
-     * JVM can open. Words that do not parse are left to it too (their error is the same there).
+     * True when every file the img verb ({@code info}, {@code snapshot} with any of -l, -c, -a,
+     * -d: metadata of one image, in milliseconds) names is absolute: qemu-img prints names as given
+     * ("image: disk.qcow2", "backing file: ... (actual path: dir/base.qcow2)"), so a relative name
+     * must stay relative, which only its own JVM can open. Words that do not parse are left to it
+     * too (their error is the same there).
      */
-    static boolean readsAbsoluteFiles(String... args) {
+    static boolean namesAbsoluteFiles(String... args) {
         PrintWriter none = new PrintWriter(Writer.nullWriter());
         Main.Parsed p = Main.parse(none, none, args);
         if (p == null) {
@@ -64,11 +65,6 @@ public final class DaemonRules {
         CommandLine.ParseResult leaf = p.result();
         while (leaf.subcommand() != null) {
             leaf = leaf.subcommand();
-        }
-        if (leaf.commandSpec().name().equals("snapshot")
-                && (!leaf.hasMatchedOption("-l") || leaf.hasMatchedOption("-c") || leaf.hasMatchedOption("-a")
-                        || leaf.hasMatchedOption("-d"))) {
-            return false; // -c, -a and -d write the image
         }
         for (CommandLine.Model.PositionalParamSpec pos : leaf.matchedPositionals()) {
             for (String v : pos.stringValues()) {
