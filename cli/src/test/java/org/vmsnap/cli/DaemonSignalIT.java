@@ -45,7 +45,7 @@ class DaemonSignalIT {
             BufferedReader log = new BufferedReader(new InputStreamReader(d.getInputStream(), StandardCharsets.UTF_8));
             String first = log.readLine();
             assertThat(first).startsWith("vmsnap daemon: serving " + home + " on ").endsWith(".sock; Ctrl-C stops");
-            Path socket = Path.of(Files.readString(home.resolve(".daemon")).strip());
+            Path socket = Path.of(Files.readAllLines(home.resolve(".daemon")).getFirst());
             assertThat(first).contains(socket.toString());
 
             Process c = vmsnap(home, user, socket.toString(), "snapshot-create-as", "vm", "s1", "--disk-only",

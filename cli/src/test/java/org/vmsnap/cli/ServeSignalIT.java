@@ -95,7 +95,7 @@ class ServeSignalIT {
                     + " (mode 0600, removed on exit)");
             String token = Files.readString(home.resolve("serve-token")).strip();
             // serve takes the CLI's short commands too, and lets go of them on exit.
-            Path cli = Path.of(Files.readString(home.resolve(".daemon")).strip());
+            Path cli = Path.of(Files.readAllLines(home.resolve(".daemon")).getFirst());
             assertThat(cli).exists();
             Process curl = new ProcessBuilder("curl", "-sS", "--unix-socket", socket.toString(), "-w", " %{http_code}",
                     "-H", "Authorization: Bearer " + token, "http://localhost/api/domains").redirectErrorStream(true).start();

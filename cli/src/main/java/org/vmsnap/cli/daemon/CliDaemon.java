@@ -59,6 +59,8 @@ public final class CliDaemon implements Closeable {
     private final Path jar;
     private final java.nio.file.attribute.FileTime jarTime;
     private volatile boolean jarChangeLogged;
+    /** The launcher's way in, or null when no FIFO could be made. */
+    private ShellClients shell;
 
     private CliDaemon(Path home, Path socket, Object socketInode, ServerSocketChannel server, Consumer<String> log) {
         this.home = home;
@@ -107,18 +109,42 @@ public final class CliDaemon implements Closeable {
             case DEAD -> Files.delete(socket);
         }
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        ShellClients shell = null;
         try {
             ch.bind(UnixDomainSocketAddress.of(socket));
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
             Object inode = Files.getAttribute(socket, "unix:ino", LinkOption.NOFOLLOW_LINKS);
-            DomainService.writeStateFile(h, MARKER, socket + "\n");
             CliDaemon d = new CliDaemon(h, socket, inode, ch, log);
+            String marker = socket + "\n";
+            try {
+                shell = ShellClients.start(d, socket, log);
+                d.shell = shell;
+                marker += shell.fifo() + "\n" + ProcessHandle.current().pid() + " " + startTime() + "\n";
+            } catch (IOException e) {
+                // The launcher's JVM client still reaches the socket, only slower.
+                log.accept("no FIFO for the launcher (" + e.getMessage() + "); clients come through " + socket);
+            }
+            DomainService.writeStateFile(h, MARKER, marker);
             d.acceptor.start();
             return d;
         } catch (IOException | RuntimeException e) {
             ch.close();
+            if (shell != null) {
+                shell.close();
+            }
             throw e;
         }
+    }
+
+    /**
+     * This process's start time in clock ticks since boot ({@code /proc/self/stat}, field 22): with
+     * the pid in {@value #MARKER} it lets the launcher tell this daemon from a process that got its
+     * pid after it died, with bash builtins alone.
+     */
+    static String startTime() throws IOException {
+        String stat = Files.readString(Path.of("/proc/self/stat"), StandardCharsets.US_ASCII);
+        String[] after = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return after[22 - 3];
     }
 
     public Path socket() {
@@ -155,44 +181,45 @@ public final class CliDaemon implements Closeable {
                 log.accept("a bad request: " + e.getMessage());
                 return;
             }
-            String why = refusal(c, r);
-            if (why != null) {
-                byte[] b = why.getBytes(StandardCharsets.UTF_8);
-                ForwardProtocol.frame(o, ForwardProtocol.DECLINED, b, 0, b.length);
-                return;
-            }
-            ForwardProtocol.frame(o, ForwardProtocol.ACCEPTED, new byte[0], 0, 0);
-            long start = System.nanoTime();
-            PrintWriter out = new PrintWriter(new OutputStreamWriter(new Frames(o, ForwardProtocol.OUT), StandardCharsets.UTF_8), true);
-            PrintWriter err = new PrintWriter(new OutputStreamWriter(new Frames(o, ForwardProtocol.ERR), StandardCharsets.UTF_8), true);
-            int code;
-            try {
-                code = Cwd.in(Path.of(r.cwd()), () -> Main.run(out, err, r.args()));
-            } catch (Exception | Error e) {
-                // Main.run reports a command's errors itself; this is vmsnap's own bug.
-                err.println("vmsnap: internal error in the daemon: " + e);
-                code = 1;
-            }
-            out.flush();
-            err.flush();
-            synchronized (o) {
-                o.writeByte(ForwardProtocol.EXIT);
-                o.writeInt(4);
-                o.writeInt(code);
-                o.flush();
-            }
-            log.accept(verb(r.args()) + ": exit " + code + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
+            UnixDomainPrincipal peer = c.getOption(ExtendedSocketOptions.SO_PEERCRED);
+            String why = peer.user().getName().equals(System.getProperty("user.name")) ? refusal(r) : "another user";
+            answer(r, why, new SocketAnswer(o));
         } catch (IOException e) {
             log.accept("a client went away: " + e.getMessage());
         }
     }
 
-    /** Why a request is declined (the client then runs it itself), or null. */
-    String refusal(SocketChannel c, ForwardProtocol.Request r) throws IOException {
-        UnixDomainPrincipal peer = c.getOption(ExtendedSocketOptions.SO_PEERCRED);
-        if (!peer.user().getName().equals(System.getProperty("user.name"))) {
-            return "another user";
+    /**
+     * Runs {@code r} and sends its output and exit code to {@code a}, or declines it for
+     * {@code why} (not null): the client then runs it itself.
+     */
+    void answer(ForwardProtocol.Request r, String why, Answer a) throws IOException {
+        if (why != null) {
+            a.declined(why);
+            return;
         }
+        if (!a.accepted()) {
+            return; // the client gave up waiting and runs the command itself
+        }
+        long start = System.nanoTime();
+        PrintWriter out = new PrintWriter(new OutputStreamWriter(new Frames(a, ForwardProtocol.OUT), StandardCharsets.UTF_8), true);
+        PrintWriter err = new PrintWriter(new OutputStreamWriter(new Frames(a, ForwardProtocol.ERR), StandardCharsets.UTF_8), true);
+        int code;
+        try {
+            code = Cwd.in(Path.of(r.cwd()), () -> Main.run(out, err, r.args()));
+        } catch (Exception | Error e) {
+            // Main.run reports a command's errors itself; this is vmsnap's own bug.
+            err.println("vmsnap: internal error in the daemon: " + e);
+            code = 1;
+        }
+        out.flush();
+        err.flush();
+        a.exit(code);
+        log.accept(verb(r.args()) + ": exit " + code + " in " + (System.nanoTime() - start) / 1_000_000 + " ms");
+    }
+
+    /** Why a request is declined (the client then runs it itself), or null. */
+    String refusal(ForwardProtocol.Request r) {
         Path cwd;
         try {
             cwd = Path.of(r.cwd());
@@ -240,6 +267,9 @@ public final class CliDaemon implements Closeable {
     @Override
     public void close() throws IOException {
         server.close();
+        if (shell != null) {
+            shell.close();
+        }
         // Only what is still this daemon's: a newer daemon may have replaced a socket it found dead.
         try {
             if (socketInode.equals(Files.getAttribute(socket, "unix:ino", LinkOption.NOFOLLOW_LINKS))) {
@@ -250,7 +280,7 @@ public final class CliDaemon implements Closeable {
         }
         Path marker = home.resolve(MARKER);
         try {
-            if (Files.readString(marker, StandardCharsets.UTF_8).strip().equals(socket.toString())) {
+            if (Files.readString(marker, StandardCharsets.UTF_8).lines().findFirst().orElse("").equals(socket.toString())) {
                 Files.delete(marker);
             }
         } catch (java.nio.file.NoSuchFileException e) {
@@ -258,14 +288,66 @@ public final class CliDaemon implements Closeable {
         }
     }
 
+    /** Where a request's answer goes: a socket client's frames, or the launcher's own ({@link ShellClients}). */
+    interface Answer {
+        /** Tells the client to run the command itself: nothing was done. */
+        void declined(String why) throws IOException;
+
+        /** Tells the client the daemon runs it; false when the client gave up and runs it itself. */
+        boolean accepted() throws IOException;
+
+        /** Output of the command, {@link ForwardProtocol#OUT} or {@link ForwardProtocol#ERR}. */
+        void output(byte type, byte[] b, int off, int len) throws IOException;
+
+        void exit(int code) throws IOException;
+    }
+
+    /** The binary frames of {@link ForwardProtocol} on a client's socket. */
+    private static final class SocketAnswer implements Answer {
+        private final DataOutputStream o;
+
+        SocketAnswer(DataOutputStream o) {
+            this.o = o;
+        }
+
+        @Override
+        public void declined(String why) throws IOException {
+            byte[] b = why.getBytes(StandardCharsets.UTF_8);
+            ForwardProtocol.frame(o, ForwardProtocol.DECLINED, b, 0, b.length);
+        }
+
+        @Override
+        public boolean accepted() throws IOException {
+            ForwardProtocol.frame(o, ForwardProtocol.ACCEPTED, new byte[0], 0, 0);
+            return true;
+        }
+
+        @Override
+        public void output(byte type, byte[] b, int off, int len) throws IOException {
+            synchronized (o) {
+                ForwardProtocol.frame(o, type, b, off, len);
+            }
+        }
+
+        @Override
+        public void exit(int code) throws IOException {
+            synchronized (o) {
+                o.writeByte(ForwardProtocol.EXIT);
+                o.writeInt(4);
+                o.writeInt(code);
+                o.flush();
+            }
+        }
+    }
+
     /** One stream's output as frames, sent at each flush (println, the end) or every 64 KiB. */
     private static final class Frames extends OutputStream {
-        private final DataOutputStream o;
+        private final Answer a;
         private final byte type;
         private final ByteArrayOutputStream buf = new ByteArrayOutputStream();
 
-        Frames(DataOutputStream o, byte type) {
-            this.o = o;
+        Frames(Answer a, byte type) {
+            this.a = a;
             this.type = type;
         }
 
@@ -290,9 +372,7 @@ public final class CliDaemon implements Closeable {
             if (buf.size() == 0) {
                 return;
             }
-            synchronized (o) {
-                ForwardProtocol.frame(o, type, buf.toByteArray(), 0, buf.size());
-            }
+            a.output(type, buf.toByteArray(), 0, buf.size());
             buf.reset();
         }
     }

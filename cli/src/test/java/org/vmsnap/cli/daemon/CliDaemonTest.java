@@ -111,7 +111,7 @@ class CliDaemonTest {
                 forward(elsewhere, dir.resolve("other").toString(), tz, "snapshot-create-as", "vm", "a"),
                 forward(elsewhere, "", tz, "snapshot-create-as", "vm", "b"),
                 forward(elsewhere, home.toString(), tz + "x", "snapshot-create-as", "vm", "c"),
-                forward("img", "snapshot", "-c", "d", image),
+                forward("img", "snapshot", "-c", "d", "sys.qcow2"),
                 forward("define", dir.resolve("vm.xml").toString()),
                 forward("snapshot-create-as vm e"),
                 forward("snapshot-delete", "vm", "s", "--verbose"));
@@ -168,12 +168,18 @@ class CliDaemonTest {
     @Test
     void oneDaemonPerStateFolderAndItCleansUpOnlyWhatIsItsOwn() throws Exception {
         Path socket = daemon.socket();
-        assertThat(Files.readString(home.resolve(CliDaemon.MARKER)).strip()).isEqualTo(socket.toString());
+        // The socket, the launcher's FIFO beside it, and this process's pid and start time.
+        List<String> marker = Files.readAllLines(home.resolve(CliDaemon.MARKER));
+        Path fifo = ShellClients.fifoBeside(socket);
+        assertThat(marker).containsExactly(socket.toString(), fifo.toString(),
+                ProcessHandle.current().pid() + " " + CliDaemon.startTime());
         assertThat(Files.getPosixFilePermissions(socket)).hasToString("[OWNER_READ, OWNER_WRITE]");
+        assertThat(Files.getPosixFilePermissions(fifo)).hasToString("[OWNER_READ, OWNER_WRITE]");
         assertThatThrownBy(() -> CliDaemon.start(home, log::add)).isInstanceOf(IOException.class)
                 .hasMessageContaining("a vmsnap daemon already serves " + home);
         daemon.close();
         assertThat(socket).doesNotExist();
+        assertThat(fifo).doesNotExist();
         assertThat(home.resolve(CliDaemon.MARKER)).doesNotExist();
         assertThat(forward("domstate", "vm").code()).as("nobody listens").isEqualTo(Forward.NOT_SERVED);
 
@@ -182,6 +188,7 @@ class CliDaemonTest {
             dead.bind(UnixDomainSocketAddress.of(socket));
         }
         assertThat(socket).exists();
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero(); // and its FIFO
         daemon = CliDaemon.start(home, log::add);
         assertThat(forward("domstate", "vm").out()).isEqualTo("shut off\n\n");
         // A marker that names another socket by now is not this daemon's to remove.

@@ -1,0 +1,350 @@
+package org.vmsnap.cli.daemon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vmsnap.cli.Cli;
+
+/**
+ * The launcher's own client of the daemon (bash and a FIFO, {@link ShellClients}), run as a user
+ * runs it: the real ./vmsnap script in a small tree whose java only logs, against a daemon in this
+ * JVM. A command the daemon takes starts no java at all and prints and exits exactly as the
+ * command in its own JVM; a command it declines, or a daemon that is gone or silent, ends in the
+ * launcher's own JVM (the stand-in's log line), never twice and never in a hang.
+ */
+class ShellClientTest {
+    @TempDir
+    Path dir;
+    Path home;
+    Path root;
+    Path javaLog;
+    Path user;
+    CliDaemon daemon;
+    final List<String> log = Collections.synchronizedList(new ArrayList<>());
+    final Map<String, String> env = new HashMap<>();
+
+    @BeforeEach
+    void start() throws IOException {
+        Cli.defineOneDiskVm(dir);
+        home = dir.resolve("home");
+        user = Files.createDirectories(dir.resolve("user's -folder"));
+        root = dir.resolve("tree");
+        Path repo = Path.of("").toAbsolutePath().getParent(); // surefire runs in cli/
+        copy(repo.resolve("vmsnap"), root.resolve("vmsnap"));
+        copy(repo.resolve("scripts/env.sh"), root.resolve("scripts/env.sh"));
+        javaLog = Files.createFile(dir.resolve("java.log"));
+        Path java = root.resolve("jdk/bin/java");
+        Files.createDirectories(java.getParent());
+        Files.writeString(java, "#!/bin/sh\necho \"java $*\" >> \"$JAVA_LOG\"\nexit 99\n");
+        Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.copy(java, java.resolveSibling("javac"), StandardCopyOption.COPY_ATTRIBUTES);
+        Files.writeString(root.resolve("jdk/release"), "IMPLEMENTOR=\"test\"\nJAVA_VERSION=\"25.0.3\"\n");
+        Instant old = Instant.now().minusSeconds(300);
+        for (String f : List.of("pom.xml", "cli/pom.xml", "cli/src/main/java/A.java")) {
+            Files.createDirectories(root.resolve(f).getParent());
+            Files.writeString(root.resolve(f), "");
+        }
+        for (String f : List.of("pom.xml", "cli/pom.xml", "cli/src/main/java/A.java", "cli/src/main/java", "cli/src/main",
+                "cli/src", "cli", "")) {
+            Files.setLastModifiedTime(root.resolve(f), FileTime.from(old));
+        }
+        Files.createDirectories(root.resolve("cli/target"));
+        Files.writeString(root.resolve("cli/target/vmsnap.jar"), "");
+        Files.setLastModifiedTime(root.resolve("cli/target/vmsnap.jar"), FileTime.from(old.plusSeconds(100)));
+        Files.writeString(root.resolve("cli/target/vmsnap.aot"), "");
+        env.put("VMSNAP_JAVA_HOME", root.resolve("jdk").toString());
+        env.put("JAVA_HOME", root.resolve("jdk").toString());
+        env.put("JAVA_LOG", javaLog.toString());
+        env.put("VMSNAP_HOME", home.toString());
+        daemon = CliDaemon.start(home, log::add);
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        daemon.close();
+        System.clearProperty("vmsnap.home");
+    }
+
+    private static void copy(Path from, Path to) throws IOException {
+        Files.createDirectories(to.getParent());
+        Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
+        Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    record Run(int code, String out, String err) {
+    }
+
+    /** ./vmsnap ARGS in the user's folder, through bash -c SHELL when not null ("$@" are ./vmsnap and ARGS). */
+    Run inShell(String shell, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        if (shell == null) {
+            cmd.add(root.resolve("vmsnap").toString());
+        } else {
+            cmd.addAll(List.of("bash", "-c", shell, "sh", root.resolve("vmsnap").toString()));
+        }
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(user.toFile());
+        pb.environment().putAll(env);
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        Process p = pb.start();
+        try (ExecutorService io = Executors.newFixedThreadPool(2)) {
+            Future<byte[]> out = io.submit(() -> p.getInputStream().readAllBytes());
+            Future<byte[]> err = io.submit(() -> p.getErrorStream().readAllBytes());
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the launcher ended").isTrue();
+            return new Run(p.exitValue(), new String(out.get(), StandardCharsets.UTF_8),
+                    new String(err.get(), StandardCharsets.UTF_8));
+        }
+    }
+
+    Run launcher(String... args) throws Exception {
+        return inShell(null, args);
+    }
+
+    List<String> javaRuns() throws IOException {
+        return Files.readAllLines(javaLog);
+    }
+
+    List<String> replies() throws IOException {
+        try (var s = Files.list(ShellClients.fifoBeside(daemon.socket()).getParent())) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.contains(".reply.")).toList();
+        }
+    }
+
+    @Test
+    void aTakenCommandStartsNoJavaAndPrintsAndExitsAsItsOwnJvm() throws Exception {
+        assertThat(launcher("snapshot-create-as", "vm", "s1").code()).isZero();
+        String image = dir.resolve("sys.qcow2").toString();
+        List<List<String>> commands = List.of(List.of("list", "--all"), List.of("domstate", "vm", "--reason"),
+                List.of("domstate", "nosuch"), List.of("snapshot-list", "vm", "--tree"),
+                List.of("snapshot-info", "vm", "--current"), List.of("snapshot-delete", "vm", "nosuch"),
+                List.of("snapshot-list", "vm", "--bogus"), List.of("img", "info", image),
+                List.of("img", "snapshot", "-l", image), List.of("dumpxml", "vm"), List.of("snapshot-revert", "vm"),
+                List.of("img", "snapshot", "-l", "--output=json", image));
+        for (List<String> c : commands) {
+            String[] args = c.toArray(String[]::new);
+            Run mine = launcher(args);
+            Cli.Run own = Cli.run(args);
+            assertThat(new Cli.Run(mine.code(), mine.out(), mine.err())).as("%s", c).isEqualTo(own);
+        }
+        // A write: taken once, then refused as its own JVM refuses it.
+        assertThat(launcher("img", "snapshot", "-c", "-odd name", image)).isEqualTo(new Run(0, "", ""));
+        assertThat(launcher("img", "snapshot", "-l", image).out()).contains("-odd name");
+        Cli.Run again = Cli.run("img", "snapshot", "-c", "-odd name", image);
+        assertThat(again.exitCode()).isEqualTo(1);
+        assertThat(launcher("img", "snapshot", "-c", "-odd name", image)).isEqualTo(new Run(1, "", again.err()));
+        assertThat(javaRuns()).as("no JVM was started").isEmpty();
+        assertThat(replies()).as("no reply FIFO is left").isEmpty();
+        assertThat(log).anyMatch(l -> l.startsWith("img snapshot: exit 0 in "));
+    }
+
+    @Test
+    void oddNamesAndARelativeFileAreTheUsersOwn() throws Exception {
+        String name = "s 1 'quoted' \"twice\" ünï $HOME `x` \\";
+        Run r = launcher("snapshot-create-as", "vm", name, "--disk-only", "--diskspec", "vda,file=-new over lay.qcow2");
+        assertThat(r.err()).isEmpty();
+        assertThat(r.out()).isEqualTo("Domain snapshot " + name + " created\n");
+        assertThat(user.resolve("-new over lay.qcow2")).isRegularFile();
+        assertThat(launcher("snapshot-list", "vm", "--name").out()).isEqualTo(name + "\n\n");
+        assertThat(javaRuns()).isEmpty();
+    }
+
+    @Test
+    void aDeclinedCommandRunsInTheLaunchersJvmOnce() throws Exception {
+        env.put("TZ", Objects.requireNonNullElse(System.getenv("TZ"), "") + "UTC");
+        Run r = launcher("snapshot-create-as", "vm", "a");
+        assertThat(r.code()).as("the stand-in java's code; %s", r).isEqualTo(99);
+        assertThat(r.out()).isEmpty();
+        assertThat(javaRuns()).singleElement().asString().endsWith(" -jar " + root.resolve("cli/target/vmsnap.jar")
+                + " snapshot-create-as vm a");
+        assertThat(Cli.run("snapshot-list", "vm", "--name").out()).isBlank();
+        assertThat(replies()).isEmpty();
+        // Not a daemon command at all: asked of nobody.
+        assertThat(launcher("img", "snapshot", "-c", "s", "rel.qcow2").code()).isEqualTo(99);
+        assertThat(log).noneMatch(l -> l.contains("exit"));
+    }
+
+    @Test
+    void aClosedStdoutDropsTheOutputAndKeepsTheExitCode() throws Exception {
+        Run r = inShell("\"$@\" | head -c 5; echo \" ${PIPESTATUS[0]}\"", "dumpxml", "vm");
+        assertThat(r.out()).isEqualTo("<doma 0\n");
+        assertThat(r.err()).isEmpty();
+        r = inShell("\"$@\" | head -c 0; echo \"${PIPESTATUS[0]}\"", "domstate", "nosuch");
+        assertThat(r.out()).isEqualTo("1\n");
+        assertThat(r.err()).isEqualTo("vmsnap: failed to get domain 'nosuch'\n");
+        assertThat(javaRuns()).isEmpty();
+    }
+
+    @Test
+    void manyLaunchersAtOnce() throws Exception {
+        String expected = Cli.run("snapshot-list", "vm").out();
+        try (ExecutorService pool = Executors.newFixedThreadPool(6)) {
+            List<Future<Run>> all = new ArrayList<>();
+            for (int i = 0; i < 18; i++) {
+                all.add(pool.submit(() -> launcher("snapshot-list", "vm")));
+            }
+            for (Future<Run> f : all) {
+                assertThat(f.get()).as("daemon log %s", log).isEqualTo(new Run(0, expected, ""));
+            }
+        }
+        assertThat(javaRuns()).isEmpty();
+    }
+
+    /** A daemon killed with -9 leaves its .daemon, socket and FIFO; its pid is gone or another's. */
+    @Test
+    void aDeadDaemonsCommandRunsHere() throws Exception {
+        List<String> marker = Files.readAllLines(home.resolve(CliDaemon.MARKER));
+        daemon.close();
+        Path fifo = Path.of(marker.get(1));
+        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
+        // This JVM's pid with another start time: a process that got the dead daemon's pid.
+        Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + fifo + "\n"
+                + ProcessHandle.current().pid() + " 1\n");
+        long t0 = System.nanoTime();
+        assertThat(launcher("domstate", "vm").code()).isEqualTo(99);
+        assertThat(javaRuns()).singleElement().asString().endsWith(" domstate vm");
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("ms, no wait for a dead daemon").isLessThan(5_000);
+        assertThat(replies()).isEmpty();
+        Files.delete(fifo);
+        daemon = CliDaemon.start(home, log::add);
+    }
+
+    /**
+     * A daemon that lives but never reads its FIFO (stopped, say): the client takes its command back
+     * after 5 s by removing its reply FIFO, and runs it here, once.
+     */
+    @Test
+    void aSilentDaemonsCommandRunsHereAfterAWhile() throws Exception {
+        List<String> marker = Files.readAllLines(home.resolve(CliDaemon.MARKER));
+        Path fifo = Path.of(marker.get(1));
+        Path silent = fifo.resolveSibling("silent-" + fifo.getFileName());
+        new ProcessBuilder("mkfifo", silent.toString()).start().waitFor();
+        try {
+            Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + silent + "\n" + marker.get(2) + "\n");
+            assertThat(launcher("domstate", "vm").code()).isEqualTo(99);
+            assertThat(javaRuns()).singleElement().asString().endsWith(" domstate vm");
+            assertThat(replies()).isEmpty();
+        } finally {
+            Files.delete(silent);
+            Files.writeString(home.resolve(CliDaemon.MARKER), String.join("\n", marker) + "\n");
+        }
+    }
+
+    /**
+     * A daemon that took the command (renamed the reply FIFO, answered A) and died before its exit
+     * code: the client says so and exits 1; it never runs the command again.
+     */
+    @Test
+    void aDaemonLostAfterTakingTheCommandIsReported() throws Exception {
+        List<String> marker = Files.readAllLines(home.resolve(CliDaemon.MARKER));
+        Path fifo = Path.of(marker.get(1));
+        Path fake = fifo.resolveSibling("fake.fifo");
+        new ProcessBuilder("mkfifo", fake.toString()).start().waitFor();
+        Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + fake + "\n" + marker.get(2) + "\n");
+        try (ExecutorService one = Executors.newSingleThreadExecutor()) {
+            Future<Void> dying = one.submit(() -> {
+                try (FileChannel requests = FileChannel.open(fake, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                    String line = new java.io.BufferedReader(new java.io.InputStreamReader(
+                            java.nio.channels.Channels.newInputStream(requests), StandardCharsets.UTF_8)).readLine();
+                    Path reply = Path.of(line);
+                    Path req = reply.resolveSibling(reply.getFileName() + ".req");
+                    List<String> fields;
+                    try (InputStream in = Files.newInputStream(req)) {
+                        fields = ShellClients.readRequest(in);
+                    }
+                    Files.delete(req);
+                    assertThat(fields.getFirst()).isEqualTo(line);
+                    assertThat(fields.subList(5, fields.size())).containsExactly("domstate", "vm");
+                    assertThat(reply.getFileName().toString()).startsWith("fake.reply.");
+                    Path taken = reply.resolveSibling(reply.getFileName() + ".taken");
+                    Files.move(reply, taken, StandardCopyOption.ATOMIC_MOVE);
+                    try (FileChannel out = FileChannel.open(taken, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+                        Files.delete(taken);
+                        out.write(ByteBuffer.wrap("A00000000000O00000000003hal".getBytes(StandardCharsets.US_ASCII)));
+                    }
+                }
+                return null;
+            });
+            Run r = launcher("domstate", "vm");
+            dying.get(30, TimeUnit.SECONDS);
+            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.out()).isEqualTo("hal");
+            assertThat(r.err()).startsWith("vmsnap: lost the daemon during the command (the connection ended before the"
+                    + " command's exit code); it may have taken effect");
+        } finally {
+            Files.delete(fake);
+            Files.writeString(home.resolve(CliDaemon.MARKER), String.join("\n", marker) + "\n");
+        }
+        assertThat(javaRuns()).isEmpty();
+    }
+
+    /** What only this user can write still gets checked: a bad request is logged and dropped. */
+    @Test
+    void aBadRequestIsDroppedAndTheNextOneServed() throws Exception {
+        Path fifo = Path.of(Files.readAllLines(home.resolve(CliDaemon.MARKER)).get(1));
+        String key = fifo.getFileName().toString().replace(".fifo", "");
+        Path noRequest = fifo.resolveSibling(key + ".reply.1.2");
+        assertThat(new ProcessBuilder("mkfifo", noRequest.toString()).start().waitFor()).isZero();
+        try {
+            try (FileChannel w = FileChannel.open(fifo, StandardOpenOption.WRITE)) {
+                w.write(ByteBuffer.wrap(("GET / HTTP/1.0\n/tmp\n" + noRequest + "\n" + "x".repeat(5000) + "\n")
+                        .getBytes(StandardCharsets.US_ASCII)));
+            }
+            waitForLog("a bad request on " + fifo + ": a line longer than 4096 bytes");
+            assertThat(log).contains("a request with a bad reply FIFO: GET / HTTP/1.0",
+                    "a request with a bad reply FIFO: /tmp");
+            assertThat(log).anyMatch(l -> l.startsWith("a bad request " + noRequest + ".req: "));
+            assertThat(launcher("domstate", "vm")).isEqualTo(new Run(0, "shut off\n\n", ""));
+            assertThat(log).filteredOn(l -> l.contains("exit")).hasSize(1);
+        } finally {
+            Files.deleteIfExists(noRequest);
+        }
+    }
+
+    private void waitForLog(String prefix) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (log.stream().noneMatch(l -> l.startsWith(prefix)) && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        assertThat(log).anyMatch(l -> l.startsWith(prefix));
+    }
+
+    @Test
+    void theRequestFormatIsParsedByLengths() throws Exception {
+        byte[] req = "vmsnap 1 5\n3\na\nb\n0\n\n1\n\n\n0\n\n2\nü\n".getBytes(StandardCharsets.UTF_8);
+        InputStream in = new java.io.ByteArrayInputStream(req);
+        assertThat(ShellClients.readRequest(in)).containsExactly("a\nb", "", "\n", "", "ü");
+        for (String bad : List.of("vmsnap 2 5\n", "vmsnap 1 4\n", "vmsnap 1 99999999\n", "vmsnap 1 5\n3\nabcd\n",
+                "vmsnap 1 5\n-1\n", "vmsnap 1 5\n2\na")) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ShellClients.readRequest(
+                    new java.io.ByteArrayInputStream(bad.getBytes(StandardCharsets.UTF_8)))).as(bad)
+                    .isInstanceOf(IOException.class);
+        }
+    }
+}
