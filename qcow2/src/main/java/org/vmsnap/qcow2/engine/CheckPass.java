@@ -36,6 +36,14 @@ final class CheckPass {
     StoredRefcounts stored;
     /** The active L1 table, read once (QEMU keeps it in memory); repairs update it. */
     private long[] activeL1;
+    /**
+     * L2 tables already read by a pass that repairs nothing (a write-open's check, {@code img check}):
+     * the walk reads a table shared by the active disk and the snapshots once for each, and the
+     * COPIED check once more; decoding them again was most of a warm {@code img snapshot -c}'s time.
+     * At most {@link #L2_CACHE_BYTES}; a repair writes tables, so its pass keeps none.
+     */
+    private final java.util.LinkedHashMap<Long, long[]> l2Tables = new java.util.LinkedHashMap<>(64, 0.75f, true);
+    static final long L2_CACHE_BYTES = 32L << 20;
 
     private CheckPass(BlockStore store, RepairMode mode, ImageChecker.Messages messages, Header header, long fileSize)
             throws ImageException {
@@ -87,6 +95,28 @@ final class CheckPass {
             return;
         }
         store.read(offset, dst);
+    }
+
+    /**
+     * An L2 table's words, read once per pass when the pass repairs nothing. The caller must not
+     * change the array (a repairing pass gets a fresh one).
+     */
+    long[] readL2(long offset) throws IOException {
+        int words = geometry.l2TableWords();
+        if (mode != RepairMode.NONE) {
+            return readTable(offset, words);
+        }
+        long[] t = l2Tables.get(offset);
+        if (t == null) {
+            t = readTable(offset, words);
+            l2Tables.put(offset, t);
+            if ((long) l2Tables.size() * words * 8 > L2_CACHE_BYTES) {
+                var oldest = l2Tables.keySet().iterator();
+                oldest.next();
+                oldest.remove();
+            }
+        }
+        return t;
     }
 
     /** Reads {@code entries} big-endian 64-bit entries; the part past the end of the file reads as zeros. */

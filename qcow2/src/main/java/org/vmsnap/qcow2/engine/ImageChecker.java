@@ -306,7 +306,7 @@ public final class ImageChecker {
                 if (l2Offset >= p.fileSize) {
                     continue; // reads as zeros: no allocated entries
                 }
-                long[] l2 = p.readTable(l2Offset, p.geometry.l2TableWords());
+                long[] l2 = p.readL2(l2Offset);
                 List<Integer> dirty = new ArrayList<>();
                 for (int j = 0; j < l2Entries; j++) {
                     long e = l2[stride * j];

@@ -247,7 +247,7 @@ final class ReferenceWalker {
         boolean extended = p.geometry.extendedL2();
         int words = p.geometry.l2TableWords();
         charge(words, "L2 table", l2Offset);
-        long[] l2 = p.readTable(l2Offset, words);
+        long[] l2 = p.readL2(l2Offset);
         long nextContiguous = 0;
         int offsetBits = p.geometry.compressedOffsetBits();
         long compressedOffsetMask = (1L << offsetBits) - 1;
