@@ -130,7 +130,7 @@ startup_rows() {
   local suffix=$1
   row "img info$suffix" "qemu-img info" abs:0.2 '"$BENCH_VMSNAP" img info "$BENCH_IMAGE"' \
     '"$BENCH_QEMU_IMG" info "$BENCH_IMAGE"'
-  row "img snapshot -l ($((2 * BENCH_RUNS + 1)) snapshots)$suffix" "qemu-img snapshot -l" abs:0.2 \
+  row "img snapshot -l ($((4 * BENCH_RUNS + 1)) snapshots)$suffix" "qemu-img snapshot -l" abs:0.2 \
     '"$BENCH_VMSNAP" img snapshot -l "$BENCH_SNAP_IMAGE"' '"$BENCH_QEMU_IMG" snapshot -l "$BENCH_SNAP_IMAGE"'
   row "snapshot-list (shut-off, 3 snapshots)$suffix" "none" abs:0.2 '"$BENCH_VMSNAP" snapshot-list bench' ''
   row "domblklist (shut-off)$suffix" "none" abs:0.2 '"$BENCH_VMSNAP" domblklist bench' ''
@@ -158,11 +158,8 @@ XML
   startup_rows ""
 
   # The same verbs with a `vmsnap daemon` running for the state folder (the launcher hands them
-  # to it: its client's start-up plus the warm JVM's work; three untimed runs of each warm it).
-  "$BENCH_VMSNAP" daemon --quiet >"$work/daemon.log" 2>&1 &
-  local daemon_pid=$! w
-  for _ in $(seq 1 300); do [ -f "$VMSNAP_HOME/.daemon" ] && break; sleep 0.1; done
-  if [ -f "$VMSNAP_HOME/.daemon" ]; then
+  # to it: its own few milliseconds plus the warm JVM's work; three untimed runs of each warm it).
+  if daemon_start; then
     for w in 1 2 3; do
       "$BENCH_VMSNAP" img info "$BENCH_IMAGE" >/dev/null
       "$BENCH_VMSNAP" img snapshot -l "$BENCH_SNAP_IMAGE" >/dev/null
@@ -170,22 +167,54 @@ XML
       "$BENCH_VMSNAP" domblklist bench >/dev/null
     done
     startup_rows ", daemon running"
-  else
-    bench_log "FAILED: vmsnap daemon did not start ($(cat "$work/daemon.log"))"
-    rows+=("| vmsnap daemon | failed | | | | | FAILED | | | |")
-    misses=$((misses + 1))
   fi
+  daemon_stop
+}
+
+# A `vmsnap daemon` for the run's state folder, started in the background; false (with a FAILED
+# row) when it did not come up.
+daemon_start() {
+  "$BENCH_VMSNAP" daemon --quiet >"$work/daemon.log" 2>&1 &
+  daemon_pid=$!
+  for _ in $(seq 1 300); do [ -f "$VMSNAP_HOME/.daemon" ] && return 0; sleep 0.1; done
+  bench_log "FAILED: vmsnap daemon did not start ($(cat "$work/daemon.log"))"
+  rows+=("| vmsnap daemon | failed | | | | | FAILED | | | |")
+  misses=$((misses + 1))
+  return 1
+}
+
+daemon_stop() {
   kill "$daemon_pid" 2>/dev/null || true
   wait "$daemon_pid" 2>/dev/null || true
 }
 
-# Internal snapshot verbs on a work copy holding base, d1..d(2N) (bench_snapshot_work): -c names
+# Internal snapshot verbs on a work copy holding base, d1..d(4N) (bench_snapshot_work): -c names
 # its snapshot after the run's shell PID, -a applies base, -d deletes the next dN.
 group_snapshot() {
-  local key label
+  snapshot_rows ""
+  # Again with a `vmsnap daemon` running (the launcher hands it img snapshot of an absolute file):
+  # each verb three times untimed on each work copy first, to warm it.
+  if daemon_start; then
+    local key w
+    for key in standard 1000; do
+      bench_snapshot_work "$key"
+      for w in 1 2 3; do
+        "$BENCH_VMSNAP" img snapshot -c "warm$w" "$BENCH_SNAP_IMAGE"
+        "$BENCH_VMSNAP" img snapshot -a base "$BENCH_SNAP_IMAGE"
+        "$BENCH_VMSNAP" img snapshot -d "warm$w" "$BENCH_SNAP_IMAGE"
+      done
+    done
+    snapshot_rows ", daemon running"
+  fi
+  daemon_stop
+}
+
+# The rows of group_snapshot; SUFFIX ends each row's name.
+snapshot_rows() {
+  local suffix=$1 key label
   for key in standard 1000; do
     bench_snapshot_work "$key"
-    label=$([ "$key" = standard ] && echo "$gib GiB" || echo "1000 snapshots")
+    label=$([ "$key" = standard ] && echo "$gib GiB" || echo "1000 snapshots")$suffix
     row "img snapshot -c, $label" "qemu-img snapshot -c" ratio:2.0 \
       '"$BENCH_VMSNAP" img snapshot -c "v$$" "$BENCH_SNAP_IMAGE"' \
       '"$BENCH_QEMU_IMG" snapshot -c "q$$" "$BENCH_SNAP_IMAGE"'
