@@ -2,6 +2,12 @@ package org.vmsnap.qcow2;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * The data path of {@code qemu-img convert}: copies what a source disk reads into a target
@@ -215,30 +221,118 @@ public final class ImageCopy {
      * {@code convert -c}: cluster by cluster, every cluster holding data is written
      * compressed (the last, partial cluster padded with zeros as qemu-img does); all-zero
      * clusters are left out, or written as zeros when the target does not read zeros.
+     * Compressing is nearly all of the work: clusters are read and written on this thread, in disk
+     * order (the target's layout is the same as with one thread), and compressed on
+     * {@link CopyOptions#threads} threads in between, as qemu-img's {@code -m} coroutines hand
+     * theirs to its thread pool.
      */
     private static void copyCompressed(BlockDevice source, Qcow2Image target, CopyOptions options, Progress progress)
             throws IOException {
         long size = source.size();
         int cluster = target.clusterSize();
-        byte[] buf = new byte[cluster];
+        int threads = options.threads();
+        ExecutorService pool = threads == 1 ? null
+                : Executors.newFixedThreadPool(threads, Thread.ofPlatform().name("vmsnap-compress-", 0).daemon().factory());
+        ArrayDeque<Pending> inFlight = new ArrayDeque<>();
+        ArrayDeque<Pending> spare = new ArrayDeque<>();
         progress.update(0, size);
-        for (long offset = 0; offset < size; offset += cluster) {
-            int length = (int) Math.min(cluster, size - offset);
-            if (options.topLayerOnly() && !touchesTopLayer(source, offset, length)) {
-                continue; // the target's backing file supplies the whole cluster
-            }
-            java.util.Arrays.fill(buf, (byte) 0);
-            source.read(offset, ByteBuffer.wrap(buf, 0, length));
-            if (ZeroScan.isZero(ByteBuffer.wrap(buf), 0, cluster)) {
-                if (options.mustWriteZeros()) {
-                    target.writeZeroes(offset, length);
+        try {
+            for (long offset = 0; offset < size; ) {
+                int length = (int) Math.min(cluster, size - offset);
+                if (options.topLayerOnly()) {
+                    if (!touchesTopLayer(source, offset, length)) {
+                        offset += cluster;
+                        continue; // the target's backing file supplies the whole cluster
+                    }
+                } else {
+                    // Whole clusters that read as zeros (unallocated in every layer, say: most of a
+                    // sparse disk) are neither read nor scanned.
+                    BlockStatus st = source.blockStatus(offset, size - offset);
+                    long runEnd = Math.min(size, offset + st.lengthBytes());
+                    if (st.zero() && runEnd >= offset + length) {
+                        long zeroEnd = runEnd == size ? size : offset + (runEnd - offset) / cluster * cluster;
+                        Pending z = new Pending(null);
+                        z.offset = offset;
+                        z.length = zeroEnd - offset;
+                        z.zero = true;
+                        inFlight.add(z);
+                        offset = zeroEnd;
+                        continue;
+                    }
                 }
-            } else {
-                target.writeCompressed(offset, buf);
+                Pending c = spare.isEmpty() ? new Pending(new byte[cluster]) : spare.poll();
+                java.util.Arrays.fill(c.data, (byte) 0);
+                source.read(offset, ByteBuffer.wrap(c.data, 0, length));
+                c.offset = offset;
+                c.length = length;
+                c.zero = ZeroScan.isZero(ByteBuffer.wrap(c.data), 0, cluster);
+                c.compressedLength = null;
+                if (!c.zero) {
+                    c.compressedLength = pool == null ? CompletableFuture.completedFuture(target.compressCluster(c.data, c.out))
+                            : pool.submit(() -> target.compressCluster(c.data, c.out));
+                }
+                inFlight.add(c);
+                while (inFlight.size() > 2 * threads - 1) {
+                    finish(inFlight.poll(), target, options, progress, size, spare);
+                }
+                offset += cluster;
             }
-            progress.update(offset + length, size);
+            while (!inFlight.isEmpty()) {
+                finish(inFlight.poll(), target, options, progress, size, spare);
+            }
+        } finally {
+            if (pool != null) {
+                pool.shutdownNow();
+            }
         }
         target.flush();
+    }
+
+    /** A cluster of {@link #copyCompressed} on its way (read, being compressed, written), or a span of zeros. */
+    private static final class Pending {
+        /** The cluster's bytes, or null for a span of zeros. */
+        final byte[] data;
+        final byte[] out;
+        long offset;
+        long length;
+        boolean zero;
+        Future<Integer> compressedLength;
+
+        Pending(byte[] data) {
+            this.data = data;
+            this.out = data == null ? null : new byte[data.length - 1];
+        }
+    }
+
+    /** Writes {@code c} (after its compression ended); its buffers go back to {@code spare}. */
+    private static void finish(Pending c, Qcow2Image target, CopyOptions options, Progress progress, long size,
+                               ArrayDeque<Pending> spare) throws IOException {
+        if (c.zero) {
+            if (options.mustWriteZeros()) {
+                target.writeZeroes(c.offset, c.length);
+            }
+        } else {
+            int len;
+            try {
+                len = c.compressedLength.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while compressing " + target.path());
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw new IOException(e.getCause());
+            }
+            target.writeCompressed(c.offset, c.data, c.out, len);
+        }
+        progress.update(c.offset + c.length, size);
+        if (c.data != null) {
+            spare.add(c);
+        }
     }
 
     private static boolean touchesTopLayer(BlockDevice source, long offset, int length) throws IOException {

@@ -370,6 +370,21 @@ public final class Qcow2Image implements BlockDevice {
         engine.writeCompressed(guestOffset, cluster);
     }
 
+    /**
+     * Compresses one whole cluster with this image's codec into {@code out} (one byte shorter than a
+     * cluster) and returns the length, or -1 when it does not shrink; thread-safe, so clusters can be
+     * compressed on other threads and written with {@link #writeCompressed(long, byte[], byte[], int)}.
+     */
+    public int compressCluster(byte[] cluster, byte[] out) throws IOException {
+        return engine.compressCluster(cluster, out);
+    }
+
+    /** Writes a cluster that {@link #compressCluster} compressed into {@code out[0, len)} (-1: stored as is). */
+    public void writeCompressed(long guestOffset, byte[] cluster, byte[] out, int len) throws IOException {
+        changed();
+        engine.writeCompressed(guestOffset, cluster, out, len);
+    }
+
     /** The decoded header (for the chain code of this package). */
     Header header() {
         return engine.header();

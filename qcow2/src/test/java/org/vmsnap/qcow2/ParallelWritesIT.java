@@ -159,6 +159,65 @@ class ParallelWritesIT {
         assertThat(QemuImg.compare(base, "qcow2", qemus, "qcow2")).isZero();
     }
 
+    /**
+     * convert -c compresses on 1..16 threads and writes in disk order: the same file byte for byte
+     * as on one thread, which qemu-img reads as the source and checks clean; into an existing
+     * image (-n) the zeros of the source are written as zeros too; only the top layer onto a backed
+     * image (-B) too.
+     */
+    @Test
+    void compressedConvertsOnSeveralThreadsAreTheOneThreadFile() throws IOException {
+        for (long seed = 1; seed <= 3; seed++) {
+            Random r = new Random(seed);
+            Path dir = java.nio.file.Files.createDirectories(tmp.resolve("c" + seed));
+            Path base = dir.resolve("base.qcow2");
+            Path top = dir.resolve("top.qcow2");
+            QemuImg.create(base, "qcow2", SIZE);
+            QemuIo.run(base, "qcow2", pattern(r, 40));
+            QemuImg.createOverlay(top, Path.of("base.qcow2"), "qcow2");
+            QemuIo.run(top, "qcow2", pattern(r, 40));
+            int threads = 2 + r.nextInt(ImageCopy.MAX_THREADS - 1);
+            byte[] one = null;
+            for (int t : new int[] {1, threads}) {
+                Path out = dir.resolve("out" + t + ".qcow2");
+                try (BlockDevice source = Images.open(top, OpenOptions.readOnlyOpen());
+                     Qcow2Image target = Qcow2Image.create(out, Qcow2CreateOptions.ofSize(SIZE))) {
+                    ImageCopy.copy(source, target, ImageCopy.CopyOptions.wholeChainToNewImage().withCompression()
+                            .withThreads(t), Progress.NONE);
+                }
+                assertThat(QemuImg.compare(top, "qcow2", out, "qcow2")).as("seed %d, -m %d", seed, t).isZero();
+                assertThat(QemuImg.check(out).exitCode()).as("check, seed %d, -m %d", seed, t).isZero();
+                byte[] bytes = java.nio.file.Files.readAllBytes(out);
+                if (one == null) {
+                    one = bytes;
+                } else {
+                    assertThat(bytes).as("seed %d: -m %d writes the -m 1 file", seed, t).isEqualTo(one);
+                }
+            }
+            // -n: an image full of data receives the source, its zeros included.
+            Path full = dir.resolve("full.qcow2");
+            QemuImg.create(full, "qcow2", SIZE);
+            QemuIo.run(full, "qcow2", List.of("write -P 7 0 " + SIZE));
+            try (BlockDevice source = Images.open(top, OpenOptions.readOnlyOpen());
+                 Qcow2Image target = Qcow2Image.open(full, OpenOptions.readWrite())) {
+                ImageCopy.copy(source, target, ImageCopy.CopyOptions.wholeChainToNewImage().withTargetNotZeroed()
+                        .withCompression().withThreads(threads), Progress.NONE);
+            }
+            assertThat(QemuImg.compare(top, "qcow2", full, "qcow2")).as("-n, seed %d", seed).isZero();
+            assertThat(QemuImg.check(full).exitCode()).as("-n check, seed %d", seed).isZero();
+            // -B: the top layer alone, compressed, onto a new overlay of base.
+            Path over = dir.resolve("over.qcow2");
+            QemuImg.createOverlay(over, Path.of("base.qcow2"), "qcow2");
+            try (BlockDevice source = Images.open(top, OpenOptions.readOnlyOpen());
+                 Qcow2Image target = Qcow2Image.open(over, OpenOptions.readWrite())) {
+                ImageCopy.copy(source, target, ImageCopy.CopyOptions.topLayerOntoBackedImage().withCompression()
+                        .withThreads(threads), Progress.NONE);
+            }
+            assertThat(QemuImg.compare(top, "qcow2", over, "qcow2")).as("-B, seed %d", seed).isZero();
+            assertThat(QemuImg.check(over).exitCode()).as("-B check, seed %d", seed).isZero();
+        }
+    }
+
     /** qemu-io commands: {@code n} writes of 4 KiB..300 KiB with seeded patterns and places, some zeros. */
     private static List<String> pattern(Random r, int n) {
         List<String> cmds = new ArrayList<>();

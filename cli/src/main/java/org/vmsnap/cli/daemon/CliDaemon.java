@@ -35,17 +35,19 @@ import org.vmsnap.manager.LocalSocket;
 
 /**
  * A warm vmsnap for one state folder, as libvirtd is for virsh: the launcher hands it the short
- * commands ({@link DaemonRules}) through {@link Forward}, and it runs them with {@link Main#run}
- * as the command line would, each on its own thread (the domain lock serializes them, with each
- * other and with every other vmsnap). A command then costs a small client's start-up and the
- * work itself, not a JVM's start-up, class loading and JIT.
- * <p>The socket is in vmsnap's private run root ({@link DomainService#daemonSocket}), mode 0600, and a
- * client of another user is declined too. The state folder holds {@value #MARKER}, the socket's
- * path, so the launcher finds the socket without hashing anything. Both are removed on close when
- * they are still this daemon's.
+ * commands ({@link DaemonRules}) itself through a FIFO ({@link ShellClients}), or through the JVM
+ * client {@link Forward} on a socket, and it runs them with {@link Main#run} as the command line
+ * would, each on its own thread (the domain lock serializes them, with each other and with every
+ * other vmsnap). A command then costs the launcher's few milliseconds and the work itself, not a
+ * JVM's start-up, class loading and JIT.
+ * <p>The socket and the FIFO are in vmsnap's private run root ({@link DomainService#daemonSocket}),
+ * mode 0600, and a socket client of another user is declined too. The state folder holds
+ * {@value #MARKER}: the socket's path, the FIFO's, and this process's pid and start time, so the
+ * launcher finds them without hashing anything. All are removed on close when they are still this
+ * daemon's.
  */
 public final class CliDaemon implements Closeable {
-    /** In the state folder: the path of the socket of the daemon that serves it. */
+    /** In the state folder: the socket, the FIFO and "pid start-time" of the daemon that serves it, a line each. */
     public static final String MARKER = ".daemon";
     private static final int FRAME_BYTES = 64 * 1024;
 

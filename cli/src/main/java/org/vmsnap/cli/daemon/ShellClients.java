@@ -224,7 +224,9 @@ final class ShellClients implements Closeable {
                 return b.toString(StandardCharsets.UTF_8);
             }
             if (b.size() >= max) {
-                throw new IOException("a line longer than " + max + " bytes: \"" + b.toString(StandardCharsets.UTF_8) + "\"");
+                String start = b.toString(StandardCharsets.UTF_8);
+                throw new IOException("a line longer than " + max + " bytes (\"" + start.substring(0, Math.min(40, start.length()))
+                        + "...\")");
             }
             b.write(c);
         }

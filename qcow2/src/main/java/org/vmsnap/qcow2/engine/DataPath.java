@@ -437,7 +437,14 @@ final class DataPath {
     /** Stores one whole guest cluster compressed (uncompressed when that is not smaller). */
     void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
         byte[] out = new byte[g.clusterSize() - 1];
-        int len = e.codec().compress(cluster, cluster.length, out);
+        writeCompressed(guestOffset, cluster, out, e.codec().compress(cluster, cluster.length, out));
+    }
+
+    /**
+     * Stores {@code cluster}, already compressed by the image's codec into {@code out[0, len)}
+     * ({@code len} -1: it did not shrink, stored as it is).
+     */
+    void writeCompressed(long guestOffset, byte[] cluster, byte[] out, int len) throws IOException {
         if (len < 0) {
             write(guestOffset, ByteBuffer.wrap(cluster));
             return;

@@ -293,6 +293,34 @@ public final class Qcow2Engine {
         data.writeCompressed(guestOffset, cluster);
     }
 
+    /**
+     * As {@link #writeCompressed(long, byte[])}, with the cluster already compressed by
+     * {@link #compressCluster} (on another thread, say) into {@code out[0, len)}; {@code len} -1:
+     * stored uncompressed.
+     */
+    public void writeCompressed(long guestOffset, byte[] cluster, byte[] out, int len) throws IOException {
+        checkWritable();
+        if (!g.isClusterAligned(guestOffset) || cluster.length != g.clusterSize() || len >= out.length
+                || len >= cluster.length) {
+            throw new IllegalArgumentException("compressed writes take one whole aligned cluster, compressed smaller");
+        }
+        checkRange(guestOffset, Math.min(cluster.length, header.size() - guestOffset));
+        settle(guestOffset, cluster.length);
+        data.writeCompressed(guestOffset, cluster, out, len);
+    }
+
+    /**
+     * Compresses one whole cluster with the image's codec into {@code out} (one byte shorter than a
+     * cluster): its length, or -1 when it does not shrink. Reads nothing of the image, so any
+     * thread may call it.
+     */
+    public int compressCluster(byte[] cluster, byte[] out) throws IOException {
+        if (cluster.length != g.clusterSize() || out.length != g.clusterSize() - 1) {
+            throw new IllegalArgumentException("a whole cluster into a buffer one byte shorter");
+        }
+        return codec().compress(cluster, cluster.length, out);
+    }
+
     public BlockStatus blockStatus(long guestOffset, long maxLength) throws IOException {
         checkOpen();
         checkRange(guestOffset, maxLength);

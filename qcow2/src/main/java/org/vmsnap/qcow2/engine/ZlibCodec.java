@@ -25,38 +25,60 @@ final class ZlibCodec implements CompressionCodec {
         return "zlib";
     }
 
+    /**
+     * Deflaters of earlier calls, reset: a new one allocates and clears zlib's ~256 KiB of state,
+     * per cluster of a {@code convert -c}. Any thread takes one (compression runs on several).
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Deflater> idle = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private static final int MAX_IDLE = 16;
+
     @Override
     public int compress(byte[] src, int srcLength, byte[] dst) {
-        Deflater d = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
+        Deflater d = idle.poll();
+        if (d == null) {
+            d = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
+        }
+        boolean keep = false;
         try {
-            int out = 0;
-            for (int pos = 0; pos < srcLength; pos += WINDOW_BYTES) {
-                d.setInput(src, pos, Math.min(WINDOW_BYTES, srcLength - pos));
-                // Per Deflater's contract: a full flush is complete once it returns less than the space offered.
-                while (true) {
-                    int space = dst.length - out;
-                    if (space == 0) {
-                        return -1;
-                    }
-                    int k = d.deflate(dst, out, space, Deflater.FULL_FLUSH);
-                    out += k;
-                    if (k < space) {
-                        break;
-                    }
-                }
+            int n = deflate(d, src, srcLength, dst);
+            keep = true;
+            return n;
+        } finally {
+            if (keep && idle.size() < MAX_IDLE) {
+                d.reset();
+                idle.offer(d);
+            } else {
+                d.end();
             }
-            d.finish();
-            while (!d.finished()) {
+        }
+    }
+
+    private static int deflate(Deflater d, byte[] src, int srcLength, byte[] dst) {
+        int out = 0;
+        for (int pos = 0; pos < srcLength; pos += WINDOW_BYTES) {
+            d.setInput(src, pos, Math.min(WINDOW_BYTES, srcLength - pos));
+            // Per Deflater's contract: a full flush is complete once it returns less than the space offered.
+            while (true) {
                 int space = dst.length - out;
                 if (space == 0) {
                     return -1;
                 }
-                out += d.deflate(dst, out, space);
+                int k = d.deflate(dst, out, space, Deflater.FULL_FLUSH);
+                out += k;
+                if (k < space) {
+                    break;
+                }
             }
-            return out;
-        } finally {
-            d.end();
         }
+        d.finish();
+        while (!d.finished()) {
+            int space = dst.length - out;
+            if (space == 0) {
+                return -1;
+            }
+            out += d.deflate(dst, out, space);
+        }
+        return out;
     }
 
     @Override
