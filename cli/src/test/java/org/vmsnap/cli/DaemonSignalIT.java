@@ -19,7 +19,7 @@ import org.vmsnap.testkit.ShutOffDomainXml;
 /**
  * {@code vmsnap daemon} and the launcher's client as their own processes (the shaded jar): the
  * client, started in another folder, has a relative overlay name land in its folder and gets the
- * command's output and exit code; SIGTERM stops the daemon and removes its socket and marker, after
+ * command's output and exit code; SIGTERM stops the daemon and removes its socket, FIFO and marker, after
  * which the client answers 250 (run it yourself) and prints nothing.
  */
 class DaemonSignalIT {
@@ -45,7 +45,10 @@ class DaemonSignalIT {
             BufferedReader log = new BufferedReader(new InputStreamReader(d.getInputStream(), StandardCharsets.UTF_8));
             String first = log.readLine();
             assertThat(first).startsWith("vmsnap daemon: serving " + home + " on ").endsWith(".sock; Ctrl-C stops");
-            Path socket = Path.of(Files.readAllLines(home.resolve(".daemon")).getFirst());
+            List<String> marker = Files.readAllLines(home.resolve(".daemon"));
+            Path socket = Path.of(marker.getFirst());
+            Path fifo = Path.of(marker.get(1)); // the launcher's way in (ShellClientTest)
+            assertThat(fifo).exists();
             assertThat(first).contains(socket.toString());
 
             Process c = vmsnap(home, user, socket.toString(), "snapshot-create-as", "vm", "s1", "--disk-only",
@@ -62,6 +65,7 @@ class DaemonSignalIT {
             assertThat(d.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(d.exitValue()).isEqualTo(143);
             assertThat(socket).doesNotExist();
+            assertThat(fifo).doesNotExist();
             assertThat(home.resolve(".daemon")).doesNotExist();
             List<String> rest = log.lines().toList();
             assertThat(rest).allMatch(l -> l.startsWith("vmsnap daemon: ") && !l.contains("Exception"));

@@ -161,7 +161,7 @@ class ShellClientTest {
         assertThat(launcher("img", "snapshot", "-c", "-odd name", image)).isEqualTo(new Run(1, "", again.err()));
         assertThat(javaRuns()).as("no JVM was started").isEmpty();
         assertThat(replies()).as("no reply FIFO is left").isEmpty();
-        assertThat(log).anyMatch(l -> l.startsWith("img snapshot: exit 0 in "));
+        waitForLog("img snapshot: exit 0 in ");
     }
 
     @Test
@@ -187,7 +187,7 @@ class ShellClientTest {
         assertThat(replies()).isEmpty();
         // Not a daemon command at all: asked of nobody.
         assertThat(launcher("img", "snapshot", "-c", "s", "rel.qcow2").code()).isEqualTo(99);
-        assertThat(log).noneMatch(l -> l.contains("exit"));
+        assertThat(logged()).noneMatch(l -> l.contains("exit"));
     }
 
     @Test
@@ -210,7 +210,7 @@ class ShellClientTest {
                 all.add(pool.submit(() -> launcher("snapshot-list", "vm")));
             }
             for (Future<Run> f : all) {
-                assertThat(f.get()).as("daemon log %s", log).isEqualTo(new Run(0, expected, ""));
+                assertThat(f.get()).as("daemon log %s", logged()).isEqualTo(new Run(0, expected, ""));
             }
         }
         assertThat(javaRuns()).isEmpty();
@@ -316,12 +316,14 @@ class ShellClientTest {
                 w.write(ByteBuffer.wrap(("GET / HTTP/1.0\n/tmp\n" + noRequest + "\n" + "x".repeat(5000) + "\n")
                         .getBytes(StandardCharsets.US_ASCII)));
             }
+            // Each line is served on a thread of its own: the log lines come in any order.
             waitForLog("a bad request on " + fifo + ": a line longer than 4096 bytes");
-            assertThat(log).contains("a request with a bad reply FIFO: GET / HTTP/1.0",
-                    "a request with a bad reply FIFO: /tmp");
-            assertThat(log).anyMatch(l -> l.startsWith("a bad request " + noRequest + ".req: "));
+            waitForLog("a request with a bad reply FIFO: GET / HTTP/1.0");
+            waitForLog("a request with a bad reply FIFO: /tmp");
+            waitForLog("a bad request " + noRequest + ".req: ");
             assertThat(launcher("domstate", "vm")).isEqualTo(new Run(0, "shut off\n\n", ""));
-            assertThat(log).filteredOn(l -> l.contains("exit")).hasSize(1);
+            waitForLog("domstate: exit 0 in "); // logged after the client has its answer
+            assertThat(logged()).filteredOn(l -> l.contains("exit")).hasSize(1);
         } finally {
             Files.deleteIfExists(noRequest);
         }
@@ -329,10 +331,15 @@ class ShellClientTest {
 
     private void waitForLog(String prefix) throws InterruptedException {
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (log.stream().noneMatch(l -> l.startsWith(prefix)) && System.nanoTime() < until) {
+        while (logged().stream().noneMatch(l -> l.startsWith(prefix)) && System.nanoTime() < until) {
             Thread.sleep(10);
         }
-        assertThat(log).anyMatch(l -> l.startsWith(prefix));
+        assertThat(logged()).anyMatch(l -> l.startsWith(prefix));
+    }
+
+    /** The daemon's log so far (its threads add to it: a synchronized copy). */
+    private List<String> logged() {
+        return List.copyOf(log);
     }
 
     @Test
