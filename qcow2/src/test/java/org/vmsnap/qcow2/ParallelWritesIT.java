@@ -38,13 +38,8 @@ class ParallelWritesIT {
         for (long seed = 1; seed <= 3; seed++) {
             Random r = new Random(seed);
             Path dir = tmp.resolve("s" + seed);
-            java.nio.file.Files.createDirectories(dir);
+            Path top = seededChain(dir, r);
             Path base = dir.resolve("base.qcow2");
-            Path top = dir.resolve("top.qcow2");
-            QemuImg.create(base, "qcow2", SIZE);
-            QemuIo.run(base, "qcow2", pattern(r, 40));
-            QemuImg.createOverlay(top, Path.of("base.qcow2"), "qcow2");
-            QemuIo.run(top, "qcow2", pattern(r, 40));
             int threads = 1 + r.nextInt(ImageCopy.MAX_THREADS);
 
             for (String format : List.of("qcow2", "raw")) {
@@ -169,13 +164,8 @@ class ParallelWritesIT {
     void compressedConvertsOnSeveralThreadsAreTheOneThreadFile() throws IOException {
         for (long seed = 1; seed <= 3; seed++) {
             Random r = new Random(seed);
-            Path dir = java.nio.file.Files.createDirectories(tmp.resolve("c" + seed));
-            Path base = dir.resolve("base.qcow2");
-            Path top = dir.resolve("top.qcow2");
-            QemuImg.create(base, "qcow2", SIZE);
-            QemuIo.run(base, "qcow2", pattern(r, 40));
-            QemuImg.createOverlay(top, Path.of("base.qcow2"), "qcow2");
-            QemuIo.run(top, "qcow2", pattern(r, 40));
+            Path dir = tmp.resolve("c" + seed);
+            Path top = seededChain(dir, r);
             int threads = 2 + r.nextInt(ImageCopy.MAX_THREADS - 1);
             byte[] one = null;
             for (int t : new int[] {1, threads}) {
@@ -216,6 +206,18 @@ class ParallelWritesIT {
             assertThat(QemuImg.compare(top, "qcow2", over, "qcow2")).as("-B, seed %d", seed).isZero();
             assertThat(QemuImg.check(over).exitCode()).as("-B check, seed %d", seed).isZero();
         }
+    }
+
+    /** {@code dir}/base.qcow2 and its overlay top.qcow2 (returned), each with 40 seeded qemu-io writes. */
+    private static Path seededChain(Path dir, Random r) throws IOException {
+        java.nio.file.Files.createDirectories(dir);
+        Path base = dir.resolve("base.qcow2");
+        Path top = dir.resolve("top.qcow2");
+        QemuImg.create(base, "qcow2", SIZE);
+        QemuIo.run(base, "qcow2", pattern(r, 40));
+        QemuImg.createOverlay(top, Path.of("base.qcow2"), "qcow2");
+        QemuIo.run(top, "qcow2", pattern(r, 40));
+        return top;
     }
 
     /** qemu-io commands: {@code n} writes of 4 KiB..300 KiB with seeded patterns and places, some zeros. */
