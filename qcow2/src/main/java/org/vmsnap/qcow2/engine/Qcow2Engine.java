@@ -300,8 +300,8 @@ public final class Qcow2Engine {
      */
     public void writeCompressed(long guestOffset, byte[] cluster, byte[] out, int len) throws IOException {
         checkWritable();
-        if (!g.isClusterAligned(guestOffset) || cluster.length != g.clusterSize() || len >= out.length
-                || len >= cluster.length) {
+        if (!g.isClusterAligned(guestOffset) || cluster.length != g.clusterSize() || out.length >= cluster.length
+                || len < -1 || len > out.length) {
             throw new IllegalArgumentException("compressed writes take one whole aligned cluster, compressed smaller");
         }
         checkRange(guestOffset, Math.min(cluster.length, header.size() - guestOffset));
