@@ -189,23 +189,7 @@ final class NativeFile implements Closeable {
      * (EOPNOTSUPP). A full disk fails here, naming the file, as a write would.
      */
     boolean reserve(long offset, long length) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Functions.STATE);
-            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fallocate(), (long) fd,
-                    (long) FALLOC_FL_KEEP_SIZE, offset, length);
-            if (rc == 0) {
-                return true;
-            }
-            int errno = errno(state);
-            if (errno == EOPNOTSUPP) {
-                return false;
-            }
-            throw new java.nio.file.FileSystemException(path.toString(), null, strerror(errno));
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IOException(path + ": fallocate failed", t);
-        }
+        return fallocate(FALLOC_FL_KEEP_SIZE, offset, length);
     }
 
     /**
@@ -215,10 +199,19 @@ final class NativeFile implements Closeable {
      * unwritten rest of a newly allocated cluster.
      */
     boolean allocate(long offset, long length) throws IOException {
+        return fallocate(0, offset, length);
+    }
+
+    /**
+     * fallocate(2) with {@code mode}: false when the file system cannot (EOPNOTSUPP). Another
+     * failure is typed like a failed write (ENOSPC names the file), as the write it stands for
+     * would fail.
+     */
+    private boolean fallocate(int mode, long offset, long length) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
             long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fallocate(), (long) fd,
-                    0L, offset, length);
+                    (long) mode, offset, length);
             if (rc == 0) {
                 return true;
             }
@@ -226,7 +219,6 @@ final class NativeFile implements Closeable {
             if (errno == EOPNOTSUPP) {
                 return false;
             }
-            // Typed like a failed write (ENOSPC names the file), as the write it stands for would fail.
             throw new java.nio.file.FileSystemException(path.toString(), null, strerror(errno));
         } catch (IOException | RuntimeException | Error e) {
             throw e;
