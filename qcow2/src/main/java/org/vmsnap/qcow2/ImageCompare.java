@@ -3,6 +3,8 @@ package org.vmsnap.qcow2;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
+import org.vmsnap.qcow2.io.ZeroScan;
+
 /**
  * {@code qemu-img compare}: do two disks read the same? Works on any two
  * {@link BlockDevice}s, so qcow2 against raw is as easy as qcow2 against qcow2.

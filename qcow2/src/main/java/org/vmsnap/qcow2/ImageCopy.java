@@ -9,6 +9,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import org.vmsnap.qcow2.io.ZeroScan;
+
 /**
  * The data path of {@code qemu-img convert}: copies what a source disk reads into a target
  * disk of at least the same size, keeping the target sparse.

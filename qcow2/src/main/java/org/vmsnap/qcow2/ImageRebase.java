@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import org.vmsnap.qcow2.io.ZeroScan;
+
 /**
  * {@code qemu-img rebase}: gives an image another backing file.
  *

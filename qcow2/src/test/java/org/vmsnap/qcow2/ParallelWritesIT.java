@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.qcow2.io.BlockStore;
 import org.vmsnap.qcow2.io.FileBlockStore;
+import org.vmsnap.qcow2.io.ZeroScan;
 import org.vmsnap.testkit.QemuImg;
 import org.vmsnap.testkit.QemuIo;
 

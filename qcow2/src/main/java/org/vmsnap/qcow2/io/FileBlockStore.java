@@ -177,10 +177,10 @@ public final class FileBlockStore implements BlockStore {
         int base = src.position();
         int length = src.remaining();
         int runStart = 0;
-        boolean runIsData = !isZero(src, base, base + block);
+        boolean runIsData = !ZeroScan.isZero(src, base, base + block);
         for (int pos = block; ; pos = Math.min(length, pos + block)) {
             boolean atEnd = pos >= length;
-            boolean isData = !atEnd && !isZero(src, base + pos, base + Math.min(length, pos + block));
+            boolean isData = !atEnd && !ZeroScan.isZero(src, base + pos, base + Math.min(length, pos + block));
             if (atEnd || isData != runIsData) {
                 long at = Math.addExact(hostOffset, runStart);
                 if (runIsData || !nativeFile.allocate(at, pos - runStart)) {
@@ -194,20 +194,6 @@ public final class FileBlockStore implements BlockStore {
             }
         }
         src.position(base + length);
-    }
-
-    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 * 1024).asReadOnlyBuffer();
-
-    /** {@code buf[from, to)} holds only zeros ({@link ByteBuffer#mismatch} is vectorized). */
-    private static boolean isZero(ByteBuffer buf, int from, int to) {
-        for (int pos = from; pos < to; ) {
-            int n = Math.min(to - pos, ZEROS.capacity());
-            if (buf.slice(pos, n).mismatch(ZEROS.slice(0, n)) >= 0) {
-                return false;
-            }
-            pos += n;
-        }
-        return true;
     }
 
     /** How writes and flushes reach the disk from now on (see {@link CacheMode}). */
