@@ -86,16 +86,23 @@ class CliDaemonTest {
         assertThat(log).anyMatch(l -> l.startsWith("snapshot-create-as: exit 0 in "));
     }
 
-    @Test
-    void outputAndExitCodesAreTheCommandsOwn() throws Exception {
-        assertThat(forward("snapshot-create-as", "vm", "s1").code()).isZero();
-        String image = dir.resolve("sys.qcow2").toString();
-        List<List<String>> commands = List.of(List.of("list", "--all"), List.of("domstate", "vm", "--reason"),
+    /**
+     * Commands a daemon serves, on domain vm (one snapshot) and its disk {@code image}: reads, a
+     * missing domain and snapshot, a bad option, a revert. Each prints and exits as in its own JVM.
+     */
+    static List<List<String>> servedCommands(String image) {
+        return List.of(List.of("list", "--all"), List.of("domstate", "vm", "--reason"),
                 List.of("domstate", "nosuch"), List.of("snapshot-list", "vm", "--tree"),
                 List.of("snapshot-info", "vm", "--current"), List.of("snapshot-delete", "vm", "nosuch"),
                 List.of("snapshot-list", "vm", "--bogus"), List.of("img", "info", image),
                 List.of("img", "snapshot", "-l", image), List.of("dumpxml", "vm"), List.of("snapshot-revert", "vm"));
-        for (List<String> c : commands) {
+    }
+
+    @Test
+    void outputAndExitCodesAreTheCommandsOwn() throws Exception {
+        assertThat(forward("snapshot-create-as", "vm", "s1").code()).isZero();
+        String image = dir.resolve("sys.qcow2").toString();
+        for (List<String> c : servedCommands(image)) {
             String[] args = c.toArray(String[]::new);
             assertThat(forward(args).asRun()).as("%s", c).isEqualTo(Cli.run(args));
         }

@@ -98,11 +98,8 @@ class ShellClientTest {
         Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 
-    record Run(int code, String out, String err) {
-    }
-
     /** ./vmsnap ARGS in the user's folder, through bash -c SHELL when not null ("$@" are ./vmsnap and ARGS). */
-    Run inShell(String shell, String... args) throws Exception {
+    Cli.Run inShell(String shell, String... args) throws Exception {
         List<String> cmd = new ArrayList<>();
         if (shell == null) {
             cmd.add(root.resolve("vmsnap").toString());
@@ -118,12 +115,12 @@ class ShellClientTest {
             Future<byte[]> out = io.submit(() -> p.getInputStream().readAllBytes());
             Future<byte[]> err = io.submit(() -> p.getErrorStream().readAllBytes());
             assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("the launcher ended").isTrue();
-            return new Run(p.exitValue(), new String(out.get(), StandardCharsets.UTF_8),
+            return new Cli.Run(p.exitValue(), new String(out.get(), StandardCharsets.UTF_8),
                     new String(err.get(), StandardCharsets.UTF_8));
         }
     }
 
-    Run launcher(String... args) throws Exception {
+    Cli.Run launcher(String... args) throws Exception {
         return inShell(null, args);
     }
 
@@ -139,26 +136,22 @@ class ShellClientTest {
 
     @Test
     void aTakenCommandStartsNoJavaAndPrintsAndExitsAsItsOwnJvm() throws Exception {
-        assertThat(launcher("snapshot-create-as", "vm", "s1").code()).isZero();
+        assertThat(launcher("snapshot-create-as", "vm", "s1").exitCode()).isZero();
         String image = dir.resolve("sys.qcow2").toString();
-        List<List<String>> commands = List.of(List.of("list", "--all"), List.of("domstate", "vm", "--reason"),
-                List.of("domstate", "nosuch"), List.of("snapshot-list", "vm", "--tree"),
-                List.of("snapshot-info", "vm", "--current"), List.of("snapshot-delete", "vm", "nosuch"),
-                List.of("snapshot-list", "vm", "--bogus"), List.of("img", "info", image),
-                List.of("img", "snapshot", "-l", image), List.of("dumpxml", "vm"), List.of("snapshot-revert", "vm"),
-                List.of("img", "snapshot", "-l", "--output=json", image));
+        List<List<String>> commands = new ArrayList<>(CliDaemonTest.servedCommands(image));
+        commands.add(List.of("img", "snapshot", "-l", "--output=json", image));
         for (List<String> c : commands) {
             String[] args = c.toArray(String[]::new);
-            Run mine = launcher(args);
+            Cli.Run mine = launcher(args);
             Cli.Run own = Cli.run(args);
-            assertThat(new Cli.Run(mine.code(), mine.out(), mine.err())).as("%s", c).isEqualTo(own);
+            assertThat(mine).as("%s", c).isEqualTo(own);
         }
         // A write: taken once, then refused as its own JVM refuses it.
-        assertThat(launcher("img", "snapshot", "-c", "-odd name", image)).isEqualTo(new Run(0, "", ""));
+        assertThat(launcher("img", "snapshot", "-c", "-odd name", image)).isEqualTo(new Cli.Run(0, "", ""));
         assertThat(launcher("img", "snapshot", "-l", image).out()).contains("-odd name");
         Cli.Run again = Cli.run("img", "snapshot", "-c", "-odd name", image);
         assertThat(again.exitCode()).isEqualTo(1);
-        assertThat(launcher("img", "snapshot", "-c", "-odd name", image)).isEqualTo(new Run(1, "", again.err()));
+        assertThat(launcher("img", "snapshot", "-c", "-odd name", image)).isEqualTo(new Cli.Run(1, "", again.err()));
         assertThat(javaRuns()).as("no JVM was started").isEmpty();
         assertThat(replies()).as("no reply FIFO is left").isEmpty();
         waitForLog("img snapshot: exit 0 in ");
@@ -167,7 +160,7 @@ class ShellClientTest {
     @Test
     void oddNamesAndARelativeFileAreTheUsersOwn() throws Exception {
         String name = "s 1 'quoted' \"twice\" ünï $HOME `x` \\";
-        Run r = launcher("snapshot-create-as", "vm", name, "--disk-only", "--diskspec", "vda,file=-new over lay.qcow2");
+        Cli.Run r = launcher("snapshot-create-as", "vm", name, "--disk-only", "--diskspec", "vda,file=-new over lay.qcow2");
         assertThat(r.err()).isEmpty();
         assertThat(r.out()).isEqualTo("Domain snapshot " + name + " created\n");
         assertThat(user.resolve("-new over lay.qcow2")).isRegularFile();
@@ -178,21 +171,21 @@ class ShellClientTest {
     @Test
     void aDeclinedCommandRunsInTheLaunchersJvmOnce() throws Exception {
         env.put("TZ", Objects.requireNonNullElse(System.getenv("TZ"), "") + "UTC");
-        Run r = launcher("snapshot-create-as", "vm", "a");
-        assertThat(r.code()).as("the stand-in java's code; %s", r).isEqualTo(99);
+        Cli.Run r = launcher("snapshot-create-as", "vm", "a");
+        assertThat(r.exitCode()).as("the stand-in java's code; %s", r).isEqualTo(99);
         assertThat(r.out()).isEmpty();
         assertThat(javaRuns()).singleElement().asString().endsWith(" -jar " + root.resolve("cli/target/vmsnap.jar")
                 + " snapshot-create-as vm a");
         assertThat(Cli.run("snapshot-list", "vm", "--name").out()).isBlank();
         assertThat(replies()).isEmpty();
         // Not a daemon command at all: asked of nobody.
-        assertThat(launcher("img", "snapshot", "-c", "s", "rel.qcow2").code()).isEqualTo(99);
+        assertThat(launcher("img", "snapshot", "-c", "s", "rel.qcow2").exitCode()).isEqualTo(99);
         assertThat(logged()).noneMatch(l -> l.contains("exit"));
     }
 
     @Test
     void aClosedStdoutDropsTheOutputAndKeepsTheExitCode() throws Exception {
-        Run r = inShell("\"$@\" | head -c 5; echo \" ${PIPESTATUS[0]}\"", "dumpxml", "vm");
+        Cli.Run r = inShell("\"$@\" | head -c 5; echo \" ${PIPESTATUS[0]}\"", "dumpxml", "vm");
         assertThat(r.out()).isEqualTo("<doma 0\n");
         assertThat(r.err()).isEmpty();
         r = inShell("\"$@\" | head -c 0; echo \"${PIPESTATUS[0]}\"", "domstate", "nosuch");
@@ -205,12 +198,12 @@ class ShellClientTest {
     void manyLaunchersAtOnce() throws Exception {
         String expected = Cli.run("snapshot-list", "vm").out();
         try (ExecutorService pool = Executors.newFixedThreadPool(6)) {
-            List<Future<Run>> all = new ArrayList<>();
+            List<Future<Cli.Run>> all = new ArrayList<>();
             for (int i = 0; i < 18; i++) {
                 all.add(pool.submit(() -> launcher("snapshot-list", "vm")));
             }
-            for (Future<Run> f : all) {
-                assertThat(f.get()).as("daemon log %s", logged()).isEqualTo(new Run(0, expected, ""));
+            for (Future<Cli.Run> f : all) {
+                assertThat(f.get()).as("daemon log %s", logged()).isEqualTo(new Cli.Run(0, expected, ""));
             }
         }
         assertThat(javaRuns()).isEmpty();
@@ -227,7 +220,7 @@ class ShellClientTest {
         Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + fifo + "\n"
                 + ProcessHandle.current().pid() + " 1\n");
         long t0 = System.nanoTime();
-        assertThat(launcher("domstate", "vm").code()).isEqualTo(99);
+        assertThat(launcher("domstate", "vm").exitCode()).isEqualTo(99);
         assertThat(javaRuns()).singleElement().asString().endsWith(" domstate vm");
         assertThat((System.nanoTime() - t0) / 1_000_000).as("ms, no wait for a dead daemon").isLessThan(5_000);
         assertThat(replies()).isEmpty();
@@ -247,7 +240,7 @@ class ShellClientTest {
         new ProcessBuilder("mkfifo", silent.toString()).start().waitFor();
         try {
             Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + silent + "\n" + marker.get(2) + "\n");
-            assertThat(launcher("domstate", "vm").code()).isEqualTo(99);
+            assertThat(launcher("domstate", "vm").exitCode()).isEqualTo(99);
             assertThat(javaRuns()).singleElement().asString().endsWith(" domstate vm");
             assertThat(replies()).isEmpty();
         } finally {
@@ -291,9 +284,9 @@ class ShellClientTest {
                 }
                 return null;
             });
-            Run r = launcher("domstate", "vm");
+            Cli.Run r = launcher("domstate", "vm");
             dying.get(30, TimeUnit.SECONDS);
-            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.exitCode()).isEqualTo(1);
             assertThat(r.out()).isEqualTo("hal");
             assertThat(r.err()).startsWith("vmsnap: lost the daemon during the command (the connection ended before the"
                     + " command's exit code); it may have taken effect");
@@ -321,7 +314,7 @@ class ShellClientTest {
             waitForLog("a request with a bad reply FIFO: GET / HTTP/1.0");
             waitForLog("a request with a bad reply FIFO: /tmp");
             waitForLog("a bad request " + noRequest + ".req: ");
-            assertThat(launcher("domstate", "vm")).isEqualTo(new Run(0, "shut off\n\n", ""));
+            assertThat(launcher("domstate", "vm")).isEqualTo(new Cli.Run(0, "shut off\n\n", ""));
             waitForLog("domstate: exit 0 in "); // logged after the client has its answer
             assertThat(logged()).filteredOn(l -> l.contains("exit")).hasSize(1);
         } finally {
