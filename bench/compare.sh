@@ -174,6 +174,7 @@ XML
 # A `vmsnap daemon` for the run's state folder, started in the background; false (with a FAILED
 # row) when it did not come up.
 daemon_start() {
+  export VMSNAP_DAEMON=manual   # the rows use this daemon (lib.sh: off, each command in its own JVM)
   "$BENCH_VMSNAP" daemon --quiet >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   for _ in $(seq 1 300); do [ -f "$VMSNAP_HOME/.daemon" ] && return 0; sleep 0.1; done
@@ -186,6 +187,7 @@ daemon_start() {
 daemon_stop() {
   kill "$daemon_pid" 2>/dev/null || true
   wait "$daemon_pid" 2>/dev/null || true
+  export VMSNAP_DAEMON=off
 }
 
 # Internal snapshot verbs on a work copy holding base, d1..d(4N) (bench_snapshot_work): -c names

@@ -16,6 +16,9 @@ BENCH_SMALL=${BENCH_SMALL:-0}
 BENCH_REBUILD=${BENCH_REBUILD:-0}
 BENCH_RESULTS=${BENCH_RESULTS:-$bench_root/bench/RESULTS.md}
 BENCH_VMSNAP=${BENCH_VMSNAP:-$bench_root/vmsnap}
+# vmsnap's rows time each command in its own JVM unless they say otherwise: without this the
+# launcher would start a daemon of its own at the first short command and serve the later runs.
+export VMSNAP_DAEMON=${VMSNAP_DAEMON:-off}
 BENCH_QEMU_IMG=${BENCH_QEMU_IMG:-qemu-img}
 
 # Filled by bench_case, printed by bench_report.

@@ -168,6 +168,7 @@ fi
 # Two vmsnap columns: each command in its own JVM (VMSNAP_DAEMON=off), and handed to a running
 # `vmsnap daemon` (the warm JVM, as libvirtd is for virsh; its log counts what it served).
 VO=(env VMSNAP_DAEMON=off "$V")
+export VMSNAP_DAEMON=manual   # "$V": the daemon started here, never one of the launcher's own
 "$V" daemon >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 300); do [ -f "$VMSNAP_HOME/.daemon" ] && break; sleep 0.1; done

@@ -10,6 +10,7 @@ dir=${BENCH_DIR:-/var/tmp/vmsnap-bench-manager}
 size=${BENCH_SIZE:-20G}
 data=${BENCH_DATA_MIB:-1024}
 V="$root/vmsnap"
+export VMSNAP_DAEMON=${VMSNAP_DAEMON:-off}   # each command in its own JVM (no daemon of the launcher's)
 rm -rf "$dir" && mkdir -p "$dir"
 export VMSNAP_HOME="$dir/home"
 "$V" --version >/dev/null   # builds the jar and the AOT cache outside the timings

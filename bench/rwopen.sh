@@ -19,6 +19,7 @@ RUNS=${RUNS:-5}
 SIZES=${SIZES:-1 8}
 DIR=${DIR:-/var/tmp/vmsnap-rwopen}
 V=${VMSNAP:-$root/vmsnap}
+export VMSNAP_DAEMON=${VMSNAP_DAEMON:-off}   # each command in its own JVM (no daemon of the launcher's)
 RESULTS=${RESULTS:-$root/bench/RESULTS.md}
 mkdir -p "$DIR"
 export VMSNAP_HOME=$DIR/home

@@ -22,6 +22,7 @@ RUNS=${RUNS:-5}
 SIZES=${SIZES:-1 8}
 DIR=${DIR:-/var/tmp/vmsnap-snapops}
 V=${VMSNAP:-$root/vmsnap}
+export VMSNAP_DAEMON=${VMSNAP_DAEMON:-off}   # each command in its own JVM (no daemon of the launcher's)
 RESULTS=${RESULTS:-$root/bench/RESULTS.md}
 mkdir -p "$DIR"
 "$V" --version >/dev/null   # builds the jar outside the timing

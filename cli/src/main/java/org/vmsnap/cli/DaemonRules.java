@@ -24,6 +24,21 @@ public final class DaemonRules {
     private DaemonRules() {
     }
 
+    /** Verbs that may start a QEMU process (a start, a revert that restarts QEMU). */
+    static final Set<String> STARTS_QEMU = Set.of("start", "snapshot-revert");
+
+    /**
+     * True when {@code args} may start a QEMU process, which gets the environment and working folder
+     * of the JVM that runs the command.
+     */
+    public static boolean startsQemu(String... args) {
+        int at = 0;
+        while (at < args.length && args[at].equals("--debug")) {
+            at++;
+        }
+        return at < args.length && STARTS_QEMU.contains(args[at]);
+    }
+
     /** True when the daemon may run {@code args} for a client. */
     public static boolean accepts(String... args) {
         int at = 0;

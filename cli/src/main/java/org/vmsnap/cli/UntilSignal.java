@@ -17,6 +17,7 @@ final class UntilSignal {
 
     private final Resource[] resources;
     private final Thread hook;
+    private final CountDownLatch ended = new CountDownLatch(1);
 
     private UntilSignal(String name, Resource[] resources) {
         this.resources = resources;
@@ -30,10 +31,13 @@ final class UntilSignal {
         return s;
     }
 
-    /** Waits for a signal (the hook then closes everything) or an interrupt (then closes here). */
+    /**
+     * Waits for a signal (the hook then closes everything), an interrupt or {@link #end} (then
+     * closes here).
+     */
     void await() throws IOException {
         try {
-            new CountDownLatch(1).await();
+            ended.await();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
@@ -43,6 +47,11 @@ final class UntilSignal {
                 throw first;
             }
         }
+    }
+
+    /** Lets {@link #await} close everything and return, as a signal would (the daemon's idle exit). */
+    void end() {
+        ended.countDown();
     }
 
     private void closeQuietly() {

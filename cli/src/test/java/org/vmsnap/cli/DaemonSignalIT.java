@@ -77,6 +77,48 @@ class DaemonSignalIT {
         }
     }
 
+    /**
+     * The daemon the launcher starts (--idle-exit, --no-start) serves, then stops by itself once
+     * no command came for the time given: exit 0, its socket, FIFO and marker gone, and the
+     * launcher's spawn stamp too (the next command may start another at once).
+     */
+    @Test
+    void anIdleDaemonStopsByItselfAndCleansUp() throws Exception {
+        Path home = Files.createDirectories(tmp.resolve("home"));
+        Files.writeString(home.resolve(".daemon.spawn"), "1796670000\n");
+        ProcessBuilder pb = new ProcessBuilder(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar(), "daemon",
+                "--no-start", "--idle-exit=2").directory(tmp.toFile()).redirectErrorStream(true);
+        pb.environment().put("VMSNAP_HOME", home.toString());
+        Process d = pb.start();
+        try {
+            BufferedReader log = new BufferedReader(new InputStreamReader(d.getInputStream(), StandardCharsets.UTF_8));
+            assertThat(log.readLine()).endsWith("; Ctrl-C stops, as do 2 s without a command");
+            List<String> marker = Files.readAllLines(home.resolve(".daemon"));
+            Path socket = Path.of(marker.getFirst());
+            Process c = vmsnap(home, tmp, socket.toString(), "domstate", "nosuch");
+            assertThat(err(c)).isEqualTo("vmsnap: failed to get domain 'nosuch'\n");
+            assertThat(log.readLine()).contains("domstate: exit 1 in ");
+            Process start = vmsnap(home, tmp, socket.toString(), "start", "nosuch");
+            assertThat(out(start) + err(start)).as("declined: the client runs it").isEmpty();
+            assertThat(start.exitValue()).isEqualTo(250);
+            assertThat(d.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(d.exitValue()).isZero();
+            assertThat(log.readLine()).isEqualTo("vmsnap daemon: stopping: no command for 2 s");
+            assertThat(socket).doesNotExist();
+            assertThat(Path.of(marker.get(1))).doesNotExist();
+            assertThat(home.resolve(".daemon")).doesNotExist();
+            assertThat(home.resolve(".daemon.spawn")).doesNotExist();
+        } finally {
+            d.destroyForcibly();
+        }
+        Process bad = new ProcessBuilder(java(), "--enable-native-access=ALL-UNNAMED", "-jar", jar(), "daemon",
+                "--idle-exit=-5").directory(tmp.toFile()).start();
+        assertThat(bad.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(err(bad)).isEqualTo("vmsnap: --idle-exit: -5 is negative; give SECONDS, or 0 for never\n");
+        assertThat(bad.exitValue()).isEqualTo(1);
+        assertThat(home.resolve(".daemon")).doesNotExist();
+    }
+
     private static String java() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }

@@ -47,6 +47,11 @@ class LauncherTest {
                 for a; do case $a in -XX:AOTCacheOutput=*) echo cache > "${a#-XX:AOTCacheOutput=}" ;; esac; done
                 echo "java $*" >> "$LAUNCHER_LOG"
                 case "$*" in *" org.vmsnap.cli.daemon.Forward "*) exit "${FORWARD_RC:-0}" ;; esac
+                case "$*" in *" daemon "*)
+                  set -- $(cat /proc/$$/stat)
+                  echo "daemon cwd=$(pwd) home=$VMSNAP_HOME session-leader=$([ "$6" = $$ ] && echo yes || echo no)" \
+                    >> "$DAEMON_LOG" ;;
+                esac
                 """);
         script(tmp.resolve("jdk/bin/javac"), "#!/bin/sh\n");
         Files.writeString(tmp.resolve("jdk/release"), "IMPLEMENTOR=\"test\"\nJAVA_VERSION=\"25.0.3\"\n");
@@ -258,6 +263,67 @@ class LauncherTest {
         }
     }
 
+    /**
+     * With no live daemon (VMSNAP_DAEMON unset or auto), a command a daemon would take runs here and
+     * the launcher starts a daemon in the background for the next ones: from /, in a session of its
+     * own, for the absolute state folder, with --no-start and --idle-exit; at most once per state
+     * folder per 30 s; never with VMSNAP_DAEMON=manual or off, for a command no daemon takes, or for
+     * a state folder that does not exist yet.
+     */
+    @Test
+    void withoutADaemonTheLauncherStartsOneForTheNextCommands() throws Exception {
+        Path daemons = tmp.resolve("daemon.log");
+        String spawned = " -jar " + jar + " daemon --quiet --no-start --idle-exit=600";
+        env.put("VMSNAP_DAEMON", "auto");
+        assertThat(last("domstate", "vm")).endsWith(" -jar " + jar + " domstate vm");
+        Thread.sleep(500);
+        assertThat(daemons).as("no state folder yet").doesNotExist();
+
+        Path home = Files.createDirectories(tmp.resolve("home"));
+        int before = Files.readAllLines(log).size();
+        List<String> lines = run(root, "./vmsnap", "domstate", "vm");
+        assertThat(awaitLines(daemons, 1)).containsExactly(
+                "daemon cwd=/ home=" + home + " session-leader=yes");
+        lines = Files.readAllLines(log);
+        assertThat(lines.subList(before, lines.size())).hasSize(2)
+                .anySatisfy(l -> assertThat(l).endsWith(" -jar " + jar + " domstate vm"))
+                .anySatisfy(l -> assertThat(l).endsWith(spawned).contains("-XX:AOTCache=" + root.resolve(
+                        "cli/target/vmsnap.aot")).doesNotContain("TieredStopAtLevel"));
+        long stamp = Long.parseLong(Files.readString(home.resolve(".daemon.spawn")).strip());
+        assertThat(stamp).isCloseTo(Instant.now().getEpochSecond(), org.assertj.core.data.Offset.offset(5L));
+
+        // The stand-in daemon never came up: within 30 s no second attempt (unset is auto).
+        env.put("VMSNAP_DAEMON", null);
+        last("snapshot-list", "vm");
+        Files.writeString(home.resolve(".daemon.spawn"), (stamp - 31) + "\n");
+        for (String mode : List.of("manual", "off")) {
+            env.put("VMSNAP_DAEMON", mode);
+            last("snapshot-list", "vm");
+        }
+        env.put("VMSNAP_DAEMON", null);
+        last("img", "convert", "/a", "/b");
+        Thread.sleep(500);
+        assertThat(Files.readAllLines(daemons)).hasSize(1);
+        // 31 s later, one more.
+        last("snapshot-list", "vm");
+        assertThat(awaitLines(daemons, 2)).hasSize(2);
+        // A relative state folder is given to the daemon as an absolute one.
+        Files.writeString(home.resolve(".daemon.spawn"), "garbage\n");
+        env.put("VMSNAP_HOME", "../home");
+        run(root, "./vmsnap", "domblklist", "vm");
+        assertThat(awaitLines(daemons, 3).getLast()).isEqualTo("daemon cwd=/ home=" + root + "/../home"
+                + " session-leader=yes");
+        assertThat(Files.readString(home.resolve(".daemon.spawn")).strip()).matches("[0-9]+");
+    }
+
+    /** The lines of {@code file} once it has {@code n} (10 s at most: the launcher does not wait for it). */
+    private static List<String> awaitLines(Path file, int n) throws Exception {
+        for (int i = 0; i < 100 && (!Files.exists(file) || Files.readAllLines(file).size() < n); i++) {
+            Thread.sleep(100);
+        }
+        return Files.readAllLines(file);
+    }
+
     /** The java command line of the launcher run with these arguments. */
     private String last(String... args) throws Exception {
         List<String> command = new ArrayList<>(List.of("./vmsnap"));
@@ -282,7 +348,16 @@ class LauncherTest {
         pb.environment().put("VMSNAP_HOME", tmp.resolve("home").toString());
         Files.createDirectories(tmp.resolve("xdg"));
         pb.environment().put("XDG_RUNTIME_DIR", tmp.resolve("xdg").toString());
-        pb.environment().putAll(env);
+        // Without a daemon the launcher starts one in the background: only the tests of that want it.
+        pb.environment().put("VMSNAP_DAEMON", "manual");
+        pb.environment().put("DAEMON_LOG", tmp.resolve("daemon.log").toString());
+        env.forEach((k, v) -> {
+            if (v == null) {
+                pb.environment().remove(k); // unset
+            } else {
+                pb.environment().put(k, v);
+            }
+        });
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();

@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
 
@@ -49,6 +50,8 @@ import org.vmsnap.manager.LocalSocket;
 public final class CliDaemon implements Closeable {
     /** In the state folder: the socket, the FIFO and "pid start-time" of the daemon that serves it, a line each. */
     public static final String MARKER = ".daemon";
+    /** In the state folder: when the launcher last started a daemon for it (seconds since the epoch). */
+    public static final String SPAWN_STAMP = ".daemon.spawn";
     private static final int FRAME_BYTES = 64 * 1024;
 
     private final Path home;
@@ -63,9 +66,18 @@ public final class CliDaemon implements Closeable {
     private volatile boolean jarChangeLogged;
     /** The launcher's way in, or null when no FIFO could be made. */
     private ShellClients shell;
+    /** False for a daemon the launcher started: commands that start QEMU run in the user's own JVM. */
+    private final boolean startsQemu;
+    /** Guards running, lastActive and stopping: a command is taken, or the idle daemon stops, not both. */
+    private final Object activity = new Object();
+    private int running;
+    private long lastActive = System.nanoTime();
+    private boolean stopping;
 
-    private CliDaemon(Path home, Path socket, Object socketInode, ServerSocketChannel server, Consumer<String> log) {
+    private CliDaemon(Path home, Path socket, Object socketInode, ServerSocketChannel server, Consumer<String> log,
+                      boolean startsQemu) {
         this.home = home;
+        this.startsQemu = startsQemu;
         this.socket = socket;
         this.socketInode = socketInode;
         this.server = server;
@@ -99,12 +111,23 @@ public final class CliDaemon implements Closeable {
      * @throws IOException when another daemon serves it, or the socket cannot be made
      */
     public static CliDaemon start(Path home, Consumer<String> log) throws IOException {
+        return start(home, log, true);
+    }
+
+    /**
+     * {@link #start(Path, Consumer)}; with {@code startsQemu} false the daemon declines the
+     * commands that may start QEMU ({@link DaemonRules#startsQemu}): a daemon the launcher started
+     * by itself has the environment and folder of whichever command started it, which the user did
+     * not choose for their VMs.
+     */
+    public static CliDaemon start(Path home, Consumer<String> log, boolean startsQemu) throws IOException {
         Path h = home.toAbsolutePath().normalize();
         Path socket = DomainService.daemonSocket(h);
         switch (LocalSocket.probe(socket)) {
             case MISSING -> {
             }
-            case LIVE -> throw new IOException("a vmsnap daemon already serves " + h + " (socket " + socket + ")");
+            case LIVE -> throw new IOException("a vmsnap daemon already serves " + h + " (socket " + socket
+                    + servingPid(h) + ")");
             case NOT_A_SOCKET, OTHER_USER -> throw new IOException(socket + ": exists and is not this user's socket;"
                     + " vmsnap leaves it (remove it by hand)");
             // A dead daemon's socket in this user's private run root: nothing listens or needs it.
@@ -116,7 +139,7 @@ public final class CliDaemon implements Closeable {
             ch.bind(UnixDomainSocketAddress.of(socket));
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
             Object inode = Files.getAttribute(socket, "unix:ino", LinkOption.NOFOLLOW_LINKS);
-            CliDaemon d = new CliDaemon(h, socket, inode, ch, log);
+            CliDaemon d = new CliDaemon(h, socket, inode, ch, log, startsQemu);
             String marker = socket + "\n";
             try {
                 shell = ShellClients.start(d, socket, log);
@@ -135,6 +158,17 @@ public final class CliDaemon implements Closeable {
                 shell.close();
             }
             throw e;
+        }
+    }
+
+    /** ", pid N: kill N stops it" from the marker of the daemon that serves {@code home}, or "". */
+    private static String servingPid(Path home) {
+        try {
+            List<String> marker = Files.readAllLines(home.resolve(MARKER), StandardCharsets.UTF_8);
+            String pid = marker.size() > 2 ? marker.get(2).split(" ")[0] : "";
+            return pid.matches("[0-9]+") ? ", pid " + pid + ": kill " + pid + " stops it" : "";
+        } catch (IOException e) {
+            return "";
         }
     }
 
@@ -200,9 +234,26 @@ public final class CliDaemon implements Closeable {
             a.declined(why);
             return;
         }
-        if (!a.accepted()) {
-            return; // the client gave up waiting and runs the command itself
+        synchronized (activity) {
+            if (stopping) {
+                a.declined("the daemon is stopping");
+                return;
+            }
+            running++;
         }
+        try {
+            if (a.accepted()) {
+                run(r, a);
+            } // else the client gave up waiting and runs the command itself
+        } finally {
+            synchronized (activity) {
+                running--;
+                lastActive = System.nanoTime();
+            }
+        }
+    }
+
+    private void run(ForwardProtocol.Request r, Answer a) throws IOException {
         long start = System.nanoTime();
         PrintWriter out = new PrintWriter(new OutputStreamWriter(new Frames(a, ForwardProtocol.OUT), StandardCharsets.UTF_8), true);
         PrintWriter err = new PrintWriter(new OutputStreamWriter(new Frames(a, ForwardProtocol.ERR), StandardCharsets.UTF_8), true);
@@ -240,7 +291,7 @@ public final class CliDaemon implements Closeable {
                 || !r.tz().equals(Objects.requireNonNullElse(System.getenv("TZ"), ""))) {
             return "another environment";
         }
-        if (jar != null && !Objects.equals(jarTime, modified(jar))) {
+        if (jarChanged()) {
             // A rebuilt jar: this JVM would mix old classes with new ones, and run old code.
             if (!jarChangeLogged) {
                 jarChangeLogged = true;
@@ -249,7 +300,32 @@ public final class CliDaemon implements Closeable {
             }
             return "the jar changed";
         }
-        return DaemonRules.accepts(r.args()) ? null : "not a daemon command";
+        if (!DaemonRules.accepts(r.args())) {
+            return "not a daemon command";
+        }
+        return startsQemu || !DaemonRules.startsQemu(r.args()) ? null
+                : "it may start QEMU, which then gets the environment of your own command";
+    }
+
+    private boolean jarChanged() {
+        return jar != null && !Objects.equals(jarTime, modified(jar));
+    }
+
+    /**
+     * Stops taking commands when none runs and none ended for {@code idleNanos}, or at once when
+     * the jar changed (this daemon would decline everything); returns why it stopped, or null
+     * when it goes on. The caller then closes it. Declined requests do not count: a daemon that
+     * declines everything stops all the same.
+     */
+    public String stopIfIdle(long idleNanos) {
+        boolean rebuilt = jarChanged();
+        synchronized (activity) {
+            if (stopping || running > 0 || System.nanoTime() - lastActive < (rebuilt ? 0 : idleNanos)) {
+                return null;
+            }
+            stopping = true;
+        }
+        return rebuilt ? jar + " changed since it started" : "no command for " + idleNanos / 1_000_000_000L + " s";
     }
 
     private static String verb(String[] args) {
@@ -280,6 +356,9 @@ public final class CliDaemon implements Closeable {
         } catch (java.nio.file.NoSuchFileException e) {
             // gone already
         }
+        // The launcher's note of when it last started a daemon here: once this one ends, the next
+        // command may start another at once.
+        Files.deleteIfExists(home.resolve(SPAWN_STAMP));
         Path marker = home.resolve(MARKER);
         try {
             if (Files.readString(marker, StandardCharsets.UTF_8).lines().findFirst().orElse("").equals(socket.toString())) {

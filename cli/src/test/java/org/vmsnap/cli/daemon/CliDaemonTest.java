@@ -183,7 +183,9 @@ class CliDaemonTest {
         assertThat(Files.getPosixFilePermissions(socket)).hasToString("[OWNER_READ, OWNER_WRITE]");
         assertThat(Files.getPosixFilePermissions(fifo)).hasToString("[OWNER_READ, OWNER_WRITE]");
         assertThatThrownBy(() -> CliDaemon.start(home, log::add)).isInstanceOf(IOException.class)
-                .hasMessageContaining("a vmsnap daemon already serves " + home);
+                .hasMessageContaining("a vmsnap daemon already serves " + home)
+                .hasMessageEndingWith(", pid " + ProcessHandle.current().pid() + ": kill "
+                        + ProcessHandle.current().pid() + " stops it)");
         daemon.close();
         assertThat(socket).doesNotExist();
         assertThat(fifo).doesNotExist();
@@ -203,5 +205,81 @@ class CliDaemonTest {
         daemon.close();
         assertThat(home.resolve(CliDaemon.MARKER)).hasContent("/elsewhere.sock");
         daemon = CliDaemon.start(home, log::add);
+    }
+    /**
+     * The launcher's daemon (--no-start) declines what may start QEMU, which would get the
+     * daemon's environment; the rest it serves. A manual daemon runs them.
+     */
+    @Test
+    void aDaemonThatStartsNoQemuLeavesStartAndRevertToTheClient() throws Exception {
+        assertThat(forward("start", "nosuch").code()).as("a manual daemon runs it").isEqualTo(1);
+        daemon.close();
+        daemon = CliDaemon.start(home, log::add, false);
+        for (String[] args : List.of(new String[] {"start", "vm"}, new String[] {"snapshot-revert", "vm", "s"},
+                new String[] {"--debug", "start", "vm"})) {
+            assertThat(forward(args)).as("%s", List.of(args)).isEqualTo(new Answer(Forward.NOT_SERVED, "", ""));
+        }
+        assertThat(Cli.run("domstate", "vm").out()).as("nothing started").isEqualTo("shut off\n\n");
+        assertThat(forward("domstate", "vm").out()).isEqualTo("shut off\n\n");
+    }
+
+    /**
+     * An idle daemon stops (the caller then closes it) once no command ran for the given time, never
+     * while one runs, and declines what comes after it decided; declined requests do not keep it.
+     */
+    @Test
+    void anIdleDaemonStopsOnlyBetweenCommands() throws Exception {
+        assertThat(daemon.stopIfIdle(java.util.concurrent.TimeUnit.HOURS.toNanos(1))).isNull();
+        // A command that holds the domain's lock while the idle check runs: the daemon waits for it.
+        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Thread t = Thread.ofPlatform().start(() -> {
+            try {
+                daemon.answer(new ForwardProtocol.Request(elsewhere.toString(), home.toString(), "", "",
+                        new String[] {"domstate", "vm"}), null, new HeldAnswer(inside, release));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        assertThat(inside.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(daemon.stopIfIdle(0)).as("a command runs").isNull();
+        release.countDown();
+        t.join(30_000);
+        assertThat(daemon.stopIfIdle(java.util.concurrent.TimeUnit.HOURS.toNanos(1))).as("it just ran one").isNull();
+        Thread.sleep(300);
+        assertThat(forward(elsewhere, dir.resolve("other").toString(), "", "domstate", "vm").code())
+                .as("declined").isEqualTo(Forward.NOT_SERVED);
+        assertThat(daemon.stopIfIdle(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(200)))
+                .as("300 ms after the command, whatever it declined since").isEqualTo("no command for 0 s");
+        assertThat(forward("domstate", "vm")).as("after it decided").isEqualTo(new Answer(Forward.NOT_SERVED, "", ""));
+        assertThat(daemon.stopIfIdle(0)).as("once").isNull();
+    }
+
+    /** An answer whose accept waits until released, so a test can look at a daemon inside a command. */
+    private record HeldAnswer(java.util.concurrent.CountDownLatch inside, java.util.concurrent.CountDownLatch release)
+            implements CliDaemon.Answer {
+        @Override
+        public void declined(String why) {
+            throw new AssertionError("declined: " + why);
+        }
+
+        @Override
+        public boolean accepted() {
+            inside.countDown();
+            try {
+                return release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+
+        @Override
+        public void output(byte type, byte[] b, int off, int len) {
+        }
+
+        @Override
+        public void exit(int code) {
+        }
     }
 }

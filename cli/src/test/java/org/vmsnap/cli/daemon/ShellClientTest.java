@@ -83,6 +83,9 @@ class ShellClientTest {
         env.put("JAVA_HOME", root.resolve("jdk").toString());
         env.put("JAVA_LOG", javaLog.toString());
         env.put("VMSNAP_HOME", home.toString());
+        // Use a daemon, never start one (LauncherTest covers that): a dead or silent daemon here
+        // must leave the command to the launcher alone.
+        env.put("VMSNAP_DAEMON", "manual");
         daemon = CliDaemon.start(home, log::add);
     }
 
@@ -225,6 +228,45 @@ class ShellClientTest {
         assertThat((System.nanoTime() - t0) / 1_000_000).as("ms, no wait for a dead daemon").isLessThan(5_000);
         assertThat(replies()).isEmpty();
         Files.delete(fifo);
+        daemon = CliDaemon.start(home, log::add);
+    }
+
+    /**
+     * A daemon killed with -9 whose parent has not reaped it yet (pid 1 for the launcher's own
+     * daemon, which may take its time): a zombie with the daemon's pid and start time is not a
+     * daemon, and the command runs here at once, not after the 5 s a silent daemon gets.
+     */
+    @Test
+    void aZombieDaemonsCommandRunsHereAtOnce() throws Exception {
+        List<String> marker = Files.readAllLines(home.resolve(CliDaemon.MARKER));
+        daemon.close();
+        Path fifo = Path.of(marker.get(1));
+        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
+        // A child that exits under a parent that never waits for it (exec'd into sleep).
+        Process parent = new ProcessBuilder("bash", "-c", "sh -c 'exit 0' & echo $!; exec sleep 60").start();
+        try {
+            String pid = new java.io.BufferedReader(new java.io.InputStreamReader(parent.getInputStream())).readLine();
+            String[] f = new String[0];
+            for (int i = 0; i < 100; i++) {
+                String stat = Files.readString(Path.of("/proc", pid, "stat"));
+                f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                if (f[0].equals("Z")) {
+                    break;
+                }
+                Thread.sleep(50);
+            }
+            assertThat(f[0]).as("a zombie").isEqualTo("Z");
+            Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + fifo + "\n" + pid + " "
+                    + f[22 - 3] + "\n");
+            long t0 = System.nanoTime();
+            assertThat(launcher("domstate", "vm").exitCode()).isEqualTo(99);
+            assertThat((System.nanoTime() - t0) / 1_000_000).as("ms, no wait for a zombie").isLessThan(3_000);
+            assertThat(javaRuns()).singleElement().asString().endsWith(" domstate vm");
+            assertThat(replies()).isEmpty();
+        } finally {
+            parent.destroyForcibly();
+            Files.delete(fifo);
+        }
         daemon = CliDaemon.start(home, log::add);
     }
 

@@ -81,6 +81,9 @@ public final class CheckpointBench {
             cmd.addAll(List.of(a));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
             pb.environment().put("VMSNAP_HOME", vmHome.toString());
+            // Each command in its own JVM, or handed to the daemon this bench starts; never a
+            // daemon of the launcher's own, which would serve some runs and not others.
+            pb.environment().put("VMSNAP_DAEMON", Boolean.getBoolean("vmsnap.bench.daemon") ? "manual" : "off");
             Process p = pb.start();
             String out = new String(p.getInputStream().readAllBytes());
             try {
