@@ -169,6 +169,44 @@ XML
     startup_rows ", daemon running"
   fi
   daemon_stop
+
+  # As a user meets it (VMSNAP_DAEMON unset): the first short command runs in its own JVM and
+  # starts the launcher's daemon in the background (each run of this row with none running
+  # before it), then the rows go to that daemon as it comes up, cold (no warm-up runs).
+  export VMSNAP_DAEMON=auto
+  row "snapshot-list (shut-off, 3 snapshots), first command: starts the launcher's daemon" "none" abs:0.2 \
+    '"$BENCH_VMSNAP" snapshot-list bench' '' "$auto_reset"
+  if auto_daemon_start snapshot-list bench; then
+    startup_rows ", the launcher's daemon"
+  fi
+  auto_daemon_stop
+}
+
+# A bench_case setup (bash -c) that stops the launcher's daemon, once the last run's is up, and
+# clears its stamp: the next short command then starts one again.
+auto_reset='for _ in $(seq 1 100); do { [ -f "$VMSNAP_HOME/.daemon" ] || [ ! -f "$VMSNAP_HOME/.daemon.spawn" ]; } && break; sleep 0.1; done
+p=$(sed -n 3p "$VMSNAP_HOME/.daemon" 2>/dev/null | cut -d" " -f1)
+[ -z "$p" ] || kill "$p" 2>/dev/null || true
+for _ in $(seq 1 100); do [ -f "$VMSNAP_HOME/.daemon" ] || break; sleep 0.1; done
+rm -f "$VMSNAP_HOME/.daemon.spawn"'
+
+# The launcher's own daemon (VMSNAP_DAEMON=auto): the command given runs untimed and starts it;
+# false (with a FAILED row) when it did not come up.
+auto_daemon_start() {
+  export VMSNAP_DAEMON=auto
+  mkdir -p "$VMSNAP_HOME"   # the launcher starts none for a state folder that does not exist
+  bash -c "$auto_reset"
+  "$BENCH_VMSNAP" "$@" >/dev/null
+  for _ in $(seq 1 300); do [ -f "$VMSNAP_HOME/.daemon" ] && return 0; sleep 0.1; done
+  bench_log "FAILED: the launcher started no daemon"
+  rows+=("| the launcher's daemon | failed | | | | | FAILED | | | |")
+  misses=$((misses + 1))
+  return 1
+}
+
+auto_daemon_stop() {
+  bash -c "$auto_reset"
+  export VMSNAP_DAEMON=off
 }
 
 # A `vmsnap daemon` for the run's state folder, started in the background; false (with a FAILED
@@ -209,6 +247,11 @@ group_snapshot() {
     snapshot_rows ", daemon running"
   fi
   daemon_stop
+  # As a user meets it: the first command starts the launcher's daemon; the rows go to it, cold.
+  if auto_daemon_start img snapshot -l "$BENCH_SNAP_IMAGE"; then
+    snapshot_rows ", the launcher's daemon"
+  fi
+  auto_daemon_stop
 }
 
 # The rows of group_snapshot; SUFFIX ends each row's name.
