@@ -307,11 +307,15 @@ class LauncherTest {
         // 31 s later, one more.
         last("snapshot-list", "vm");
         assertThat(awaitLines(daemons, 2)).hasSize(2);
+        // A stamp from the future (the clock was set back) is old.
+        Files.writeString(home.resolve(".daemon.spawn"), (stamp + 3600) + "\n");
+        last("snapshot-list", "vm");
+        assertThat(awaitLines(daemons, 3)).hasSize(3);
         // A relative state folder is given to the daemon as an absolute one.
         Files.writeString(home.resolve(".daemon.spawn"), "garbage\n");
         env.put("VMSNAP_HOME", "../home");
         run(root, "./vmsnap", "domblklist", "vm");
-        assertThat(awaitLines(daemons, 3).getLast()).isEqualTo("daemon cwd=/ home=" + root + "/../home"
+        assertThat(awaitLines(daemons, 4).getLast()).isEqualTo("daemon cwd=/ home=" + root + "/../home"
                 + " session-leader=yes");
         assertThat(Files.readString(home.resolve(".daemon.spawn")).strip()).matches("[0-9]+");
     }
