@@ -130,7 +130,7 @@ startup_rows() {
   local suffix=$1
   row "img info$suffix" "qemu-img info" abs:0.2 '"$BENCH_VMSNAP" img info "$BENCH_IMAGE"' \
     '"$BENCH_QEMU_IMG" info "$BENCH_IMAGE"'
-  row "img snapshot -l ($((4 * BENCH_RUNS + 1)) snapshots)$suffix" "qemu-img snapshot -l" abs:0.2 \
+  row "img snapshot -l ($((6 * BENCH_RUNS + 1)) snapshots)$suffix" "qemu-img snapshot -l" abs:0.2 \
     '"$BENCH_VMSNAP" img snapshot -l "$BENCH_SNAP_IMAGE"' '"$BENCH_QEMU_IMG" snapshot -l "$BENCH_SNAP_IMAGE"'
   row "snapshot-list (shut-off, 3 snapshots)$suffix" "none" abs:0.2 '"$BENCH_VMSNAP" snapshot-list bench' ''
   row "domblklist (shut-off)$suffix" "none" abs:0.2 '"$BENCH_VMSNAP" domblklist bench' ''
@@ -172,7 +172,7 @@ XML
 
   # As a user meets it (VMSNAP_DAEMON unset): the first short command runs in its own JVM and
   # starts the launcher's daemon in the background (each run of this row with none running
-  # before it), then the rows go to that daemon as it comes up, cold (no warm-up runs).
+  # before it), then the rows go to that daemon as soon as it is there (no warm-up runs of the bench's own).
   export VMSNAP_DAEMON=auto
   row "snapshot-list (shut-off, 3 snapshots), first command: starts the launcher's daemon" "none" abs:0.2 \
     '"$BENCH_VMSNAP" snapshot-list bench' '' "$auto_reset"
@@ -228,7 +228,7 @@ daemon_stop() {
   export VMSNAP_DAEMON=off
 }
 
-# Internal snapshot verbs on a work copy holding base, d1..d(4N) (bench_snapshot_work): -c names
+# Internal snapshot verbs on a work copy holding base, d1..d(6N) (bench_snapshot_work): -c names
 # its snapshot after the run's shell PID, -a applies base, -d deletes the next dN.
 group_snapshot() {
   snapshot_rows ""
@@ -247,7 +247,8 @@ group_snapshot() {
     snapshot_rows ", daemon running"
   fi
   daemon_stop
-  # As a user meets it: the first command starts the launcher's daemon; the rows go to it, cold.
+  # As a user meets it: the first command starts the launcher's daemon (which warms itself up);
+  # the rows go to it as soon as it is there, with no warm-up runs of the bench's own.
   if auto_daemon_start img snapshot -l "$BENCH_SNAP_IMAGE"; then
     snapshot_rows ", the launcher's daemon"
   fi

@@ -297,12 +297,13 @@ bench_snapshot_work() {
   esac
   work=$BENCH_DIR/snapwork-$key.qcow2
   if [ "${bench_snap_ready[$key]:-}" != 1 ]; then
-    # -d takes d1, d2...: N of them in each of compare.sh's two passes (own JVM, daemon).
-    bench_log "copying $pristine to $work with snapshots base, d1..d$((4 * BENCH_RUNS)) (untimed)"
+    # -d takes d1, d2...: 2N (vmsnap's and qemu-img's runs) in each of compare.sh's three passes
+    # (own JVM, a daemon started by hand, the launcher's own daemon).
+    bench_log "copying $pristine to $work with snapshots base, d1..d$((6 * BENCH_RUNS)) (untimed)"
     rm -f "$work"
     cp --sparse=always "$pristine" "$work" || bench_die "copy to $work failed"
     "$BENCH_QEMU_IMG" snapshot -c base "$work" || bench_die "qemu-img snapshot -c base failed"
-    for ((i = 1; i <= 4 * BENCH_RUNS; i++)); do
+    for ((i = 1; i <= 6 * BENCH_RUNS; i++)); do
       "$BENCH_QEMU_IMG" snapshot -c "d$i" "$work" || bench_die "qemu-img snapshot -c d$i failed"
     done
     echo 0 > "$work.counter"

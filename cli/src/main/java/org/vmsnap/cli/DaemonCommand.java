@@ -24,7 +24,7 @@ import picocli.CommandLine.Model.CommandSpec;
                 + " skip the JVM's start-up, as virsh's do with libvirtd. Data verbs (convert, commit, save, restore),"
                 + " define and the verbs that read a file you name still run in their own JVM.",
                 "When none runs, the launcher starts one by itself at the first short command (as virsh starts a"
-                        + " session libvirtd), with --no-start --idle-exit=600. VMSNAP_DAEMON=manual uses a running"
+                        + " session libvirtd), with --no-start --warm-up --idle-exit=600. VMSNAP_DAEMON=manual uses a running"
                         + " daemon but never starts one; VMSNAP_DAEMON=off runs every command in its own JVM.",
                 "A command handed over runs to its end even if its client is interrupted; its output and exit code"
                         + " are the same as in its own JVM."},
@@ -46,6 +46,12 @@ public final class DaemonCommand implements Callable<Integer> {
                     + " own JVM, and QEMU gets the environment and folder of the command instead of the daemon's."
                     + " The launcher starts its daemons so.")
     boolean noStart;
+
+    @Option(names = "--warm-up",
+            description = "At start, run the short img verbs a few dozen times on a scratch image of its own (in a"
+                    + " temporary folder it then removes), so that the first commands it serves find them compiled."
+                    + " The launcher starts its daemons so.")
+    boolean warmUp;
 
     @Spec
     CommandSpec spec;
@@ -74,6 +80,9 @@ public final class DaemonCommand implements Callable<Integer> {
         err.println("vmsnap daemon: serving " + home + " on " + daemon.socket() + "; Ctrl-C stops"
                 + (idleExit > 0 ? ", as do " + idleExit + " s without a command" : ""));
         err.flush();
+        if (warmUp) {
+            daemon.warmUp();
+        }
         if (idleExit > 0) {
             long limit = Math.multiplyExact(Math.min(idleExit, Long.MAX_VALUE / 1_000_000_000L), 1_000_000_000L);
             CliDaemon d = daemon;

@@ -73,6 +73,8 @@ public final class CliDaemon implements Closeable {
     private int running;
     private long lastActive = System.nanoTime();
     private boolean stopping;
+    /** The warm-up running beside the commands, or null ({@link #warmUp}). */
+    private volatile WarmUp warmUp;
 
     private CliDaemon(Path home, Path socket, Object socketInode, ServerSocketChannel server, Consumer<String> log,
                       boolean startsQemu) {
@@ -342,8 +344,20 @@ public final class CliDaemon implements Closeable {
         return b.toString();
     }
 
+    /**
+     * Runs the short img verbs on a scratch image of its own beside the commands ({@link WarmUp}),
+     * so that a client's first ones find them compiled. {@link #close} ends it first.
+     */
+    public void warmUp() {
+        warmUp = WarmUp.start(log);
+    }
+
     @Override
     public void close() throws IOException {
+        WarmUp w = warmUp;
+        if (w != null) {
+            w.stop(); // its scratch folder is gone before the JVM may end
+        }
         server.close();
         if (shell != null) {
             shell.close();
