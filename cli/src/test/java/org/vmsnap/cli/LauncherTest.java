@@ -48,9 +48,11 @@ class LauncherTest {
                 echo "java $*" >> "$LAUNCHER_LOG"
                 case "$*" in *" org.vmsnap.cli.daemon.Forward "*) exit "${FORWARD_RC:-0}" ;; esac
                 case "$*" in *" daemon "*)
+                  date +%s%N > "$DAEMON_LOG.started"
                   set -- $(cat /proc/$$/stat)
                   echo "daemon cwd=$(pwd) home=$VMSNAP_HOME session-leader=$([ "$6" = $$ ] && echo yes || echo no)" \
                     >> "$DAEMON_LOG" ;;
+                *" domstate slow") sleep 1; date +%s%N > "$DAEMON_LOG.slow-ended" ;;
                 esac
                 """);
         script(tmp.resolve("jdk/bin/javac"), "#!/bin/sh\n");
@@ -318,6 +320,12 @@ class LauncherTest {
         assertThat(awaitLines(daemons, 4).getLast()).isEqualTo("daemon cwd=/ home=" + root + "/../home"
                 + " session-leader=yes");
         assertThat(Files.readString(home.resolve(".daemon.spawn")).strip()).matches("[0-9]+");
+        // The daemon's JVM starts after the command's has ended (they would share the CPUs).
+        Files.writeString(home.resolve(".daemon.spawn"), "0\n");
+        run(root, "./vmsnap", "domstate", "slow");
+        awaitLines(daemons, 5);
+        long ended = Long.parseLong(Files.readString(Path.of(daemons + ".slow-ended")).strip());
+        assertThat(Long.parseLong(Files.readString(Path.of(daemons + ".started")).strip())).isGreaterThan(ended);
     }
 
     /** The lines of {@code file} once it has {@code n} (10 s at most: the launcher does not wait for it). */
