@@ -250,12 +250,54 @@ group_snapshot() {
     snapshot_rows ", daemon running"
   fi
   daemon_stop
+  domain_snapshot_setup
+  domain_snapshot_rows ""
   # As a user meets it: the first command starts the launcher's daemon (which warms itself up);
   # the rows go to it 3 s later, with no warm-up runs of the bench's own.
   if auto_daemon_start img snapshot -l "$BENCH_SNAP_IMAGE"; then
     snapshot_rows ", the launcher's daemon"
+    domain_snapshot_rows ", the launcher's daemon"
   fi
   auto_daemon_stop
+}
+
+# The domain's internal snapshot verbs against qemu-img's on the same image: a shut-off domain
+# "snapdom" whose disk is a copy of the standard image, with a snapshot "dbase" to revert to, e1..
+# for vmsnap's deletes and f1.. for qemu-img's (2N of each, for two passes), made untimed.
+domain_snapshot_setup() {
+  local d=$work/domsnap i
+  mkdir -p "$d"
+  bench_log "copying the standard image to $d/disk.qcow2 for the domain rows (untimed)"
+  cp --sparse=always "$BENCH_IMAGE" "$d/disk.qcow2"
+  cat > "$d/vm.xml" <<XML
+<domain type='kvm'><name>snapdom</name><memory unit='MiB'>64</memory><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$d/disk.qcow2'/><target dev='vda' bus='virtio'/></disk>
+</devices></domain>
+XML
+  "$BENCH_VMSNAP" define "$d/vm.xml" >/dev/null
+  "$BENCH_VMSNAP" snapshot-create-as snapdom dbase >/dev/null
+  for ((i = 1; i <= 2 * BENCH_RUNS; i++)); do
+    "$BENCH_VMSNAP" snapshot-create-as snapdom "e$i" >/dev/null
+    "$BENCH_QEMU_IMG" snapshot -c "f$i" "$d/disk.qcow2"
+  done
+  echo 0 > "$d/vcounter"
+  echo 0 > "$d/qcounter"
+  export DOMSNAP=$d
+  sync "$d/disk.qcow2"
+}
+
+# The rows of domain_snapshot_setup's domain; SUFFIX ends each row's name.
+domain_snapshot_rows() {
+  local suffix=$1
+  row "snapshot-create-as (shut-off, internal), $gib GiB$suffix" "qemu-img snapshot -c" ratio:2.0 \
+    '"$BENCH_VMSNAP" snapshot-create-as snapdom "v$$"' \
+    '"$BENCH_QEMU_IMG" snapshot -c "q$$" "$DOMSNAP/disk.qcow2"'
+  row "snapshot-revert (shut-off, internal), $gib GiB$suffix" "qemu-img snapshot -a" ratio:2.0 \
+    '"$BENCH_VMSNAP" snapshot-revert snapdom dbase' \
+    '"$BENCH_QEMU_IMG" snapshot -a dbase "$DOMSNAP/disk.qcow2"'
+  row "snapshot-delete (shut-off, internal), $gib GiB$suffix" "qemu-img snapshot -d" ratio:2.0 \
+    'n=$(( $(cat "$DOMSNAP/vcounter") + 1 )); echo $n > "$DOMSNAP/vcounter"; "$BENCH_VMSNAP" snapshot-delete snapdom "e$n"' \
+    'n=$(( $(cat "$DOMSNAP/qcounter") + 1 )); echo $n > "$DOMSNAP/qcounter"; "$BENCH_QEMU_IMG" snapshot -d "f$n" "$DOMSNAP/disk.qcow2"'
 }
 
 # The rows of group_snapshot; SUFFIX ends each row's name.
