@@ -236,12 +236,16 @@ public final class CliDaemon implements Closeable {
             a.declined(why);
             return;
         }
+        boolean taken;
         synchronized (activity) {
-            if (stopping) {
-                a.declined("the daemon is stopping");
-                return;
+            taken = !stopping;
+            if (taken) {
+                running++;
             }
-            running++;
+        }
+        if (!taken) {
+            a.declined("the daemon is stopping"); // (no I/O under the lock the idle check takes)
+            return;
         }
         try {
             if (a.accepted()) {

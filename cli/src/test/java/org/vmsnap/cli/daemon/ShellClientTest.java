@@ -242,8 +242,9 @@ class ShellClientTest {
         daemon.close();
         Path fifo = Path.of(marker.get(1));
         new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
-        // A child that exits under a parent that never waits for it (exec'd into sleep).
-        Process parent = new ProcessBuilder("bash", "-c", "sh -c 'exit 0' & echo $!; exec sleep 60").start();
+        // A child that exits under a parent that never waits for it: bash has exec'd into sleep by
+        // the time the child ends (bash itself would reap it).
+        Process parent = new ProcessBuilder("bash", "-c", "sleep 0.3 & echo $!; exec sleep 60").start();
         try {
             String pid = new java.io.BufferedReader(new java.io.InputStreamReader(parent.getInputStream())).readLine();
             String[] f = new String[0];
