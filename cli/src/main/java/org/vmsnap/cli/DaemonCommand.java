@@ -42,9 +42,10 @@ public final class DaemonCommand implements Callable<Integer> {
     long idleExit;
 
     @Option(names = "--no-start",
-            description = "Decline the commands that may start QEMU (start, snapshot-revert): they run in their"
-                    + " own JVM, and QEMU gets the environment and folder of the command instead of the daemon's."
-                    + " The launcher starts its daemons so.")
+            description = "Decline the commands that may start QEMU (start, and snapshot-revert with --running or"
+                    + " --paused or to a snapshot with memory): they run in their own JVM, and QEMU gets the"
+                    + " environment and folder of the command instead of the daemon's. The launcher starts its"
+                    + " daemons so.")
     boolean noStart;
 
     @Option(names = "--warm-up",

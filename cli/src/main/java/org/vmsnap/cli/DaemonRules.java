@@ -24,19 +24,37 @@ public final class DaemonRules {
     private DaemonRules() {
     }
 
-    /** Verbs that may start a QEMU process (a start, a revert that restarts QEMU). */
-    static final Set<String> STARTS_QEMU = Set.of("start", "snapshot-revert");
-
     /**
      * True when {@code args} may start a QEMU process, which gets the environment and working folder
-     * of the JVM that runs the command.
+     * of the JVM that runs the command: a start, and a revert that ends with the domain running or
+     * paused (SnapshotRevertCommand.mayStartQemu, which reads the snapshot's state in {@code home}).
+     * Words that do not parse count as starting it (the user's own JVM reports them).
      */
-    public static boolean startsQemu(String... args) {
+    public static boolean startsQemu(Path home, String... args) {
         int at = 0;
         while (at < args.length && args[at].equals("--debug")) {
             at++;
         }
-        return at < args.length && STARTS_QEMU.contains(args[at]);
+        if (at >= args.length) {
+            return false;
+        }
+        if (args[at].equals("start")) {
+            return true;
+        }
+        if (!args[at].equals("snapshot-revert")) {
+            return false;
+        }
+        PrintWriter none = new PrintWriter(Writer.nullWriter());
+        Main.Parsed p = Main.parse(none, none, args);
+        if (p == null) {
+            return true;
+        }
+        CommandLine.ParseResult leaf = p.result();
+        while (leaf.subcommand() != null) {
+            leaf = leaf.subcommand();
+        }
+        return !(leaf.commandSpec().userObject() instanceof org.vmsnap.cli.virsh.SnapshotRevertCommand r)
+                || r.mayStartQemu(new org.vmsnap.manager.DomainService(home, line -> { }));
     }
 
     /** True when the daemon may run {@code args} for a client. */

@@ -309,7 +309,7 @@ public final class CliDaemon implements Closeable {
         if (!DaemonRules.accepts(r.args())) {
             return "not a daemon command";
         }
-        return startsQemu || !DaemonRules.startsQemu(r.args()) ? null
+        return startsQemu || !DaemonRules.startsQemu(home, r.args()) ? null
                 : "it may start QEMU, which then gets the environment of your own command";
     }
 

@@ -40,6 +40,24 @@ public final class SnapshotRevertCommand extends VirshSubcommand {
     @Option(names = "--paused", description = "Start the domain paused after reverting.")
     boolean paused;
 
+    /**
+     * Whether this revert may start QEMU (for the launcher's daemon, which leaves such commands to
+     * the user's own JVM): with --running or --paused, or to a snapshot that holds memory. A revert
+     * to a disk-only or shut-off snapshot leaves the domain shut off. True when that cannot be told
+     * (no such domain or snapshot: the user's JVM says so).
+     */
+    public boolean mayStartQemu(org.vmsnap.manager.DomainService domains) {
+        if (running || paused) {
+            return true;
+        }
+        try {
+            String state = target.lookup(domains.snapshots(target.domain).tree(), current).state();
+            return !state.equals("shutoff") && !state.equals("disk-snapshot");
+        } catch (IOException | RuntimeException e) {
+            return true;
+        }
+    }
+
     @Override
     int execute() throws IOException {
         SnapshotService service = target.service(this);

@@ -208,18 +208,27 @@ class CliDaemonTest {
     }
     /**
      * The launcher's daemon (--no-start) declines what may start QEMU, which would get the
-     * daemon's environment; the rest it serves. A manual daemon runs them.
+     * daemon's environment: a start, a revert with --running or --paused, a revert it cannot tell
+     * (no such snapshot); a revert to a shut-off snapshot it serves. A manual daemon runs them all.
      */
     @Test
     void aDaemonThatStartsNoQemuLeavesStartAndRevertToTheClient() throws Exception {
         assertThat(forward("start", "nosuch").code()).as("a manual daemon runs it").isEqualTo(1);
+        assertThat(forward("snapshot-create-as", "vm", "s1").code()).isZero();
         daemon.close();
         daemon = CliDaemon.start(home, log::add, false);
         for (String[] args : List.of(new String[] {"start", "vm"}, new String[] {"snapshot-revert", "vm", "s"},
-                new String[] {"--debug", "start", "vm"})) {
+                new String[] {"--debug", "start", "vm"}, new String[] {"snapshot-revert", "vm", "s1", "--running"},
+                new String[] {"snapshot-revert", "--paused", "vm", "--current"},
+                new String[] {"snapshot-revert", "nosuch", "s1"}, new String[] {"snapshot-revert", "vm", "--bogus"})) {
             assertThat(forward(args)).as("%s", List.of(args)).isEqualTo(new Answer(Forward.NOT_SERVED, "", ""));
         }
         assertThat(Cli.run("domstate", "vm").out()).as("nothing started").isEqualTo("shut off\n\n");
+        // Served, and printed as in its own JVM.
+        assertThat(forward("snapshot-revert", "vm", "s1").asRun()).isEqualTo(Cli.run("snapshot-revert", "vm", "s1"))
+                .extracting(Cli.Run::exitCode).isEqualTo(0);
+        assertThat(forward("--debug", "snapshot-revert", "vm", "--current").code()).isZero();
+        assertThat(log).anyMatch(l -> l.startsWith("snapshot-revert: exit 0 in "));
         assertThat(forward("domstate", "vm").out()).isEqualTo("shut off\n\n");
     }
 
