@@ -44,17 +44,23 @@ public final class DaemonRules {
         if (!args[at].equals("snapshot-revert")) {
             return false;
         }
+        CommandLine.ParseResult leaf = parsedLeaf(args);
+        return leaf == null || !(leaf.commandSpec().userObject() instanceof org.vmsnap.cli.virsh.SnapshotRevertCommand r)
+                || r.mayStartQemu(new org.vmsnap.manager.DomainService(home, line -> { }));
+    }
+
+    /** The innermost subcommand's parse of {@code args}, or null when they do not parse. */
+    private static CommandLine.ParseResult parsedLeaf(String... args) {
         PrintWriter none = new PrintWriter(Writer.nullWriter());
         Main.Parsed p = Main.parse(none, none, args);
         if (p == null) {
-            return true;
+            return null;
         }
         CommandLine.ParseResult leaf = p.result();
         while (leaf.subcommand() != null) {
             leaf = leaf.subcommand();
         }
-        return !(leaf.commandSpec().userObject() instanceof org.vmsnap.cli.virsh.SnapshotRevertCommand r)
-                || r.mayStartQemu(new org.vmsnap.manager.DomainService(home, line -> { }));
+        return leaf;
     }
 
     /** True when the daemon may run {@code args} for a client. */
@@ -90,14 +96,9 @@ public final class DaemonRules {
      * too (their error is the same there).
      */
     static boolean namesAbsoluteFiles(String... args) {
-        PrintWriter none = new PrintWriter(Writer.nullWriter());
-        Main.Parsed p = Main.parse(none, none, args);
-        if (p == null) {
+        CommandLine.ParseResult leaf = parsedLeaf(args);
+        if (leaf == null) {
             return false;
-        }
-        CommandLine.ParseResult leaf = p.result();
-        while (leaf.subcommand() != null) {
-            leaf = leaf.subcommand();
         }
         for (CommandLine.Model.PositionalParamSpec pos : leaf.matchedPositionals()) {
             for (String v : pos.stringValues()) {

@@ -212,16 +212,27 @@ class ShellClientTest {
         assertThat(javaRuns()).isEmpty();
     }
 
+    /**
+     * What a daemon killed with -9 leaves: its .daemon, naming its socket, its FIFO (made again) and
+     * {@code pidLine} ("pid start-time"; null: the marker is left as it was). Returns the FIFO.
+     */
+    private Path killedDaemon(String pidLine) throws Exception {
+        Path fifo = ShellClients.fifoBeside(daemon.socket());
+        if (Files.exists(home.resolve(CliDaemon.MARKER))) {
+            daemon.close(); // removes the marker and the FIFO, which -9 would leave
+            new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
+        }
+        if (pidLine != null) {
+            Files.writeString(home.resolve(CliDaemon.MARKER), daemon.socket() + "\n" + fifo + "\n" + pidLine + "\n");
+        }
+        return fifo;
+    }
+
     /** A daemon killed with -9 leaves its .daemon, socket and FIFO; its pid is gone or another's. */
     @Test
     void aDeadDaemonsCommandRunsHere() throws Exception {
-        List<String> marker = Files.readAllLines(home.resolve(CliDaemon.MARKER));
-        daemon.close();
-        Path fifo = Path.of(marker.get(1));
-        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
         // This JVM's pid with another start time: a process that got the dead daemon's pid.
-        Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + fifo + "\n"
-                + ProcessHandle.current().pid() + " 1\n");
+        Path fifo = killedDaemon(ProcessHandle.current().pid() + " 1");
         long t0 = System.nanoTime();
         assertThat(launcher("domstate", "vm").exitCode()).isEqualTo(99);
         assertThat(javaRuns()).singleElement().asString().endsWith(" domstate vm");
@@ -238,10 +249,7 @@ class ShellClientTest {
      */
     @Test
     void aZombieDaemonsCommandRunsHereAtOnce() throws Exception {
-        List<String> marker = Files.readAllLines(home.resolve(CliDaemon.MARKER));
-        daemon.close();
-        Path fifo = Path.of(marker.get(1));
-        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
+        Path fifo = killedDaemon(null);
         // A child that exits under a parent that never waits for it: bash has exec'd into sleep by
         // the time the child ends (bash itself would reap it).
         Process parent = new ProcessBuilder("bash", "-c", "sleep 0.3 & echo $!; exec sleep 60").start();
@@ -257,8 +265,7 @@ class ShellClientTest {
                 Thread.sleep(50);
             }
             assertThat(f[0]).as("a zombie").isEqualTo("Z");
-            Files.writeString(home.resolve(CliDaemon.MARKER), marker.get(0) + "\n" + fifo + "\n" + pid + " "
-                    + f[22 - 3] + "\n");
+            killedDaemon(pid + " " + f[22 - 3]);
             long t0 = System.nanoTime();
             assertThat(launcher("domstate", "vm").exitCode()).isEqualTo(99);
             assertThat((System.nanoTime() - t0) / 1_000_000).as("ms, no wait for a zombie").isLessThan(3_000);
