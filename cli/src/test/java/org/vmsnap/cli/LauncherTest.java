@@ -267,10 +267,11 @@ class LauncherTest {
 
     /**
      * With no live daemon (VMSNAP_DAEMON unset or auto), a command a daemon would take runs here and
-     * the launcher starts a daemon in the background for the next ones: from /, in a session of its
-     * own, for the absolute state folder, with --no-start and --idle-exit; at most once per state
-     * folder per 30 s; never with VMSNAP_DAEMON=manual or off, for a command no daemon takes, or for
-     * a state folder that does not exist yet.
+     * the launcher starts a daemon in the background for the next ones, once the command's JVM has
+     * ended: from /, in a session of its own, for the absolute state folder, with --no-start,
+     * --warm-up and --idle-exit; at most once per state folder per 30 s; never with
+     * VMSNAP_DAEMON=manual or off, for a command no daemon takes, or for a state folder that does
+     * not exist yet.
      */
     @Test
     void withoutADaemonTheLauncherStartsOneForTheNextCommands() throws Exception {
@@ -283,10 +284,10 @@ class LauncherTest {
 
         Path home = Files.createDirectories(tmp.resolve("home"));
         int before = Files.readAllLines(log).size();
-        List<String> lines = run(root, "./vmsnap", "domstate", "vm");
+        run(root, "./vmsnap", "domstate", "vm");
         assertThat(awaitLines(daemons, 1)).containsExactly(
                 "daemon cwd=/ home=" + home + " session-leader=yes");
-        lines = Files.readAllLines(log);
+        List<String> lines = Files.readAllLines(log);
         assertThat(lines.subList(before, lines.size())).hasSize(2)
                 .anySatisfy(l -> assertThat(l).endsWith(" -jar " + jar + " domstate vm"))
                 .anySatisfy(l -> assertThat(l).endsWith(spawned).contains("-XX:AOTCache=" + root.resolve(
