@@ -111,6 +111,13 @@ class DaemonSignalIT {
                     .anyMatch(l -> l.matches("vmsnap daemon: .* warm-up: [0-9]+ rounds in [0-9]+ ms"))
                     .allMatch(l -> l.startsWith("vmsnap daemon: ") && !l.contains("Exception"));
             assertThat(warmUps(scratch)).isEqualTo(before);
+            // Nor a record of its scratch image among the verified images.
+            Path records = home.resolve("verified-images");
+            if (Files.isDirectory(records)) {
+                try (java.util.stream.Stream<Path> s = Files.list(records)) {
+                    assertThat(s.toList()).isEmpty();
+                }
+            }
             assertThat(socket).doesNotExist();
             assertThat(Path.of(marker.get(1))).doesNotExist();
             assertThat(home.resolve(".daemon")).doesNotExist();

@@ -81,10 +81,14 @@ final class WarmUp implements Runnable {
         }
     }
 
-    /** Removes the folder this warm-up made, and what it made in it. */
+    /**
+     * Removes the folder this warm-up made, and what it made in it (and the scratch image's record
+     * among the state folder's verified images, which would match nothing once it is gone).
+     */
     private void removeOwn(Path dir) {
         try (Stream<Path> all = Files.walk(dir)) {
             for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+                org.vmsnap.qcow2.VerifiedImages.forget(p);
                 Files.deleteIfExists(p);
             }
         } catch (IOException e) {

@@ -62,6 +62,19 @@ class VerifiedImagesTest {
         Path copy = Files.copy(image, dir.resolve("copy.qcow2"));
         assertThat(walksOfOneWrite(copy)).as("a copy is another file").isEqualTo(1);
 
+        // Forgotten (a scratch image about to go): the record is gone and the next open walks.
+        Path records = dir.resolve("records");
+        long kept;
+        try (java.util.stream.Stream<Path> all = Files.list(records)) {
+            kept = all.count();
+        }
+        VerifiedImages.forget(copy);
+        try (java.util.stream.Stream<Path> all = Files.list(records)) {
+            assertThat(all.count()).isEqualTo(kept - 1);
+        }
+        assertThat(walksOfOneWrite(copy)).as("forgotten: walked again").isEqualTo(1);
+        VerifiedImages.forget(dir.resolve("no such image.qcow2"));
+
         zeroRefcountOfCluster5(image);
         long before = WriteOpenCheck.writeChecks();
         assertThatThrownBy(() -> walksOfOneWrite(image)).isInstanceOf(CorruptImageException.class)
