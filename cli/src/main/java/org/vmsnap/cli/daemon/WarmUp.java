@@ -16,8 +16,9 @@ import org.vmsnap.cli.Main;
  * scratch image in a folder it makes for that, so that the JIT has compiled them before a client's
  * first command; the launcher's own daemon starts so. Measured without it: the first
  * {@code img snapshot -c} a fresh daemon served took 0.26 s, the next ones 0.05-0.1 s, then
- * 0.03 s. It touches nothing but its own folder, which it removes; {@link #stop} ends it between
- * two commands (the daemon's stop waits for that, so no folder is left behind).
+ * 0.03 s. It touches nothing but its own folder, which it removes with its scratch image's record
+ * among the verified images; {@link #stop} ends it between two commands (the daemon's stop waits
+ * for that, so nothing is left behind).
  */
 final class WarmUp implements Runnable {
     /** Rounds of create, list, info, apply and delete of a snapshot on the scratch image. */
