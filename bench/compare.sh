@@ -59,6 +59,17 @@ export VMSNAP_HOME=$work/home
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 bench_log "working in $work ($free_gib GiB free on $parent); load $load_start"
 
+# define_domain NAME DISK: a shut-off domain NAME with the one qcow2 disk DISK, its XML beside the
+# disk (vm.xml).
+define_domain() {
+  cat > "$(dirname "$2")/vm.xml" <<XML
+<domain type='kvm'><name>$1</name><memory unit='MiB'>64</memory><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$2'/><target dev='vda' bus='virtio'/></disk>
+</devices></domain>
+XML
+  "$BENCH_VMSNAP" define "$(dirname "$2")/vm.xml" >/dev/null
+}
+
 # ---- rows -----------------------------------------------------------------------------------
 rows=()
 misses=0
@@ -143,12 +154,7 @@ group_startup() {
   "$VMSNAP_JAVA_HOME/bin/javac" -d "$work/hello" "$work/hello/Hello.java"
   # A shut-off domain on an overlay of the standard image, with three internal snapshots.
   "$BENCH_QEMU_IMG" create -q -f qcow2 -b "$BENCH_IMAGE" -F qcow2 "$work/dom/disk.qcow2"
-  cat > "$work/dom/vm.xml" <<XML
-<domain type='kvm'><name>bench</name><memory unit='MiB'>64</memory><devices>
-<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$work/dom/disk.qcow2'/><target dev='vda' bus='virtio'/></disk>
-</devices></domain>
-XML
-  "$BENCH_VMSNAP" define "$work/dom/vm.xml" >/dev/null
+  define_domain bench "$work/dom/disk.qcow2"
   local i
   for i in 1 2 3; do "$BENCH_VMSNAP" snapshot-create-as bench "s$i" >/dev/null; done
   bench_snapshot_work standard   # the snapshot list reads base, d1..dN of the work copy
@@ -269,12 +275,7 @@ domain_snapshot_setup() {
   mkdir -p "$d"
   bench_log "copying the standard image to $d/disk.qcow2 for the domain rows (untimed)"
   cp --sparse=always "$BENCH_IMAGE" "$d/disk.qcow2"
-  cat > "$d/vm.xml" <<XML
-<domain type='kvm'><name>snapdom</name><memory unit='MiB'>64</memory><devices>
-<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='$d/disk.qcow2'/><target dev='vda' bus='virtio'/></disk>
-</devices></domain>
-XML
-  "$BENCH_VMSNAP" define "$d/vm.xml" >/dev/null
+  define_domain snapdom "$d/disk.qcow2"
   "$BENCH_VMSNAP" snapshot-create-as snapdom dbase >/dev/null
   for ((i = 1; i <= 2 * BENCH_RUNS; i++)); do
     "$BENCH_VMSNAP" snapshot-create-as snapdom "e$i" >/dev/null

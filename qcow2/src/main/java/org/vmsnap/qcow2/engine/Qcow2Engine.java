@@ -284,12 +284,7 @@ public final class Qcow2Engine {
 
     /** Writes one whole, cluster-aligned guest cluster compressed with the image's codec. */
     public void writeCompressed(long guestOffset, byte[] cluster) throws IOException {
-        checkWritable();
-        if (!g.isClusterAligned(guestOffset) || cluster.length != g.clusterSize()) {
-            throw new IllegalArgumentException("compressed writes take one whole aligned cluster");
-        }
-        checkRange(guestOffset, Math.min(cluster.length, header.size() - guestOffset));
-        settle(guestOffset, cluster.length);
+        beginCompressedWrite(guestOffset, cluster, true, "compressed writes take one whole aligned cluster");
         data.writeCompressed(guestOffset, cluster);
     }
 
@@ -299,14 +294,23 @@ public final class Qcow2Engine {
      * stored uncompressed.
      */
     public void writeCompressed(long guestOffset, byte[] cluster, byte[] out, int len) throws IOException {
+        beginCompressedWrite(guestOffset, cluster, out.length < cluster.length && len >= -1 && len <= out.length,
+                "compressed writes take one whole aligned cluster, compressed smaller");
+        data.writeCompressed(guestOffset, cluster, out, len);
+    }
+
+    /**
+     * What both compressed writes check before writing: a writable image, one whole aligned
+     * cluster inside the disk ({@code fits}: the caller's own buffers are right too, else
+     * {@code rule} is the error); then settles the range.
+     */
+    private void beginCompressedWrite(long guestOffset, byte[] cluster, boolean fits, String rule) throws IOException {
         checkWritable();
-        if (!g.isClusterAligned(guestOffset) || cluster.length != g.clusterSize() || out.length >= cluster.length
-                || len < -1 || len > out.length) {
-            throw new IllegalArgumentException("compressed writes take one whole aligned cluster, compressed smaller");
+        if (!g.isClusterAligned(guestOffset) || cluster.length != g.clusterSize() || !fits) {
+            throw new IllegalArgumentException(rule);
         }
         checkRange(guestOffset, Math.min(cluster.length, header.size() - guestOffset));
         settle(guestOffset, cluster.length);
-        data.writeCompressed(guestOffset, cluster, out, len);
     }
 
     /**
