@@ -41,6 +41,7 @@ final class NativeFile implements Closeable {
     private static final int O_RDWR = 2;
     private static final int O_CREAT = 0100;
     private static final int O_EXCL = 0200;
+    private static final int O_NONBLOCK = 04000;
     private static final int O_CLOEXEC = 02000000;
     private static final int F_OFD_GETLK = 36;
     private static final int F_OFD_SETLK = 37;
@@ -104,11 +105,23 @@ final class NativeFile implements Closeable {
 
     /** open(2) the file; create with O_CREAT|O_EXCL and mode 0644 when createNew. */
     static NativeFile open(Path path, boolean readOnly, boolean createNew) throws IOException {
-        Functions f = requireFunctions(path);
         int flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
         if (createNew) {
             flags |= O_CREAT | O_EXCL;
         }
+        return open(path, flags);
+    }
+
+    /**
+     * open(2) read-only and non-blocking: a FIFO or device put where an image was expected opens
+     * at once instead of waiting for a writer (on a regular file O_NONBLOCK changes nothing).
+     */
+    static NativeFile openReadOnlyNonBlocking(Path path) throws IOException {
+        return open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    }
+
+    private static NativeFile open(Path path, int flags) throws IOException {
+        Functions f = requireFunctions(path);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
             MemorySegment cPath = arena.allocateFrom(path.toString());
@@ -276,6 +289,29 @@ final class NativeFile implements Closeable {
         }
     }
 
+    /** sync_file_range(2)'s flag that starts the writeback of dirty pages and waits for none. */
+    private static final long SYNC_FILE_RANGE_WRITE = 2;
+
+    /**
+     * sync_file_range(2) over the whole file with SYNC_FILE_RANGE_WRITE: the kernel starts writing
+     * the file's dirty pages back (whoever wrote them) and returns; nothing is waited for, nothing
+     * becomes durable by this call alone. Works on a read-only descriptor.
+     */
+    void startWriteback() throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().syncFileRange(), (long) fd, 0L,
+                    0L, SYNC_FILE_RANGE_WRITE);
+            if (rc != 0) {
+                throw error(path, "sync_file_range", errno(state));
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": sync_file_range failed", t);
+        }
+    }
+
     /** fstat st_blocks * 512: bytes the file system has allocated to the file. */
     long allocatedBytes() throws IOException {
         try (Arena arena = Arena.ofConfined()) {
@@ -423,12 +459,12 @@ final class NativeFile implements Closeable {
 
     /** The Linux system call numbers (asm/unistd.h), per architecture. */
     private record Numbers(long openat, long close, long fcntl, long fstat, long fallocate, long lseek,
-                           long ftruncate) {
+                           long ftruncate, long syncFileRange) {
         static Numbers of(String arch) {
             return switch (arch) {
-                case "amd64", "x86_64" -> new Numbers(257, 3, 72, 5, 285, 8, 77);
+                case "amd64", "x86_64" -> new Numbers(257, 3, 72, 5, 285, 8, 77, 277);
                 // The generic table (asm-generic/unistd.h).
-                case "aarch64" -> new Numbers(56, 57, 25, 80, 47, 62, 46);
+                case "aarch64" -> new Numbers(56, 57, 25, 80, 47, 62, 46, 84);
                 default -> null;
             };
         }
