@@ -92,7 +92,9 @@ public final class ImageCommit {
             BlockDevice into = below.layers().getLast();
             top.useCacheMode(cache);
             into.useCacheMode(cache);
-            commitOpened(top, into, depth, empty, progress, threads);
+            try (ImageWriteback w = ImageWriteback.forCacheMode(cache, into.path())) {
+                commitOpened(top, into, depth, empty, progress, threads);
+            }
             return new Result(into.path(), depth, empty);
         }
     }

@@ -84,7 +84,9 @@ public final class ImageRebase {
         try (Qcow2Image img = Qcow2Image.openOver(image, newChain);
              BlockDevice oldChain = openOldChain(image, img)) {
             img.useCacheMode(cache);
-            rebaseOpened(img, oldChain, name, newBackingFormat, progress);
+            try (ImageWriteback w = ImageWriteback.forCacheMode(cache, img.path())) {
+                rebaseOpened(img, oldChain, name, newBackingFormat, progress);
+            }
         }
     }
 

@@ -11,8 +11,9 @@ import java.util.concurrent.TimeUnit;
 import org.vmsnap.qcow2.io.WritebackFile;
 
 /**
- * Keeps the kernel writing image files' dirty pages back while QEMU writes a lot into them and
- * will flush them at the end, so that the flush waits only for what was written last.
+ * Keeps the kernel writing image files' dirty pages back while QEMU or a data verb writes a lot
+ * into them and will flush them at the end, so that the flush waits only for what was written
+ * last.
  *
  * <p>Why: QEMU's {@code snapshot-save} writes the guest's RAM into the first disk's image (the
  * page cache takes it at memory speed: ~120 ms for 256 MiB here) and then flushes the image,
@@ -22,6 +23,11 @@ import org.vmsnap.qcow2.io.WritebackFile;
  * the writeback runs beside QEMU's writes and the pause was 20-30% shorter (DESIGN-CHANGES.md,
  * writeback). {@code sync_file_range(SYNC_FILE_RANGE_WRITE)} only starts I/O that the flush would
  * do anyway: it makes nothing durable and changes no byte, so QEMU's own flush still decides.
+ *
+ * <p>The same holds for vmsnap's own data verbs in their default (durable) mode: a commit,
+ * convert or safe rebase writes hundreds of MiB through the page cache and syncs the file before
+ * it ends; with the writeback started beside the copy, a 64-deep chain's commit took 0.63-0.88 s
+ * instead of 0.81-1.02 s ({@link #forCacheMode}).
  *
  * <p>Best effort: a file that cannot be opened, a file system without the call, or a platform
  * without native access make this do less or nothing, never fail the operation.
@@ -43,6 +49,16 @@ public final class ImageWriteback implements AutoCloseable {
     /** Starts the writeback of {@code images} now and every {@link #PERIOD} until closed. */
     public static ImageWriteback start(List<Path> images) {
         return start(images, PERIOD);
+    }
+
+    /**
+     * For a file a data verb writes with {@code cache}: started when the verb will sync the file
+     * at its end (writeback, none), so that sync finds most pages written; nothing for unsafe (no
+     * sync to shorten: qemu-img leaves the pages to the kernel too) nor for the modes that sync
+     * every write (nothing stays dirty).
+     */
+    public static ImageWriteback forCacheMode(CacheMode cache, Path file) {
+        return start(cache.flushes() && !cache.syncsEveryWrite() ? List.of(file) : List.of(), PERIOD);
     }
 
     static ImageWriteback start(List<Path> images, Duration period) {

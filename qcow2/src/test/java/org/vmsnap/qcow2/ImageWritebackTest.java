@@ -156,6 +156,17 @@ class ImageWritebackTest {
         assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().equals("vmsnap-writeback"));
     }
 
+    @Test
+    void onlyTheCacheModesThatSyncAtTheEndGetIt() throws Exception {
+        Path a = dirtyFile("m.img", 1, 6);
+        for (CacheMode m : CacheMode.values()) {
+            try (ImageWriteback w = ImageWriteback.forCacheMode(m, a)) {
+                // unsafe: no sync to shorten; writethrough, directsync: nothing stays dirty.
+                assertThat(w.files()).as(m.qemuName()).isEqualTo(m == CacheMode.WRITEBACK || m == CacheMode.NONE ? 1 : 0);
+            }
+        }
+    }
+
     private static long openDescriptors() throws Exception {
         try (var s = Files.list(Path.of("/proc/self/fd"))) {
             return s.count();

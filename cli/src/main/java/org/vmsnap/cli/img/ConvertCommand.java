@@ -12,6 +12,7 @@ import org.vmsnap.qcow2.BlockDevice;
 import org.vmsnap.qcow2.CacheMode;
 import org.vmsnap.qcow2.ImageCopy;
 import org.vmsnap.qcow2.ImageFiles;
+import org.vmsnap.qcow2.ImageWriteback;
 import org.vmsnap.qcow2.Images;
 import org.vmsnap.qcow2.OpenOptions;
 import org.vmsnap.qcow2.Progress;
@@ -147,7 +148,9 @@ final class ConvertCommand extends ImgSubcommand {
             if (noCreate) {
                 try (BlockDevice target = openTarget()) {
                     target.useCacheMode(cacheMode);
-                    ImageCopy.copy(source, target, copy, bar);
+                    try (ImageWriteback w = ImageWriteback.forCacheMode(cacheMode, target.path())) {
+                        ImageCopy.copy(source, target, copy, bar);
+                    }
                 }
             } else {
                 copyToNew(source, options, size, copy, bar, cacheMode);
@@ -177,7 +180,7 @@ final class ConvertCommand extends ImgSubcommand {
             throw e;
         }
         try {
-            try (target) {
+            try (target; ImageWriteback w = ImageWriteback.forCacheMode(cacheMode, target.path())) {
                 target.useCacheMode(cacheMode);
                 ImageCopy.copy(source, target, copy, bar);
             }
