@@ -151,6 +151,10 @@ bench_median() {
 bench_run_once() {
   local cmd=$1 log=$2 tf=$2.time start end rc
   rm -rf "${BENCH_OUT:?}"/* 2>/dev/null
+  # Untimed: what the previous run left dirty in the page cache (GiBs after a -t unsafe convert)
+  # is written back now, not during this run: the kernel's writeback of one tool's output made
+  # the next run 2-5x slower, whichever tool it was (compare.sh 22:45, convert -O raw, 20 GiB).
+  sync
   if [ -n "${BENCH_SETUP:-}" ]; then
     bash -c "$BENCH_SETUP" >"$log.setup" 2>&1 || return 125
   fi
