@@ -394,8 +394,11 @@ public final class DomainService {
         }
     }
 
-    /** virsh managedsave DOMAIN [--running|--paused]: the state into vmsnap's state folder. */
-    public void managedSave(String name, Boolean running) throws IOException {
+    /**
+     * virsh managedsave DOMAIN [--running|--paused]: the state into vmsnap's state folder.
+     * Returns the image's path.
+     */
+    public Path managedSave(String name, Boolean running) throws IOException {
         DomainStore store = existing(name);
         try (DomainLock lock = store.lock()) {
             recoverOrFail(store);
@@ -403,8 +406,9 @@ public final class DomainService {
                 // (only while the domain runs, which a managed save image rules out; kept for safety)
                 throw new InvalidInputException("Requested operation is not valid: domain has a managed save image");
             }
-            new MemorySaves(store, lifecycle(store), warnings).save(MemorySaves.managedSaveFile(store), running,
-                    null);
+            Path image = MemorySaves.managedSaveFile(store);
+            new MemorySaves(store, lifecycle(store), warnings).save(image, running, null);
+            return image;
         }
     }
 

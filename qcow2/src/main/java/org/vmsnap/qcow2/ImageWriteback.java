@@ -68,11 +68,28 @@ public final class ImageWriteback implements AutoCloseable {
                 try {
                     open.add(WritebackFile.open(p));
                 } catch (IOException e) {
-                    // Only speed is lost: QEMU's flush writes this file's pages itself.
+                    // Only speed is lost: the final flush writes this file's pages itself.
                 }
             }
         }
         return new ImageWriteback(open, period);
+    }
+
+    /**
+     * Drops {@code file}'s pages from the page cache once it is written and synced (virsh's
+     * {@code --bypass-cache}: a memory file, the guest's RAM, is not kept in the cache after the
+     * command). Best effort: returns false when it could not (no such call here, file gone).
+     */
+    public static boolean dropCachedPages(Path file) {
+        if (!WritebackFile.isAvailable()) {
+            return false;
+        }
+        try (WritebackFile f = WritebackFile.open(file)) {
+            f.dropCleanPages();
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** How many files are being written back (0: nothing to do here, or not possible). */

@@ -47,6 +47,16 @@ class ImageWritebackTest {
 
     /** Pages of {@code file} dirty in the page cache now, or -1 when there is no cachestat(2). */
     private static long dirtyPages(Path file) throws Throwable {
+        return cachestat(file, 8);
+    }
+
+    /** Pages of {@code file} in the page cache now, or -1 when there is no cachestat(2). */
+    private static long cachedPages(Path file) throws Throwable {
+        return cachestat(file, 0);
+    }
+
+    /** One field of cachestat(2)'s answer for the whole file (0: nr_cache, 8: nr_dirty), or -1. */
+    private static long cachestat(Path file, long field) throws Throwable {
         try (Arena arena = Arena.ofConfined()) {
             int fd = (int) OPEN.invokeExact(arena.allocateFrom(file.toString()), 0);
             assertThat(fd).as("open " + file).isNotNegative();
@@ -54,7 +64,7 @@ class ImageWritebackTest {
                 MemorySegment range = arena.allocate(16, 8); // off 0, len 0: the whole file
                 MemorySegment stat = arena.allocate(40, 8);  // nr_cache, nr_dirty, nr_writeback, ...
                 long rc = (long) SYSCALL.invokeExact(CACHESTAT, (long) fd, range.address(), stat.address(), 0L);
-                return rc == 0 ? stat.get(JAVA_LONG, 8) : -1;
+                return rc == 0 ? stat.get(JAVA_LONG, field) : -1;
             } finally {
                 int closed = (int) CLOSE.invokeExact(fd);
                 assertThat(closed).isZero();
@@ -165,6 +175,22 @@ class ImageWritebackTest {
                 assertThat(w.files()).as(m.qemuName()).isEqualTo(m == CacheMode.WRITEBACK || m == CacheMode.NONE ? 1 : 0);
             }
         }
+    }
+
+    @Test
+    void dropCachedPagesLeavesNothingOfASyncedFileInTheCache() throws Throwable {
+        Path a = dirtyFile("d.img", 8, 7);
+        byte[] bytes = Files.readAllBytes(a);
+        try (FileChannel ch = FileChannel.open(a, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        long before = cachedPages(a);
+        assumeTrue(before >= 0, "no cachestat(2) on this kernel");
+        assertThat(before).as("cached pages of a file just written and read").isPositive();
+        assertThat(ImageWriteback.dropCachedPages(a)).isTrue();
+        assertThat(cachedPages(a)).isZero();
+        assertThat(Files.readAllBytes(a)).as("read again from the disk").isEqualTo(bytes);
+        assertThat(ImageWriteback.dropCachedPages(dir.resolve("gone.img"))).isFalse();
     }
 
     private static long openDescriptors() throws Exception {

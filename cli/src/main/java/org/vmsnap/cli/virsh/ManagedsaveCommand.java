@@ -6,6 +6,7 @@ import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
+import org.vmsnap.qcow2.ImageWriteback;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,7 +26,8 @@ public final class ManagedsaveCommand extends VirshSubcommand {
     @Mixin
     SaveStateOptions state;
 
-    @Option(names = "--bypass-cache", description = "Accepted for virsh's sake.")
+    @Option(names = "--bypass-cache", description = "Leave none of the image in the page cache (it holds the guest's"
+            + " RAM): vmsnap writes and syncs it, then drops its pages (virsh writes it with O_DIRECT).")
     boolean bypassCache;
 
     @Option(names = "--verbose", description = "Show the save's progress on stderr, as virsh does.")
@@ -35,7 +37,10 @@ public final class ManagedsaveCommand extends VirshSubcommand {
     int execute() throws IOException {
         Boolean running = state.running();
         try (SaveProgress progress = SaveProgress.start(domains(), domain, "Managedsave", err(), verbose)) {
-            domains().managedSave(domain, running);
+            java.nio.file.Path image = domains().managedSave(domain, running);
+            if (bypassCache) {
+                ImageWriteback.dropCachedPages(image);
+            }
             progress.done();
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);

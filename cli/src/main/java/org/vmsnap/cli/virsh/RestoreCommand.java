@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
+import org.vmsnap.qcow2.ImageWriteback;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,7 +26,8 @@ public final class RestoreCommand extends VirshSubcommand {
     @Mixin
     SaveStateOptions state;
 
-    @Option(names = "--bypass-cache", description = "Accepted for virsh's sake.")
+    @Option(names = "--bypass-cache", description = "Leave none of the file in the page cache once QEMU has read it (virsh reads it with"
+            + " O_DIRECT).")
     boolean bypassCache;
 
     @Option(names = "--xml", paramLabel = "FILE", description = "Another definition of the same domain to start"
@@ -38,6 +40,9 @@ public final class RestoreCommand extends VirshSubcommand {
         Boolean running = state.running();
         try {
             domains().restore(org.vmsnap.cli.Cwd.path(file), running, alt);
+            if (bypassCache) {
+                ImageWriteback.dropCachedPages(org.vmsnap.cli.Cwd.path(file));
+            }
         } catch (ManagerException e) {
             throw new CliException(1, "Failed to restore domain from " + file + ": " + e.getMessage(), e);
         }

@@ -7,6 +7,7 @@ import org.vmsnap.cli.CliException;
 import org.vmsnap.cli.HelpCommand;
 import org.vmsnap.manager.ManagerException;
 import org.vmsnap.manager.NotFoundException;
+import org.vmsnap.qcow2.ImageWriteback;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -29,7 +30,8 @@ public final class SaveCommand extends VirshSubcommand {
     @Mixin
     SaveStateOptions state;
 
-    @Option(names = "--bypass-cache", description = "Accepted for virsh's sake; the file is synced either way.")
+    @Option(names = "--bypass-cache", description = "Leave none of the file in the page cache (it holds the guest's RAM): vmsnap writes and syncs"
+            + " it, then drops its pages (virsh writes it with O_DIRECT).")
     boolean bypassCache;
 
     @Option(names = "--xml", paramLabel = "FILE", description = "Another definition of the same domain to store.")
@@ -44,6 +46,9 @@ public final class SaveCommand extends VirshSubcommand {
         Boolean running = state.running();
         try (SaveProgress progress = SaveProgress.start(domains(), domain, "Save", err(), verbose)) {
             domains().save(domain, org.vmsnap.cli.Cwd.path(file), running, alt);
+            if (bypassCache) {
+                ImageWriteback.dropCachedPages(org.vmsnap.cli.Cwd.path(file));
+            }
             progress.done();
         } catch (NotFoundException e) {
             throw new CliException(1, "failed to get domain '" + domain + "'", e);

@@ -49,6 +49,15 @@ class MemorySaveIT {
         }
     }
 
+    /** Bytes of {@code file} in the page cache now (util-linux's fincore). */
+    private static long cachedBytes(Path file) throws Exception {
+        Process p = new ProcessBuilder("fincore", "--bytes", "--noheadings", "--output", "RES", file.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertThat(p.waitFor()).as("fincore: " + out).isZero();
+        return Long.parseLong(out);
+    }
+
     @Test
     void saveRestoreAndManagedSaveContinueTheGuest() throws Exception {
         Path out = Files.createDirectories(dir.resolve("out"));
@@ -58,6 +67,7 @@ class MemorySaveIT {
             Path file = out.resolve("ms.state");
 
             assertThat(ok("save", "ms", file.toString())).isEqualTo("\nDomain 'ms' saved to " + file + "\n\n");
+            assertThat(cachedBytes(file)).as("without --bypass-cache the written file stays cached").isPositive();
             TestGuest.Counter saved = lastCounter(d);
             assertThat(ok("domstate", "ms", "--reason")).isEqualTo("shut off (saved)\n\n");
             assertThat(Files.getPosixFilePermissions(file)).isEqualTo(PosixFilePermissions.fromString("rw-------"));
@@ -91,10 +101,12 @@ class MemorySaveIT {
 
             // managedsave (with virsh's --verbose: the progress line on stderr, ending at 100 %):
             // start resumes from it and removes it.
-            Cli.Run managedSave = Cli.run("managedsave", "ms", "--verbose");
+            Cli.Run managedSave = Cli.run("managedsave", "ms", "--verbose", "--bypass-cache");
             assertThat(managedSave.exitCode()).as(managedSave.err()).isZero();
             assertThat(managedSave.out()).isEqualTo("\nDomain 'ms' state saved by libvirt\n\n");
             assertThat(managedSave.err()).endsWith("\rManagedsave: [100 %]").doesNotContain("\n");
+            assertThat(cachedBytes(d.home.resolve("ms").resolve("managed.save"))).as("managedsave --bypass-cache")
+                    .isZero();
             TestGuest.Counter managed = lastCounter(d);
             assertThat(ok("dominfo", "ms")).contains("Managed save:   yes\n");
             assertThat(ok("list", "--all")).contains(" -    ms     shut off\n");
@@ -112,12 +124,15 @@ class MemorySaveIT {
 
             // --paused at save: the restore leaves the guest paused; --running overrides it.
             Path pausedFile = out.resolve("paused.state");
-            Cli.Run verbose = Cli.run("save", "ms", pausedFile.toString(), "--paused", "--verbose");
+            Cli.Run verbose = Cli.run("save", "ms", pausedFile.toString(), "--paused", "--verbose", "--bypass-cache");
             assertThat(verbose.exitCode()).as(verbose.err()).isZero();
             assertThat(verbose.out()).isEqualTo("\nDomain 'ms' saved to " + pausedFile + "\n\n");
             assertThat(verbose.err()).endsWith("\rSave: [100 %]").doesNotContain("\n");
             TestGuest.Counter pausedAt = lastCounter(d);
-            ok("restore", pausedFile.toString());
+            // --bypass-cache: none of the guest's RAM is left in the page cache, after save and restore.
+            assertThat(cachedBytes(pausedFile)).as("cached bytes of the file after save --bypass-cache").isZero();
+            ok("restore", pausedFile.toString(), "--bypass-cache");
+            assertThat(cachedBytes(pausedFile)).as("cached bytes of the file after restore --bypass-cache").isZero();
             assertThat(ok("domstate", "ms")).isEqualTo("paused\n\n");
             from = d.logSize();
             ok("resume", "ms");

@@ -312,6 +312,29 @@ final class NativeFile implements Closeable {
         }
     }
 
+    /** posix_fadvise's advice that drops a range's clean pages from the page cache. */
+    private static final long POSIX_FADV_DONTNEED = 4;
+
+    /**
+     * posix_fadvise(POSIX_FADV_DONTNEED) over the whole file: the kernel drops the file's clean
+     * pages from the page cache (dirty ones stay until written back). Reads stay correct: they
+     * come from the disk again.
+     */
+    void dropCleanPages() throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Functions.STATE);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fadvise(), (long) fd, 0L, 0L,
+                    POSIX_FADV_DONTNEED);
+            if (rc != 0) {
+                throw error(path, "posix_fadvise", errno(state));
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IOException(path + ": posix_fadvise failed", t);
+        }
+    }
+
     /** fstat st_blocks * 512: bytes the file system has allocated to the file. */
     long allocatedBytes() throws IOException {
         try (Arena arena = Arena.ofConfined()) {
@@ -459,12 +482,12 @@ final class NativeFile implements Closeable {
 
     /** The Linux system call numbers (asm/unistd.h), per architecture. */
     private record Numbers(long openat, long close, long fcntl, long fstat, long fallocate, long lseek,
-                           long ftruncate, long syncFileRange) {
+                           long ftruncate, long syncFileRange, long fadvise) {
         static Numbers of(String arch) {
             return switch (arch) {
-                case "amd64", "x86_64" -> new Numbers(257, 3, 72, 5, 285, 8, 77, 277);
+                case "amd64", "x86_64" -> new Numbers(257, 3, 72, 5, 285, 8, 77, 277, 221);
                 // The generic table (asm-generic/unistd.h).
-                case "aarch64" -> new Numbers(56, 57, 25, 80, 47, 62, 46, 84);
+                case "aarch64" -> new Numbers(56, 57, 25, 80, 47, 62, 46, 84, 223);
                 default -> null;
             };
         }

@@ -5,8 +5,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * A file opened read-only to start the kernel's writeback of its dirty pages while another
- * process writes it (see {@link NativeFile#startWriteback}). Takes no lock and changes nothing.
+ * A file opened read-only to steer the page cache over it: start the kernel's writeback of its
+ * dirty pages while another process writes it ({@link NativeFile#startWriteback}), or drop its
+ * clean pages. Takes no lock and changes no byte of the file.
  */
 public final class WritebackFile implements Closeable {
     private final NativeFile file;
@@ -28,6 +29,11 @@ public final class WritebackFile implements Closeable {
     /** Starts writing back what is dirty now; waits for none of it. */
     public void start() throws IOException {
         file.startWriteback();
+    }
+
+    /** Drops the file's clean pages from the page cache (see {@link NativeFile#dropCleanPages}). */
+    public void dropCleanPages() throws IOException {
+        file.dropCleanPages();
     }
 
     @Override
