@@ -172,7 +172,8 @@ class ImageWritebackTest {
         for (CacheMode m : CacheMode.values()) {
             try (ImageWriteback w = ImageWriteback.forCacheMode(m, a)) {
                 // unsafe: no sync to shorten; writethrough, directsync: nothing stays dirty.
-                assertThat(w.files()).as(m.qemuName()).isEqualTo(m == CacheMode.WRITEBACK || m == CacheMode.NONE ? 1 : 0);
+                int expected = m == CacheMode.WRITEBACK || m == CacheMode.NONE ? 1 : 0;
+                assertThat(w.files()).as(m.qemuName()).isEqualTo(expected);
             }
         }
     }

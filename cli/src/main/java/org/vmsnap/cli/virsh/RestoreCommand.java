@@ -26,8 +26,8 @@ public final class RestoreCommand extends VirshSubcommand {
     @Mixin
     SaveStateOptions state;
 
-    @Option(names = "--bypass-cache", description = "Leave none of the file in the page cache once QEMU has read it (virsh reads it with"
-            + " O_DIRECT).")
+    @Option(names = "--bypass-cache", description = "Leave none of the file in the page cache once QEMU has read"
+            + " it (virsh reads it with O_DIRECT).")
     boolean bypassCache;
 
     @Option(names = "--xml", paramLabel = "FILE", description = "Another definition of the same domain to start"

@@ -30,8 +30,8 @@ public final class SaveCommand extends VirshSubcommand {
     @Mixin
     SaveStateOptions state;
 
-    @Option(names = "--bypass-cache", description = "Leave none of the file in the page cache (it holds the guest's RAM): vmsnap writes and syncs"
-            + " it, then drops its pages (virsh writes it with O_DIRECT).")
+    @Option(names = "--bypass-cache", description = "Leave none of the file in the page cache (it holds the guest's"
+            + " RAM): vmsnap writes and syncs it, then drops its pages (virsh writes it with O_DIRECT).")
     boolean bypassCache;
 
     @Option(names = "--xml", paramLabel = "FILE", description = "Another definition of the same domain to store.")
