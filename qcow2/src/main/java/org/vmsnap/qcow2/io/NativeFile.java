@@ -275,17 +275,21 @@ final class NativeFile implements Closeable {
 
     /** ftruncate(2): sets the length; growing leaves a hole (FileChannel can only shrink). */
     void setLength(long length) throws IOException {
+        call(FUNCTIONS.nr().ftruncate(), "ftruncate to " + length + " bytes", length, 0L, 0L);
+    }
+
+    /** A system call on this descriptor with three more arguments that returns 0, else fails naming {@code what}. */
+    private void call(long nr, String what, long a, long b, long c) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Functions.STATE);
-            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().ftruncate(), (long) fd, length,
-                    0L, 0L);
+            long rc = (long) FUNCTIONS.syscall().invokeExact(state, nr, (long) fd, a, b, c);
             if (rc != 0) {
-                throw error(path, "ftruncate to " + length + " bytes", errno(state));
+                throw error(path, what, errno(state));
             }
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
-            throw new IOException(path + ": ftruncate failed", t);
+            throw new IOException(path + ": " + what + " failed", t);
         }
     }
 
@@ -298,18 +302,7 @@ final class NativeFile implements Closeable {
      * becomes durable by this call alone. Works on a read-only descriptor.
      */
     void startWriteback() throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Functions.STATE);
-            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().syncFileRange(), (long) fd, 0L,
-                    0L, SYNC_FILE_RANGE_WRITE);
-            if (rc != 0) {
-                throw error(path, "sync_file_range", errno(state));
-            }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IOException(path + ": sync_file_range failed", t);
-        }
+        call(FUNCTIONS.nr().syncFileRange(), "sync_file_range", 0L, 0L, SYNC_FILE_RANGE_WRITE);
     }
 
     /** posix_fadvise's advice that drops a range's clean pages from the page cache. */
@@ -321,18 +314,7 @@ final class NativeFile implements Closeable {
      * come from the disk again.
      */
     void dropCleanPages() throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Functions.STATE);
-            long rc = (long) FUNCTIONS.syscall().invokeExact(state, FUNCTIONS.nr().fadvise(), (long) fd, 0L, 0L,
-                    POSIX_FADV_DONTNEED);
-            if (rc != 0) {
-                throw error(path, "posix_fadvise", errno(state));
-            }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IOException(path + ": posix_fadvise failed", t);
-        }
+        call(FUNCTIONS.nr().fadvise(), "posix_fadvise", 0L, 0L, POSIX_FADV_DONTNEED);
     }
 
     /** fstat st_blocks * 512: bytes the file system has allocated to the file. */
