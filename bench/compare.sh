@@ -118,6 +118,7 @@ row() {
 # with CACHE where "-t unsafe" goes.
 data_pair() {
   local name=$1 vargs=$2 qargs=$3 files=$4 setup=${5:-}
+  local BENCH_WARMUP_RUNS=${BENCH_WARMUP_RUNS:-1}   # see bench_case
   row "$name, -t unsafe" "qemu-img -t unsafe" ratio:1.0 \
     "\"\$BENCH_VMSNAP\" img ${vargs//CACHE/-t unsafe}" "\"\$BENCH_QEMU_IMG\" ${qargs//CACHE/-t unsafe}" "$setup"
   row "$name, durable" "qemu-img + sync" ratio:1.0 \
