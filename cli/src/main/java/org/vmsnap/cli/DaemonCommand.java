@@ -54,6 +54,12 @@ public final class DaemonCommand implements Callable<Integer> {
                     + " The launcher starts its daemons so.")
     boolean warmUp;
 
+    @Option(names = "--watch-sources", paramLabel = "DIR",
+            description = "The checkout the jar was built from (the launcher passes its own folder): the daemon"
+                    + " declines every command while a source there is newer than its jar, so the launcher hands it"
+                    + " a command before checking the sources itself.")
+    java.nio.file.Path watchSources;
+
     @Spec
     CommandSpec spec;
 
@@ -73,7 +79,7 @@ public final class DaemonCommand implements Callable<Integer> {
                         err.flush();
                     }
                 }
-            }, !noStart);
+            }, !noStart, watchSources == null ? null : watchSources.toAbsolutePath().normalize());
         } catch (IOException e) {
             throw new CliException(1, "cannot start the daemon: " + e.getMessage(), e);
         }

@@ -75,6 +75,8 @@ public final class CliDaemon implements Closeable {
     private boolean stopping;
     /** The warm-up running beside the commands, or null ({@link #warmUp}). */
     private volatile WarmUp warmUp;
+    /** The checkout the jar was built from, watched ({@link #watchSources}), or null. */
+    private volatile SourceWatch sources;
 
     private CliDaemon(Path home, Path socket, Object socketInode, ServerSocketChannel server, Consumer<String> log,
                       boolean startsQemu) {
@@ -123,6 +125,17 @@ public final class CliDaemon implements Closeable {
      * not choose for their VMs.
      */
     public static CliDaemon start(Path home, Consumer<String> log, boolean startsQemu) throws IOException {
+        return start(home, log, startsQemu, null);
+    }
+
+    /**
+     * {@link #start(Path, Consumer, boolean)}; with {@code sourcesRoot} (the checkout its jar was
+     * built from, as the launcher names it) it declines every command while a source there is newer
+     * than its jar ({@link SourceWatch}), and says so in {@value #MARKER}'s fourth line: the launcher
+     * then hands it a command before checking the sources itself.
+     */
+    public static CliDaemon start(Path home, Consumer<String> log, boolean startsQemu, Path sourcesRoot)
+            throws IOException {
         Path h = home.toAbsolutePath().normalize();
         Path socket = DomainService.daemonSocket(h);
         switch (LocalSocket.probe(socket)) {
@@ -137,6 +150,7 @@ public final class CliDaemon implements Closeable {
         }
         ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         ShellClients shell = null;
+        SourceWatch watch = null;
         try {
             ch.bind(UnixDomainSocketAddress.of(socket));
             Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
@@ -151,6 +165,16 @@ public final class CliDaemon implements Closeable {
                 // The launcher's JVM client still reaches the socket, only slower.
                 log.accept("no FIFO for the launcher (" + e.getMessage() + "); clients come through " + socket);
             }
+            // The launcher's jar of that checkout, which must be the one this JVM runs (tests run
+            // from classes). A root whose name holds a line break would break the marker's lines.
+            Path built = sourcesRoot == null ? null : sourcesRoot.resolve("cli/target/vmsnap.jar");
+            if (shell != null && built != null && (d.jar == null || d.jar.equals(built))
+                    && !sourcesRoot.toString().contains("\n")) {
+                watch = SourceWatch.start(sourcesRoot, built);
+                d.sources = watch;
+                watch.current(); // watches and walks once now, not at the first command
+                marker += sourcesRoot + "\n";
+            }
             DomainService.writeStateFile(h, MARKER, marker);
             d.acceptor.start();
             return d;
@@ -158,6 +182,9 @@ public final class CliDaemon implements Closeable {
             ch.close();
             if (shell != null) {
                 shell.close();
+            }
+            if (watch != null) {
+                watch.close();
             }
             throw e;
         }
@@ -306,6 +333,10 @@ public final class CliDaemon implements Closeable {
             }
             return "the jar changed";
         }
+        SourceWatch w = sources;
+        if (w != null && !w.current()) {
+            return "a source in " + w.root() + " is newer than the jar";
+        }
         if (!DaemonRules.accepts(r.args())) {
             return "not a daemon command";
         }
@@ -365,6 +396,9 @@ public final class CliDaemon implements Closeable {
         server.close();
         if (shell != null) {
             shell.close();
+        }
+        if (sources != null) {
+            sources.close();
         }
         // Only what is still this daemon's: a newer daemon may have replaced a socket it found dead.
         try {

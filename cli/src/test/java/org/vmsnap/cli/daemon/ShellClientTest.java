@@ -186,6 +186,48 @@ class ShellClientTest {
         assertThat(logged()).noneMatch(l -> l.contains("exit"));
     }
 
+    /**
+     * A daemon that watches the launcher's checkout (--watch-sources, as the launcher starts its own)
+     * is asked before the launcher looks at the sources. While a source is newer than the jar it
+     * declines: the launcher then builds and runs the command in its own JVM, once, without asking
+     * again; once the jar is newer again the daemon takes the commands again.
+     */
+    @Test
+    void aDaemonWatchingTheSourcesDeclinesWhileOneIsNewerThanTheJar() throws Exception {
+        daemon.close();
+        daemon = CliDaemon.start(home, log::add, true, root);
+        assertThat(Files.readAllLines(home.resolve(CliDaemon.MARKER))).hasSize(4).last().isEqualTo(root.toString());
+        Path mvn = Files.createDirectories(dir.resolve("bin")).resolve("mvn");
+        Files.writeString(mvn, "#!/bin/sh\necho \"mvn $*\" >> \"$JAVA_LOG\"\ntouch cli/target/vmsnap.jar\n");
+        Files.setPosixFilePermissions(mvn, PosixFilePermissions.fromString("rwxr-xr-x"));
+        env.put("PATH", mvn.getParent() + ":" + System.getenv("PATH"));
+        Path jar = root.resolve("cli/target/vmsnap.jar");
+
+        assertThat(launcher("snapshot-create-as", "vm", "a").exitCode()).isZero();
+        assertThat(javaRuns()).isEmpty();
+
+        Files.writeString(root.resolve("cli/src/main/java/A.java"), "class A {}");
+        assertThat(launcher("snapshot-create-as", "vm", "b").exitCode()).as("the stand-in java's code").isEqualTo(99);
+        assertThat(javaRuns()).filteredOn(l -> l.startsWith("mvn ")).hasSize(1);
+        assertThat(javaRuns()).filteredOn(l -> l.contains("snapshot-create-as")).singleElement().asString()
+                .endsWith(" -jar " + jar + " snapshot-create-as vm b");
+        assertThat(Cli.run("snapshot-list", "vm", "--name").out()).isEqualTo("a\n\n");
+
+        // Built: the jar is the newest again, and the daemon takes the next command.
+        int before = javaRuns().size();
+        assertThat(launcher("snapshot-create-as", "vm", "c").exitCode()).isZero();
+        assertThat(javaRuns()).hasSize(before);
+
+        // A file added in a new folder, a module's pom: declined again, each time.
+        Files.writeString(Files.createDirectories(root.resolve("cli/src/main/java/p")).resolve("B.java"), "");
+        assertThat(launcher("snapshot-create-as", "vm", "d").exitCode()).isEqualTo(99);
+        Files.setLastModifiedTime(jar, FileTime.from(Instant.now().plusSeconds(5)));
+        assertThat(launcher("snapshot-create-as", "vm", "e").exitCode()).isZero();
+        Files.setLastModifiedTime(root.resolve("cli/pom.xml"), FileTime.from(Instant.now().plusSeconds(10)));
+        assertThat(launcher("snapshot-create-as", "vm", "f").exitCode()).isEqualTo(99);
+        assertThat(Cli.run("snapshot-list", "vm", "--name").out()).isEqualTo("a\nc\ne\n\n");
+    }
+
     @Test
     void aClosedStdoutDropsTheOutputAndKeepsTheExitCode() throws Exception {
         Cli.Run r = inShell("\"$@\" | head -c 5; echo \" ${PIPESTATUS[0]}\"", "dumpxml", "vm");
