@@ -1,6 +1,7 @@
 package org.vmsnap.qcow2;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
@@ -201,9 +202,12 @@ public final class ImageCopy {
             ByteBuffer buffer = held.buffer();
             buffer.limit(length);
             source.read(pos, buffer);
+            MemorySegment bytes = MemorySegment.ofBuffer(buffer.duplicate().clear()); // one view per window
             int runStart = -1;
             for (int i = 0; i < length; i += cluster) {
-                boolean data = !ZeroScan.isZero(buffer, i, Math.min(length, i + cluster));
+                int end = Math.min(length, i + cluster);
+                // A nonzero first word settles most data blocks without a scan.
+                boolean data = end - i >= Long.BYTES && buffer.getLong(i) != 0 || !ZeroScan.isZero(bytes, i, end);
                 if (data && runStart < 0) {
                     runStart = i;
                 } else if (!data && runStart >= 0) {

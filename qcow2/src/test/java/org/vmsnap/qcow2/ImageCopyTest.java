@@ -7,8 +7,11 @@ import static org.vmsnap.qcow2.ScriptedDevice.PRESENT;
 import static org.vmsnap.qcow2.ScriptedDevice.ZERO;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.qcow2.ImageCopy.CopyOptions;
 import org.vmsnap.qcow2.ScriptedDevice.Op;
 
@@ -58,6 +61,26 @@ class ImageCopyTest {
         ImageCopy.copy(src, dst, CopyOptions.wholeChainToNewImage(), Progress.NONE);
         assertThat(dst.ops).containsExactly(new Op("write", 4096, 4096));
         assertThat(dst.bytes()).isEqualTo(src.bytes());
+    }
+
+    /**
+     * Into a new raw file (the zeroed target's path, blocks scanned in one buffer): a block whose
+     * first bytes are zeros but not the rest is data, an all-zero block stays a hole.
+     */
+    @Test
+    void aBlockThatStartsWithZerosIsStillDataInANewRawFile(@TempDir Path dir) throws IOException {
+        ScriptedDevice src = new ScriptedDevice(65536).run(0, 65536, 0, PRESENT | DATA)
+                .fill(4095, 4096, (byte) 9)      // block 0: zeros up to its last byte
+                .fill(8200, 8201, (byte) 8)      // block 2: zeros in its first word only
+                .fill(12288, 16384, (byte) 7);   // block 3: data from its first byte; block 1 and 4.. zero
+        Path out = dir.resolve("out.raw");
+        RawImage.create(out, 65536);
+        try (RawImage dst = RawImage.open(out, OpenOptions.readWrite().withFormat("raw"))) {
+            ImageCopy.copy(src, dst, CopyOptions.wholeChainToNewImage(), Progress.NONE);
+            assertThat(dst.blockStatus(4096, 4096).zero()).as("block 1 is a hole").isTrue();
+            assertThat(dst.blockStatus(8192, 8192).data()).as("blocks 2 and 3").isTrue();
+        }
+        assertThat(Files.readAllBytes(out)).isEqualTo(src.bytes());
     }
 
     @Test
