@@ -75,7 +75,7 @@ public final class CliDaemon implements Closeable {
     private boolean stopping;
     /** The warm-up running beside the commands, or null ({@link #warmUp}). */
     private volatile WarmUp warmUp;
-    /** The checkout the jar was built from, watched ({@link #watchSources}), or null. */
+    /** The checkout the jar was built from, watched (the four-argument {@link #start}), or null. */
     private volatile SourceWatch sources;
 
     private CliDaemon(Path home, Path socket, Object socketInode, ServerSocketChannel server, Consumer<String> log,
