@@ -276,7 +276,8 @@ class LauncherTest {
     @Test
     void withoutADaemonTheLauncherStartsOneForTheNextCommands() throws Exception {
         Path daemons = tmp.resolve("daemon.log");
-        String spawned = " -jar " + jar + " daemon --quiet --no-start --warm-up --idle-exit=600 --watch-sources=" + root;
+        String spawned = " -jar " + jar + " daemon --quiet --no-start --warm-up --idle-exit=600"
+                + " --watch-sources=" + root;
         env.put("VMSNAP_DAEMON", "auto");
         assertThat(last("domstate", "vm")).endsWith(" -jar " + jar + " domstate vm");
         Thread.sleep(500);

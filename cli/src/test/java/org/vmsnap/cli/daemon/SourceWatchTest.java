@@ -27,8 +27,9 @@ class SourceWatchTest {
 
     @BeforeEach
     void tree() throws IOException {
-        for (String f : List.of("pom.xml", "cli/pom.xml", "cli/src/main/java/org/A.java", "cli/src/main/resources/r.txt",
-                "cli/src/test/java/ATest.java", "qcow2/pom.xml", "qcow2/src/main/java/B.java", "bench/x.sh",
+        for (String f : List.of("pom.xml", "cli/pom.xml", "cli/src/main/java/org/A.java",
+                "cli/src/main/resources/r.txt", "cli/src/test/java/ATest.java", "qcow2/pom.xml",
+                "qcow2/src/main/java/B.java", "bench/x.sh",
                 ".git/HEAD")) {
             Files.createDirectories(root.resolve(f).getParent());
             Files.writeString(root.resolve(f), "");

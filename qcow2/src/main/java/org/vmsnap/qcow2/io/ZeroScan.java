@@ -32,8 +32,9 @@ public final class ZeroScan {
      * {@code buf[from, to)} (absolute indexes) holds only zeros.
      *
      * <p>Allocates nothing for a block that starts with a nonzero word (nearly every data block),
-     * and a segment view per call otherwise (see the {@link MemorySegment} form). Why: the copy loops ask this of every 4 KiB block;
-     * two buffer slices per block were 94 MB of garbage in a convert of 2 GiB, which the JVM's
+     * and a segment view per call otherwise (see the {@link MemorySegment} form). Why: the copy
+     * loops ask this of every 4 KiB block; two buffer slices per block were 94 MB of garbage in a
+     * convert of 2 GiB, which the JVM's
      * young generation spread over 100 MB of memory touched for the first time (C1, which the img
      * verbs run with, does not take such slices apart as C2 can).
      */
