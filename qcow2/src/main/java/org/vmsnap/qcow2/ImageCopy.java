@@ -202,12 +202,10 @@ public final class ImageCopy {
             ByteBuffer buffer = held.buffer();
             buffer.limit(length);
             source.read(pos, buffer);
-            MemorySegment bytes = MemorySegment.ofBuffer(buffer.duplicate().clear()); // one view per window
+            MemorySegment whole = ZeroScan.whole(buffer); // one view per window
             int runStart = -1;
             for (int i = 0; i < length; i += cluster) {
-                int end = Math.min(length, i + cluster);
-                // A nonzero first word settles most data blocks without a scan.
-                boolean data = end - i >= Long.BYTES && buffer.getLong(i) != 0 || !ZeroScan.isZero(bytes, i, end);
+                boolean data = !ZeroScan.isZero(buffer, whole, i, Math.min(length, i + cluster));
                 if (data && runStart < 0) {
                     runStart = i;
                 } else if (!data && runStart >= 0) {

@@ -177,10 +177,11 @@ public final class FileBlockStore implements BlockStore {
         int base = src.position();
         int length = src.remaining();
         int runStart = 0;
-        boolean runIsData = !ZeroScan.isZero(src, base, base + block);
+        java.lang.foreign.MemorySegment whole = ZeroScan.whole(src); // one view for all the blocks
+        boolean runIsData = !ZeroScan.isZero(src, whole, base, base + block);
         for (int pos = block; ; pos = Math.min(length, pos + block)) {
             boolean atEnd = pos >= length;
-            boolean isData = !atEnd && !ZeroScan.isZero(src, base + pos, base + Math.min(length, pos + block));
+            boolean isData = !atEnd && !ZeroScan.isZero(src, whole, base + pos, base + Math.min(length, pos + block));
             if (atEnd || isData != runIsData) {
                 long at = Math.addExact(hostOffset, runStart);
                 if (runIsData || !nativeFile.allocate(at, pos - runStart)) {

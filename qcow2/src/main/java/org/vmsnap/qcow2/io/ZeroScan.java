@@ -43,12 +43,29 @@ public final class ZeroScan {
         if (to - from >= Long.BYTES && buf.getLong(from) != 0) {
             return false;
         }
-        return isZero(MemorySegment.ofBuffer(buf.position() == 0 ? buf : buf.duplicate().position(0)), from, to);
+        return isZero(whole(buf), from, to);
+    }
+
+    /**
+     * {@code buf[from, to)} holds only zeros; {@code whole} is {@link #whole}{@code (buf)}, made once
+     * for the many blocks of one buffer. Allocates nothing.
+     */
+    public static boolean isZero(ByteBuffer buf, MemorySegment whole, int from, int to) {
+        java.util.Objects.checkFromToIndex(from, to, buf.limit());
+        if (to - from >= Long.BYTES && buf.getLong(from) != 0) {
+            return false; // a nonzero first word settles most data blocks without a scan
+        }
+        return isZero(whole, from, to);
+    }
+
+    /** All of {@code buf}, index 0 to its capacity, as a segment for the scans of this class. */
+    public static MemorySegment whole(ByteBuffer buf) {
+        return MemorySegment.ofBuffer(buf.duplicate().clear());
     }
 
     /**
      * {@code seg[from, to)} holds only zeros. Allocates nothing: a loop that scans many blocks of
-     * one buffer makes its segment once ({@link MemorySegment#ofBuffer} of the buffer at position 0).
+     * one buffer makes its segment once ({@link #whole}).
      */
     public static boolean isZero(MemorySegment seg, long from, long to) {
         for (long pos = from; pos < to; ) {

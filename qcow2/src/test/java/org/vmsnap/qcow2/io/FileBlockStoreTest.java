@@ -62,9 +62,18 @@ class FileBlockStoreTest extends BlockStoreContract {
                     };
                     data[i] = filled ? (byte) (1 + (i % 251)) : 0;
                 }
+                // The buffer as the copy loops hand it: at position 0, at a position inside a
+                // bigger array, and a direct slice with its own index 0.
+                byte[] padded = new byte[length + 200];
+                System.arraycopy(data, 0, padded, 100, length);
+                ByteBuffer direct = ByteBuffer.allocateDirect(length + 200).put(100, data).slice(100, length);
+                ByteBuffer src = switch (layout) {
+                    case 1 -> ByteBuffer.wrap(padded, 100, length);
+                    case 2 -> direct;
+                    default -> ByteBuffer.wrap(data);
+                };
                 try (FileBlockStore store = FileBlockStore.create(dir.resolve("z-" + length + "-" + layout))) {
                     store.write(0, ByteBuffer.wrap(new byte[] {9}));
-                    ByteBuffer src = ByteBuffer.wrap(data);
                     store.writeIntoZeros(65536, src, 4096);
                     assertThat(src.hasRemaining()).isFalse();
                     assertThat(store.size()).as("size, %d bytes, layout %d", length, layout).isEqualTo(65536 + length);

@@ -45,8 +45,10 @@ class ZeroScanTest {
                 assertThat(ZeroScan.isZero(view, from, to))
                         .as("seed %d round %d: byte %d, range [%d, %d), %s", seed, round, hot, from, to, view)
                         .isEqualTo(model(b, from, to));
-                assertThat(ZeroScan.isZero(java.lang.foreign.MemorySegment.ofBuffer(b.duplicate().clear()), from, to))
+                assertThat(ZeroScan.isZero(ZeroScan.whole(view), from, to))
                         .as("seed %d round %d, as a segment", seed, round).isEqualTo(model(b, from, to));
+                assertThat(ZeroScan.isZero(view, ZeroScan.whole(view), from, to))
+                        .as("seed %d round %d, with its segment", seed, round).isEqualTo(model(b, from, to));
             }
         }
     }
