@@ -2,8 +2,8 @@
 #
 # A case is one call:  bench_case NAME "vmsnap command" "qemu-img command"
 # Both commands run BENCH_RUNS times, interleaved (vmsnap, qemu-img, vmsnap, ...), under
-# /usr/bin/time for the peak RSS, after BENCH_WARMUP_RUNS untimed runs of each. Before every run the case's output folder ($BENCH_OUT) is
-# emptied, so a convert never finds its previous output; nothing else is dropped (no page
+# /usr/bin/time for the peak RSS, after BENCH_WARMUP_RUNS untimed runs of each. Before every run
+# the case's output folder ($BENCH_OUT) is emptied, so a convert never finds its previous output; nothing else is dropped (no page
 # cache flush: both tools see the same warm cache). A failing command is reported with its
 # exit code and the tail of its output, its remaining runs are skipped, and the other cases
 # still run.

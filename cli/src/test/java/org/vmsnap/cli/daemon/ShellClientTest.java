@@ -285,6 +285,29 @@ class ShellClientTest {
     }
 
     /**
+     * A killed daemon that watched the sources (the launcher's own) is not asked first: its command
+     * runs here, and the launcher starts another daemon for the next ones, as for any dead daemon.
+     */
+    @Test
+    void aDeadWatchingDaemonIsReplaced() throws Exception {
+        Path fifo = killedDaemon(ProcessHandle.current().pid() + " 1");
+        Path marker = home.resolve(CliDaemon.MARKER);
+        Files.writeString(marker, Files.readString(marker) + root + "\n");
+        env.remove("VMSNAP_DAEMON");
+        assertThat(launcher("domstate", "vm").exitCode()).isEqualTo(99);
+        String spawned = " daemon --quiet --no-start --warm-up --idle-exit=600 --watch-sources=" + root;
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (javaRuns().stream().noneMatch(l -> l.endsWith(spawned)) && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertThat(javaRuns()).hasSize(2).anySatisfy(l -> assertThat(l).endsWith(" domstate vm"))
+                .anySatisfy(l -> assertThat(l).endsWith(spawned));
+        assertThat(replies()).isEmpty();
+        Files.delete(fifo);
+        daemon = CliDaemon.start(home, log::add);
+    }
+
+    /**
      * A daemon killed with -9 whose parent has not reaped it yet (pid 1 for the launcher's own
      * daemon, which may take its time): a zombie with the daemon's pid and start time is not a
      * daemon, and the command runs here at once, not after the 5 s a silent daemon gets.
