@@ -359,11 +359,12 @@ public final class ImageCopy {
         int runStart = 0;
         boolean runIsData = false;
         int pos = 0;
+        MemorySegment whole = ZeroScan.whole(buffer); // one view for all the blocks
         while (pos < length) {
             // The block ends at the next multiple of SPARSE_BLOCK_BYTES in guest offsets.
             long guest = guestOffset + pos;
             int blockEnd = (int) Math.min(length, pos + (SPARSE_BLOCK_BYTES - guest % SPARSE_BLOCK_BYTES));
-            boolean isData = !ZeroScan.isZero(buffer, pos, blockEnd);
+            boolean isData = !ZeroScan.isZero(buffer, whole, pos, blockEnd);
             if (pos == 0) {
                 runIsData = isData;
             } else if (isData != runIsData) {

@@ -1,6 +1,7 @@
 package org.vmsnap.qcow2;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -199,6 +200,7 @@ public final class ImageRebase {
         /** The old chain's bytes: each buffer stays with the writes queued from it until they end. */
         private final BufferPool oldBuffers;
         private final ByteBuffer newBuf;
+        private final MemorySegment newWhole;
 
         ClusterCopier(Qcow2Image img, BlockDevice oldChain, int bufferBytes, int threads) {
             this.img = img;
@@ -206,6 +208,7 @@ public final class ImageRebase {
             this.cluster = img.clusterSize();
             this.oldBuffers = new BufferPool(threads + 1, bufferBytes);
             this.newBuf = ByteBuffer.allocateDirect(bufferBytes);
+            this.newWhole = ZeroScan.whole(newBuf);
         }
 
         /**
@@ -246,19 +249,20 @@ public final class ImageRebase {
                     img.read(p, newBuf.clear().slice(0, length)); // unallocated clusters: the new chain's view
                 }
                 int runStart = -1; // a run of differing data clusters, written as one
+                MemorySegment oldWhole = ZeroScan.whole(oldBuf); // views for all the clusters, no slices
                 for (int i = 0; i < length; i += cluster) {
                     int n = Math.min(cluster, length - i);
                     boolean differ;
                     boolean oldIsZero;
                     if (oldKnownZero) {
                         oldIsZero = true;
-                        differ = !ZeroScan.isZero(newBuf, i, i + n);
+                        differ = !ZeroScan.isZero(newBuf, newWhole, i, i + n);
                     } else if (newKnownZero) {
-                        oldIsZero = ZeroScan.isZero(oldBuf, i, i + n);
+                        oldIsZero = ZeroScan.isZero(oldBuf, oldWhole, i, i + n);
                         differ = !oldIsZero;
                     } else {
-                        differ = oldBuf.slice(i, n).mismatch(newBuf.slice(i, n)) >= 0;
-                        oldIsZero = differ && ZeroScan.isZero(oldBuf, i, i + n);
+                        differ = MemorySegment.mismatch(oldWhole, i, i + n, newWhole, i, i + n) >= 0;
+                        oldIsZero = differ && ZeroScan.isZero(oldBuf, oldWhole, i, i + n);
                     }
                     boolean data = differ && !oldIsZero;
                     if (!data && runStart >= 0) {

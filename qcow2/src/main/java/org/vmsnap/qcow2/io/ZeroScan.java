@@ -32,18 +32,14 @@ public final class ZeroScan {
      * {@code buf[from, to)} (absolute indexes) holds only zeros.
      *
      * <p>Allocates nothing for a block that starts with a nonzero word (nearly every data block),
-     * and a segment view per call otherwise (see the {@link MemorySegment} form). Why: the copy
-     * loops ask this of every 4 KiB block; two buffer slices per block were 94 MB of garbage in a
-     * convert of 2 GiB, which the JVM's
-     * young generation spread over 100 MB of memory touched for the first time (C1, which the img
-     * verbs run with, does not take such slices apart as C2 can).
+     * and a segment view per call otherwise: a loop over the blocks of one buffer makes the view
+     * once ({@link #whole}) and calls the form below. Why: the copy loops ask this of every 4 KiB
+     * block; two buffer slices per block were 94 MB of garbage in a convert of 2 GiB, which the
+     * JVM's young generation spread over 100 MB of memory touched for the first time (C1, which
+     * the img verbs run with, does not take such slices apart as C2 can).
      */
     public static boolean isZero(ByteBuffer buf, int from, int to) {
-        java.util.Objects.checkFromToIndex(from, to, buf.limit());
-        if (to - from >= Long.BYTES && buf.getLong(from) != 0) {
-            return false;
-        }
-        return isZero(whole(buf), from, to);
+        return !startsNonZero(buf, from, to) && isZero(whole(buf), from, to);
     }
 
     /**
@@ -51,11 +47,13 @@ public final class ZeroScan {
      * for the many blocks of one buffer. Allocates nothing.
      */
     public static boolean isZero(ByteBuffer buf, MemorySegment whole, int from, int to) {
+        return !startsNonZero(buf, from, to) && isZero(whole, from, to);
+    }
+
+    /** A nonzero first word: settles most data blocks without a scan (checks the range first). */
+    private static boolean startsNonZero(ByteBuffer buf, int from, int to) {
         java.util.Objects.checkFromToIndex(from, to, buf.limit());
-        if (to - from >= Long.BYTES && buf.getLong(from) != 0) {
-            return false; // a nonzero first word settles most data blocks without a scan
-        }
-        return isZero(whole, from, to);
+        return to - from >= Long.BYTES && buf.getLong(from) != 0;
     }
 
     /** All of {@code buf}, index 0 to its capacity, as a segment for the scans of this class. */
