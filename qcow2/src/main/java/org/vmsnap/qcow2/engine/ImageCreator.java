@@ -128,8 +128,10 @@ public final class ImageCreator {
         if (o.backingFile() != null) {
             h = h.withBacking(o.backingFile(), o.backingFormat());
         }
-        if (!v2) {
-            // Like qemu-img, name the features for tools that meet a bit they don't know.
+        if (!v2 && g.clusterSize() > 4096) {
+            // Like qemu-img, name the features for tools that meet a bit they don't know; like
+            // QEMU, not in clusters of 4 KiB or less, whose header cluster keeps its room for a
+            // backing file name (the table takes 400 bytes).
             List<HeaderExtension> withTable = new ArrayList<>(h.extensions());
             withTable.add(HeaderExtension.standardFeatureTable());
             Header candidate = h.withExtensions(withTable);
