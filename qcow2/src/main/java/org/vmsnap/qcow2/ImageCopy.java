@@ -289,6 +289,7 @@ public final class ImageCopy {
                 pool.shutdownNow();
             }
         }
+        target.alignFileEndToSector(); // qemu-img's file, to the last byte
         target.flush();
     }
 

@@ -385,6 +385,11 @@ public final class Qcow2Image implements BlockDevice {
         engine.writeCompressed(guestOffset, cluster, out, len);
     }
 
+    /** Rounds the file's end up to whole 512-byte sectors, as qemu-img leaves a compressed convert's target. */
+    public void alignFileEndToSector() throws IOException {
+        engine.alignFileEndToSector();
+    }
+
     /** The decoded header (for the chain code of this package). */
     Header header() {
         return engine.header();

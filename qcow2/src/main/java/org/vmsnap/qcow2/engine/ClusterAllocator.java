@@ -299,16 +299,23 @@ final class ClusterAllocator {
         }
     }
 
-    /** Takes back one fragment {@link #allocateCompressed} handed out whose write failed. */
+    /**
+     * Takes back one fragment {@link #allocateCompressed} handed out whose write failed: each host
+     * cluster it touches loses its count (one packed beside other fragments keeps theirs), and the
+     * next fragment starts a new cluster.
+     */
     void unallocateCompressed(long offset, int length) throws IOException {
-        long cluster = offset >>> g.clusterBits();
-        long rc = refcounts.get(cluster);
-        if (rc > 1) {
-            refcounts.set(cluster, rc - 1); // packed beside other fragments: only its own count
-            compressedCursor = 0;
-        } else {
-            unallocate(g.clusterStart(offset), Math.toIntExact(g.clustersFor(g.offsetInCluster(offset) + length)));
+        long first = offset >>> g.clusterBits();
+        long last = (offset + length - 1) >>> g.clusterBits();
+        for (long c = first; c <= last; c++) {
+            long rc = refcounts.get(c);
+            if (rc > 1) {
+                refcounts.set(c, rc - 1);
+            } else {
+                unallocate(g.clusterOffset(c), 1);
+            }
         }
+        compressedCursor = 0;
     }
 
     void deferFree(long firstCluster, long count) {
@@ -362,29 +369,38 @@ final class ClusterAllocator {
     }
 
     /**
-     * Space for a compressed cluster of {@code length} bytes: packed after the previous
-     * one when it fits in the same host cluster (raising that cluster's refcount), else in
-     * a new cluster.
+     * Space for a compressed cluster of {@code length} bytes (at most a cluster), where QEMU puts it
+     * (qcow2_alloc_bytes), so that a {@code convert -c} writes qemu-img's file: packed right after
+     * the previous fragment, raising the refcount of that host cluster. A fragment that does not
+     * fit in the rest of the cluster takes a new one; when the new cluster is the next one in the
+     * file, the fragment still starts after the previous one and spans both clusters (each counts
+     * it), else it starts the new cluster. A cluster whose refcount is at its maximum (always with
+     * 1-bit refcounts) takes no more fragments.
      */
     long allocateCompressed(int length) throws IOException {
-        if (compressedCursor != 0) {
-            long clusterEnd = g.clusterStart(compressedCursor) + g.clusterSize();
-            long rc = refcounts.get(compressedCursor >>> g.clusterBits());
-            // Pack only into a cluster still held for compressed data (a free resets the
-            // cursor) whose refcount can count one more fragment (never with 1-bit refcounts,
-            // where QEMU too starts a new cluster).
-            if (compressedCursor + length <= clusterEnd && rc > 0 && rc < g.maxRefcount()) {
-                long off = compressedCursor;
-                increment(off >>> g.clusterBits());
-                compressedCursor = off + length == clusterEnd ? 0 : off + length;
-                return off;
+        if (length <= 0 || length > g.clusterSize()) {
+            throw new IllegalArgumentException("a compressed fragment of " + length + " bytes");
+        }
+        long off = compressedCursor;
+        if (off != 0) {
+            // Only a cluster still held for compressed data (a free resets the cursor) with room in its count.
+            long rc = refcounts.get(off >>> g.clusterBits());
+            if (rc <= 0 || rc >= g.maxRefcount()) {
+                off = 0;
             }
         }
-        int clusters = Math.toIntExact(g.clustersFor(length));
-        long off = allocate(clusters);
+        if (off != 0 && g.clusterStart(off) + g.clusterSize() - off >= length) {
+            increment(off >>> g.clusterBits());
+        } else {
+            long fresh = allocate(1); // refcount 1: counts this fragment
+            if (off != 0 && g.clusterStart(off) + g.clusterSize() == fresh) {
+                increment(off >>> g.clusterBits()); // spans the end of the previous cluster too
+            } else {
+                off = fresh;
+            }
+        }
         long end = off + length;
-        // Only the last cluster can take another fragment; it has refcount 1 already.
-        compressedCursor = clusters == 1 && g.offsetInCluster(end) != 0 ? end : 0;
+        compressedCursor = g.offsetInCluster(end) == 0 ? 0 : end;
         return off;
     }
 }

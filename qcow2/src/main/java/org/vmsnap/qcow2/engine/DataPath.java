@@ -449,6 +449,8 @@ final class DataPath {
             write(guestOffset, ByteBuffer.wrap(cluster));
             return;
         }
+        // The L2 table first, then the fragment, as QEMU allocates them: the same layout as qemu-img's.
+        ClusterMap.WritableL2 l2 = map.l2ForWrite(guestOffset);
         long host = e.allocator().allocateCompressed(len);
         e.guard().checkData(host, len);
         try {
@@ -457,7 +459,6 @@ final class DataPath {
             e.allocator().unallocateCompressed(host, len);
             throw full;
         }
-        ClusterMap.WritableL2 l2 = map.l2ForWrite(guestOffset);
         ClusterDescriptor old = map.decode(l2.entries(), guestOffset);
         map.set(l2, guestOffset, ClusterDescriptor.compressed(host, len));
         map.release(old);

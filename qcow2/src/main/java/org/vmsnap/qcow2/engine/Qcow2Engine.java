@@ -325,6 +325,20 @@ public final class Qcow2Engine {
         return codec().compress(cluster, cluster.length, out);
     }
 
+    /**
+     * Rounds the file's end up to a 512-byte boundary, as qemu-img does once a compressed convert
+     * has written its last cluster (a compressed fragment may end anywhere; QEMU's zero-length
+     * compressed write then truncates the file to its length in whole sectors).
+     */
+    public void alignFileEndToSector() throws IOException {
+        checkWritable();
+        long size = store.size();
+        long aligned = Math.multiplyExact(Math.ceilDiv(size, 512L), 512L);
+        if (aligned != size) {
+            store.truncate(aligned);
+        }
+    }
+
     public BlockStatus blockStatus(long guestOffset, long maxLength) throws IOException {
         checkOpen();
         checkRange(guestOffset, maxLength);

@@ -8,8 +8,10 @@ import org.vmsnap.qcow2.CompressionCodec;
 
 /**
  * qcow2's zlib compression: raw deflate. QEMU inflates with a 4 KiB window (window bits
- * 12), and Java's Deflater always uses 32 KiB; a full flush every 4 KiB of input resets
- * the dictionary, so no back-reference ever reaches further than QEMU's window.
+ * 12). Clusters are deflated by the system's zlib with QEMU's parameters ({@link NativeDeflate}:
+ * the same bytes as qemu-img). Without it, by Java's Deflater, which always uses 32 KiB: a full
+ * flush every 4 KiB of input resets the dictionary, so no back-reference ever reaches further
+ * than QEMU's window (larger clusters: the matching restarts 16 times per 64 KiB).
  */
 final class ZlibCodec implements CompressionCodec {
     /** QEMU's window: 2^12 bytes. */
@@ -32,8 +34,23 @@ final class ZlibCodec implements CompressionCodec {
     private final java.util.concurrent.ConcurrentLinkedQueue<Deflater> idle = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private static final int MAX_IDLE = 16;
 
+    /** False: always Java's Deflater (the fallback's tests). */
+    private final boolean systemZlib;
+
+    ZlibCodec() {
+        this(true);
+    }
+
+    ZlibCodec(boolean systemZlib) {
+        this.systemZlib = systemZlib;
+    }
+
     @Override
     public int compress(byte[] src, int srcLength, byte[] dst) {
+        NativeDeflate z = systemZlib ? NativeDeflate.instance() : null;
+        if (z != null) {
+            return z.compress(src, srcLength, dst);
+        }
         Deflater d = idle.poll();
         if (d == null) {
             d = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
