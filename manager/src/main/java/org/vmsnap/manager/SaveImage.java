@@ -37,7 +37,7 @@ sealed interface SaveImage permits SaveImage.Vmsnap, LibvirtSaveImage {
         }
         try {
             if (MemoryFile.hasMagic(f)) {
-                return new Vmsnap(MemoryFile.verify(f));
+                return new Vmsnap(VerifiedMemoryFiles.verify(f));
             }
             if (LibvirtSaveImage.hasMagic(f)) {
                 return LibvirtSaveImage.open(f);

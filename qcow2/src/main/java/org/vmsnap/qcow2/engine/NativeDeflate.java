@@ -105,7 +105,7 @@ final class NativeDeflate {
             }
             try {
                 NativeDeflate d = new NativeDeflate(SymbolLookup.libraryLookup("libz.so.1", Arena.global()));
-                d.release(d.take(1)); // a stream zlib accepts (version, z_stream size) or none at all
+                d.new Stream(1).close(); // zlib accepts this z_stream (its size, the version), or none at all
                 return d;
             } catch (RuntimeException | LinkageError e) {
                 // IllegalArgumentException: no libz.so.1; IllegalCallerException: native access denied.

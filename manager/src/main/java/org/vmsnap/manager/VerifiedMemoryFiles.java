@@ -1,0 +1,61 @@
+package org.vmsnap.manager;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.vmsnap.qmp.MemoryFile;
+
+/**
+ * vmsnap's memory files this JVM verified whole (every frame's checksum), each with what any change
+ * of the file changes: device, inode, size, modification and change times (to the nanosecond; the
+ * change time cannot be set back). A revert checks its checkpoint's file when it plans and again
+ * right before QEMU reads it; the second check, in the same command, finds the file as the first
+ * left it and reads nothing. A step run again after a crash runs in a new JVM and checks the file
+ * whole.
+ */
+final class VerifiedMemoryFiles {
+    private static final int MAX = 8;
+    private static final Map<Path, Entry> BY_FILE = new LinkedHashMap<>();
+
+    private record Entry(Map<String, Object> stamp, MemoryFile.Verified verified) {
+    }
+
+    private VerifiedMemoryFiles() {
+    }
+
+    /** {@link MemoryFile#verify} of {@code file} (absolute, normalized), or its earlier result while the file is unchanged. */
+    static MemoryFile.Verified verify(Path file) throws IOException {
+        Map<String, Object> before = stamp(file);
+        synchronized (BY_FILE) {
+            Entry e = BY_FILE.get(file);
+            if (e != null && e.stamp().equals(before)) {
+                return e.verified();
+            }
+        }
+        MemoryFile.Verified v = MemoryFile.verify(file);
+        // Kept only when nothing changed while it was read: a file being written is checked again.
+        if (stamp(file).equals(before)) {
+            synchronized (BY_FILE) {
+                BY_FILE.remove(file);
+                if (BY_FILE.size() >= MAX) {
+                    BY_FILE.remove(BY_FILE.keySet().iterator().next());
+                }
+                BY_FILE.put(file, new Entry(before, v));
+            }
+        }
+        return v;
+    }
+
+    private static Map<String, Object> stamp(Path file) throws IOException {
+        Map<String, Object> a = new HashMap<>(Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime,ctime",
+                LinkOption.NOFOLLOW_LINKS));
+        a.replaceAll((k, v) -> v instanceof FileTime t ? t.toInstant() : v); // compared to the nanosecond
+        return a;
+    }
+}
