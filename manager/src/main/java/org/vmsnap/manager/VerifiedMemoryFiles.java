@@ -18,8 +18,14 @@ import org.vmsnap.qmp.MemoryFile;
  * right before QEMU reads it; the second check, in the same command, finds the file as the first
  * left it and reads nothing. A step run again after a crash runs in a new JVM and checks the file
  * whole.
+ *
+ * <p>A file changed less than {@value #SETTLE_MILLIS} ms before it was checked is not kept: a
+ * kernel whose file times advance in clock ticks (coarse timestamps, Linux before 6.13) could give
+ * a second change in the same tick the same times, as git treats a racily clean index entry.
  */
 final class VerifiedMemoryFiles {
+    /** How old a file's last change must be for its check to be kept. */
+    static final long SETTLE_MILLIS = 100;
     private static final int MAX = 8;
     private static final Map<Path, Entry> BY_FILE = new LinkedHashMap<>();
 
@@ -39,8 +45,10 @@ final class VerifiedMemoryFiles {
             }
         }
         MemoryFile.Verified v = MemoryFile.verify(file);
-        // Kept only when nothing changed while it was read: a file being written is checked again.
-        if (stamp(file).equals(before)) {
+        // Kept only when nothing changed while it was read (a file being written is checked again)
+        // and its last change was not within the last clock ticks.
+        java.time.Instant settled = java.time.Instant.now().minusMillis(SETTLE_MILLIS);
+        if (((java.time.Instant) before.get("ctime")).isBefore(settled) && stamp(file).equals(before)) {
             synchronized (BY_FILE) {
                 BY_FILE.remove(file);
                 if (BY_FILE.size() >= MAX) {
