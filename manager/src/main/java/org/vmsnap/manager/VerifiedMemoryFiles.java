@@ -19,9 +19,9 @@ import org.vmsnap.qmp.MemoryFile;
  * left it and reads nothing. A step run again after a crash runs in a new JVM and checks the file
  * whole.
  *
- * <p>A file changed less than {@value #SETTLE_MILLIS} ms before it was checked is not kept: a
- * kernel whose file times advance in clock ticks (coarse timestamps, Linux before 6.13) could give
- * a second change in the same tick the same times, as git treats a racily clean index entry.
+ * <p>A file changed less than {@value #SETTLE_MILLIS} ms before it was checked is not kept: where
+ * file times advance only at each clock tick (coarse timestamps), a second change in the same tick
+ * would leave the times as they were; git treats a racily clean index entry the same way.
  */
 final class VerifiedMemoryFiles {
     /** How old a file's last change must be for its check to be kept. */
