@@ -177,21 +177,28 @@ class LauncherTest {
     }
 
     /**
-     * snapshot-delete is light (C1 only: QEMU commits) when the domain runs, which the launcher tells
-     * by the runtime record in the domain's run folder, named as RunRoot names it (SHA-256 of the
-     * state folder's path, a NUL and the name), under $XDG_RUNTIME_DIR/vmsnap here.
+     * The snapshot verbs run with C1 only, but a revert to a snapshot whose record names a memory
+     * file of its own (an external checkpoint, which the JVM streams to QEMU), or one the launcher
+     * cannot find the record of (another name form, an option first), as restore.
      */
     @Test
-    void snapshotDeleteOfARunningDomainRunsWithC1Only() throws Exception {
-        assertThat(last("snapshot-delete", "my vm", "s")).doesNotContain("TieredStopAtLevel");
-        byte[] sha = java.security.MessageDigest.getInstance("SHA-256")
-                .digest((tmp.resolve("home") + "\0my vm").getBytes(StandardCharsets.UTF_8));
-        String key = java.util.HexFormat.of().formatHex(sha, 0, 16);
-        Path runtime = tmp.resolve("xdg/vmsnap").resolve(key).resolve("runtime");
-        Files.createDirectories(runtime.getParent());
-        Files.writeString(runtime, "pid=1\n");
+    void snapshotVerbsRunWithC1OnlyButARevertThatStreamsAMemoryFile() throws Exception {
+        Path snapshots = Files.createDirectories(tmp.resolve("home/my vm/snapshots"));
+        Files.writeString(snapshots.resolve("disks.xml"), "<domainsnapshot><name>disks</name>\n"
+                + "<memory snapshot='no'/>\n<disks/></domainsnapshot>\n");
+        Files.writeString(snapshots.resolve("internal cp.xml"), "<domainsnapshot><name>internal cp</name>\n"
+                + "<state>running</state><memory snapshot='internal'/></domainsnapshot>\n");
+        Files.writeString(snapshots.resolve("cp.xml"), "<domainsnapshot><name>cp</name>\n"
+                + "<state>running</state><memory snapshot='external' file='/x/cp.mem'/></domainsnapshot>\n");
         assertThat(last("snapshot-delete", "my vm", "s")).contains("-XX:TieredStopAtLevel=1");
-        assertThat(last("snapshot-delete", "other", "s")).doesNotContain("TieredStopAtLevel");
+        assertThat(last("snapshot-delete", "--current", "vm")).contains("-XX:TieredStopAtLevel=1");
+        assertThat(last("snapshot-revert", "my vm", "disks")).contains("-XX:TieredStopAtLevel=1");
+        assertThat(last("snapshot-revert", "my vm", "disks", "--running")).contains("-XX:TieredStopAtLevel=1");
+        assertThat(last("snapshot-revert", "my vm", "internal cp")).contains("-XX:TieredStopAtLevel=1");
+        assertThat(last("snapshot-revert", "my vm", "cp")).doesNotContain("TieredStopAtLevel");
+        assertThat(last("snapshot-revert", "my vm", "missing")).doesNotContain("TieredStopAtLevel");
+        assertThat(last("snapshot-revert", "my vm", "--current")).doesNotContain("TieredStopAtLevel");
+        assertThat(last("snapshot-revert", "other", "disks")).doesNotContain("TieredStopAtLevel");
     }
 
     @Test
