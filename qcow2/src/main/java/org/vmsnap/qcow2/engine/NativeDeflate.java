@@ -7,7 +7,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 import java.util.Locale;
-import java.util.concurrent.ConcurrentLinkedQueue;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -48,14 +47,12 @@ final class NativeDeflate {
     static final int WINDOW_BITS = -12;
     static final int MEMORY_LEVEL = 9;
 
-    private static final int MAX_IDLE = 16;
-
     private final MethodHandle init;
     private final MethodHandle deflate;
     private final MethodHandle reset;
     private final MethodHandle end;
     private final MemorySegment version;
-    private final ConcurrentLinkedQueue<Stream> idle = new ConcurrentLinkedQueue<>();
+    private final IdlePool<Stream> idle = new IdlePool<>(Stream::close);
 
     private NativeDeflate(SymbolLookup zlib) {
         Linker linker = Linker.nativeLinker();
@@ -128,7 +125,7 @@ final class NativeDeflate {
             return n;
         } finally {
             if (keep) {
-                release(s);
+                idle.giveBack(s);
             } else {
                 s.close();
             }
@@ -144,14 +141,6 @@ final class NativeDeflate {
             s.close(); // made for smaller clusters
         }
         return new Stream(capacity);
-    }
-
-    private void release(Stream s) {
-        if (idle.size() < MAX_IDLE) {
-            idle.offer(s);
-        } else {
-            s.close();
-        }
     }
 
     /** One z_stream with native input and output buffers of {@code capacity} bytes each. */

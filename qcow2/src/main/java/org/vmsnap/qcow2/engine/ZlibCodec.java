@@ -27,12 +27,8 @@ final class ZlibCodec implements CompressionCodec {
         return "zlib";
     }
 
-    /**
-     * Deflaters of earlier calls, reset: a new one allocates and clears zlib's ~256 KiB of state,
-     * per cluster of a {@code convert -c}. Any thread takes one (compression runs on several).
-     */
-    private final java.util.concurrent.ConcurrentLinkedQueue<Deflater> idle = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private static final int MAX_IDLE = 16;
+    /** Deflaters of earlier calls, reset. */
+    private final IdlePool<Deflater> idle = new IdlePool<>(Deflater::end);
 
     /** False: always Java's Deflater (the fallback's tests). */
     private final boolean systemZlib;
@@ -61,9 +57,9 @@ final class ZlibCodec implements CompressionCodec {
             keep = true;
             return n;
         } finally {
-            if (keep && idle.size() < MAX_IDLE) {
+            if (keep) {
                 d.reset();
-                idle.offer(d);
+                idle.giveBack(d);
             } else {
                 d.end();
             }
