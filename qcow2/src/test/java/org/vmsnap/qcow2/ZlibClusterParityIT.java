@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -100,40 +99,18 @@ class ZlibClusterParityIT {
         }
     }
 
-    /** Cluster by cluster, one of five kinds, so every run of the source has them in another order. */
+    /** Cluster by cluster, one of SeededClusters' kinds, so every run of the source has them in another order. */
     private static void writeSource(Path raw, long size, int cluster, Random r) throws IOException {
-        byte[] text = ("The quick brown fox jumps over the lazy dog; qcow2 clusters compress with deflate. ")
-                .getBytes(StandardCharsets.US_ASCII);
         try (var ch = java.nio.channels.FileChannel.open(raw, java.nio.file.StandardOpenOption.CREATE_NEW,
                 java.nio.file.StandardOpenOption.WRITE)) {
             ch.truncate(size);
-            byte[] c = new byte[cluster];
             for (long off = 0; off < size; off += cluster) {
-                int kind = r.nextInt(5);
-                switch (kind) {
-                    case 0 -> java.util.Arrays.fill(c, (byte) (1 + r.nextInt(255)));
-                    case 1 -> {
-                        int shift = r.nextInt(text.length);
-                        for (int i = 0; i < c.length; i++) {
-                            c[i] = text[(i + shift) % text.length];
-                            if (r.nextInt(64) == 0) {
-                                c[i] = (byte) r.nextInt(256); // a typo now and then: matches of every length
-                            }
-                        }
-                    }
-                    case 2 -> r.nextBytes(c); // does not shrink: stored uncompressed, as QEMU does
-                    case 3 -> {
-                        continue; // a hole: reads zeros, left out
-                    }
-                    default -> {
-                        java.util.Arrays.fill(c, (byte) 0);
-                        byte[] head = new byte[1 + r.nextInt(cluster / 2)];
-                        r.nextBytes(head);
-                        System.arraycopy(head, 0, c, 0, head.length); // half random, half zeros
-                    }
+                int kind = r.nextInt(SeededClusters.KINDS);
+                if (kind == SeededClusters.ZEROS) {
+                    continue; // a hole: reads zeros, left out
                 }
-                int n = (int) Math.min(cluster, size - off);
-                ch.write(ByteBuffer.wrap(c, 0, n), off);
+                byte[] c = SeededClusters.cluster(r, cluster, kind);
+                ch.write(ByteBuffer.wrap(c, 0, (int) Math.min(cluster, size - off)), off);
             }
         }
     }

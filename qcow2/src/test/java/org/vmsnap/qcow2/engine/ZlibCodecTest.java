@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import org.junit.jupiter.api.Test;
+import org.vmsnap.qcow2.SeededClusters;
 
 /**
  * zlib clusters both ways: the system's zlib with QEMU's parameters (NativeDeflate) and the
@@ -38,8 +39,8 @@ class ZlibCodecTest {
         for (ZlibCodec codec : new ZlibCodec[] {new ZlibCodec(true), new ZlibCodec(false)}) {
             for (int bits = 9; bits <= 21; bits++) {
                 int size = 1 << bits;
-                for (int kind = 0; kind < 5; kind++) {
-                    byte[] src = cluster(r, size, kind);
+                for (int kind = 0; kind < SeededClusters.KINDS; kind++) {
+                    byte[] src = SeededClusters.cluster(r, size, kind);
                     byte[] out = new byte[size - 1];
                     int n = codec.compress(src, size, out);
                     log.add("size " + size + " kind " + kind + " -> " + n);
@@ -74,7 +75,7 @@ class ZlibCodecTest {
         List<byte[]> clusters = new ArrayList<>();
         List<byte[]> expected = new ArrayList<>();
         for (int i = 0; i < 64; i++) {
-            byte[] c = cluster(r, 65536, r.nextBoolean() ? 1 : 4);
+            byte[] c = SeededClusters.cluster(r, 65536, r.nextBoolean() ? 1 : 4);
             byte[] out = new byte[65535];
             int n = codec.compress(c, c.length, out);
             clusters.add(c);
@@ -99,28 +100,5 @@ class ZlibCodecTest {
         } finally {
             pool.shutdownNow();
         }
-    }
-
-    /** 0 one byte, 1 text with typos, 2 random, 3 zeros, 4 random head then zeros. */
-    static byte[] cluster(Random r, int size, int kind) {
-        byte[] c = new byte[size];
-        switch (kind) {
-            case 0 -> Arrays.fill(c, (byte) (1 + r.nextInt(255)));
-            case 1 -> {
-                byte[] text = "qcow2 clusters compress with deflate, window of four KiB; ".getBytes();
-                int shift = r.nextInt(text.length);
-                for (int i = 0; i < size; i++) {
-                    c[i] = r.nextInt(50) == 0 ? (byte) r.nextInt(256) : text[(i + shift) % text.length];
-                }
-            }
-            case 2 -> r.nextBytes(c);
-            case 3 -> { }
-            default -> {
-                byte[] head = new byte[1 + r.nextInt(Math.max(1, size / 2))];
-                r.nextBytes(head);
-                System.arraycopy(head, 0, c, 0, head.length);
-            }
-        }
-        return c;
     }
 }

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.vmsnap.qcow2.Qcow2CreateOptions;
 import org.vmsnap.qcow2.Qcow2Image;
+import org.vmsnap.qcow2.SeededClusters;
 import org.vmsnap.testkit.QemuImg;
 
 /**
@@ -38,7 +39,7 @@ class ZlibFallbackIT {
              Qcow2Image img = Qcow2Image.create(image, Qcow2CreateOptions.ofSize((long) cluster * clusters))) {
             ch.truncate((long) cluster * clusters);
             for (int i = 0; i < clusters; i++) {
-                byte[] c = ZlibCodecTest.cluster(r, cluster, r.nextInt(5));
+                byte[] c = SeededClusters.cluster(r, cluster, r.nextInt(SeededClusters.KINDS));
                 byte[] out = new byte[cluster - 1];
                 int n = fallback.compress(c, c.length, out);
                 img.writeCompressed((long) i * cluster, c, out, n);
